@@ -1,0 +1,3 @@
+from ministack.cli import main
+
+main()

@@ -1,0 +1,312 @@
+"""The `ministack` command: init, up, down, status, logs, db upgrade, doctor, config-doc."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ministack import config
+from ministack.config import Settings
+
+app = typer.Typer(help="ministack: an OpenStack-compatible cloud in one process.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def _settings() -> Settings:
+    try:
+        return config.load()
+    except config.ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.state_path / "ministack.pid"
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The pid of the running all-in-one process, or None (a stale pid file is ignored)."""
+    path = _pid_file(settings)
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+@app.command()
+def init(
+    admin_password: Annotated[str, typer.Option(help="Admin password (generated if empty).")] = "",
+) -> None:
+    """Create the state directory and configuration file, and migrate the database."""
+    path = config.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        password = admin_password or secrets.token_urlsafe(12)
+        path.write_text(
+            "# ministack configuration; see docs/config.md for every key.\n"
+            "[identity]\n"
+            f'admin_password = "{password}"\n'
+        )
+        path.chmod(0o600)
+        console.print(f"wrote {path}")
+    settings = _settings()
+    _upgrade(settings)
+    write_credentials(settings)
+
+
+def write_credentials(settings: Settings) -> None:
+    """Write <state>/openrc and the `ministack` entry of ~/.config/openstack/clouds.yaml."""
+    import yaml
+
+    auth_url = settings.endpoint("identity") + "/v3"
+    password = settings.identity.admin_password
+    openrc = settings.state_path / "openrc"
+    openrc.write_text(
+        "# source this file to use the openstack CLI as admin\n"
+        f"export OS_AUTH_URL={auth_url}\n"
+        "export OS_IDENTITY_API_VERSION=3\n"
+        "export OS_USERNAME=admin\n"
+        f"export OS_PASSWORD='{password}'\n"
+        "export OS_PROJECT_NAME=admin\n"
+        "export OS_USER_DOMAIN_ID=default\n"
+        "export OS_PROJECT_DOMAIN_ID=default\n"
+        f"export OS_REGION_NAME={settings.default.region}\n"
+        "export OS_INTERFACE=public\n"
+    )
+    openrc.chmod(0o600)
+    clouds_path = Path.home() / ".config/openstack/clouds.yaml"
+    clouds_path.parent.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load(clouds_path.read_text()) if clouds_path.exists() else None
+    data = data if isinstance(data, dict) else {}
+    data.setdefault("clouds", {})["ministack"] = {
+        "auth": {
+            "auth_url": auth_url,
+            "username": "admin",
+            "password": password,
+            "project_name": "admin",
+            "user_domain_id": "default",
+            "project_domain_id": "default",
+        },
+        "region_name": settings.default.region,
+        "interface": "public",
+        "identity_api_version": 3,
+    }
+    clouds_path.write_text(yaml.safe_dump(data, default_flow_style=False))
+    clouds_path.chmod(0o600)
+
+
+def _upgrade(settings: Settings) -> None:
+    from ministack.common import db
+
+    db.upgrade(settings.database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every service's database migrations (idempotent)."""
+    settings = _settings()
+    _upgrade(settings)
+    console.print("database is up to date")
+
+
+@app.command()
+def up(
+    foreground: Annotated[bool, typer.Option(help="Run in this terminal, logs on stderr.")] = False,
+) -> None:
+    """Start the cloud (in the background unless --foreground). Safe to run when already up."""
+    settings = _settings()
+    pid = running_pid(settings)
+    if pid is not None:
+        console.print(f"ministack is already running (pid {pid})")
+        return
+    _upgrade(settings)
+    if foreground:
+        _run_foreground(settings)
+        return
+    logs = settings.state_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "console.log").open("ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ministack", "up", "--foreground"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    if not _wait_started(settings, child):
+        console.print(f"[red]ministack did not start;[/red] see {logs / 'console.log'}")
+        raise typer.Exit(1)
+    console.print(f"ministack is up (pid {child.pid})")
+    _print_endpoints(settings)
+
+
+def _run_foreground(settings: Settings) -> None:
+    from ministack import server
+
+    pid_file = _pid_file(settings)
+    pid_file.write_text(str(os.getpid()))
+    try:
+        asyncio.run(server.run(settings, stderr_logs=True))
+    finally:
+        if pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):
+            pid_file.unlink()
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait_started(settings: Settings, child: subprocess.Popen[bytes]) -> bool:
+    from ministack.server import enabled_services
+
+    ports = [settings.port(s) for s in enabled_services(settings)]
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            return False
+        if all(_port_open(settings.default.bind_host, p) for p in ports):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _print_endpoints(settings: Settings) -> None:
+    from ministack.server import enabled_services
+
+    table = Table("service", "endpoint")
+    for name in enabled_services(settings):
+        table.add_row(name, settings.endpoint(name))
+    console.print(table)
+    console.print(
+        f"admin credentials: {settings.state_path / 'openrc'} "
+        "(source it), or `export OS_CLOUD=ministack` (clouds.yaml)"
+    )
+
+
+@app.command()
+def down() -> None:
+    """Stop the cloud; requests in flight finish first."""
+    settings = _settings()
+    pid = running_pid(settings)
+    if pid is None:
+        console.print("ministack is not running")
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            console.print("ministack stopped")
+            return
+        time.sleep(0.1)
+    console.print(f"[red]ministack (pid {pid}) did not stop in {STOP_TIMEOUT:.0f}s; killing it[/red]")
+    os.kill(pid, signal.SIGKILL)
+
+
+@app.command()
+def status() -> None:
+    """Show the process and every service and agent with up/down."""
+    from ministack.server import enabled_services
+
+    settings = _settings()
+    pid = running_pid(settings)
+    console.print(f"process: {'running, pid ' + str(pid) if pid else 'not running'}")
+    table = Table("service", "endpoint", "state")
+    for name in enabled_services(settings):
+        up_now = _port_open(settings.default.bind_host, settings.port(name))
+        table.add_row(name, settings.endpoint(name), "[green]up[/green]" if up_now else "[red]down[/red]")
+    console.print(table)
+    rows = asyncio.run(_service_rows(settings))
+    agents = Table("host", "binary", "state", "last heartbeat", "disabled")
+    for host, binary, updated, disabled, forced in rows:
+        age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - updated).total_seconds()
+        alive = age <= 60 and not forced
+        agents.add_row(
+            host, binary, "[green]up[/green]" if alive else "[red]down[/red]",
+            f"{int(age)}s ago", "yes" if disabled else "no",
+        )
+    console.print(agents)
+
+
+async def _service_rows(settings: Settings) -> list[tuple[str, str, dt.datetime, bool, bool]]:
+    from sqlalchemy import select
+
+    from ministack.common.db import Database
+    from ministack.common.models import ServiceRecord
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as s:
+            rows = (await s.execute(select(ServiceRecord).order_by(ServiceRecord.host, ServiceRecord.binary))).scalars().all()
+            return [(r.host, r.binary, r.updated_at, r.disabled, r.forced_down) for r in rows]
+    except Exception as exc:
+        console.print(f"[red]cannot read the service registry:[/red] {exc}")
+        return []
+    finally:
+        await db.close()
+
+
+@app.command()
+def logs(
+    service: Annotated[str, typer.Argument(help="identity, image, compute, ... or all")] = "all",
+    lines: Annotated[int, typer.Option("-n", help="How many lines.")] = 50,
+    follow: Annotated[bool, typer.Option("-f", help="Keep printing new lines.")] = False,
+) -> None:
+    """Show the logs of one service (or of all)."""
+    settings = _settings()
+    name = "ministack" if service == "all" else service
+    path = settings.state_path / "logs" / f"{name}.log"
+    if not path.exists():
+        console.print(f"[red]no log at {path}[/red]")
+        raise typer.Exit(1)
+    cmd = ["tail", f"-n{lines}"] + (["-F"] if follow else []) + [str(path)]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command()
+def doctor() -> None:
+    """Check every prerequisite and say, for each, what is wrong and how to fix it."""
+    from ministack.doctor import run_checks
+
+    settings = _settings()
+    failed = 0
+    for check in run_checks(settings):
+        mark = "[green]ok[/green]" if check.ok else ("[yellow]warn[/yellow]" if check.optional else "[red]FAIL[/red]")
+        console.print(f"{mark:>20}  {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            console.print(f"{'':>8}fix: {check.fix}")
+        failed += 0 if check.ok or check.optional else 1
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("config-doc")
+def config_doc() -> None:
+    """Print the configuration reference (Markdown)."""
+    print(config.reference())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""What every service shares: settings access, database, RPC bus, errors, policy, web glue."""

@@ -1,0 +1,55 @@
+"""Who is calling: the validated token every API handler starts from.
+
+Every service validates ``X-Auth-Token`` through one `TokenValidator` (in-process when the
+identity service runs here, over HTTP with a short cache otherwise) and gets an `Auth`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.requests import Request
+
+from ministack.common import errors
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The identity and scope of a validated token. Roles include implied roles."""
+
+    user_id: str
+    user_name: str
+    user_domain_id: str
+    roles: tuple[str, ...]
+    expires_at: dt.datetime
+    project_id: str | None = None
+    project_name: str | None = None
+    project_domain_id: str | None = None
+    domain_id: str | None = None
+    domain_name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has_role(self, *names: str) -> bool:
+        return any(name in self.roles for name in names)
+
+
+class TokenValidator(Protocol):
+    async def validate(self, token: str) -> Auth:
+        """The token's Auth; raises errors.Unauthorized if it is invalid, expired or revoked."""
+        ...
+
+
+async def require_auth(request: Request) -> Auth:
+    """Validate the request's X-Auth-Token with the app's validator; 401 when absent or bad."""
+    token = request.headers.get("x-auth-token")
+    if not token:
+        raise errors.Unauthorized(
+            "The request you have made requires authentication: send X-Auth-Token."
+        )
+    validator: TokenValidator = request.app.state.validator
+    return await validator.validate(token)

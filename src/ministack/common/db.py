@@ -1,0 +1,131 @@
+"""The database layer: one async SQLAlchemy engine per process, sessions, and migrations.
+
+SQLite (WAL) is the embedded default; PostgreSQL and MariaDB are chosen by URL. Write
+transactions on SQLite start with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock
+instead of failing, which keeps claims (quotas, allocations, addresses) atomic on every backend.
+Each service keeps its tables in ``<service>/models.py`` and its Alembic revisions in
+``<service>/migrations/`` on a branch labelled with the service name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+MIGRATION_SERVICES = ("common", "identity", "image", "compute", "placement", "network", "volume")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, without tzinfo (stored the same way on every backend)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def new_id() -> str:
+    """A Keystone-style id: 32 hex characters."""
+    return uuid.uuid4().hex
+
+
+def async_url(url: str) -> str:
+    """Map a plain database URL to the async driver ministack uses for it."""
+    parsed = make_url(url)
+    drivers = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+    backend = parsed.get_backend_name()
+    if backend not in drivers:
+        raise ValueError(f"unsupported database {url!r}: use sqlite, postgresql or mysql")
+    return parsed.set(drivername=f"{backend}+{drivers[backend]}").render_as_string(
+        hide_password=False
+    )
+
+
+class Database:
+    """The process's engine and its session factories."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            db_path = make_url(url).database
+            if db_path:
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"isolation_level": None, "timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+        self._writer_engine = self.engine.execution_options(sqlite_immediate=True)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read session (also fine for single-statement writes); committed on success."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as s:
+            async with s.begin():
+                yield s
+
+    @contextlib.asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: serialised on SQLite, committed on success, rolled back on error."""
+        async with AsyncSession(self._writer_engine, expire_on_commit=False) as s:
+            async with s.begin():
+                yield s
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def migration_locations() -> list[str]:
+    """Every service's Alembic version directory that exists."""
+    root = Path(__file__).resolve().parent.parent
+    dirs = [root / name / "migrations" for name in MIGRATION_SERVICES]
+    return [str(d) for d in dirs if d.is_dir()]
+
+
+def upgrade(url: str) -> None:
+    """Apply every service's migrations up to their heads. Idempotent."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "alembic"))
+    cfg.set_main_option("version_locations", " ".join(migration_locations()))
+    cfg.set_main_option("path_separator", "space")
+    cfg.attributes["database_url"] = url
+    command.upgrade(cfg, "heads")

@@ -1,0 +1,186 @@
+"""One typed settings object, read from a TOML file and MINISTACK_* environment variables.
+
+Every key is declared once below with its type, default and help; `docs/config.md` is generated
+from these declarations (`ministack config-doc`). Precedence: environment > file > default.
+The file is ``<state_dir>/ministack.toml`` unless ``MINISTACK_CONFIG`` names another path.
+An environment variable is ``MINISTACK_<SECTION>_<KEY>``, e.g. ``MINISTACK_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+def _default_state_dir() -> str:
+    if os.geteuid() == 0:
+        return "/var/lib/ministack"
+    return str(Path.home() / ".local/share/ministack")
+
+
+@dataclass(frozen=True)
+class DefaultSection:
+    state_dir: str = _opt(_default_state_dir(), "Where the database, keys, logs and images live.")
+    debug: bool = _opt(False, "Log at DEBUG level and include more detail in logs.")
+    bind_host: str = _opt("127.0.0.1", "Address every API listens on.")
+    public_host: str = _opt("127.0.0.1", "Host name or address written into the catalog.")
+    region: str = _opt("RegionOne", "Region name in the catalog.")
+    host: str = _opt("", "Name of this host (defaults to the machine's host name).")
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = _opt(
+        "",
+        "SQLAlchemy URL. Empty: SQLite (WAL) in the state directory. Also "
+        "postgresql://user@host/db or mysql://user@host/db.",
+    )
+
+
+@dataclass(frozen=True)
+class MessagingSection:
+    url: str = _opt("memory://", "Message bus: memory:// (in-process) or amqp://user:pw@host:5672/.")
+
+
+@dataclass(frozen=True)
+class ServicesSection:
+    enabled: tuple[str, ...] = _opt(
+        ("all",), "Services this process runs: all, or a list of identity, image, compute, ..."
+    )
+    identity_port: int = _opt(5000, "Identity API port.")
+    compute_port: int = _opt(8774, "Compute API port.")
+    placement_port: int = _opt(8778, "Placement API port.")
+    image_port: int = _opt(9292, "Image API port.")
+    network_port: int = _opt(9696, "Networking API port.")
+    volume_port: int = _opt(8776, "Block Storage API port.")
+    object_port: int = _opt(8080, "Object Storage API port.")
+    dashboard_port: int = _opt(8000, "Dashboard port.")
+
+
+@dataclass(frozen=True)
+class IdentitySection:
+    admin_password: str = _opt("", "Password of the admin user; generated at first start if empty.")
+    token_expiration: int = _opt(3600, "Token lifetime in seconds.")
+    max_request_body_size: int = _opt(114688, "Largest request body accepted, in bytes.")
+    password_hash_rounds: int = _opt(12, "bcrypt cost for stored passwords.")
+    password_cache_seconds: int = _opt(300, "How long a verified password skips bcrypt.")
+    auth_url: str = _opt("", "Identity URL other services use; empty means this process.")
+    token_cache_seconds: int = _opt(30, "How long remote services cache a validated token.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    default: DefaultSection = field(default_factory=DefaultSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    messaging: MessagingSection = field(default_factory=MessagingSection)
+    services: ServicesSection = field(default_factory=ServicesSection)
+    identity: IdentitySection = field(default_factory=IdentitySection)
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.default.state_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.state_path / 'ministack.db'}"
+
+    @property
+    def hostname(self) -> str:
+        return self.default.host or os.uname().nodename
+
+    def port(self, service: str) -> int:
+        port: int = getattr(self.services, f"{service}_port")
+        return port
+
+    def endpoint(self, service: str) -> str:
+        return f"http://{self.default.public_host}:{self.port(service)}"
+
+
+class ConfigError(ValueError):
+    """The configuration file or an environment variable holds a bad value."""
+
+
+def _coerce(kind: Any, raw: Any, where: str) -> Any:
+    text = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if text.startswith("tuple"):
+            if isinstance(raw, str):
+                return tuple(p.strip() for p in raw.split(",") if p.strip())
+            return tuple(str(p) for p in raw)
+        if text == "bool":
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if text == "int":
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: expected {text}, got {raw!r}") from exc
+
+
+def config_path(env: dict[str, str] | None = None) -> Path:
+    """The TOML file this process reads."""
+    env = dict(os.environ) if env is None else env
+    if env.get("MINISTACK_CONFIG"):
+        return Path(env["MINISTACK_CONFIG"])
+    state = env.get("MINISTACK_DEFAULT_STATE_DIR") or _default_state_dir()
+    return Path(state) / "ministack.toml"
+
+
+def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read settings: defaults, then the TOML file (if it exists), then MINISTACK_* variables.
+
+    Raises ConfigError naming the key for unknown keys or values of the wrong type.
+    """
+    env = dict(os.environ) if env is None else env
+    path = path or config_path(env)
+    data: dict[str, Any] = {}
+    if path.exists():
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    sections: dict[str, Any] = {}
+    for name, cls in _section_classes().items():
+        values: dict[str, Any] = {}
+        file_values = data.pop(name, {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key, raw in file_values.items():
+            if key not in fields:
+                raise ConfigError(f"{path}: unknown key [{name}] {key}")
+            values[key] = _coerce(fields[key].type, raw, f"{path} [{name}] {key}")
+        for key, fld in fields.items():
+            var = f"MINISTACK_{name}_{key}".upper()
+            if var in env:
+                values[key] = _coerce(fld.type, env[var], var)
+        sections[name] = cls(**values)
+    if data:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(data))}")
+    return Settings(**sections)
+
+
+def _section_classes() -> dict[str, type[Any]]:
+    defaults = Settings()
+    return {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(Settings)}
+
+
+def reference() -> str:
+    """The configuration reference as Markdown, generated from the declarations above."""
+    lines = ["# Configuration reference", "", "Generated by `ministack config-doc`.", ""]
+    lines += [
+        "Each key may be set in the TOML file or as `MINISTACK_<SECTION>_<KEY>`.",
+        "",
+    ]
+    for name, cls in _section_classes().items():
+        lines += [f"## [{name}]", "", "| key | type | default | help |", "|---|---|---|---|"]
+        for fld in dataclasses.fields(cls):
+            default = fld.default
+            lines.append(f"| {fld.name} | {fld.type} | `{default!r}` | {fld.metadata['help']} |")
+        lines.append("")
+    return "\n".join(lines)

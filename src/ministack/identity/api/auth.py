@@ -1,0 +1,194 @@
+"""Tokens (``/v3/auth/tokens``), the caller's catalog, projects and domains, and discovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ministack.common import errors, policy
+from ministack.common.auth import require_auth
+from ministack.common.web import empty_response, json_response, read_json
+from ministack.identity import models as m
+from ministack.identity.api.crud import base_url, core_of
+from ministack.identity.api.resources import render_domain, render_project
+from ministack.identity.authn import authenticate
+from ministack.identity.catalog import catalog_for
+from ministack.identity.core import TokenInfo
+
+UPDATED = "2024-04-01T00:00:00Z"
+
+
+def _time(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, Any]:
+    p = info.payload
+    user = info.user
+    body: dict[str, Any] = {
+        "methods": list(p.methods),
+        "user": {
+            "domain": {"id": user.domain_id, "name": user.domain_name},
+            "id": user.id,
+            "name": user.name,
+            "password_expires_at": None,
+        },
+        "audit_ids": [p.audit_id],
+        "expires_at": _time(p.expires_at),
+        "issued_at": _time(p.issued_at),
+    }
+    if info.project is not None:
+        body["project"] = {
+            "domain": {"id": info.project.domain_id, "name": info.project.domain_name},
+            "id": info.project.id,
+            "name": info.project.name,
+        }
+        body["is_domain"] = False
+    if info.domain is not None:
+        body["domain"] = {"id": info.domain.id, "name": info.domain.name}
+    if info.project is not None or info.domain is not None:
+        body["roles"] = [{"id": r.id, "name": r.name} for r in info.roles]
+        if catalog is not None:
+            body["catalog"] = catalog
+    if p.app_cred_id:
+        body["application_credential"] = {"id": p.app_cred_id, "restricted": True}
+    return {"token": body}
+
+
+async def issue_token(request: Request) -> Response:
+    core = core_of(request)
+    info = await authenticate(core, await read_json(request))
+    nocatalog = "nocatalog" in request.query_params
+    catalog = None if nocatalog else await catalog_for(core)
+    return json_response(
+        render_token(info, catalog), status=201, headers={"X-Subject-Token": info.token}
+    )
+
+
+async def _subject(request: Request) -> TokenInfo:
+    auth = await require_auth(request)
+    subject = request.headers.get("x-subject-token")
+    if not subject:
+        raise errors.BadRequest("Send the token to check in the X-Subject-Token header.")
+    core = core_of(request)
+    try:
+        info = await core.validate(subject)
+    except errors.Unauthorized:
+        raise errors.NotFound("Could not find token: it is invalid, expired or revoked.") from None
+    policy.enforce(auth, "identity:validate_token", "admin | service | owner", {"user_id": info.user.id})
+    return info
+
+
+async def validate_token(request: Request) -> Response:
+    info = await _subject(request)
+    core = core_of(request)
+    catalog = None if "nocatalog" in request.query_params else await catalog_for(core)
+    return json_response(render_token(info, catalog), headers={"X-Subject-Token": info.token})
+
+
+async def check_token(request: Request) -> Response:
+    info = await _subject(request)
+    return empty_response(200, headers={"X-Subject-Token": info.token})
+
+
+async def revoke_token(request: Request) -> Response:
+    info = await _subject(request)
+    await core_of(request).revoke(info)
+    return empty_response()
+
+
+async def auth_catalog(request: Request) -> Response:
+    auth = await require_auth(request)
+    if auth.project_id is None and auth.domain_id is None:
+        raise errors.Forbidden("An unscoped token has no catalog; scope it to a project.")
+    catalog = await catalog_for(core_of(request))
+    return json_response(
+        {"catalog": catalog, "links": {"self": f"{base_url(request)}/v3/auth/catalog"}}
+    )
+
+
+async def auth_projects(request: Request) -> Response:
+    auth = await require_auth(request)
+    core = core_of(request)
+    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == auth.user_id)
+    targets = select(m.Assignment.target_id).where(
+        m.Assignment.target_type == "project",
+        ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == auth.user_id))
+        | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
+    )
+    async with core.db.session() as s:
+        rows = (
+            (await s.execute(select(m.Project).where(m.Project.id.in_(targets), m.Project.enabled)))
+            .scalars()
+            .all()
+        )
+    base = base_url(request)
+    return json_response(
+        {
+            "projects": [render_project(p, base) for p in rows],
+            "links": {"self": f"{base}/v3/auth/projects", "previous": None, "next": None},
+        }
+    )
+
+
+async def auth_domains(request: Request) -> Response:
+    auth = await require_auth(request)
+    core = core_of(request)
+    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == auth.user_id)
+    targets = select(m.Assignment.target_id).where(
+        m.Assignment.target_type == "domain",
+        ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == auth.user_id))
+        | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
+    )
+    async with core.db.session() as s:
+        rows = (
+            (await s.execute(select(m.Domain).where(m.Domain.id.in_(targets), m.Domain.enabled)))
+            .scalars()
+            .all()
+        )
+    base = base_url(request)
+    return json_response(
+        {
+            "domains": [render_domain(d, base) for d in rows],
+            "links": {"self": f"{base}/v3/auth/domains", "previous": None, "next": None},
+        }
+    )
+
+
+def _version(base: str) -> dict[str, Any]:
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": UPDATED,
+        "links": [{"rel": "self", "href": f"{base}/v3/"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
+    }
+
+
+async def versions(request: Request) -> Response:
+    return json_response({"versions": {"values": [_version(base_url(request))]}}, status=300)
+
+
+async def version_v3(request: Request) -> Response:
+    return json_response({"version": _version(base_url(request))})
+
+
+ROUTES = [
+    Route("/", versions, methods=["GET"]),
+    Route("/v3", version_v3, methods=["GET"]),
+    Route("/v3/", version_v3, methods=["GET"]),
+    Route("/v3/auth/tokens", issue_token, methods=["POST"]),
+    Route("/v3/auth/tokens", check_token, methods=["HEAD"]),
+    Route("/v3/auth/tokens", validate_token, methods=["GET"]),
+    Route("/v3/auth/tokens", revoke_token, methods=["DELETE"]),
+    Route("/v3/auth/catalog", auth_catalog, methods=["GET"]),
+    Route("/v3/auth/projects", auth_projects, methods=["GET"]),
+    Route("/v3/auth/domains", auth_domains, methods=["GET"]),
+]

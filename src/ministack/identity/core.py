@@ -1,0 +1,296 @@
+"""Authentication and token validation: the hot path of every request to every service.
+
+`IdentityCore.authenticate` turns credentials into a token; `validate` turns a token back into
+who and what scope, checking expiry, revocation events, that user, project and domain are still
+enabled and that the user still holds a role there. Results are cached per token and tagged with
+the identity revision (a counter bumped by every identity write), so a revocation, a disabled
+user or a removed role takes effect on the very next validation, in every process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ministack.common import errors
+from ministack.common.auth import Auth
+from ministack.common.db import Database, utcnow
+from ministack.config import Settings
+from ministack.identity import models as m
+from ministack.identity.passwords import PasswordHasher
+from ministack.identity.tokens import (
+    SCOPE_DOMAIN,
+    SCOPE_NONE,
+    SCOPE_PROJECT,
+    TokenCodec,
+    TokenPayload,
+    new_audit_id,
+)
+
+log = logging.getLogger("ministack.identity")
+
+LOGIN_FAILED = "The request you have made requires authentication."
+TOKEN_INVALID = "The request you have made requires authentication: the token is not valid."
+TOKEN_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True)
+class Ref:
+    id: str
+    name: str
+    domain_id: str | None = None
+    domain_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """Everything a validated token stands for, ready to render or to authorize with."""
+
+    token: str
+    payload: TokenPayload
+    user: Ref
+    roles: tuple[Ref, ...] = ()
+    project: Ref | None = None
+    domain: Ref | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_auth(self) -> Auth:
+        return Auth(
+            user_id=self.user.id,
+            user_name=self.user.name,
+            user_domain_id=self.user.domain_id or "",
+            roles=tuple(r.name for r in self.roles),
+            expires_at=self.payload.expires_at,
+            project_id=self.project.id if self.project else None,
+            project_name=self.project.name if self.project else None,
+            project_domain_id=self.project.domain_id if self.project else None,
+            domain_id=self.domain.id if self.domain else None,
+            domain_name=self.domain.name if self.domain else None,
+        )
+
+
+class IdentityCore:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.codec = TokenCodec(settings.state_path / "identity" / "fernet.key")
+        self.hasher = PasswordHasher(
+            settings.identity.password_hash_rounds, settings.identity.password_cache_seconds
+        )
+        self._cache: dict[str, tuple[int, TokenInfo]] = {}
+
+    # -- revision --------------------------------------------------------------------------
+    async def revision(self) -> int:
+        async with self.db.engine.connect() as conn:
+            value = (await conn.execute(select(m.Revision.value).where(m.Revision.id == 1))).scalar()
+            await conn.rollback()
+        return int(value or 0)
+
+    @staticmethod
+    async def bump(session: AsyncSession) -> None:
+        """Invalidate every cached token validation (call inside the write transaction)."""
+        result = await session.execute(
+            update(m.Revision).where(m.Revision.id == 1).values(value=m.Revision.value + 1)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            session.add(m.Revision(id=1, value=1))
+
+    # -- validation ------------------------------------------------------------------------
+    async def validate(self, token: str) -> TokenInfo:
+        """The token's info; raises Unauthorized when invalid, expired or revoked."""
+        rev = await self.revision()
+        hit = self._cache.get(token)
+        if hit and hit[0] == rev:
+            if hit[1].payload.expires_at <= utcnow_precise():
+                raise errors.Unauthorized(TOKEN_INVALID)
+            return hit[1]
+        payload = self.codec.decode(token)
+        if payload is None or payload.expires_at <= utcnow_precise():
+            raise errors.Unauthorized(TOKEN_INVALID)
+        async with self.db.session() as s:
+            info = await self._load(s, token, payload)
+        if len(self._cache) >= TOKEN_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[token] = (rev, info)
+        return info
+
+    async def _load(self, s: AsyncSession, token: str, p: TokenPayload) -> TokenInfo:
+        revoked = await s.execute(
+            select(m.Revocation.id)
+            .where(
+                or_(
+                    m.Revocation.audit_id == p.audit_id,
+                    (m.Revocation.user_id == p.user_id)
+                    & (m.Revocation.issued_before >= p.issued_at),
+                )
+            )
+            .limit(1)
+        )
+        if revoked.first() is not None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        user = await self._enabled_user(s, p.user_id)
+        if user is None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        return await self._scoped_info(s, token, p, user)
+
+    async def _enabled_user(self, s: AsyncSession, user_id: str) -> Ref | None:
+        row = (
+            await s.execute(
+                select(m.User.id, m.User.name, m.Domain.id, m.Domain.name)
+                .join(m.Domain, m.Domain.id == m.User.domain_id)
+                .where(m.User.id == user_id, m.User.enabled, m.Domain.enabled)
+            )
+        ).first()
+        return Ref(row[0], row[1], row[2], row[3]) if row else None
+
+    async def _scoped_info(
+        self, s: AsyncSession, token: str, p: TokenPayload, user: Ref
+    ) -> TokenInfo:
+        if p.scope_type == SCOPE_NONE:
+            return TokenInfo(token=token, payload=p, user=user)
+        assert p.scope_id is not None
+        project = domain = None
+        if p.scope_type == SCOPE_PROJECT:
+            project = await self.enabled_project(s, p.scope_id)
+            if project is None:
+                raise errors.Unauthorized(TOKEN_INVALID)
+            roles = await self.effective_roles(s, user.id, "project", project.id, project.domain_id)
+        else:
+            domain = await self.enabled_domain(s, p.scope_id)
+            if domain is None:
+                raise errors.Unauthorized(TOKEN_INVALID)
+            roles = await self.effective_roles(s, user.id, "domain", domain.id, None)
+        if p.app_cred_id:
+            roles = await self._app_cred_roles(s, p.app_cred_id, roles)
+        if not roles:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        return TokenInfo(token=token, payload=p, user=user, roles=roles, project=project, domain=domain)
+
+    async def enabled_project(self, s: AsyncSession, project_id: str) -> Ref | None:
+        row = (
+            await s.execute(
+                select(m.Project.id, m.Project.name, m.Domain.id, m.Domain.name)
+                .join(m.Domain, m.Domain.id == m.Project.domain_id)
+                .where(m.Project.id == project_id, m.Project.enabled, m.Domain.enabled)
+            )
+        ).first()
+        return Ref(row[0], row[1], row[2], row[3]) if row else None
+
+    async def enabled_domain(self, s: AsyncSession, domain_id: str) -> Ref | None:
+        row = (
+            await s.execute(
+                select(m.Domain.id, m.Domain.name).where(m.Domain.id == domain_id, m.Domain.enabled)
+            )
+        ).first()
+        return Ref(row[0], row[1]) if row else None
+
+    async def effective_roles(
+        self,
+        s: AsyncSession,
+        user_id: str,
+        target_type: str,
+        target_id: str,
+        parent_domain_id: str | None,
+    ) -> tuple[Ref, ...]:
+        """Roles the user holds on the target, directly, through groups, inherited, and implied."""
+        group_ids = select(m.GroupMember.group_id).where(m.GroupMember.user_id == user_id)
+        actor = or_(
+            (m.Assignment.actor_type == "user") & (m.Assignment.actor_id == user_id),
+            (m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(group_ids),
+        )
+        target = (
+            (m.Assignment.target_type == target_type)
+            & (m.Assignment.target_id == target_id)
+            & (m.Assignment.inherited.is_(False))
+        )
+        if parent_domain_id is not None:
+            target = target | (
+                (m.Assignment.target_type == "domain")
+                & (m.Assignment.target_id == parent_domain_id)
+                & (m.Assignment.inherited.is_(True))
+            )
+        role_ids = set((await s.execute(select(m.Assignment.role_id).where(actor, target))).scalars())
+        if not role_ids:
+            return ()
+        implied = (await s.execute(select(m.ImpliedRole.prior_role_id, m.ImpliedRole.implied_role_id))).all()
+        frontier = set(role_ids)
+        while frontier:
+            new = {imp for prior, imp in implied if prior in frontier} - role_ids
+            role_ids |= new
+            frontier = new
+        rows = (await s.execute(select(m.Role.id, m.Role.name).where(m.Role.id.in_(role_ids)))).all()
+        return tuple(sorted((Ref(r[0], r[1]) for r in rows), key=lambda r: r.name))
+
+    async def _app_cred_roles(
+        self, s: AsyncSession, app_cred_id: str, roles: tuple[Ref, ...]
+    ) -> tuple[Ref, ...]:
+        cred = await s.get(m.ApplicationCredential, app_cred_id)
+        if cred is None or (cred.expires_at is not None and cred.expires_at <= utcnow()):
+            raise errors.Unauthorized(TOKEN_INVALID)
+        allowed = set(cred.roles)
+        return tuple(r for r in roles if r.id in allowed)
+
+    # -- issuing ---------------------------------------------------------------------------
+    async def issue(
+        self,
+        user: Ref,
+        methods: tuple[str, ...],
+        scope: tuple[int, str | None],
+        *,
+        expires_at: dt.datetime | None = None,
+        audit_id: str | None = None,
+        app_cred_id: str | None = None,
+    ) -> TokenInfo:
+        """Make a token for an authenticated user in the requested scope (401 if no role there)."""
+        now = utcnow_precise()
+        life = dt.timedelta(seconds=self.settings.identity.token_expiration)
+        payload = TokenPayload(
+            user_id=user.id,
+            methods=methods,
+            scope_type=scope[0],
+            scope_id=scope[1],
+            issued_at=now,
+            expires_at=min(expires_at, now + life) if expires_at else now + life,
+            audit_id=audit_id or new_audit_id(),
+            app_cred_id=app_cred_id,
+        )
+        token = self.codec.encode(payload)
+        async with self.db.session() as s:
+            try:
+                return await self._scoped_info(s, token, payload, user)
+            except errors.Unauthorized:
+                raise errors.Unauthorized(
+                    "The user has no role on the requested scope, or it is disabled."
+                ) from None
+
+    async def revoke(self, info: TokenInfo) -> None:
+        """Revoke one token (by its audit id); takes effect on the next validation anywhere."""
+        async with self.db.writer() as s:
+            s.add(
+                m.Revocation(
+                    audit_id=info.payload.audit_id,
+                    issued_before=info.payload.issued_at,
+                    expires_at=info.payload.expires_at,
+                )
+            )
+            await self.bump(s)
+        self._cache.pop(info.token, None)
+
+    async def revoke_user(self, s: AsyncSession, user_id: str) -> None:
+        """Revoke every token of a user issued until now (inside the caller's transaction)."""
+        now = utcnow_precise()
+        life = dt.timedelta(seconds=self.settings.identity.token_expiration)
+        s.add(m.Revocation(user_id=user_id, issued_before=now, expires_at=now + life))
+        self.hasher.forget(user_id)
+
+    async def check_password(self, user_id: str, password: str, stored: str | None) -> bool:
+        return await self.hasher.verify(user_id, password, stored)
+
+
+def utcnow_precise() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

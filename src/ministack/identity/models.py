@@ -1,0 +1,159 @@
+"""Identity tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ministack.common.db import Base, utcnow
+
+
+class Domain(Base):
+    __tablename__ = "identity_domains"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "identity_projects"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domains.id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "identity_users"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domains.id"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    default_project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Group(Base):
+    __tablename__ = "identity_groups"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domains.id"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class GroupMember(Base):
+    __tablename__ = "identity_group_members"
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Role(Base):
+    __tablename__ = "identity_roles"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class ImpliedRole(Base):
+    __tablename__ = "identity_implied_roles"
+    prior_role_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    implied_role_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Assignment(Base):
+    """A role granted to a user or group on a project or domain."""
+
+    __tablename__ = "identity_assignments"
+    actor_type: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | group
+    actor_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    target_type: Mapped[str] = mapped_column(String(8), primary_key=True)  # project | domain
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    inherited: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+
+
+class Region(Base):
+    __tablename__ = "identity_regions"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    parent_region_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Service(Base):
+    __tablename__ = "identity_services"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Endpoint(Base):
+    __tablename__ = "identity_endpoints"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_services.id", ondelete="CASCADE"), index=True
+    )
+    interface: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(Text)
+    region_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Revocation(Base):
+    """A revocation event: tokens matching it and issued before `issued_before` are invalid."""
+
+    __tablename__ = "identity_revocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    issued_before: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class ApplicationCredential(Base):
+    __tablename__ = "identity_app_credentials"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Revision(Base):
+    """One row whose value grows on every change that can alter a token's validity."""
+
+    __tablename__ = "identity_revision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

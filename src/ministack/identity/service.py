@@ -1,0 +1,45 @@
+"""The identity service as the process runner sees it: build the app, bootstrap, catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from ministack.common.db import Database
+from ministack.common.web import make_app
+from ministack.config import Settings
+from ministack.identity.api import assignments, auth, crud, resources, users
+from ministack.identity.client import LocalValidator
+from ministack.identity.core import IdentityCore
+
+
+def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
+    """The identity API's ASGI app."""
+    routes = list(auth.ROUTES) + list(users.ROUTES)
+    for coll in resources.ALL:
+        routes += crud.routes(coll)
+    routes += assignments.ROUTES
+    _app, served = make_app(
+        "identity",
+        routes,
+        style="keystone",
+        max_body=settings.identity.max_request_body_size,
+        state={"core": core, "validator": LocalValidator(core), "settings": settings, "db": db},
+    )
+    return served
+
+
+async def start(ctx: Any) -> Any:
+    """Bootstrap identity, write the catalog for this process's services, serve the API."""
+    from ministack.identity.bootstrap import bootstrap
+    from ministack.identity.catalog import ensure_catalog
+    from ministack.server import Runtime
+
+    core = IdentityCore(ctx.settings, ctx.db)
+    await bootstrap(core, ctx.settings.identity.admin_password)
+    await ensure_catalog(core, ctx.shared.get("services", ["identity"]))
+    if ctx.validator is None:
+        ctx.validator = LocalValidator(core)
+    ctx.shared["identity_core"] = core
+    return Runtime(app=build(ctx.settings, ctx.db, core))
