@@ -78,21 +78,30 @@ class Cloud:
             auth.update(domain_name=domain)
         return openstack.connect(auth=auth, region_name="RegionOne", identity_api_version="3")
 
-    def cli_env(self, username: str = "admin", password: str = ADMIN_PASSWORD,
-                project: str = "admin") -> dict[str, str]:
+    def cli_env(
+        self, username: str = "admin", password: str = ADMIN_PASSWORD, project: str = "admin"
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env.update(
-            OS_AUTH_URL=self.auth_url, OS_IDENTITY_API_VERSION="3", OS_USERNAME=username,
-            OS_PASSWORD=password, OS_PROJECT_NAME=project, OS_USER_DOMAIN_ID="default",
-            OS_PROJECT_DOMAIN_ID="default", OS_REGION_NAME="RegionOne",
+            OS_AUTH_URL=self.auth_url,
+            OS_IDENTITY_API_VERSION="3",
+            OS_USERNAME=username,
+            OS_PASSWORD=password,
+            OS_PROJECT_NAME=project,
+            OS_USER_DOMAIN_ID="default",
+            OS_PROJECT_DOMAIN_ID="default",
+            OS_REGION_NAME="RegionOne",
         )
         return env
 
     def cli(self, *args: str, check: bool = True, **user: str) -> subprocess.CompletedProcess[str]:
         """Run the real `openstack` CLI; returns the completed process (stdout, stderr)."""
         result = subprocess.run(
-            [str(VENV_BIN / "openstack"), *args], env=self.cli_env(**user),
-            capture_output=True, text=True, timeout=120,
+            [str(VENV_BIN / "openstack"), *args],
+            env=self.cli_env(**user),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"openstack {' '.join(args)} failed:\n{result.stderr}")
@@ -100,11 +109,16 @@ class Cloud:
 
     def ministack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(VENV_BIN / "ministack"), *args], env=self.env, capture_output=True, text=True,
+            [str(VENV_BIN / "ministack"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"ministack {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"ministack {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def start(self, timeout: float = 60.0) -> None:
@@ -112,7 +126,10 @@ class Cloud:
         with (self.state_dir / "console.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ministack", "up", "--foreground"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.state_dir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.state_dir,
             )
         deadline = time.monotonic() + timeout
         enabled = self.env.get("MINISTACK_SERVICES_ENABLED", "identity").split(",")
@@ -141,8 +158,12 @@ class Cloud:
         return path.read_text()[-5000:] if path.exists() else ""
 
 
-def make_cloud(tmp: Path, backend: str = "sqlite", services: tuple[str, ...] = ("identity",),
-               extra_env: dict[str, str] | None = None) -> Cloud:
+def make_cloud(
+    tmp: Path,
+    backend: str = "sqlite",
+    services: tuple[str, ...] = ("identity",),
+    extra_env: dict[str, str] | None = None,
+) -> Cloud:
     """Prepare (not start) a cloud in `tmp`: config, database and migrated schema."""
     ports = {name: free_port() for name in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MINISTACK_", "OS_"))}
@@ -172,7 +193,8 @@ def make_cloud(tmp: Path, backend: str = "sqlite", services: tuple[str, ...] = (
 def _psql(sql: str) -> None:
     result = subprocess.run(
         ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", sql],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(
@@ -192,8 +214,12 @@ def drop_pg_database(url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_cloud(tmp: Path, backend: str = "sqlite", services: tuple[str, ...] = ("identity",),
-                  extra_env: dict[str, str] | None = None) -> Iterator[Cloud]:
+def running_cloud(
+    tmp: Path,
+    backend: str = "sqlite",
+    services: tuple[str, ...] = ("identity",),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Cloud]:
     cloud = make_cloud(tmp, backend, services, extra_env)
     try:
         cloud.start()

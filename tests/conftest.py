@@ -12,7 +12,9 @@ from tests.cloud import Cloud, running_cloud
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def identity_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+def identity_cloud(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cloud]:
     """An identity-only cloud, once on SQLite and once on PostgreSQL."""
     tmp: Path = tmp_path_factory.mktemp(f"identity-{request.param}")
     with running_cloud(tmp, backend=request.param, services=("identity",)) as cloud:

@@ -16,12 +16,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ministack import config
 from ministack.config import Settings
 
-app = typer.Typer(help="ministack: an OpenStack-compatible cloud in one process.", no_args_is_help=True)
+app = typer.Typer(
+    help="ministack: an OpenStack-compatible cloud in one process.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
@@ -34,7 +37,7 @@ def _settings() -> Settings:
     try:
         return config.load()
     except config.ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -222,7 +225,9 @@ def down() -> None:
             console.print("ministack stopped")
             return
         time.sleep(0.1)
-    console.print(f"[red]ministack (pid {pid}) did not stop in {STOP_TIMEOUT:.0f}s; killing it[/red]")
+    console.print(
+        f"[red]ministack (pid {pid}) did not stop in {STOP_TIMEOUT:.0f}s; killing it[/red]"
+    )
     os.kill(pid, signal.SIGKILL)
 
 
@@ -237,7 +242,9 @@ def status() -> None:
     table = Table("service", "endpoint", "state")
     for name in enabled_services(settings):
         up_now = _port_open(settings.default.bind_host, settings.port(name))
-        table.add_row(name, settings.endpoint(name), "[green]up[/green]" if up_now else "[red]down[/red]")
+        table.add_row(
+            name, settings.endpoint(name), "[green]up[/green]" if up_now else "[red]down[/red]"
+        )
     console.print(table)
     rows = asyncio.run(_service_rows(settings))
     agents = Table("host", "binary", "state", "last heartbeat", "disabled")
@@ -245,8 +252,11 @@ def status() -> None:
         age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - updated).total_seconds()
         alive = age <= 60 and not forced
         agents.add_row(
-            host, binary, "[green]up[/green]" if alive else "[red]down[/red]",
-            f"{int(age)}s ago", "yes" if disabled else "no",
+            host,
+            binary,
+            "[green]up[/green]" if alive else "[red]down[/red]",
+            f"{int(age)}s ago",
+            "yes" if disabled else "no",
         )
     console.print(agents)
 
@@ -260,7 +270,15 @@ async def _service_rows(settings: Settings) -> list[tuple[str, str, dt.datetime,
     db = Database(settings.database_url)
     try:
         async with db.session() as s:
-            rows = (await s.execute(select(ServiceRecord).order_by(ServiceRecord.host, ServiceRecord.binary))).scalars().all()
+            rows = (
+                (
+                    await s.execute(
+                        select(ServiceRecord).order_by(ServiceRecord.host, ServiceRecord.binary)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             return [(r.host, r.binary, r.updated_at, r.disabled, r.forced_down) for r in rows]
     except Exception as exc:
         console.print(f"[red]cannot read the service registry:[/red] {exc}")
@@ -294,7 +312,11 @@ def doctor() -> None:
     settings = _settings()
     failed = 0
     for check in run_checks(settings):
-        mark = "[green]ok[/green]" if check.ok else ("[yellow]warn[/yellow]" if check.optional else "[red]FAIL[/red]")
+        mark = (
+            "[green]ok[/green]"
+            if check.ok
+            else ("[yellow]warn[/yellow]" if check.optional else "[red]FAIL[/red]")
+        )
         console.print(f"{mark:>20}  {check.name}: {check.detail}")
         if not check.ok and check.fix:
             console.print(f"{'':>8}fix: {check.fix}")

@@ -47,8 +47,12 @@ def database(s: Settings) -> Check:
     try:
         asyncio.run(probe())
     except Exception as exc:
-        return Check("database", False, f"{s.database_url.split('@')[-1]}: {exc}",
-                     "start the database server or fix [database] url in the config file")
+        return Check(
+            "database",
+            False,
+            f"{s.database_url.split('@')[-1]}: {exc}",
+            "start the database server or fix [database] url in the config file",
+        )
     return Check("database", True, s.database_url.split("@")[-1])
 
 
@@ -60,13 +64,19 @@ def message_bus(s: Settings) -> Check:
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 5672
     if _port_open(host, port):
         return Check("message bus", True, f"{host}:{port} reachable")
-    return Check("message bus", False, f"{host}:{port} not reachable",
-                 "start RabbitMQ (`rabbitmq-server -detached`) or set [messaging] url = memory://")
+    return Check(
+        "message bus",
+        False,
+        f"{host}:{port} not reachable",
+        "start RabbitMQ (`rabbitmq-server -detached`) or set [messaging] url = memory://",
+    )
 
 
 def _tool(name: str, package: str, optional: bool = True) -> Callable[[Settings], Check]:
     def check(_s: Settings) -> Check:
-        path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+        path = shutil.which(name) or (
+            f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+        )
         if path:
             return Check(name, True, path, optional=optional)
         return Check(name, False, "not installed", f"apt-get install -y {package}", optional)
@@ -76,18 +86,29 @@ def _tool(name: str, package: str, optional: bool = True) -> Callable[[Settings]
 
 def kvm(_s: Settings) -> Check:
     if not os.path.exists("/dev/kvm"):
-        return Check("kvm", False, "/dev/kvm absent: guests run under QEMU emulation (slower)",
-                     "enable virtualisation in the BIOS or nested virtualisation", optional=True)
-    return Check("kvm", True, "/dev/kvm present (used only if a probe guest boots with it)",
-                 optional=True)
+        return Check(
+            "kvm",
+            False,
+            "/dev/kvm absent: guests run under QEMU emulation (slower)",
+            "enable virtualisation in the BIOS or nested virtualisation",
+            optional=True,
+        )
+    return Check(
+        "kvm", True, "/dev/kvm present (used only if a probe guest boots with it)", optional=True
+    )
 
 
 def libvirtd(_s: Settings) -> Check:
     sock = "/var/run/libvirt/libvirt-sock"
     if os.path.exists(sock):
         return Check("libvirtd", True, f"socket {sock}", optional=True)
-    return Check("libvirtd", False, "not running", "libvirtd -d && virtlogd -d (stack.sh does this)",
-                 optional=True)
+    return Check(
+        "libvirtd",
+        False,
+        "not running",
+        "libvirtd -d && virtlogd -d (stack.sh does this)",
+        optional=True,
+    )
 
 
 def free_ports(s: Settings) -> Check:
@@ -102,8 +123,12 @@ def free_ports(s: Settings) -> Check:
         if _port_open(s.default.bind_host, s.port(name))
     ]
     if busy:
-        return Check("ports", False, f"in use by another program: {', '.join(busy)}",
-                     "stop that program or change the port in [services] of the config file")
+        return Check(
+            "ports",
+            False,
+            f"in use by another program: {', '.join(busy)}",
+            "stop that program or change the port in [services] of the config file",
+        )
     return Check("ports", True, "all service ports are free")
 
 

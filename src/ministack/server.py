@@ -188,8 +188,16 @@ async def beat(db: Database, host: str, binaries: list[str]) -> None:
             row = rows.get(binary)
             if row is None:
                 topic = binary.removeprefix("ministack-")
-                s.add(ServiceRecord(uuid=str(uuid.uuid4()), host=host, binary=binary, topic=topic,
-                                    created_at=now, updated_at=now))
+                s.add(
+                    ServiceRecord(
+                        uuid=str(uuid.uuid4()),
+                        host=host,
+                        binary=binary,
+                        topic=topic,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             else:
                 row.updated_at = now
 
@@ -197,8 +205,12 @@ async def beat(db: Database, host: str, binaries: list[str]) -> None:
 async def run(settings: Settings, *, stderr_logs: bool = False) -> None:
     """Run the enabled services until SIGTERM or SIGINT."""
     services = enabled_services(settings)
-    mlog.setup(settings.state_path / "logs", services + ["server", "rpc"],
-               debug=settings.default.debug, stderr=stderr_logs)
+    mlog.setup(
+        settings.state_path / "logs",
+        [*services, "server", "rpc"],
+        debug=settings.default.debug,
+        stderr=stderr_logs,
+    )
     process = Process(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

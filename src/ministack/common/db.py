@@ -80,16 +80,17 @@ class Database:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A read session (also fine for single-statement writes); committed on success."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as s:
-            async with s.begin():
-                yield s
+        async with AsyncSession(self.engine, expire_on_commit=False) as s, s.begin():
+            yield s
 
     @contextlib.asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: serialised on SQLite, committed on success, rolled back on error."""
-        async with AsyncSession(self._writer_engine, expire_on_commit=False) as s:
-            async with s.begin():
-                yield s
+        async with (
+            AsyncSession(self._writer_engine, expire_on_commit=False) as s,
+            s.begin(),
+        ):
+            yield s
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -20,7 +20,9 @@ class ApiError(Exception):
     title: ClassVar[str] = "Internal Server Error"
     nova_key: ClassVar[str] = "computeFault"
 
-    def __init__(self, message: str, *, kind: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, message: str, *, kind: str | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.kind = kind or type(self).__name__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -70,9 +70,7 @@ _HTTP_ERRORS: dict[int, type[errors.ApiError]] = {
 class ApiMiddleware:
     """Request id, body-size limit, access log and error rendering around one service's app."""
 
-    def __init__(
-        self, app: ASGIApp, *, service: str, style: errors.Style, max_body: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, service: str, style: errors.Style, max_body: int) -> None:
         self.app = app
         self.style = style
         self.max_body = max_body
@@ -88,10 +86,12 @@ class ApiMiddleware:
         token = context.request_id.set(req_id)
         started = time.monotonic()
         status_holder = [500]
+        response_started = [False]
         rid = req_id.encode()
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                response_started[0] = True
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-openstack-request-id", rid))
@@ -111,10 +111,12 @@ class ApiMiddleware:
             await error_response(err, self.style)(scope, receive, send_wrapper)
         except Exception:
             self.errlog.exception("unexpected error serving %s %s", scope["method"], scope["path"])
-            err = errors.InternalError(
+            if response_started[0]:
+                return
+            fault = errors.InternalError(
                 f"An unexpected error prevented the request; request id {req_id}."
             )
-            await error_response(err, self.style)(scope, receive, send_wrapper)
+            await error_response(fault, self.style)(scope, receive, send_wrapper)
         finally:
             self.log.info(
                 "%s %s %d %.1fms",
@@ -157,7 +159,6 @@ def make_app(
     *,
     style: errors.Style,
     max_body: int = DEFAULT_MAX_BODY,
-    on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
     state: dict[str, Any] | None = None,
 ) -> tuple[Starlette, ASGIApp]:
     """Build a service's app; returns (starlette app, the ASGI app to serve)."""
@@ -172,9 +173,20 @@ def make_app(
         assert isinstance(exc, errors.ApiError)
         return error_response(exc, style)
 
+    async def unexpected(_request: Request, _exc: Exception) -> Response:
+        req_id = context.current_request_id()
+        fault = errors.InternalError(
+            f"An unexpected error prevented the request; request id {req_id}."
+        )
+        return error_response(fault, style)
+
     app = Starlette(
         routes=list(routes),
-        exception_handlers={HTTPException: http_error, errors.ApiError: api_error},
+        exception_handlers={
+            HTTPException: http_error,
+            errors.ApiError: api_error,
+            Exception: unexpected,
+        },
     )
     for key, value in (state or {}).items():
         setattr(app.state, key, value)

@@ -44,10 +44,16 @@ async def authenticate(core: IdentityCore, body: dict[str, Any]) -> TokenInfo:
     method = methods[0]
     async with core.db.session() as s:
         if method == "password":
-            user = await _password_user(core, s, _obj(identity, "password", "auth.identity.password"))
+            user = await _password_user(
+                core, s, _obj(identity, "password", "auth.identity.password")
+            )
             return await core.issue(user, ("password",), await _scope(s, auth, user))
         if method == "application_credential":
-            return await _app_cred(core, s, _obj(identity, "application_credential", "auth.identity.application_credential"))
+            return await _app_cred(
+                core,
+                s,
+                _obj(identity, "application_credential", "auth.identity.application_credential"),
+            )
         if method == "token":
             return await _rescope(core, s, auth, _obj(identity, "token", "auth.identity.token"))
     raise errors.Unauthorized(f"Unsupported authentication method: {method}.")
@@ -111,7 +117,9 @@ async def _scope(s: AsyncSession, auth: dict[str, Any], user: Ref) -> tuple[int,
         return SCOPE_PROJECT, row[0]
     if "domain" in scope:
         spec = _obj(scope, "domain", "auth.scope.domain")
-        row = (await s.execute(select(m.Domain.id).where(*_domain_filter(spec, "scope.domain")))).first()
+        row = (
+            await s.execute(select(m.Domain.id).where(*_domain_filter(spec, "scope.domain")))
+        ).first()
         if row is None:
             raise errors.Unauthorized("Could not find the requested domain.")
         return SCOPE_DOMAIN, row[0]
@@ -135,7 +143,7 @@ async def _rescope(
     if old.payload.app_cred_id:
         raise errors.Forbidden("An application credential token cannot be rescoped.")
     scope = await _scope(s, auth, old.user) if "scope" in auth else (SCOPE_NONE, None)
-    methods = tuple(dict.fromkeys(old.payload.methods + ("token",)))
+    methods = tuple(dict.fromkeys((*old.payload.methods, "token")))
     return await core.issue(
         old.user, methods, scope, expires_at=old.payload.expires_at, audit_id=old.payload.audit_id
     )

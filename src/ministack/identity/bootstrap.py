@@ -29,14 +29,24 @@ async def _role(s: AsyncSession, name: str) -> m.Role:
 
 async def _project(s: AsyncSession, name: str) -> m.Project:
     project = (
-        await s.execute(
-            select(m.Project).where(m.Project.name == name, m.Project.domain_id == DEFAULT_DOMAIN_ID)
+        (
+            await s.execute(
+                select(m.Project).where(
+                    m.Project.name == name, m.Project.domain_id == DEFAULT_DOMAIN_ID
+                )
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
     if project is None:
         project = m.Project(
-            id=new_id(), name=name, domain_id=DEFAULT_DOMAIN_ID, description=f"{name} project",
-            enabled=True, tags=[],
+            id=new_id(),
+            name=name,
+            domain_id=DEFAULT_DOMAIN_ID,
+            description=f"{name} project",
+            enabled=True,
+            tags=[],
         )
         s.add(project)
         await s.flush()
@@ -47,7 +57,14 @@ async def bootstrap(core: IdentityCore, admin_password: str) -> str:
     """Create what is missing; returns the admin password in effect (generated if needed)."""
     async with core.db.writer() as s:
         if await s.get(m.Domain, DEFAULT_DOMAIN_ID) is None:
-            s.add(m.Domain(id=DEFAULT_DOMAIN_ID, name="Default", description="The default domain", enabled=True))
+            s.add(
+                m.Domain(
+                    id=DEFAULT_DOMAIN_ID,
+                    name="Default",
+                    description="The default domain",
+                    enabled=True,
+                )
+            )
             await s.flush()
         roles = {name: await _role(s, name) for name in DEFAULT_ROLES}
         for prior, implied in IMPLIED:
@@ -57,28 +74,45 @@ async def bootstrap(core: IdentityCore, admin_password: str) -> str:
         admin_project = await _project(s, "admin")
         await _project(s, "service")
         admin = (
-            await s.execute(
-                select(m.User).where(m.User.name == "admin", m.User.domain_id == DEFAULT_DOMAIN_ID)
+            (
+                await s.execute(
+                    select(m.User).where(
+                        m.User.name == "admin", m.User.domain_id == DEFAULT_DOMAIN_ID
+                    )
+                )
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
         password = admin_password
         if admin is None:
             password = password or secrets.token_urlsafe(16)
             admin = m.User(
-                id=new_id(), name="admin", domain_id=DEFAULT_DOMAIN_ID, enabled=True,
-                password_hash=await core.hasher.hash(password), extra={},
+                id=new_id(),
+                name="admin",
+                domain_id=DEFAULT_DOMAIN_ID,
+                enabled=True,
+                password_hash=await core.hasher.hash(password),
+                extra={},
             )
             s.add(admin)
             await s.flush()
         elif password and not await core.check_password(admin.id, password, admin.password_hash):
             admin.password_hash = await core.hasher.hash(password)
-        for target_type, target_id in (("project", admin_project.id), ("domain", DEFAULT_DOMAIN_ID)):
+        for target_type, target_id in (
+            ("project", admin_project.id),
+            ("domain", DEFAULT_DOMAIN_ID),
+        ):
             key2 = ("user", admin.id, target_type, target_id, roles["admin"].id, False)
             if await s.get(m.Assignment, key2) is None:
                 s.add(
                     m.Assignment(
-                        actor_type="user", actor_id=admin.id, target_type=target_type,
-                        target_id=target_id, role_id=roles["admin"].id, inherited=False,
+                        actor_type="user",
+                        actor_id=admin.id,
+                        target_type=target_type,
+                        target_id=target_id,
+                        role_id=roles["admin"].id,
+                        inherited=False,
                     )
                 )
         await core.bump(s)

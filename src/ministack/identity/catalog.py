@@ -38,20 +38,36 @@ async def ensure_catalog(core: IdentityCore, services: list[str]) -> None:
             types, path, label = CATALOG[name]
             url = settings.endpoint(name) + path
             for stype in types:
-                svc = (await s.execute(select(m.Service).where(m.Service.type == stype))).scalars().first()
+                svc = (
+                    (await s.execute(select(m.Service).where(m.Service.type == stype)))
+                    .scalars()
+                    .first()
+                )
                 if svc is None:
-                    svc = m.Service(id=new_id(), type=stype, name=label, description="", enabled=True)
+                    svc = m.Service(
+                        id=new_id(), type=stype, name=label, description="", enabled=True
+                    )
                     s.add(svc)
                     await s.flush()
                 endpoints = (
-                    await s.execute(select(m.Endpoint).where(m.Endpoint.service_id == svc.id))
-                ).scalars().all()
+                    (await s.execute(select(m.Endpoint).where(m.Endpoint.service_id == svc.id)))
+                    .scalars()
+                    .all()
+                )
                 have = {e.interface: e for e in endpoints}
                 for interface in ("public", "internal", "admin"):
                     ep = have.get(interface)
                     if ep is None:
-                        s.add(m.Endpoint(id=new_id(), service_id=svc.id, interface=interface,
-                                         url=url, region_id=region, enabled=True))
+                        s.add(
+                            m.Endpoint(
+                                id=new_id(),
+                                service_id=svc.id,
+                                interface=interface,
+                                url=url,
+                                region_id=region,
+                                enabled=True,
+                            )
+                        )
                     elif ep.url != url or ep.region_id != region:
                         ep.url, ep.region_id = url, region
         await core.bump(s)
@@ -69,8 +85,13 @@ async def catalog_for(core: IdentityCore) -> list[dict[str, Any]]:
     by_service: dict[str, list[dict[str, Any]]] = {}
     for e in endpoints:
         by_service.setdefault(e.service_id, []).append(
-            {"id": e.id, "interface": e.interface, "region_id": e.region_id,
-             "url": e.url, "region": e.region_id}
+            {
+                "id": e.id,
+                "interface": e.interface,
+                "region_id": e.region_id,
+                "url": e.url,
+                "region": e.region_id,
+            }
         )
     catalog = [
         {"endpoints": by_service.get(svc.id, []), "id": svc.id, "type": svc.type, "name": svc.name}

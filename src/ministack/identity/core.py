@@ -24,7 +24,6 @@ from ministack.config import Settings
 from ministack.identity import models as m
 from ministack.identity.passwords import PasswordHasher
 from ministack.identity.tokens import (
-    SCOPE_DOMAIN,
     SCOPE_NONE,
     SCOPE_PROJECT,
     TokenCodec,
@@ -87,7 +86,9 @@ class IdentityCore:
     # -- revision --------------------------------------------------------------------------
     async def revision(self) -> int:
         async with self.db.engine.connect() as conn:
-            value = (await conn.execute(select(m.Revision.value).where(m.Revision.id == 1))).scalar()
+            value = (
+                await conn.execute(select(m.Revision.value).where(m.Revision.id == 1))
+            ).scalar()
             await conn.rollback()
         return int(value or 0)
 
@@ -169,7 +170,9 @@ class IdentityCore:
             roles = await self._app_cred_roles(s, p.app_cred_id, roles)
         if not roles:
             raise errors.Unauthorized(TOKEN_INVALID)
-        return TokenInfo(token=token, payload=p, user=user, roles=roles, project=project, domain=domain)
+        return TokenInfo(
+            token=token, payload=p, user=user, roles=roles, project=project, domain=domain
+        )
 
     async def enabled_project(self, s: AsyncSession, project_id: str) -> Ref | None:
         row = (
@@ -214,16 +217,22 @@ class IdentityCore:
                 & (m.Assignment.target_id == parent_domain_id)
                 & (m.Assignment.inherited.is_(True))
             )
-        role_ids = set((await s.execute(select(m.Assignment.role_id).where(actor, target))).scalars())
+        role_ids = set(
+            (await s.execute(select(m.Assignment.role_id).where(actor, target))).scalars()
+        )
         if not role_ids:
             return ()
-        implied = (await s.execute(select(m.ImpliedRole.prior_role_id, m.ImpliedRole.implied_role_id))).all()
+        implied = (
+            await s.execute(select(m.ImpliedRole.prior_role_id, m.ImpliedRole.implied_role_id))
+        ).all()
         frontier = set(role_ids)
         while frontier:
             new = {imp for prior, imp in implied if prior in frontier} - role_ids
             role_ids |= new
             frontier = new
-        rows = (await s.execute(select(m.Role.id, m.Role.name).where(m.Role.id.in_(role_ids)))).all()
+        rows = (
+            await s.execute(select(m.Role.id, m.Role.name).where(m.Role.id.in_(role_ids)))
+        ).all()
         return tuple(sorted((Ref(r[0], r[1]) for r in rows), key=lambda r: r.name))
 
     async def _app_cred_roles(

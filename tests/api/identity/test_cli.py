@@ -13,16 +13,27 @@ def test_readme_flow_with_the_cli(identity_cloud: Cloud) -> None:
     token = json.loads(identity_cloud.cli("token", "issue", "-f", "json").stdout)
     assert token["id"] and token["project_id"] and token["user_id"]
 
-    project = json.loads(identity_cloud.cli("project", "create", f"eng-{suffix}", "-f", "json").stdout)
+    project = json.loads(
+        identity_cloud.cli("project", "create", f"eng-{suffix}", "-f", "json").stdout
+    )
     assert project["name"] == f"eng-{suffix}"
     user = json.loads(
         identity_cloud.cli(
-            "user", "create", "--project", f"eng-{suffix}", "--password", "alice-pw",
-            f"alice-{suffix}", "-f", "json",
+            "user",
+            "create",
+            "--project",
+            f"eng-{suffix}",
+            "--password",
+            "alice-pw",
+            f"alice-{suffix}",
+            "-f",
+            "json",
         ).stdout
     )
     assert user["default_project_id"] == project["id"]
-    identity_cloud.cli("role", "add", "--project", f"eng-{suffix}", "--user", f"alice-{suffix}", "member")
+    identity_cloud.cli(
+        "role", "add", "--project", f"eng-{suffix}", "--user", f"alice-{suffix}", "member"
+    )
 
     assignments = json.loads(
         identity_cloud.cli(
@@ -37,7 +48,12 @@ def test_readme_flow_with_the_cli(identity_cloud: Cloud) -> None:
     # alice can log in with her own password into her project
     alice = json.loads(
         identity_cloud.cli(
-            "token", "issue", "-f", "json", username=f"alice-{suffix}", password="alice-pw",
+            "token",
+            "issue",
+            "-f",
+            "json",
+            username=f"alice-{suffix}",
+            password="alice-pw",
             project=f"eng-{suffix}",
         ).stdout
     )

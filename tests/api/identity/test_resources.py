@@ -37,11 +37,14 @@ def test_duplicate_project_is_conflict(admin: openstack.connection.Connection) -
         admin.identity.create_project(name=name)
 
 
-def test_user_crud_and_password_login(identity_cloud: Cloud, admin: openstack.connection.Connection) -> None:
+def test_user_crud_and_password_login(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     project = admin.identity.create_project(name=_name("p"))
     uname = _name("user")
-    user = admin.identity.create_user(name=uname, password="pw-1", default_project_id=project.id,
-                                      email="u@example.org")
+    user = admin.identity.create_user(
+        name=uname, password="pw-1", default_project_id=project.id, email="u@example.org"
+    )
     assert user.email == "u@example.org"
     role = admin.identity.find_role("member")
     admin.identity.assign_project_role_to_user(project, user, role)
@@ -58,7 +61,9 @@ def test_user_crud_and_password_login(identity_cloud: Cloud, admin: openstack.co
         admin.identity.get_user(user.id)
 
 
-def test_groups_and_membership_grant_roles(identity_cloud: Cloud, admin: openstack.connection.Connection) -> None:
+def test_groups_and_membership_grant_roles(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     project = admin.identity.create_project(name=_name("gp"))
     user = admin.identity.create_user(name=_name("gu"), password="pw")
     group = admin.identity.create_group(name=_name("grp"))
@@ -70,7 +75,9 @@ def test_groups_and_membership_grant_roles(identity_cloud: Cloud, admin: opensta
     conn = identity_cloud.connect(user.name, "pw", project.name)
     assert conn.authorize()
     effective = list(admin.identity.role_assignments(user_id=user.id, effective=True))
-    assert [(a.role["id"], a.scope["project"]["id"]) for a in effective] == [(reader.id, project.id)]
+    assert [(a.role["id"], a.scope["project"]["id"]) for a in effective] == [
+        (reader.id, project.id)
+    ]
     admin.identity.remove_user_from_group(user, group)
     assert not admin.identity.check_user_in_group(user, group)
     admin.identity.delete_group(group)
@@ -81,13 +88,18 @@ def test_default_roles_exist_and_imply(admin: openstack.connection.Connection) -
     assert {"admin", "member", "reader", "manager"} <= names
 
 
-def test_member_token_carries_implied_reader(identity_cloud: Cloud, admin: openstack.connection.Connection) -> None:
+def test_member_token_carries_implied_reader(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     project = admin.identity.create_project(name=_name("imp"))
     user = admin.identity.create_user(name=_name("imp"), password="pw")
     admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("member"))
     conn = identity_cloud.connect(user.name, "pw", project.name)
-    roles = {r["name"] for r in conn.session.auth.get_access(conn.session).role_names and
-             [{"name": n} for n in conn.session.auth.get_access(conn.session).role_names]}
+    roles = {
+        r["name"]
+        for r in conn.session.auth.get_access(conn.session).role_names
+        and [{"name": n} for n in conn.session.auth.get_access(conn.session).role_names]
+    }
     assert roles == {"member", "reader"}
 
 
@@ -107,8 +119,9 @@ def test_services_endpoints_regions(admin: openstack.connection.Connection) -> N
     assert "identity" in types
     region = admin.identity.create_region(id=_name("region"), description="r")
     service = admin.identity.create_service(type=_name("type"), name="svc")
-    endpoint = admin.identity.create_endpoint(service_id=service.id, interface="public",
-                                              url="http://127.0.0.1:1/", region_id=region.id)
+    endpoint = admin.identity.create_endpoint(
+        service_id=service.id, interface="public", url="http://127.0.0.1:1/", region_id=region.id
+    )
     assert admin.identity.get_endpoint(endpoint.id).url == "http://127.0.0.1:1/"
     with pytest.raises(exceptions.BadRequestException):
         admin.identity.create_endpoint(service_id=service.id, interface="sideways", url="http://x/")
@@ -118,18 +131,25 @@ def test_services_endpoints_regions(admin: openstack.connection.Connection) -> N
     admin.identity.delete_region(region)
 
 
-def _app_cred_connection(cloud: Cloud, cred_id: str, secret: str) -> openstack.connection.Connection:
+def _app_cred_connection(
+    cloud: Cloud, cred_id: str, secret: str
+) -> openstack.connection.Connection:
     from keystoneauth1 import session
     from keystoneauth1.identity import v3
 
     auth = v3.ApplicationCredential(
-        auth_url=cloud.auth_url, application_credential_id=cred_id,
+        auth_url=cloud.auth_url,
+        application_credential_id=cred_id,
         application_credential_secret=secret,
     )
-    return openstack.connection.Connection(session=session.Session(auth=auth), region_name="RegionOne")
+    return openstack.connection.Connection(
+        session=session.Session(auth=auth), region_name="RegionOne"
+    )
 
 
-def test_application_credential_login(identity_cloud: Cloud, admin: openstack.connection.Connection) -> None:
+def test_application_credential_login(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     project = admin.identity.create_project(name=_name("ac"))
     user = admin.identity.create_user(name=_name("ac"), password="pw")
     admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("member"))

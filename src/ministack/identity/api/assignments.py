@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -68,8 +68,12 @@ async def grant_role(request: Request) -> Response:
             if exists.first() is None:
                 s.add(
                     m.Assignment(
-                        target_type=tk, target_id=tid, actor_type=ak, actor_id=aid,
-                        role_id=request.path_params["role_id"], inherited=False,
+                        target_type=tk,
+                        target_id=tid,
+                        actor_type=ak,
+                        actor_id=aid,
+                        role_id=request.path_params["role_id"],
+                        inherited=False,
                     )
                 )
                 await core.bump(s)
@@ -136,7 +140,10 @@ async def list_grants(request: Request) -> Response:
         )
     base = base_url(request)
     return json_response(
-        {"roles": [render_role(r, base) for r in roles], "links": {"self": None, "previous": None, "next": None}}
+        {
+            "roles": [render_role(r, base) for r in roles],
+            "links": {"self": None, "previous": None, "next": None},
+        }
     )
 
 
@@ -216,7 +223,10 @@ async def list_members(request: Request) -> Response:
         )
     base = base_url(request)
     return json_response(
-        {"users": [render_user(u, base) for u in users], "links": {"self": None, "previous": None, "next": None}}
+        {
+            "users": [render_user(u, base) for u in users],
+            "links": {"self": None, "previous": None, "next": None},
+        }
     )
 
 
@@ -247,7 +257,11 @@ async def list_role_assignments(request: Request) -> Response:
     for a in rows:
         actors = [("user", a.actor_id)]
         if a.actor_type == "group":
-            actors = [("user", u) for u in members.get(a.actor_id, [])] if effective else [("group", a.actor_id)]
+            actors = (
+                [("user", u) for u in members.get(a.actor_id, [])]
+                if effective
+                else [("group", a.actor_id)]
+            )
         for actor_kind, actor_id in actors:
             entries.append((a, actor_kind, actor_id))
     out = [
@@ -265,8 +279,10 @@ def _matches(params: Any, a: m.Assignment, kind: str, actor: str) -> bool:
         "user.id": kind == "user" and actor == params.get("user.id"),
         "group.id": kind == "group" and actor == params.get("group.id"),
         "role.id": a.role_id == params.get("role.id"),
-        "scope.project.id": a.target_type == "project" and a.target_id == params.get("scope.project.id"),
-        "scope.domain.id": a.target_type == "domain" and a.target_id == params.get("scope.domain.id"),
+        "scope.project.id": a.target_type == "project"
+        and a.target_id == params.get("scope.project.id"),
+        "scope.domain.id": a.target_type == "domain"
+        and a.target_id == params.get("scope.domain.id"),
     }
     return all(ok for key, ok in checks.items() if key in params)
 
@@ -276,7 +292,10 @@ async def _names(s: Any) -> dict[str, dict[str, Any]]:
     domains = {d.id: d.name for d in (await s.execute(select(m.Domain))).scalars()}
     for model in (m.User, m.Group, m.Project):
         for row in (await s.execute(select(model))).scalars():
-            out[row.id] = {"name": row.name, "domain": {"id": row.domain_id, "name": domains.get(row.domain_id)}}
+            out[row.id] = {
+                "name": row.name,
+                "domain": {"id": row.domain_id, "name": domains.get(row.domain_id)},
+            }
     for d_id, d_name in domains.items():
         out[d_id] = {"name": d_name}
     for role in (await s.execute(select(m.Role))).scalars():
@@ -296,7 +315,11 @@ def _render_assignment(
         "role": ref(a.role_id),
         "scope": {a.target_type: ref(a.target_id)},
         kind: ref(actor),
-        "links": {"assignment": f"{base}/v3/{plural}/{a.target_id}/{actors}/{a.actor_id}/roles/{a.role_id}"},
+        "links": {
+            "assignment": (
+                f"{base}/v3/{plural}/{a.target_id}/{actors}/{a.actor_id}/roles/{a.role_id}"
+            )
+        },
     }
     if kind == "user" and a.actor_type == "group":
         body["links"]["membership"] = f"{base}/v3/groups/{a.actor_id}/users/{actor}"

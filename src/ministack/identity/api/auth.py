@@ -80,7 +80,9 @@ async def _subject(request: Request) -> TokenInfo:
         info = await core.validate(subject)
     except errors.Unauthorized:
         raise errors.NotFound("Could not find token: it is invalid, expired or revoked.") from None
-    policy.enforce(auth, "identity:validate_token", "admin | service | owner", {"user_id": info.user.id})
+    policy.enforce(
+        auth, "identity:validate_token", "admin | service | owner", {"user_id": info.user.id}
+    )
     return info
 
 

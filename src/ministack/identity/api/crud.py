@@ -76,11 +76,15 @@ def check_value(f: Field, value: Any, where: str) -> Any:
         return None
     if f.kind is bool:
         if not isinstance(value, bool):
-            raise errors.BadRequest(f"Invalid input for field '{where}': {value!r} is not a boolean.")
+            raise errors.BadRequest(
+                f"Invalid input for field '{where}': {value!r} is not a boolean."
+            )
         return value
     if f.kind is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise errors.BadRequest(f"Invalid input for field '{where}': a list of strings is required.")
+            raise errors.BadRequest(
+                f"Invalid input for field '{where}': a list of strings is required."
+            )
         return value
     if not isinstance(value, str):
         raise errors.BadRequest(f"Invalid input for field '{where}': {value!r} is not a string.")
@@ -159,7 +163,9 @@ def routes(coll: Collection) -> list[Route]:
         obj = body_object(await read_json(request), coll.singular)
         policy.enforce(auth, f"identity:create_{coll.singular}", coll.rule("create"))
         values = parse_fields(coll, obj, create=True)
-        item_id = obj.get("id") if coll.id_from_body and isinstance(obj.get("id"), str) else new_id()
+        item_id = (
+            obj.get("id") if coll.id_from_body and isinstance(obj.get("id"), str) else new_id()
+        )
         row = coll.model(id=item_id, **values)
         core = core_of(request)
         try:

@@ -121,9 +121,7 @@ async def _project_create(s: AsyncSession, row: m.Project, _auth: Auth) -> None:
 
 
 async def _project_delete(s: AsyncSession, row: m.Project, _auth: Auth) -> None:
-    children = (
-        await s.execute(select(func.count()).where(m.Project.parent_id == row.id))
-    ).scalar()
+    children = (await s.execute(select(func.count()).where(m.Project.parent_id == row.id))).scalar()
     if children:
         raise errors.Forbidden(
             f"Project {row.id} has {children} child project(s); delete them first."
@@ -157,7 +155,9 @@ async def _domain_delete(s: AsyncSession, row: m.Domain, _auth: Auth) -> None:
         )
     )
     await s.execute(delete(m.GroupMember).where(m.GroupMember.user_id.in_(users)))
-    await s.execute(delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id.in_(users)))
+    await s.execute(
+        delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id.in_(users))
+    )
     await s.execute(delete(m.Project).where(m.Project.domain_id == row.id))
     await s.execute(delete(m.User).where(m.User.domain_id == row.id))
     await s.execute(delete(m.Group).where(m.Group.domain_id == row.id))
@@ -170,7 +170,9 @@ async def _group_create(s: AsyncSession, row: m.Group, _auth: Auth) -> None:
 
 async def _group_delete(s: AsyncSession, row: m.Group, _auth: Auth) -> None:
     await s.execute(
-        delete(m.Assignment).where(m.Assignment.actor_type == "group", m.Assignment.actor_id == row.id)
+        delete(m.Assignment).where(
+            m.Assignment.actor_type == "group", m.Assignment.actor_id == row.id
+        )
     )
     await s.execute(delete(m.GroupMember).where(m.GroupMember.group_id == row.id))
 
@@ -199,16 +201,22 @@ async def _service_delete(s: AsyncSession, row: m.Service, _auth: Auth) -> None:
 
 
 DOMAINS = Collection(
-    "domains", "domain", m.Domain,
+    "domains",
+    "domain",
+    m.Domain,
     (NAME64, DESCRIPTION, ENABLED),
     render_domain,
     filters=("name", "enabled"),
     before_delete=_domain_delete,
 )
 PROJECTS = Collection(
-    "projects", "project", m.Project,
+    "projects",
+    "project",
+    m.Project,
     (
-        NAME64, DESCRIPTION, ENABLED,
+        NAME64,
+        DESCRIPTION,
+        ENABLED,
         Field("domain_id", max_len=64, updatable=False),
         Field("parent_id", max_len=64, updatable=False, nullable=True),
         Field("tags", kind=list, default=list),
@@ -221,7 +229,9 @@ PROJECTS = Collection(
     before_delete=_project_delete,
 )
 GROUPS = Collection(
-    "groups", "group", m.Group,
+    "groups",
+    "group",
+    m.Group,
     (NAME64, DESCRIPTION, Field("domain_id", max_len=64, updatable=False)),
     render_group,
     filters=("name", "domain_id"),
@@ -229,14 +239,18 @@ GROUPS = Collection(
     before_delete=_group_delete,
 )
 ROLES = Collection(
-    "roles", "role", m.Role,
+    "roles",
+    "role",
+    m.Role,
     (Field("name", max_len=255, required=True), DESCRIPTION),
     render_role,
     rules={"list": "any", "get": "any"},
     before_delete=_role_delete,
 )
 REGIONS = Collection(
-    "regions", "region", m.Region,
+    "regions",
+    "region",
+    m.Region,
     (DESCRIPTION, Field("parent_region_id", max_len=255, nullable=True)),
     render_region,
     filters=("parent_region_id",),
@@ -244,16 +258,24 @@ REGIONS = Collection(
     id_from_body=True,
 )
 SERVICES = Collection(
-    "services", "service", m.Service,
-    (Field("type", max_len=255, required=True), Field("name", max_len=255, default=""),
-     DESCRIPTION, ENABLED),
+    "services",
+    "service",
+    m.Service,
+    (
+        Field("type", max_len=255, required=True),
+        Field("name", max_len=255, default=""),
+        DESCRIPTION,
+        ENABLED,
+    ),
     render_service,
     filters=("name", "type"),
     rules={"list": "any", "get": "any"},
     before_delete=_service_delete,
 )
 ENDPOINTS = Collection(
-    "endpoints", "endpoint", m.Endpoint,
+    "endpoints",
+    "endpoint",
+    m.Endpoint,
     (
         Field("service_id", max_len=64, required=True),
         Field("interface", max_len=8, required=True),

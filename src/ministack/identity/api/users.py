@@ -163,7 +163,9 @@ async def update_user(request: Request) -> Response:
             await s.flush()
             await core.bump(s)
     except IntegrityError:
-        raise errors.Conflict("Conflict occurred attempting to store user - Duplicate entry.") from None
+        raise errors.Conflict(
+            "Conflict occurred attempting to store user - Duplicate entry."
+        ) from None
     return json_response({"user": render_user(user, base_url(request))})
 
 
@@ -200,7 +202,8 @@ async def change_password(request: Request) -> Response:
         raise errors.BadRequest("Both 'user.original_password' and 'user.password' are required.")
     if len(new) > MAX_PASSWORD_LENGTH:
         raise errors.BadRequest(
-            f"Invalid input for field 'user.password': longer than {MAX_PASSWORD_LENGTH} characters."
+            f"Invalid input for field 'user.password': longer than "
+            f"{MAX_PASSWORD_LENGTH} characters."
         )
     core = core_of(request)
     async with core.db.session() as s:
@@ -230,7 +233,11 @@ async def list_user_projects(request: Request) -> Response:
     )
     async with core.db.session() as s:
         rows = (
-            (await s.execute(select(m.Project).where(m.Project.id.in_(targets)).order_by(m.Project.name)))
+            (
+                await s.execute(
+                    select(m.Project).where(m.Project.id.in_(targets)).order_by(m.Project.name)
+                )
+            )
             .scalars()
             .all()
         )
@@ -238,7 +245,11 @@ async def list_user_projects(request: Request) -> Response:
     return json_response(
         {
             "projects": [render_project(p, base) for p in rows],
-            "links": {"self": f"{base}/v3/users/{user_id}/projects", "previous": None, "next": None},
+            "links": {
+                "self": f"{base}/v3/users/{user_id}/projects",
+                "previous": None,
+                "next": None,
+            },
         }
     )
 
@@ -272,7 +283,9 @@ async def list_user_groups(request: Request) -> Response:
 # -- application credentials ---------------------------------------------------------------
 
 
-def render_app_cred(c: m.ApplicationCredential, base: str, roles: list[dict[str, str]]) -> dict[str, Any]:
+def render_app_cred(
+    c: m.ApplicationCredential, base: str, roles: list[dict[str, str]]
+) -> dict[str, Any]:
     return {
         "id": c.id,
         "name": c.name,
@@ -324,7 +337,9 @@ async def create_app_cred(request: Request) -> Response:
         role_ids = []
         for spec in wanted:
             rid = spec.get("id") if isinstance(spec, dict) else None
-            rid = rid or (held_by_name.get(spec.get("name", "")) if isinstance(spec, dict) else None)
+            rid = rid or (
+                held_by_name.get(spec.get("name", "")) if isinstance(spec, dict) else None
+            )
             if rid not in held_ids:
                 raise errors.Forbidden(f"You do not hold the role {spec!r} on this project.")
             role_ids.append(rid)
@@ -367,7 +382,9 @@ def _parse_expiry(value: Any) -> dt.datetime | None:
 async def list_app_creds(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_application_credentials", "admin | owner", {"user_id": user_id})
+    policy.enforce(
+        auth, "identity:list_application_credentials", "admin | owner", {"user_id": user_id}
+    )
     core = core_of(request)
     query = select(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
     if "name" in request.query_params:
@@ -376,18 +393,24 @@ async def list_app_creds(request: Request) -> Response:
         rows = (await s.execute(query)).scalars().all()
     base = base_url(request)
     out = [render_app_cred(c, base, await _role_refs(request, c.roles)) for c in rows]
-    return json_response({"application_credentials": out, "links": {"self": None, "previous": None, "next": None}})
+    return json_response(
+        {"application_credentials": out, "links": {"self": None, "previous": None, "next": None}}
+    )
 
 
 async def show_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:get_application_credential", "admin | owner", {"user_id": user_id})
+    policy.enforce(
+        auth, "identity:get_application_credential", "admin | owner", {"user_id": user_id}
+    )
     core = core_of(request)
     async with core.db.session() as s:
         cred = await s.get(m.ApplicationCredential, request.path_params["cred_id"])
     if cred is None or cred.user_id != user_id:
-        raise errors.NotFound(f"Could not find application credential: {request.path_params['cred_id']}.")
+        raise errors.NotFound(
+            f"Could not find application credential: {request.path_params['cred_id']}."
+        )
     body = render_app_cred(cred, base_url(request), await _role_refs(request, cred.roles))
     return json_response({"application_credential": body})
 
@@ -395,7 +418,9 @@ async def show_app_cred(request: Request) -> Response:
 async def delete_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:delete_application_credential", "admin | owner", {"user_id": user_id})
+    policy.enforce(
+        auth, "identity:delete_application_credential", "admin | owner", {"user_id": user_id}
+    )
     core = core_of(request)
     cred_id = request.path_params["cred_id"]
     async with core.db.writer() as s:

@@ -81,9 +81,7 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_services")),
     )
-    op.create_index(
-        op.f("ix_identity_services_type"), "identity_services", ["type"], unique=False
-    )
+    op.create_index(op.f("ix_identity_services_type"), "identity_services", ["type"], unique=False)
     op.create_table(
         "identity_assignments",
         sa.Column("actor_type", sa.String(length=8), nullable=False),
@@ -154,9 +152,7 @@ def upgrade() -> None:
             name=op.f("fk_identity_groups_domain_id_identity_domains"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_groups")),
-        sa.UniqueConstraint(
-            "domain_id", "name", name=op.f("uq_identity_groups_domain_id")
-        ),
+        sa.UniqueConstraint("domain_id", "name", name=op.f("uq_identity_groups_domain_id")),
     )
     op.create_index(
         op.f("ix_identity_groups_domain_id"),
@@ -200,9 +196,7 @@ def upgrade() -> None:
             name=op.f("fk_identity_projects_domain_id_identity_domains"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_projects")),
-        sa.UniqueConstraint(
-            "domain_id", "name", name=op.f("uq_identity_projects_domain_id")
-        ),
+        sa.UniqueConstraint("domain_id", "name", name=op.f("uq_identity_projects_domain_id")),
     )
     op.create_index(
         op.f("ix_identity_projects_domain_id"),
@@ -226,9 +220,7 @@ def upgrade() -> None:
             name=op.f("fk_identity_users_domain_id_identity_domains"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_users")),
-        sa.UniqueConstraint(
-            "domain_id", "name", name=op.f("uq_identity_users_domain_id")
-        ),
+        sa.UniqueConstraint("domain_id", "name", name=op.f("uq_identity_users_domain_id")),
     )
     op.create_index(
         op.f("ix_identity_users_domain_id"),
@@ -254,9 +246,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_app_credentials")),
-        sa.UniqueConstraint(
-            "user_id", "name", name=op.f("uq_identity_app_credentials_user_id")
-        ),
+        sa.UniqueConstraint("user_id", "name", name=op.f("uq_identity_app_credentials_user_id")),
     )
     op.create_index(
         op.f("ix_identity_app_credentials_user_id"),
@@ -280,9 +270,7 @@ def upgrade() -> None:
             name=op.f("fk_identity_group_members_user_id_identity_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "group_id", "user_id", name=op.f("pk_identity_group_members")
-        ),
+        sa.PrimaryKeyConstraint("group_id", "user_id", name=op.f("pk_identity_group_members")),
     )
     op.create_index(
         op.f("ix_identity_group_members_user_id"),
@@ -293,9 +281,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        op.f("ix_identity_group_members_user_id"), table_name="identity_group_members"
-    )
+    op.drop_index(op.f("ix_identity_group_members_user_id"), table_name="identity_group_members")
     op.drop_table("identity_group_members")
     op.drop_index(
         op.f("ix_identity_app_credentials_user_id"),
@@ -304,36 +290,22 @@ def downgrade() -> None:
     op.drop_table("identity_app_credentials")
     op.drop_index(op.f("ix_identity_users_domain_id"), table_name="identity_users")
     op.drop_table("identity_users")
-    op.drop_index(
-        op.f("ix_identity_projects_domain_id"), table_name="identity_projects"
-    )
+    op.drop_index(op.f("ix_identity_projects_domain_id"), table_name="identity_projects")
     op.drop_table("identity_projects")
     op.drop_table("identity_implied_roles")
     op.drop_index(op.f("ix_identity_groups_domain_id"), table_name="identity_groups")
     op.drop_table("identity_groups")
-    op.drop_index(
-        op.f("ix_identity_endpoints_service_id"), table_name="identity_endpoints"
-    )
+    op.drop_index(op.f("ix_identity_endpoints_service_id"), table_name="identity_endpoints")
     op.drop_table("identity_endpoints")
-    op.drop_index(
-        op.f("ix_identity_assignments_target_id"), table_name="identity_assignments"
-    )
-    op.drop_index(
-        op.f("ix_identity_assignments_actor_id"), table_name="identity_assignments"
-    )
+    op.drop_index(op.f("ix_identity_assignments_target_id"), table_name="identity_assignments")
+    op.drop_index(op.f("ix_identity_assignments_actor_id"), table_name="identity_assignments")
     op.drop_table("identity_assignments")
     op.drop_index(op.f("ix_identity_services_type"), table_name="identity_services")
     op.drop_table("identity_services")
     op.drop_table("identity_roles")
-    op.drop_index(
-        op.f("ix_identity_revocations_user_id"), table_name="identity_revocations"
-    )
-    op.drop_index(
-        op.f("ix_identity_revocations_expires_at"), table_name="identity_revocations"
-    )
-    op.drop_index(
-        op.f("ix_identity_revocations_audit_id"), table_name="identity_revocations"
-    )
+    op.drop_index(op.f("ix_identity_revocations_user_id"), table_name="identity_revocations")
+    op.drop_index(op.f("ix_identity_revocations_expires_at"), table_name="identity_revocations")
+    op.drop_index(op.f("ix_identity_revocations_audit_id"), table_name="identity_revocations")
     op.drop_table("identity_revocations")
     op.drop_table("identity_revision")
     op.drop_table("identity_regions")
