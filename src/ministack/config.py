@@ -77,12 +77,40 @@ class IdentitySection:
 
 
 @dataclass(frozen=True)
+class LibvirtSection:
+    uri: str = _opt(
+        "qemu:///system",
+        "libvirt URI of the hypervisor; qemu+ssh://host/system or qemu+tcp://host/system "
+        "for a remote libvirtd.",
+    )
+    virt_type: str = _opt(
+        "auto", "auto (KVM only when a probe guest boots with it, else QEMU emulation), kvm, qemu."
+    )
+    instances_path: str = _opt(
+        "", "Per-instance disks, config drives and console logs; empty: <state_dir>/instances."
+    )
+    image_cache_path: str = _opt(
+        "", "Base images shared by instances; empty: <state_dir>/imagecache."
+    )
+    image_cache_max_age: int = _opt(
+        86400, "Seconds an unused base image stays in the image cache."
+    )
+    remove_orphans: bool = _opt(
+        False, "Remove ministack domains that match no instance (otherwise only report them)."
+    )
+    shutdown_timeout: int = _opt(
+        60, "Seconds a clean (ACPI) shutdown or soft reboot may take before a hard stop."
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     messaging: MessagingSection = field(default_factory=MessagingSection)
     services: ServicesSection = field(default_factory=ServicesSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
+    libvirt: LibvirtSection = field(default_factory=LibvirtSection)
 
     @property
     def state_path(self) -> Path:

@@ -1,0 +1,154 @@
+"""Domain XML from GuestSpec: pure, no libvirt needed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from ministack.compute.virt.driver import BlockDevice, DriverError, GuestSpec, Vif
+from ministack.compute.virt.libvirt.xml import (
+    METADATA_NS,
+    GuestFiles,
+    HostFacts,
+    domain_name,
+    domain_xml,
+)
+
+UUID = "6f1c3a0e-1111-4222-8333-944455556666"
+DIR = Path("/var/lib/ministack/instances") / UUID
+
+
+def spec(**changes: object) -> GuestSpec:
+    values: dict[str, object] = {
+        "uuid": UUID,
+        "name": "web-1",
+        "hostname": "web-1",
+        "vcpus": 2,
+        "memory_mb": 256,
+        "root_gb": 1,
+        "image_id": "img-1",
+        "project_id": "p1",
+    }
+    values.update(changes)
+    return GuestSpec(**values)  # type: ignore[arg-type]
+
+
+FILES = GuestFiles(
+    root=DIR / "disk",
+    config_drive=DIR / "disk.config",
+    console_log=DIR / "console.log",
+)
+
+
+def parse(s: GuestSpec, files: GuestFiles = FILES, host: HostFacts | None = None) -> ET.Element:
+    return ET.fromstring(domain_xml(s, files, host or HostFacts()))
+
+
+def test_basic_domain() -> None:
+    dom = parse(spec())
+    assert dom.get("type") == "qemu"
+    assert dom.findtext("name") == domain_name(UUID) == f"instance-{UUID}"
+    assert dom.findtext("uuid") == UUID
+    assert dom.findtext("memory") == "256" and dom.find("memory").get("unit") == "MiB"  # type: ignore[union-attr]
+    assert dom.findtext("vcpu") == "2"
+    assert dom.find("features/acpi") is not None
+    assert dom.find(f"metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}name").text == "web-1"  # type: ignore[union-attr]
+    disks = dom.findall("devices/disk")
+    assert [
+        (d.get("device"), d.find("target").get("dev"), d.find("target").get("bus"))  # type: ignore[union-attr]
+        for d in disks
+    ] == [("disk", "vda", "virtio"), ("cdrom", "hda", "ide")]
+    assert disks[0].find("source").get("file") == str(DIR / "disk")  # type: ignore[union-attr]
+    assert disks[0].find("driver").get("type") == "qcow2"  # type: ignore[union-attr]
+    assert disks[1].find("readonly") is not None
+    log = dom.find("devices/serial/log")
+    assert log is not None and log.get("file") == str(DIR / "console.log")
+    assert dom.find("devices/interface") is None
+    assert dom.find("cpu") is None  # TCG: QEMU's default CPU model
+
+
+def test_kvm_uses_host_model() -> None:
+    dom = parse(spec(), host=HostFacts(virt_type="kvm"))
+    assert dom.get("type") == "kvm"
+    assert dom.find("cpu").get("mode") == "host-model"  # type: ignore[union-attr]
+
+
+def test_image_properties_pick_bus_model_and_machine() -> None:
+    props = {"hw_disk_bus": "scsi", "hw_vif_model": "e1000", "hw_machine_type": "q35"}
+    s = spec(
+        image_properties=props,
+        vifs=(Vif(port_id="p", mac="fa:16:3e:00:00:01", bridge="brq1", tap="tap1", mtu=1450),),
+        ephemeral_gb=1,
+        swap_mb=64,
+    )
+    files = GuestFiles(
+        root=DIR / "disk",
+        ephemeral=DIR / "disk.eph0",
+        swap=DIR / "disk.swap",
+        config_drive=DIR / "disk.config",
+    )
+    dom = parse(s, files, HostFacts(machines=frozenset({"q35", "pc"})))
+    assert dom.find("os/type").get("machine") == "q35"  # type: ignore[union-attr]
+    targets = [
+        (d.find("target").get("dev"), d.find("target").get("bus"))  # type: ignore[union-attr]
+        for d in dom.findall("devices/disk")
+    ]
+    assert targets == [("sda", "scsi"), ("sdb", "scsi"), ("sdc", "scsi"), ("sdd", "sata")]
+    assert dom.find("devices/controller").get("model") == "virtio-scsi"  # type: ignore[union-attr]
+    nic = dom.find("devices/interface")
+    assert nic is not None and nic.get("type") == "bridge"
+    assert nic.find("source").get("bridge") == "brq1"  # type: ignore[union-attr]
+    assert nic.find("model").get("type") == "e1000"  # type: ignore[union-attr]
+    assert nic.find("mac").get("address") == "fa:16:3e:00:00:01"  # type: ignore[union-attr]
+    assert nic.find("mtu").get("size") == "1450"  # type: ignore[union-attr]
+
+
+def test_direct_kernel_boot() -> None:
+    files = GuestFiles(root=DIR / "disk", kernel=Path("/c/k"), ramdisk=Path("/c/r"))
+    dom = parse(spec(image_properties={"os_command_line": "console=ttyS0 quiet"}), files)
+    assert dom.findtext("os/kernel") == "/c/k"
+    assert dom.findtext("os/initrd") == "/c/r"
+    assert dom.findtext("os/cmdline") == "console=ttyS0 quiet"
+    assert dom.find("os/boot") is None
+
+
+def test_windows_clock_and_volumes() -> None:
+    s = spec(
+        image_properties={"os_type": "windows"},
+        block_devices=(BlockDevice(volume_id="vol-1", path="/dev/loop7", read_only=True),),
+    )
+    dom = parse(s)
+    assert dom.find("clock").get("offset") == "localtime"  # type: ignore[union-attr]
+    assert dom.find("features/hyperv") is not None
+    volume = dom.findall("devices/disk")[1]
+    assert volume.get("type") == "block"
+    assert volume.find("source").get("dev") == "/dev/loop7"  # type: ignore[union-attr]
+    assert volume.findtext("serial") == "vol-1"
+    assert volume.find("readonly") is not None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"image_properties": {"hw_disk_bus": "floppy"}}, "hw_disk_bus"),
+        (
+            {
+                "image_properties": {"hw_vif_model": "vmxnet9"},
+                "vifs": (Vif(port_id="p", mac="m", bridge="b"),),
+            },
+            "NIC model",
+        ),
+        ({"image_properties": {"hw_machine_type": "virt"}}, "hw_machine_type"),
+        ({"vifs": (Vif(port_id="p", mac="m"),)}, "neither a bridge nor a tap"),
+        ({"memory_mb": 0}, "flavor too small"),
+    ],
+)
+def test_bad_input_is_a_driver_error(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(DriverError, match=message):
+        domain_xml(spec(**changes), FILES, HostFacts(machines=frozenset({"pc"})))
+
+
+def test_deterministic() -> None:
+    assert domain_xml(spec(), FILES, HostFacts()) == domain_xml(spec(), FILES, HostFacts())
