@@ -104,12 +104,23 @@ class LibvirtSection:
 
 
 @dataclass(frozen=True)
+class ImageSection:
+    store_dir: str = _opt("", "Where image data lives; empty means <state_dir>/images.")
+    image_size_cap: int = _opt(1099511627776, "Largest image accepted, in bytes (Glance: 1 TiB).")
+    image_count_total: int = _opt(100, "Images one project may own; -1 for unlimited.")
+    image_size_total: int = _opt(
+        1099511627776, "Bytes of image data (stored and staged) one project may hold; -1: no limit."
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     messaging: MessagingSection = field(default_factory=MessagingSection)
     services: ServicesSection = field(default_factory=ServicesSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
+    image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
 
     @property

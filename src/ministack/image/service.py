@@ -1,0 +1,68 @@
+"""The image service as the process runner sees it: store, recovery, API app, in-process client.
+
+Image data uploads (PUT /file and /stage) are served by a second instance of the same app built
+with no body limit; every other request keeps the common 112 KiB limit.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ministack.common.web import make_app
+from ministack.image.api import data, discovery, images, members
+from ministack.image.client import ImageClient
+from ministack.image.core import ImageCore
+from ministack.image.data import ImageData
+from ministack.image.sharing import Sharing
+from ministack.image.store import FilesystemStore
+
+NO_LIMIT = 1 << 62
+
+
+class _DataRouter:
+    """Send image-data uploads to the unlimited app and everything else to the limited one."""
+
+    def __init__(self, limited: ASGIApp, unlimited: ASGIApp) -> None:
+        self.limited = limited
+        self.unlimited = unlimited
+        self.pattern = re.compile(data.UNLIMITED_PATH)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "PUT"
+            and self.pattern.match(scope["path"])
+        ):
+            await self.unlimited(scope, receive, send)
+        else:
+            await self.limited(scope, receive, send)
+
+
+def build(core: ImageCore, validator: Any) -> ASGIApp:
+    """The image API's ASGI app."""
+    routes = discovery.ROUTES + images.ROUTES + data.ROUTES + members.ROUTES
+    state = {
+        "core": core,
+        "data": ImageData(core),
+        "sharing": Sharing(core),
+        "validator": validator,
+    }
+    _app, limited = make_app("image", routes, style="glance", state=state)
+    _app2, unlimited = make_app("image", routes, style="glance", max_body=NO_LIMIT, state=state)
+    return _DataRouter(limited, unlimited)
+
+
+async def start(ctx: Any) -> Any:
+    """Open the store, put interrupted uploads back to queued, serve the API."""
+    from ministack.server import Runtime
+
+    settings = ctx.settings
+    root = Path(settings.image.store_dir or settings.state_path / "images")
+    core = ImageCore(settings, ctx.db, FilesystemStore(root))
+    await ImageData(core).recover()
+    ctx.shared["image_client"] = ImageClient(core)
+    return Runtime(app=build(core, ctx.validator))
