@@ -1,0 +1,509 @@
+"""LibvirtDriver: the VirtDriver that runs real QEMU guests (KVM or TCG) through libvirtd.
+
+Where it sits: the compute agent calls it; it is the only code that talks to libvirt. Blocking
+libvirt calls run in threads (`asyncio.to_thread`). A broken connection (libvirtd restarted) is
+reopened once per call, so the driver survives a libvirtd restart; domains are persistent and
+carry the instance uuid as their own uuid, so a restarted agent finds them with `list_guests`.
+
+Construct it with settings or explicit options and the agent's image client::
+
+    driver = LibvirtDriver(settings, images)          # [libvirt] section of ministack.toml
+    driver = LibvirtDriver(LibvirtOptions(uri="qemu:///system", virt_type="qemu",
+                                          instances_path=Path(...), image_cache_path=Path(...)),
+                           images)
+    await driver.init_host("host1")                   # raises DriverError if libvirtd is down
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import libvirt
+
+from ministack.compute.virt.driver import (
+    Capabilities,
+    DriverError,
+    GuestInfo,
+    GuestNotFound,
+    GuestSpec,
+    HostResources,
+    ImageSource,
+    PowerState,
+)
+from ministack.compute.virt.libvirt import disks, host
+from ministack.compute.virt.libvirt.configdrive import write_config_drive
+from ministack.compute.virt.libvirt.imagecache import ImageCache
+from ministack.compute.virt.libvirt.layout import InstanceLayout, bases_in_use
+from ministack.compute.virt.libvirt.xml import (
+    DOMAIN_PREFIX,
+    METADATA_NS,
+    GuestFiles,
+    HostFacts,
+    domain_xml,
+)
+from ministack.config import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PRUNE_INTERVAL = 600.0  # seconds between image cache prunes
+ACPI_RETRY = 5.0  # a guest still booting may miss the first power button press
+_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.RUNNING,  # shutting down: still running
+    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
+}
+
+
+@dataclass(frozen=True)
+class LibvirtOptions:
+    """The driver's configuration; `from_settings` reads the [libvirt] section."""
+
+    instances_path: Path
+    image_cache_path: Path
+    uri: str = "qemu:///system"
+    virt_type: str = "auto"
+    image_cache_max_age: float = 86400.0
+    remove_orphans: bool = False
+    shutdown_timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LibvirtOptions:
+        section = settings.libvirt
+        state = settings.state_path
+        return cls(
+            instances_path=Path(section.instances_path or state / "instances"),
+            image_cache_path=Path(section.image_cache_path or state / "imagecache"),
+            uri=section.uri,
+            virt_type=section.virt_type,
+            image_cache_max_age=float(section.image_cache_max_age),
+            remove_orphans=section.remove_orphans,
+            shutdown_timeout=float(section.shutdown_timeout),
+        )
+
+
+def _lookup(conn: Any, uuid: str) -> Any:
+    """The domain with this uuid, or None."""
+    try:
+        return conn.lookupByUUIDString(uuid)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
+def _ignore_not_running(action: Callable[[], object]) -> None:
+    """Run a stop-like action; a domain that is already stopped or gone is fine."""
+    try:
+        action()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() not in (
+            libvirt.VIR_ERR_OPERATION_INVALID,
+            libvirt.VIR_ERR_NO_DOMAIN,
+        ):
+            raise
+
+
+class LibvirtDriver:
+    """Real guests through libvirtd. See the module docstring for construction."""
+
+    capabilities = Capabilities(
+        pause=True, suspend=True, snapshot=True, resize=True, console_log=True
+    )
+
+    def __init__(self, options: LibvirtOptions | Settings, images: ImageSource) -> None:
+        if isinstance(options, Settings):
+            options = LibvirtOptions.from_settings(options)
+        self.options = options
+        self.cache = ImageCache(options.image_cache_path, images, options.image_cache_max_age)
+        self.host = ""
+        self._conn: Any = None
+        self._conn_lock = threading.Lock()
+        self._facts: HostFacts | None = None
+        self._last_prune = 0.0
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        with self._conn_lock:
+            if self._conn is None:
+                self._conn = host.connect(self.options.uri)
+            return self._conn
+
+    def _drop(self, conn: Any) -> None:
+        with self._conn_lock:
+            if self._conn is conn:
+                self._conn = None
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+
+    async def _call(self, work: Callable[[Any], T]) -> T:
+        """Run `work(conn)` in a thread; reconnect once if libvirtd went away meanwhile.
+
+        Every libvirt failure comes out as DriverError (GuestNotFound passes through).
+        """
+
+        def attempt() -> T:
+            conn = self._connection()
+            try:
+                return work(conn)
+            except libvirt.libvirtError as exc:
+                if not host.is_connection_error(exc, conn):
+                    raise
+                log.warning("lost the libvirt connection (%s); reconnecting", exc)
+                self._drop(conn)
+                return work(self._connection())
+
+        try:
+            return await asyncio.to_thread(attempt)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"libvirt: {exc.get_error_message()}") from exc
+
+    async def _domain(self, uuid: str) -> Any:
+        """The domain of `uuid`; raises GuestNotFound."""
+        domain = await self._call(lambda conn: _lookup(conn, uuid))
+        if domain is None:
+            raise GuestNotFound(f"no guest {uuid} on this host")
+        return domain
+
+    def _layout(self, uuid: str) -> InstanceLayout:
+        return InstanceLayout(self.options.instances_path / uuid)
+
+    # -- host -------------------------------------------------------------------------------
+
+    async def init_host(self, host_name: str) -> None:
+        """Connect, choose KVM or QEMU, create the state directories. Idempotent.
+
+        Raises DriverError saying how to start libvirtd when it is not reachable.
+        """
+        self.host = host_name
+        for path in (self.options.instances_path, self.options.image_cache_path):
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o755)  # QEMU runs as libvirt-qemu and must reach the disks
+        probe_dir = self.options.instances_path / ".host"
+        virt_type = await self._call(
+            lambda conn: host.choose_virt_type(conn, self.options.virt_type, probe_dir)
+        )
+        self._facts = await self._call(lambda conn: host.host_facts(conn, virt_type))
+        log.info("libvirt driver on %s: %s, virt_type %s", host_name, self.options.uri, virt_type)
+        await self.prune_image_cache(force=True)
+
+    async def facts(self) -> HostFacts:
+        if self._facts is None:
+            await self.init_host(self.host)
+        assert self._facts is not None
+        return self._facts
+
+    async def host_resources(self) -> HostResources:
+        """CPUs and memory from libvirt, disk from the instances file system."""
+        facts = await self.facts()
+
+        def read(conn: Any) -> tuple[list[Any], int, str, str]:
+            return conn.getInfo(), conn.getVersion(), conn.getHostname(), host.cpu_info(conn)
+
+        info, version, hostname, cpu = await self._call(read)
+        disk_gb = shutil.disk_usage(self.options.instances_path).total // disks.GiB
+        return HostResources(
+            hypervisor_hostname=self.host or hostname,
+            hypervisor_type="KVM" if facts.virt_type == "kvm" else "QEMU",
+            hypervisor_version=version,
+            vcpus=int(info[2]),
+            memory_mb=int(info[1]),
+            disk_gb=int(disk_gb),
+            cpu_info=cpu,
+            architecture=facts.arch,
+        )
+
+    async def list_guests(self) -> list[GuestInfo]:
+        """Every ministack domain (name instance-<uuid> with ministack metadata)."""
+
+        def collect(conn: Any) -> list[GuestInfo]:
+            found = []
+            for domain in conn.listAllDomains(0):
+                if not domain.name().startswith(DOMAIN_PREFIX):
+                    continue
+                try:
+                    domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
+                except libvirt.libvirtError:
+                    continue  # not ours
+                found.append(self._info(domain))
+            return found
+
+        return await self._call(collect)
+
+    def _info(self, domain: Any) -> GuestInfo:
+        state, _max_kib, memory_kib, vcpus, cpu_time = domain.info()
+        power = _STATES.get(state, PowerState.NOSTATE)
+        if power is PowerState.SHUTDOWN and domain.hasManagedSaveImage(0):
+            power = PowerState.SUSPENDED
+        return GuestInfo(domain.UUIDString(), power, vcpus, memory_kib // 1024, cpu_time)
+
+    async def get_info(self, uuid: str) -> GuestInfo:
+        domain = await self._domain(uuid)
+        return await self._call(lambda _conn: self._info(domain))
+
+    async def prune_image_cache(self, *, force: bool = False) -> list[Path]:
+        """Remove cached bases no instance has used for image_cache_max_age. Idempotent."""
+        if not force and time.monotonic() - self._last_prune < PRUNE_INTERVAL:
+            return []
+        self._last_prune = time.monotonic()
+        used = bases_in_use(self.options.instances_path)
+        removed = await asyncio.to_thread(self.cache.prune, used)
+        for path in removed:
+            log.info("removed unused base image %s", path.name)
+        return removed
+
+    # -- build and delete -------------------------------------------------------------------
+
+    async def spawn(self, spec: GuestSpec) -> None:
+        """Create the disks, config drive and domain of `spec` and start it.
+
+        On failure leaves nothing behind (no domain, no instance directory) and raises
+        DriverError; an image that cannot boot says so. A stopped domain of the same uuid with
+        its disks (cold resize on this host) is reused: disks grow, the domain is redefined.
+        """
+        facts = await self.facts()
+        existing = await self._call(lambda conn: _lookup(conn, spec.uuid))
+        layout = self._layout(spec.uuid)
+        if existing is not None:
+            if await self._call(lambda _c: existing.isActive()):
+                raise DriverError(f"guest {spec.uuid} is already running on this host")
+            if layout.root.exists() or spec.image_id is None:
+                await self._respawn(spec, existing, layout, facts)
+                return
+            await self.destroy(spec.uuid)
+        try:
+            async with AsyncExitStack() as undo:
+                if layout.directory.exists():  # leftovers of a guest that no longer exists
+                    shutil.rmtree(layout.directory)
+                layout.directory.mkdir(parents=True)
+                undo.push_async_callback(asyncio.to_thread, shutil.rmtree, layout.directory, True)
+                files = await self._make_files(spec, layout)
+                xml = domain_xml(spec, files, facts)
+                domain = await self._call(lambda conn: conn.defineXML(xml))
+                undo.push_async_callback(self._undefine, spec.uuid)
+                await self._start(domain)
+                undo.push_async_callback(self._hard_stop, spec.uuid)
+                undo.pop_all()
+        except DriverError:
+            raise
+        except Exception as exc:
+            raise DriverError(f"could not create the guest: {exc}") from exc
+
+    async def _start(self, domain: Any) -> None:
+        try:
+            await self._call(lambda _conn: domain.create())
+        except DriverError as exc:
+            raise DriverError(f"the image could not be booted: {exc}") from exc
+
+    async def _make_files(
+        self, spec: GuestSpec, layout: InstanceLayout, *, reuse: bool = False
+    ) -> GuestFiles:
+        """Root overlay, ephemeral, swap and config drive (`reuse`: grow existing disks)."""
+        record: dict[str, str] = {}
+        root: Path | None = None
+        kernel = ramdisk = None
+        props = spec.image_properties
+        if spec.image_id is not None:
+            base = await self.cache.ensure(spec.image_id, spec.image_format, props)
+            record.update(base=str(base.path), base_format=base.format)
+            for key in ("kernel_id", "ramdisk_id"):
+                if props.get(key):
+                    extra = await self.cache.ensure(props[key], "raw")
+                    record[key.removesuffix("_id")] = str(extra.path)
+            kernel, ramdisk = record.get("kernel"), record.get("ramdisk")
+            if not base.bootable and kernel is None:
+                raise DriverError(
+                    "the image could not be booted: its disk has no boot sector and it names "
+                    "no kernel_id; upload a bootable disk image"
+                )
+            root = layout.root
+            if reuse and root.exists():
+                if spec.root_gb:
+                    await disks.grow(root, "qcow2", spec.root_gb)
+            else:
+                await disks.create_overlay(base.path, base.format, root, spec.root_gb)
+        ephemeral = swap = None
+        if spec.ephemeral_gb:
+            ephemeral = layout.ephemeral
+            if reuse and ephemeral.exists():
+                await disks.grow(ephemeral, "raw", spec.ephemeral_gb)
+            else:
+                await disks.create_ephemeral(ephemeral, spec.ephemeral_gb)
+        if spec.swap_mb:
+            swap = layout.swap
+            layout.swap.unlink(missing_ok=True)
+            await disks.create_swap(swap, spec.swap_mb)
+        config_drive = None
+        if spec.config_drive:
+            config_drive = layout.config_drive
+            await asyncio.to_thread(write_config_drive, spec, config_drive)
+        layout.write_info(record)
+        return GuestFiles(
+            root=root,
+            ephemeral=ephemeral,
+            swap=swap,
+            config_drive=config_drive,
+            console_log=layout.console_log,
+            kernel=Path(kernel) if kernel else None,
+            ramdisk=Path(ramdisk) if ramdisk else None,
+        )
+
+    async def _respawn(
+        self, spec: GuestSpec, domain: Any, layout: InstanceLayout, facts: HostFacts
+    ) -> None:
+        """Redefine a stopped guest with a new spec, keeping (growing) its disks; start it.
+
+        On failure the stopped guest and its disks stay as they were (disks never shrink).
+        """
+        try:
+            files = await self._make_files(spec, layout, reuse=True)
+        except OSError as exc:
+            raise DriverError(f"could not prepare the guest's disks: {exc}") from exc
+        xml = domain_xml(spec, files, facts)
+        await self._call(lambda conn: conn.defineXML(xml))
+        await self._start(domain)
+
+    async def resize(self, spec: GuestSpec) -> None:
+        """Cold resize on this host: stop the guest, grow its disks to `spec`'s flavor,
+        redefine it with the new vCPUs and memory, and start it. Disks never shrink."""
+        await self.power_off(spec.uuid, timeout=self.options.shutdown_timeout)
+        await self.spawn(spec)
+
+    async def _hard_stop(self, uuid: str) -> None:
+        def stop(conn: Any) -> None:
+            domain = _lookup(conn, uuid)
+            if domain is not None and domain.isActive():
+                _ignore_not_running(domain.destroy)
+
+        await self._call(stop)
+
+    async def _undefine(self, uuid: str) -> None:
+        flags = (
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+        )
+
+        def undefine(conn: Any) -> None:
+            domain = _lookup(conn, uuid)
+            if domain is not None:
+                _ignore_not_running(lambda: domain.undefineFlags(flags))
+
+        await self._call(undefine)
+
+    async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
+        """Stop and undefine the domain and remove the instance directory (disks, config
+        drive, console log) unless keep_disks. Succeeds when the guest is already gone."""
+        await self._hard_stop(uuid)
+        await self._undefine(uuid)
+        if not keep_disks:
+            await asyncio.to_thread(shutil.rmtree, self._layout(uuid).directory, True)
+        await self.prune_image_cache()
+
+    # -- power ------------------------------------------------------------------------------
+
+    async def power_off(self, uuid: str, *, timeout: float = 60.0) -> None:
+        """ACPI power button, repeated every few seconds; hard stop after `timeout`.
+        Idempotent; raises GuestNotFound."""
+        domain = await self._domain(uuid)
+        state = await self._call(lambda _c: domain.state()[0])
+        if state == libvirt.VIR_DOMAIN_SHUTOFF:
+            return
+        deadline = time.monotonic() + timeout
+        if state not in (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PMSUSPENDED):
+            next_press = 0.0
+            while time.monotonic() < deadline:
+                if not await self._call(lambda _c: domain.isActive()):
+                    return
+                if time.monotonic() >= next_press:
+                    await self._call(lambda _c: _ignore_not_running(domain.shutdown))
+                    next_press = time.monotonic() + ACPI_RETRY
+                await asyncio.sleep(0.25)
+            log.info("guest %s ignored ACPI shutdown for %.0f s: stopping it", uuid, timeout)
+        await self._hard_stop(uuid)
+
+    async def power_on(self, uuid: str) -> None:
+        """Start a stopped (or suspended) guest. Idempotent; raises GuestNotFound."""
+        domain = await self._domain(uuid)
+        if not await self._call(lambda _c: domain.isActive()):
+            await self._start(domain)
+
+    async def reboot(self, uuid: str, *, hard: bool = False) -> None:
+        """Soft: clean shutdown (hard stop after shutdown_timeout) then start. Hard: stop and
+        start. Either way a stopped guest is started."""
+        if hard:
+            await self._hard_stop(uuid)
+        else:
+            await self.power_off(uuid, timeout=self.options.shutdown_timeout)
+        await self.power_on(uuid)
+
+    async def pause(self, uuid: str) -> None:
+        domain = await self._domain(uuid)
+        if await self._call(lambda _c: domain.state()[0]) != libvirt.VIR_DOMAIN_PAUSED:
+            await self._call(lambda _c: domain.suspend())
+
+    async def unpause(self, uuid: str) -> None:
+        domain = await self._domain(uuid)
+        if await self._call(lambda _c: domain.state()[0]) == libvirt.VIR_DOMAIN_PAUSED:
+            await self._call(lambda _c: domain.resume())
+
+    async def suspend(self, uuid: str) -> None:
+        """Save the guest's memory to disk (managed save) and stop it. Idempotent."""
+        domain = await self._domain(uuid)
+        if await self._call(lambda _c: domain.isActive()):
+            await self._call(lambda _c: domain.managedSave(0))
+
+    async def resume(self, uuid: str) -> None:
+        """Restore a suspended guest from its managed save. Idempotent."""
+        await self.power_on(uuid)
+
+    # -- data out ---------------------------------------------------------------------------
+
+    async def snapshot(self, uuid: str, dest: Path) -> str:
+        """The root disk flattened into a standalone qcow2 at `dest`. A running guest is
+        paused meanwhile (QEMU flushes its disks on pause) and resumed after."""
+        domain = await self._domain(uuid)
+        root = self._layout(uuid).root
+        if not root.exists():
+            raise DriverError(f"guest {uuid} has no root disk on this host (boot from volume)")
+        state = await self._call(lambda _c: domain.state()[0])
+        paused_here = state == libvirt.VIR_DOMAIN_RUNNING
+        if paused_here:
+            await self._call(lambda _c: domain.suspend())
+        try:
+            await disks.flatten(root, "qcow2", dest)
+        finally:
+            if paused_here:
+                await self._call(lambda _c: domain.resume())
+        return "qcow2"
+
+    async def console_log(self, uuid: str, length: int | None = None) -> str:
+        """The last `length` lines of the serial console (all when None); raises
+        GuestNotFound when there is neither a domain nor a log."""
+        path = self._layout(uuid).console_log
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            await self._domain(uuid)
+            return ""
+        text = data.decode(errors="replace")
+        if length is None:
+            return text
+        lines = text.splitlines(keepends=True)
+        return "".join(lines[-length:]) if length > 0 else ""
