@@ -81,7 +81,13 @@ class ImageCore:
                 raise errors.BadRequest(
                     f"Invalid image id {image_id!r}: a UUID is required."
                 ) from None
-        base: dict[str, Any] = {"visibility": "shared"}
+        base: dict[str, Any] = {
+            "visibility": "shared",
+            "protected": False,
+            "os_hidden": False,
+            "min_disk": 0,
+            "min_ram": 0,
+        }
         props: dict[str, str] = {}
         tags: list[str] = []
         for name, value in body.items():
@@ -111,10 +117,6 @@ class ImageCore:
                 id=image_id or str(uuid.uuid4()),
                 status=c.QUEUED,
                 owner=owner,
-                protected=False,
-                os_hidden=False,
-                min_disk=0,
-                min_ram=0,
                 created_at=now,
                 updated_at=now,
                 **base,
