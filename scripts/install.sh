@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Install what ministack needs on Debian 12: apt packages (only the missing ones) and a virtual
-# environment in .venv with the package and, with --test, the test tools. Fast when installed:
+# environment in .venv with the package, the openstack CLI and, with --test, the test tools. Fast when installed:
 # apt is skipped when every package is present, pip when pyproject.toml has not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="."
-if [[ "${1:-}" == "--test" ]]; then extras=".[test]"; fi
+extras=".[client]"
+if [[ "${1:-}" == "--test" ]]; then extras=".[client,test]"; fi
 
 apt_packages=(python3 python3-venv python3-dev gcc pkg-config curl ca-certificates)
 for f in scripts/apt-packages.d/*.txt; do

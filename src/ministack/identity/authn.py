@@ -47,7 +47,9 @@ async def authenticate(core: IdentityCore, body: dict[str, Any]) -> TokenInfo:
             user = await _password_user(
                 core, s, _obj(identity, "password", "auth.identity.password")
             )
-            return await core.issue(user, ("password",), await _scope(s, auth, user))
+            scope_key = ("scope-of", user.id, repr(auth.get("scope")))
+            scope = await core.cached(scope_key, lambda: _scope(s, auth, user))
+            return await core.issue(user, ("password",), scope)
         if method == "application_credential":
             return await _app_cred(
                 core,
@@ -75,16 +77,26 @@ async def _password_user(core: IdentityCore, s: AsyncSession, password: dict[str
         name = _str(spec, "name", "auth.identity.password.user.name")
         domain = _obj(spec, "domain", "auth.identity.password.user.domain")
         query = query.where(m.User.name == name, *_domain_filter(domain, "user.domain"))
-    row = (await s.execute(query)).first()
+    key = ("login", repr(sorted((k, repr(v)) for k, v in spec.items() if k != "password")))
+    row = await core.cached(key, lambda: _login_row(s, query))
     if row is None:
         # Spend the same time as a real check so timing does not reveal unknown users.
         await core.hasher.burn(secret)
         raise errors.Unauthorized(LOGIN_FAILED)
-    user, domain_row = row
-    ok = await core.check_password(user.id, secret, user.password_hash)
-    if not ok or not user.enabled or not domain_row.enabled:
+    ref, password_hash, enabled = row
+    ok = await core.check_password(ref.id, secret, password_hash)
+    if not ok or not enabled:
         raise errors.Unauthorized(LOGIN_FAILED)
-    return Ref(user.id, user.name, domain_row.id, domain_row.name)
+    return ref
+
+
+async def _login_row(s: AsyncSession, query: Any) -> tuple[Ref, str | None, bool] | None:
+    row = (await s.execute(query)).first()
+    if row is None:
+        return None
+    user, domain = row
+    ref = Ref(user.id, user.name, domain.id, domain.name)
+    return ref, user.password_hash, bool(user.enabled and domain.enabled)
 
 
 def _domain_filter(domain: dict[str, Any], where: str) -> list[Any]:

@@ -9,15 +9,20 @@ user or a removed role takes effect on the very next validation, in every proces
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
 import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ministack.common import errors
+from ministack.common import context, errors
 from ministack.common.auth import Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import Settings
@@ -36,6 +41,12 @@ log = logging.getLogger("ministack.identity")
 LOGIN_FAILED = "The request you have made requires authentication."
 TOKEN_INVALID = "The request you have made requires authentication: the token is not valid."
 TOKEN_CACHE_SIZE = 50_000
+NOTIFY_CHANNEL = "ministack_identity"
+_REVISION_SQL = "SELECT value FROM identity_revision WHERE id = 1"
+_revision_memo: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "identity_revision", default=None
+)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,19 +93,108 @@ class IdentityCore:
             settings.identity.password_hash_rounds, settings.identity.password_cache_seconds
         )
         self._cache: dict[str, tuple[int, TokenInfo]] = {}
+        self._memo: dict[tuple[Any, ...], tuple[int, object]] = {}
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg_conn: Any = None
+        self._pg_lock = asyncio.Lock()
+        self._pg_value: int | None = None
+        self._pg_generation = 0
+        url = make_url(db.url)
+        self._pg_dsn: str | None = None
+        if url.get_backend_name() == "postgresql":
+            self._pg_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        if db.is_sqlite:
+            path = make_url(db.url).database or ":memory:"
+            self._sqlite = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._sqlite.execute("PRAGMA busy_timeout=30000")
 
     # -- revision --------------------------------------------------------------------------
     async def revision(self) -> int:
-        async with self.db.engine.connect() as conn:
-            value = (
-                await conn.execute(select(m.Revision.value).where(m.Revision.id == 1))
-            ).scalar()
-            await conn.rollback()
-        return int(value or 0)
+        """The identity revision, read from the database once per request.
 
-    @staticmethod
-    async def bump(session: AsyncSession) -> None:
+        On SQLite the read runs inline on a private connection (microseconds, no thread hop).
+        """
+        req = context.current_request_id()
+        memo = _revision_memo.get()
+        if req is not None and memo is not None and memo[0] == req:
+            return memo[1]
+        if self._sqlite is not None:
+            row = self._sqlite.execute(_REVISION_SQL).fetchone()
+            value = int(row[0]) if row else 0
+        elif self._pg_dsn is not None:
+            value = await self._pg_revision(self._pg_dsn)
+        else:
+            async with self.db.engine.connect() as conn:
+                result = await conn.execute(select(m.Revision.value).where(m.Revision.id == 1))
+                value = int(result.scalar() or 0)
+                await conn.rollback()
+        if req is not None:
+            _revision_memo.set((req, value))
+        return value
+
+    async def _pg_revision(self, dsn: str) -> int:
+        """The revision on PostgreSQL: kept in memory while LISTENing for changes.
+
+        Every bump NOTIFYs at commit and also invalidates this process's copy right after its
+        own commit, so no validation here ever uses a revision older than a committed change;
+        other processes learn of it when the notification arrives (milliseconds).
+        """
+        if self._pg_value is not None:
+            return self._pg_value
+        async with self._pg_lock:
+            if self._pg_conn is None or self._pg_conn.is_closed():
+                import asyncpg  # type: ignore[import-untyped]
+
+                self._pg_conn = await asyncpg.connect(dsn)
+                await self._pg_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                self._pg_conn.add_termination_listener(self._on_lost)
+            generation = self._pg_generation
+            value = int(await self._pg_conn.fetchval(_REVISION_SQL) or 0)
+            if generation == self._pg_generation:
+                self._pg_value = value
+            return value
+
+    def _on_notify(self, *_args: object) -> None:
+        self.invalidate()
+
+    def _on_lost(self, *_args: object) -> None:
+        self._pg_conn = None
+        self.invalidate()
+
+    def _after_commit(self, _session: object) -> None:
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget the in-memory revision; the next validation reads it again."""
+        self._pg_generation += 1
+        self._pg_value = None
+
+    async def close(self) -> None:
+        if self._pg_conn is not None:
+            await self._pg_conn.close()
+            self._pg_conn = None
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+
+    async def cached(self, key: tuple[Any, ...], load: Callable[[], Awaitable[T]]) -> T:
+        """`load()`'s result, reused until any identity write bumps the revision."""
+        rev = await self.revision()
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == rev:
+            return cast(T, hit[1])
+        value = await load()
+        if len(self._memo) >= TOKEN_CACHE_SIZE:
+            self._memo.clear()
+        self._memo[key] = (rev, value)
+        return value
+
+    async def bump(self, session: AsyncSession) -> None:
         """Invalidate every cached token validation (call inside the write transaction)."""
+        _revision_memo.set(None)
+        if self._pg_dsn is not None:
+            await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+            event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
         result = await session.execute(
             update(m.Revision).where(m.Revision.id == 1).values(value=m.Revision.value + 1)
         )
@@ -121,6 +221,15 @@ class IdentityCore:
         return info
 
     async def _load(self, s: AsyncSession, token: str, p: TokenPayload) -> TokenInfo:
+        if await self.cached(("revoked", p.audit_id, p.user_id, p.issued_at),
+                             lambda: self._is_revoked(s, p)):
+            raise errors.Unauthorized(TOKEN_INVALID)
+        user = await self.cached(("user", p.user_id), lambda: self._enabled_user(s, p.user_id))
+        if user is None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        return await self._scoped_info(s, token, p, user)
+
+    async def _is_revoked(self, s: AsyncSession, p: TokenPayload) -> bool:
         revoked = await s.execute(
             select(m.Revocation.id)
             .where(
@@ -132,12 +241,7 @@ class IdentityCore:
             )
             .limit(1)
         )
-        if revoked.first() is not None:
-            raise errors.Unauthorized(TOKEN_INVALID)
-        user = await self._enabled_user(s, p.user_id)
-        if user is None:
-            raise errors.Unauthorized(TOKEN_INVALID)
-        return await self._scoped_info(s, token, p, user)
+        return revoked.first() is not None
 
     async def _enabled_user(self, s: AsyncSession, user_id: str) -> Ref | None:
         row = (
@@ -154,6 +258,15 @@ class IdentityCore:
     ) -> TokenInfo:
         if p.scope_type == SCOPE_NONE:
             return TokenInfo(token=token, payload=p, user=user)
+        key = ("scope", user.id, p.scope_type, p.scope_id, p.app_cred_id)
+        project, domain, roles = await self.cached(key, lambda: self._load_scope(s, p, user))
+        return TokenInfo(
+            token=token, payload=p, user=user, roles=roles, project=project, domain=domain
+        )
+
+    async def _load_scope(
+        self, s: AsyncSession, p: TokenPayload, user: Ref
+    ) -> tuple[Ref | None, Ref | None, tuple[Ref, ...]]:
         assert p.scope_id is not None
         project = domain = None
         if p.scope_type == SCOPE_PROJECT:
@@ -170,9 +283,7 @@ class IdentityCore:
             roles = await self._app_cred_roles(s, p.app_cred_id, roles)
         if not roles:
             raise errors.Unauthorized(TOKEN_INVALID)
-        return TokenInfo(
-            token=token, payload=p, user=user, roles=roles, project=project, domain=domain
-        )
+        return project, domain, roles
 
     async def enabled_project(self, s: AsyncSession, project_id: str) -> Ref | None:
         row = (

@@ -42,4 +42,4 @@ async def start(ctx: Any) -> Any:
     if ctx.validator is None:
         ctx.validator = LocalValidator(core)
     ctx.shared["identity_core"] = core
-    return Runtime(app=build(ctx.settings, ctx.db, core))
+    return Runtime(app=build(ctx.settings, ctx.db, core), stop=core.close)
