@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -122,6 +124,20 @@ async def _state(drv: LibvirtDriver, uuid: str) -> PowerState:
     return (await drv.get_info(uuid)).power_state
 
 
+def _restart_libvirtd() -> None:
+    """Stop libvirtd (running guests keep running) and start it again with the set-up script."""
+    pid = int(Path("/run/libvirtd.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    subprocess.run(["bash", str(REPO / "scripts/stack.d/libvirt.sh")], check=True)
+
+
 def _domains() -> str:
     return _virsh("list", "--all", "--name").stdout
 
@@ -142,6 +158,13 @@ async def test_guest_lifecycle(driver: LibvirtDriver, state_dir: Path) -> None:
     assert resources.hypervisor_type == "QEMU" and resources.vcpus >= 1
     assert resources.memory_mb > 0 and resources.disk_gb > 0
     assert json.loads(resources.cpu_info)["arch"] == "x86_64"
+
+    # libvirtd restarts: the driver reconnects, and a new driver (restarted agent) finds it
+    _restart_libvirtd()
+    assert await _state(driver, uuid) is PowerState.RUNNING
+    again = _driver(state_dir, FileImages({}))
+    await again.init_host("e2e-host")
+    assert uuid in [g.uuid for g in await again.list_guests()]
 
     await driver.power_off(uuid, timeout=60)
     assert await _state(driver, uuid) is PowerState.SHUTDOWN

@@ -17,14 +17,11 @@ Construct it with settings or explicit options and the agent's image client::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +39,12 @@ from ministack.compute.virt.driver import (
 )
 from ministack.compute.virt.libvirt import disks, host
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
+from ministack.compute.virt.libvirt.connection import (
+    Connection,
+    LibvirtOptions,
+    ignore_not_running,
+    lookup,
+)
 from ministack.compute.virt.libvirt.imagecache import ImageCache
 from ministack.compute.virt.libvirt.layout import InstanceLayout, bases_in_use
 from ministack.compute.virt.libvirt.xml import (
@@ -70,55 +73,6 @@ _STATES = {
 }
 
 
-@dataclass(frozen=True)
-class LibvirtOptions:
-    """The driver's configuration; `from_settings` reads the [libvirt] section."""
-
-    instances_path: Path
-    image_cache_path: Path
-    uri: str = "qemu:///system"
-    virt_type: str = "auto"
-    image_cache_max_age: float = 86400.0
-    remove_orphans: bool = False
-    shutdown_timeout: float = 60.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LibvirtOptions:
-        section = settings.libvirt
-        state = settings.state_path
-        return cls(
-            instances_path=Path(section.instances_path or state / "instances"),
-            image_cache_path=Path(section.image_cache_path or state / "imagecache"),
-            uri=section.uri,
-            virt_type=section.virt_type,
-            image_cache_max_age=float(section.image_cache_max_age),
-            remove_orphans=section.remove_orphans,
-            shutdown_timeout=float(section.shutdown_timeout),
-        )
-
-
-def _lookup(conn: Any, uuid: str) -> Any:
-    """The domain with this uuid, or None."""
-    try:
-        return conn.lookupByUUIDString(uuid)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return None
-        raise
-
-
-def _ignore_not_running(action: Callable[[], object]) -> None:
-    """Run a stop-like action; a domain that is already stopped or gone is fine."""
-    try:
-        action()
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() not in (
-            libvirt.VIR_ERR_OPERATION_INVALID,
-            libvirt.VIR_ERR_NO_DOMAIN,
-        ):
-            raise
-
-
 class LibvirtDriver:
     """Real guests through libvirtd. See the module docstring for construction."""
 
@@ -132,51 +86,16 @@ class LibvirtDriver:
         self.options = options
         self.cache = ImageCache(options.image_cache_path, images, options.image_cache_max_age)
         self.host = ""
-        self._conn: Any = None
-        self._conn_lock = threading.Lock()
+        self.connection = Connection(options.uri)
         self._facts: HostFacts | None = None
         self._last_prune = 0.0
 
-    # -- connection -------------------------------------------------------------------------
-
-    def _connection(self) -> Any:
-        with self._conn_lock:
-            if self._conn is None:
-                self._conn = host.connect(self.options.uri)
-            return self._conn
-
-    def _drop(self, conn: Any) -> None:
-        with self._conn_lock:
-            if self._conn is conn:
-                self._conn = None
-        with contextlib.suppress(libvirt.libvirtError):
-            conn.close()
-
     async def _call(self, work: Callable[[Any], T]) -> T:
-        """Run `work(conn)` in a thread; reconnect once if libvirtd went away meanwhile.
-
-        Every libvirt failure comes out as DriverError (GuestNotFound passes through).
-        """
-
-        def attempt() -> T:
-            conn = self._connection()
-            try:
-                return work(conn)
-            except libvirt.libvirtError as exc:
-                if not host.is_connection_error(exc, conn):
-                    raise
-                log.warning("lost the libvirt connection (%s); reconnecting", exc)
-                self._drop(conn)
-                return work(self._connection())
-
-        try:
-            return await asyncio.to_thread(attempt)
-        except libvirt.libvirtError as exc:
-            raise DriverError(f"libvirt: {exc.get_error_message()}") from exc
+        return await self.connection.call(work)
 
     async def _domain(self, uuid: str) -> Any:
         """The domain of `uuid`; raises GuestNotFound."""
-        domain = await self._call(lambda conn: _lookup(conn, uuid))
+        domain = await self._call(lambda conn: lookup(conn, uuid))
         if domain is None:
             raise GuestNotFound(f"no guest {uuid} on this host")
         return domain
@@ -278,7 +197,7 @@ class LibvirtDriver:
         its disks (cold resize on this host) is reused: disks grow, the domain is redefined.
         """
         facts = await self.facts()
-        existing = await self._call(lambda conn: _lookup(conn, spec.uuid))
+        existing = await self._call(lambda conn: lookup(conn, spec.uuid))
         layout = self._layout(spec.uuid)
         if existing is not None:
             if await self._call(lambda _c: existing.isActive()):
@@ -387,9 +306,9 @@ class LibvirtDriver:
 
     async def _hard_stop(self, uuid: str) -> None:
         def stop(conn: Any) -> None:
-            domain = _lookup(conn, uuid)
+            domain = lookup(conn, uuid)
             if domain is not None and domain.isActive():
-                _ignore_not_running(domain.destroy)
+                ignore_not_running(domain.destroy)
 
         await self._call(stop)
 
@@ -401,9 +320,9 @@ class LibvirtDriver:
         )
 
         def undefine(conn: Any) -> None:
-            domain = _lookup(conn, uuid)
+            domain = lookup(conn, uuid)
             if domain is not None:
-                _ignore_not_running(lambda: domain.undefineFlags(flags))
+                ignore_not_running(lambda: domain.undefineFlags(flags))
 
         await self._call(undefine)
 
@@ -432,7 +351,7 @@ class LibvirtDriver:
                 if not await self._call(lambda _c: domain.isActive()):
                     return
                 if time.monotonic() >= next_press:
-                    await self._call(lambda _c: _ignore_not_running(domain.shutdown))
+                    await self._call(lambda _c: ignore_not_running(domain.shutdown))
                     next_press = time.monotonic() + ACPI_RETRY
                 await asyncio.sleep(0.25)
             log.info("guest %s ignored ACPI shutdown for %.0f s: stopping it", uuid, timeout)
