@@ -22,9 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-
-from tests.cloud import ADMIN_PASSWORD, running_cloud  # noqa: E402
+import httpx
+from tests.cloud import ADMIN_PASSWORD, running_cloud
 
 LOGIN = {
     "auth": {

@@ -15,9 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-
-from tests.cloud import running_cloud  # noqa: E402
+import httpx
+from tests.cloud import running_cloud
 
 
 def rss_mb(pid: int) -> float:
