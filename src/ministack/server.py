@@ -93,13 +93,14 @@ class Process:
         self.tasks: list[asyncio.Task[None]] = []
         self.stopping = asyncio.Event()
         self.bus: Any = None
+        self.ctx: Context | None = None
 
     async def start(self) -> None:
         from ministack.common.rpc import make_bus
 
         self.bus = make_bus(self.settings.messaging.url)
         await self.bus.start()
-        ctx = Context(settings=self.settings, db=self.db, bus=self.bus)
+        ctx = self.ctx = Context(settings=self.settings, db=self.db, bus=self.bus)
         ctx.shared["services"] = list(self.services)
         if self.settings.identity.auth_url:
             from ministack.identity.client import HttpValidator
@@ -169,6 +170,9 @@ class Process:
                     await runtime.stop()
                 except Exception:
                     logger.exception("error while stopping a service")
+        close = getattr(self.ctx.validator, "close", None) if self.ctx else None
+        if close is not None:
+            await close()
         if self.bus is not None:
             await self.bus.stop()
         await self.db.close()

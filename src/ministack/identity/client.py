@@ -53,6 +53,10 @@ class HttpValidator:
         return auth
 
 
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
 def auth_from_body(body: dict[str, object]) -> Auth:
     """Build an Auth from a Keystone token body."""
     user = body["user"]

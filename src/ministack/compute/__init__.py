@@ -1,0 +1,1 @@
+"""Compute: Nova's API, conductor, scheduler, agent and virt drivers."""
