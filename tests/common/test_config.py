@@ -20,7 +20,9 @@ def test_defaults_env_and_file(tmp_path: Path) -> None:
 
 
 def test_sqlite_is_the_embedded_default(tmp_path: Path) -> None:
-    settings = config.load(tmp_path / "none.toml", env={"MINISTACK_DEFAULT_STATE_DIR": str(tmp_path)})
+    settings = config.load(
+        tmp_path / "none.toml", env={"MINISTACK_DEFAULT_STATE_DIR": str(tmp_path)}
+    )
     assert settings.database_url == f"sqlite:///{tmp_path}/ministack.db"
     assert settings.messaging.url == "memory://"
 
@@ -53,4 +55,6 @@ def test_reference_lists_every_key() -> None:
 
 def test_docs_config_is_current() -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "config.md"
-    assert doc.read_text() == config.reference() + "\n", "run: ministack config-doc > docs/config.md"
+    assert doc.read_text() == config.reference() + "\n", (
+        "run: ministack config-doc > docs/config.md"
+    )

@@ -9,8 +9,14 @@ from ministack.common.auth import Auth
 
 
 def _auth(roles: tuple[str, ...], project: str | None = "p1", user: str = "u1") -> Auth:
-    return Auth(user_id=user, user_name=user, user_domain_id="default", roles=roles,
-                expires_at=dt.datetime(2100, 1, 1), project_id=project)
+    return Auth(
+        user_id=user,
+        user_name=user,
+        user_domain_id="default",
+        roles=roles,
+        expires_at=dt.datetime(2100, 1, 1),
+        project_id=project,
+    )
 
 
 PERSONAS = {

@@ -1,4 +1,4 @@
-"""The process as an operator sees it: start, status, logs, stop with requests in flight, restart."""
+"""The process as an operator sees it: start, status, logs, stop in flight, restart."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def _token(cloud: Cloud) -> str:
             "identity": {
                 "methods": ["password"],
                 "password": {
-                    "user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}
+                    "user": {
+                        "name": "admin",
+                        "domain": {"id": "default"},
+                        "password": ADMIN_PASSWORD,
+                    }
                 },
             },
             "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
@@ -42,8 +46,12 @@ def test_stop_with_requests_in_flight_loses_no_committed_data(tmp_path: Path, ba
         def create(i: int) -> None:
             name = f"inflight-{i}-{uuid.uuid4().hex[:6]}"
             try:
-                resp = httpx.post(f"{cloud.auth_url}/projects", json={"project": {"name": name}},
-                                  headers={"X-Auth-Token": token}, timeout=30)
+                resp = httpx.post(
+                    f"{cloud.auth_url}/projects",
+                    json={"project": {"name": name}},
+                    headers={"X-Auth-Token": token},
+                    timeout=30,
+                )
             except httpx.HTTPError:
                 return  # the server went away before answering: not committed as far as we know
             if resp.status_code == 201:
@@ -97,8 +105,10 @@ def test_tokens_and_passwords_never_reach_the_logs(tmp_path: Path) -> None:
     with running_cloud(tmp_path, extra_env={"MINISTACK_DEFAULT_DEBUG": "true"}) as cloud:
         token = _token(cloud)
         cloud.cli("project", "list")
-        httpx.get(f"{cloud.auth_url}/auth/tokens",
-                  headers={"X-Auth-Token": token, "X-Subject-Token": token})
+        httpx.get(
+            f"{cloud.auth_url}/auth/tokens",
+            headers={"X-Auth-Token": token, "X-Subject-Token": token},
+        )
         logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert "/v3/auth/tokens" in logs
     assert token not in logs

@@ -1,0 +1,1 @@
+"""Virt drivers: the small interface between the compute agent and a hypervisor."""

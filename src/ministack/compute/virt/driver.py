@@ -1,0 +1,181 @@
+"""The virt driver interface: what the compute agent asks of a hypervisor, and nothing more.
+
+The agent is the only caller. Every method is async and idempotent where it says so; `spawn`
+leaves nothing behind when it fails and `destroy` succeeds when the guest is already gone.
+Optional features are `Capabilities` flags: the API checks them and answers 4xx instead of
+letting an agent fail. Two implementations: `virt.fake.FakeDriver` (tests, scale runs) and
+`virt.libvirt.LibvirtDriver` (real QEMU/KVM guests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Protocol
+
+
+class PowerState(IntEnum):
+    """Nova's power_state codes."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
+
+
+class DriverError(Exception):
+    """A hypervisor operation failed; the message is safe to show in an instance fault."""
+
+
+class GuestNotFound(DriverError):
+    """The hypervisor has no guest with that uuid."""
+
+
+@dataclass(frozen=True)
+class Vif:
+    """One network interface of a guest, plugged by the network agent into `bridge`."""
+
+    port_id: str
+    mac: str
+    bridge: str = ""
+    tap: str = ""
+    mtu: int = 1500
+    model: str = "virtio"
+
+
+@dataclass(frozen=True)
+class BlockDevice:
+    """An attached volume: a host path (file or block device) exposed to the guest."""
+
+    volume_id: str
+    path: str
+    device: str = ""  # e.g. /dev/vdb; the driver picks one when empty
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """Everything needed to build a guest. Frozen: a change is a new spec."""
+
+    uuid: str
+    name: str
+    hostname: str
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+    image_id: str | None
+    image_format: str = "qcow2"
+    image_properties: Mapping[str, str] = field(default_factory=dict)
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    flavor_extra_specs: Mapping[str, str] = field(default_factory=dict)
+    user_data: bytes | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    public_keys: Mapping[str, str] = field(default_factory=dict)
+    admin_password: str | None = None
+    config_drive: bool = True
+    vifs: tuple[Vif, ...] = ()
+    block_devices: tuple[BlockDevice, ...] = ()
+    project_id: str = ""
+    availability_zone: str = "nova"
+    network_data: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuestInfo:
+    uuid: str
+    power_state: PowerState
+    vcpus: int = 0
+    memory_mb: int = 0
+    cpu_time_ns: int = 0
+
+
+@dataclass(frozen=True)
+class HostResources:
+    """What the host offers, reported to placement as inventories."""
+
+    hypervisor_hostname: str
+    hypervisor_type: str  # "QEMU", "KVM" or "fake"
+    hypervisor_version: int
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    cpu_info: str = "{}"
+    architecture: str = "x86_64"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    pause: bool = True
+    suspend: bool = True
+    snapshot: bool = True
+    resize: bool = True
+    console_log: bool = True
+    console_url: bool = False
+    attach_volume: bool = False
+    attach_interface: bool = False
+
+
+class ImageSource(Protocol):
+    """Where drivers get image bytes: the agent's client of the image service."""
+
+    async def fetch(self, image_id: str, dest: Path) -> None:
+        """Download the image to `dest` (atomically: a temp file renamed at the end)."""
+        ...
+
+
+class VirtDriver(Protocol):
+    capabilities: Capabilities
+
+    async def init_host(self, host: str) -> None:
+        """Connect to the hypervisor and prepare local state. Idempotent."""
+        ...
+
+    async def host_resources(self) -> HostResources: ...
+
+    async def list_guests(self) -> list[GuestInfo]:
+        """Every guest this driver manages on the host (matched to instances by uuid)."""
+        ...
+
+    async def spawn(self, spec: GuestSpec) -> None:
+        """Create and start the guest. On failure leaves nothing behind and raises DriverError."""
+        ...
+
+    async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
+        """Stop and remove the guest and (unless keep_disks) its disks, config drive and console
+        log. Succeeds when the guest is already gone."""
+        ...
+
+    async def power_off(self, uuid: str, *, timeout: float = 60.0) -> None:
+        """Clean shutdown (ACPI), hard stop after `timeout` seconds. Idempotent."""
+        ...
+
+    async def power_on(self, uuid: str) -> None:
+        """Start a stopped guest. Idempotent."""
+        ...
+
+    async def reboot(self, uuid: str, *, hard: bool = False) -> None: ...
+
+    async def pause(self, uuid: str) -> None: ...
+
+    async def unpause(self, uuid: str) -> None: ...
+
+    async def suspend(self, uuid: str) -> None: ...
+
+    async def resume(self, uuid: str) -> None: ...
+
+    async def get_info(self, uuid: str) -> GuestInfo:
+        """The guest's state; raises GuestNotFound."""
+        ...
+
+    async def snapshot(self, uuid: str, dest: Path) -> str:
+        """Write the guest's root disk to `dest` as a standalone image; returns its disk format."""
+        ...
+
+    async def console_log(self, uuid: str, length: int | None = None) -> str:
+        """The last `length` lines of the serial console (all when None)."""
+        ...
