@@ -30,6 +30,7 @@ app.add_typer(db_app, name="db")
 console = Console()
 
 START_TIMEOUT = 60.0
+SERVICE_DOWN_SECONDS = 60
 STOP_TIMEOUT = 30.0
 
 
@@ -247,21 +248,27 @@ def status() -> None:
         )
     console.print(table)
     rows = asyncio.run(_service_rows(settings))
-    agents = Table("host", "binary", "state", "last heartbeat", "disabled")
-    for host, binary, updated, disabled, forced in rows:
+    agents = Table("host", "binary", "state", "last heartbeat", "disabled", "why down")
+    for host, binary, updated, disabled, forced, error in rows:
         age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - updated).total_seconds()
-        alive = age <= 60 and not forced
+        alive = age <= SERVICE_DOWN_SECONDS and not forced and not error
+        why = error or ("forced down" if forced else "")
+        if age > SERVICE_DOWN_SECONDS:
+            why = why or f"no heartbeat for {int(age)}s"
         agents.add_row(
             host,
             binary,
             "[green]up[/green]" if alive else "[red]down[/red]",
             f"{int(age)}s ago",
             "yes" if disabled else "no",
+            escape(why),
         )
     console.print(agents)
 
 
-async def _service_rows(settings: Settings) -> list[tuple[str, str, dt.datetime, bool, bool]]:
+async def _service_rows(
+    settings: Settings,
+) -> list[tuple[str, str, dt.datetime, bool, bool, str | None]]:
     from sqlalchemy import select
 
     from ministack.common.db import Database
@@ -279,7 +286,10 @@ async def _service_rows(settings: Settings) -> list[tuple[str, str, dt.datetime,
                 .scalars()
                 .all()
             )
-            return [(r.host, r.binary, r.updated_at, r.disabled, r.forced_down) for r in rows]
+            return [
+                (r.host, r.binary, r.updated_at, r.disabled, r.forced_down, r.last_error)
+                for r in rows
+            ]
     except Exception as exc:
         console.print(f"[red]cannot read the service registry:[/red] {exc}")
         return []
