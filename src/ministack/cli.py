@@ -27,7 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
+# Wide when piped, so tables are not cut in logs and scripts.
+console = Console() if sys.stdout.isatty() else Console(width=200)
 
 START_TIMEOUT = 60.0
 SERVICE_DOWN_SECONDS = 60
