@@ -23,19 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from tests.cloud import ADMIN_PASSWORD, running_cloud
+from tests.cloud import password_body, running_cloud
 
-LOGIN = {
-    "auth": {
-        "identity": {
-            "methods": ["password"],
-            "password": {
-                "user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}
-            },
-        },
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-    }
-}
+LOGIN = password_body()
 
 
 def wrk(url: str, seconds: int, script: str, workdir: Path) -> float:
@@ -43,7 +33,9 @@ def wrk(url: str, seconds: int, script: str, workdir: Path) -> float:
     lua.write_text(script)
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(lua), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -54,9 +46,12 @@ def wrk(url: str, seconds: int, script: str, workdir: Path) -> float:
 
 
 def bench(backend: str, seconds: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp, running_cloud(
-        Path(tmp), backend=backend, extra_env={"MINISTACK_IDENTITY_PASSWORD_HASH_ROUNDS": "12"}
-    ) as cloud:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_cloud(
+            Path(tmp), backend=backend, extra_env={"MINISTACK_IDENTITY_PASSWORD_HASH_ROUNDS": "12"}
+        ) as cloud,
+    ):
         resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=LOGIN, timeout=30)
         token = resp.headers["X-Subject-Token"]
         base = f"http://127.0.0.1:{cloud.ports['identity']}"

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.cloud import ADMIN_PASSWORD, running_cloud
+from tests.cloud import admin_token, running_cloud
 
 MiB = 1 << 20
 
@@ -51,22 +51,7 @@ class PeakRss:
 
 
 def token(auth_url: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"id": "default"},
-                        "password": ADMIN_PASSWORD,
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }
-    }
-    return httpx.post(f"{auth_url}/auth/tokens", json=body).headers["X-Subject-Token"]
+    return admin_token(auth_url)
 
 
 def make_file(path: Path, size: int) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openstack
 import openstack.connection
 
@@ -26,6 +27,33 @@ VENV_BIN = Path(sys.executable).parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432"
 ADMIN_PASSWORD = "admin-secret-pw"
 SERVICES = ("identity", "compute", "placement", "image", "network", "volume", "object", "dashboard")
+
+
+def password_body(
+    user: str = "admin", password: str = ADMIN_PASSWORD, project: str | None = "admin"
+) -> dict[str, Any]:
+    """A Keystone password-auth request body (project-scoped unless project is None)."""
+    body: dict[str, Any] = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": user, "domain": {"id": "default"}, "password": password}
+                },
+            }
+        }
+    }
+    if project:
+        body["auth"]["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
+    return body
+
+
+def admin_token(auth_url: str) -> str:
+    """A fresh admin token, asked for over plain HTTP."""
+    resp = httpx.post(f"{auth_url}/auth/tokens", json=password_body(), timeout=30)
+    if resp.status_code != 201:
+        raise AssertionError(f"admin login failed: {resp.status_code} {resp.text}")
+    return resp.headers["X-Subject-Token"]
 
 
 def free_port() -> int:

@@ -11,28 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cloud import ADMIN_PASSWORD, Cloud, make_cloud, running_cloud
+from tests.cloud import ADMIN_PASSWORD, Cloud, admin_token, make_cloud, running_cloud
 
 
 def _token(cloud: Cloud) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"id": "default"},
-                        "password": ADMIN_PASSWORD,
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }
-    }
-    resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=body)
-    assert resp.status_code == 201, resp.text
-    return resp.headers["X-Subject-Token"]
+    return admin_token(cloud.auth_url)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -52,7 +52,6 @@ class HttpValidator:
         self._cache[token] = (now + self.cache_seconds, auth)
         return auth
 
-
     async def close(self) -> None:
         await self._client.aclose()
 

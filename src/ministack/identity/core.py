@@ -221,8 +221,9 @@ class IdentityCore:
         return info
 
     async def _load(self, s: AsyncSession, token: str, p: TokenPayload) -> TokenInfo:
-        if await self.cached(("revoked", p.audit_id, p.user_id, p.issued_at),
-                             lambda: self._is_revoked(s, p)):
+        if await self.cached(
+            ("revoked", p.audit_id, p.user_id, p.issued_at), lambda: self._is_revoked(s, p)
+        ):
             raise errors.Unauthorized(TOKEN_INVALID)
         user = await self.cached(("user", p.user_id), lambda: self._enabled_user(s, p.user_id))
         if user is None:

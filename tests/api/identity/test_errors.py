@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import openstack.connection
 import pytest
 from openstack import exceptions
 
-from tests.cloud import ADMIN_PASSWORD, Cloud
+from tests.cloud import Cloud, admin_token, password_body
 
 
-def _password_body(user: str, password: str) -> dict[str, object]:
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": user, "domain": {"id": "default"}, "password": password}
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }
-    }
+def _password_body(user: str, password: str) -> dict[str, Any]:
+    return password_body(user, password)
 
 
 def _token(cloud: Cloud) -> str:
-    resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=_password_body("admin", ADMIN_PASSWORD))
-    assert resp.status_code == 201
-    return resp.headers["X-Subject-Token"]
+    return admin_token(cloud.auth_url)
 
 
 def test_wrong_password_and_unknown_user_are_the_same_401(identity_cloud: Cloud) -> None:

@@ -11,7 +11,7 @@ import httpx
 import openstack.connection
 import pytest
 
-from tests.cloud import ADMIN_PASSWORD, Cloud, running_cloud
+from tests.cloud import ADMIN_PASSWORD, Cloud, password_body, running_cloud
 
 PASSWORD = "image-test-pw"
 
@@ -59,18 +59,7 @@ class Env:
 
 
 def _token(cloud: Cloud, user: str, password: str, project: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": user, "domain": {"id": "default"}, "password": password}
-                },
-            },
-            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-        }
-    }
-    resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=body)
+    resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=password_body(user, password, project))
     assert resp.status_code == 201, resp.text
     return resp.headers["X-Subject-Token"]
 

@@ -14,7 +14,7 @@ from ministack.common import errors, policy
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response, json_response, read_json
 from ministack.identity import models as m
-from ministack.identity.api.crud import base_url, core_of
+from ministack.identity.api.crud import assigned_targets, base_url, core_of
 from ministack.identity.api.resources import render_domain, render_project
 from ministack.identity.authn import authenticate
 from ministack.identity.catalog import catalog_for
@@ -114,52 +114,29 @@ async def auth_catalog(request: Request) -> Response:
     )
 
 
-async def auth_projects(request: Request) -> Response:
+async def _my_targets(request: Request, model: Any, plural: str, render: Any) -> Response:
+    """The enabled projects or domains on which the caller holds a role."""
     auth = await require_auth(request)
     core = core_of(request)
-    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == auth.user_id)
-    targets = select(m.Assignment.target_id).where(
-        m.Assignment.target_type == "project",
-        ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == auth.user_id))
-        | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
-    )
+    targets = assigned_targets(auth.user_id, "project" if model is m.Project else "domain")
     async with core.db.session() as s:
-        rows = (
-            (await s.execute(select(m.Project).where(m.Project.id.in_(targets), m.Project.enabled)))
-            .scalars()
-            .all()
-        )
+        query = select(model).where(model.id.in_(targets), model.enabled)
+        rows = (await s.execute(query)).scalars().all()
     base = base_url(request)
     return json_response(
         {
-            "projects": [render_project(p, base) for p in rows],
-            "links": {"self": f"{base}/v3/auth/projects", "previous": None, "next": None},
+            plural: [render(r, base) for r in rows],
+            "links": {"self": f"{base}/v3/auth/{plural}", "previous": None, "next": None},
         }
     )
+
+
+async def auth_projects(request: Request) -> Response:
+    return await _my_targets(request, m.Project, "projects", render_project)
 
 
 async def auth_domains(request: Request) -> Response:
-    auth = await require_auth(request)
-    core = core_of(request)
-    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == auth.user_id)
-    targets = select(m.Assignment.target_id).where(
-        m.Assignment.target_type == "domain",
-        ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == auth.user_id))
-        | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
-    )
-    async with core.db.session() as s:
-        rows = (
-            (await s.execute(select(m.Domain).where(m.Domain.id.in_(targets), m.Domain.enabled)))
-            .scalars()
-            .all()
-        )
-    base = base_url(request)
-    return json_response(
-        {
-            "domains": [render_domain(d, base) for d in rows],
-            "links": {"self": f"{base}/v3/auth/domains", "previous": None, "next": None},
-        }
-    )
+    return await _my_targets(request, m.Domain, "domains", render_domain)
 
 
 def _version(base: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ministack.common.auth import Auth, require_auth
 from ministack.common.db import new_id
 from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response, read_json
+from ministack.identity import models as m
 from ministack.identity.core import IdentityCore
 
 Row = Any
@@ -59,6 +60,16 @@ class Collection:
 
     def rule(self, action: str) -> str:
         return self.rules.get(action, "admin")
+
+
+def assigned_targets(user_id: str, target_type: str) -> Any:
+    """Subquery: ids of the projects (or domains) where the user or their group has a role."""
+    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == user_id)
+    return select(m.Assignment.target_id).where(
+        m.Assignment.target_type == target_type,
+        ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == user_id))
+        | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
+    )
 
 
 def core_of(request: Request) -> IdentityCore:

@@ -18,7 +18,7 @@ from ministack.common.db import new_id
 from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response, read_json
 from ministack.identity import models as m
-from ministack.identity.api.crud import base_url, body_object, core_of
+from ministack.identity.api.crud import assigned_targets, base_url, body_object, core_of
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 
@@ -225,12 +225,7 @@ async def list_user_projects(request: Request) -> Response:
     user_id = request.path_params["user_id"]
     policy.enforce(auth, "identity:list_user_projects", "admin | owner", {"user_id": user_id})
     core = core_of(request)
-    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == user_id)
-    targets = select(m.Assignment.target_id).where(
-        m.Assignment.target_type == "project",
-        ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == user_id))
-        | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
-    )
+    targets = assigned_targets(user_id, "project")
     async with core.db.session() as s:
         rows = (
             (
