@@ -114,6 +114,30 @@ class ImageSection:
 
 
 @dataclass(frozen=True)
+class ComputeSection:
+    virt_driver: str = _opt("fake", "Hypervisor driver of the compute agents: fake or libvirt.")
+    fake_hosts: int = _opt(1, "How many fake compute hosts this process runs (fake driver).")
+    fake_vcpus: int = _opt(16, "VCPUs each fake host reports.")
+    fake_memory_mb: int = _opt(32768, "Memory (MB) each fake host reports.")
+    fake_disk_gb: int = _opt(1024, "Disk (GB) each fake host reports.")
+    fake_delays: str = _opt("", "Fake driver delays in seconds, e.g. 'spawn=2.0,destroy=0.5'.")
+    fake_failures: str = _opt("", "Fake driver operations that fail, e.g. 'spawn,reboot'.")
+    build_timeout: int = _opt(600, "Seconds an instance may stay in BUILD before it is ERROR.")
+    service_down_time: int = _opt(60, "Seconds without a heartbeat before a host is down.")
+    heartbeat_interval: int = _opt(10, "Seconds between compute agent heartbeats.")
+    sync_power_state_interval: int = _opt(60, "Seconds between power-state sync passes.")
+    max_attempts: int = _opt(3, "Hosts tried for one build before the instance goes ERROR.")
+    weigher: str = _opt("spread", "Placement strategy: spread (most free first) or pack.")
+    max_placement_results: int = _opt(1000, "Candidate hosts the scheduler considers per request.")
+    cpu_allocation_ratio: float = _opt(16.0, "VCPU overcommit ratio reported to placement.")
+    ram_allocation_ratio: float = _opt(1.5, "MEMORY_MB overcommit ratio reported to placement.")
+    disk_allocation_ratio: float = _opt(1.0, "DISK_GB overcommit ratio reported to placement.")
+    reserved_host_memory_mb: int = _opt(512, "Memory (MB) kept back for the host.")
+    default_availability_zone: str = _opt("nova", "Availability zone of hosts in no aggregate AZ.")
+    test_hooks: bool = _opt(False, "Enable the admin-only fake-driver test hook API.")
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -122,6 +146,7 @@ class Settings:
     identity: IdentitySection = field(default_factory=IdentitySection)
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
+    compute: ComputeSection = field(default_factory=ComputeSection)
 
     @property
     def state_path(self) -> Path:
@@ -160,6 +185,8 @@ def _coerce(kind: Any, raw: Any, where: str) -> Any:
             return str(raw).strip().lower() in ("1", "true", "yes", "on")
         if text == "int":
             return int(raw)
+        if text == "float":
+            return float(raw)
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: expected {text}, got {raw!r}") from exc

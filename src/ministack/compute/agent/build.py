@@ -1,0 +1,97 @@
+"""Building an instance on this host: spawn through the driver, or give the instance back to
+the conductor for another host (up to max_attempts), or ERROR with a fault saying why.
+
+On failure nothing is left behind on the host: the guest is destroyed and this host's
+placement allocation released before the instance moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ministack.common.db import utcnow
+from ministack.compute import instances, states
+from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.virt.driver import PowerState
+
+log = logging.getLogger("ministack.compute.agent")
+EVENT = "compute__do_build_and_run_instance"
+
+
+async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[str]) -> None:
+    """Spawn the instance here. Never raises: every outcome is written to the instance."""
+    async with agent.locks[uuid]:
+        inst = await instances.get(agent.db, uuid)
+        if inst is None or inst.host != agent.host or inst.task_state != states.SCHEDULING:
+            # Deleted (or moved) while it was on its way here: drop what was claimed for it.
+            await agent.deps.placement.release(uuid, agent.provider_uuid)
+            return
+        if not await instances.cas(
+            agent.db,
+            uuid,
+            vm_states=[states.BUILDING],
+            task_states=[states.SCHEDULING],
+            on_host=agent.host,
+            task_state=states.SPAWNING,
+        ):
+            return
+        event = await instances.start_event(agent.db, uuid, EVENT, agent.host)
+        try:
+            await agent.driver.spawn(guest_spec(inst))
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            log.warning("build of %s failed on %s: %s", uuid, agent.host, reason)
+            await _undo(agent, uuid)
+            await instances.finish_event(agent.db, event, reason)
+            await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason)
+            return
+        done = await instances.cas(
+            agent.db,
+            uuid,
+            vm_states=[states.BUILDING],
+            task_states=[states.SPAWNING],
+            vm_state=states.ACTIVE,
+            task_state=None,
+            power_state=int(PowerState.RUNNING),
+            launched_at=utcnow(),
+        )
+        await instances.finish_event(agent.db, event, None if done else "deleted during build")
+
+
+async def _undo(agent: AgentBase, uuid: str) -> None:
+    try:
+        await agent.driver.destroy(uuid)
+    except Exception:
+        log.exception("could not clean up failed build of %s", uuid)
+    await agent.deps.placement.release(uuid, agent.provider_uuid)
+
+
+async def _retry_or_fail(
+    agent: AgentBase, uuid: str, attempt: int, tried: list[str], reason: str
+) -> None:
+    max_attempts = agent.deps.settings.compute.max_attempts
+    if attempt < max_attempts and await instances.cas(
+        agent.db,
+        uuid,
+        vm_states=[states.BUILDING],
+        task_states=[states.SPAWNING],
+        task_state=states.SCHEDULING,
+        host=None,
+        node=None,
+    ):
+        await agent.deps.bus.cast(
+            "conductor",
+            "build_instances",
+            instance_uuids=[uuid],
+            attempt=attempt + 1,
+            tried_hosts=tried,
+        )
+        return
+    message = (
+        "Exceeded maximum number of retries. Exceeded max scheduling attempts "
+        f"{max_attempts} for instance {uuid}. Last exception: {reason}"
+    )
+    if await instances.cas(
+        agent.db, uuid, vm_states=[states.BUILDING], task_states=[states.SPAWNING]
+    ):
+        await instances.set_error(agent.db, uuid, message)

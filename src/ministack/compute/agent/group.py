@@ -1,0 +1,86 @@
+"""The compute agents one process runs (`compute.fake_hosts` of them with the fake driver),
+with one heartbeat loop and one power-sync loop for all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from typing import Any
+
+from ministack.compute.agent import host
+from ministack.compute.agent.base import AgentDeps
+from ministack.compute.agent.manager import ComputeAgent
+from ministack.compute.virt.driver import VirtDriver
+from ministack.compute.virt.fake import FakeDriver, parse_settings
+
+log = logging.getLogger("ministack.compute.agent")
+
+
+def host_names(base: str, count: int) -> list[str]:
+    """The hosts of this process: the host name itself, or base-1..base-N for fake hosts."""
+    return [base] if count <= 1 else [f"{base}-{i}" for i in range(1, count + 1)]
+
+
+def make_driver(deps: AgentDeps, name: str) -> VirtDriver:
+    """The configured driver for one host. ValueError for an unknown driver name."""
+    cfg = deps.settings.compute
+    if cfg.virt_driver == "fake":
+        delays = {k: float(v or 0) for k, v in parse_settings(cfg.fake_delays).items()}
+        return FakeDriver(
+            name,
+            vcpus=cfg.fake_vcpus,
+            memory_mb=cfg.fake_memory_mb,
+            disk_gb=cfg.fake_disk_gb,
+            delay=delays,
+            fail=parse_settings(cfg.fake_failures),
+        )
+    if cfg.virt_driver == "libvirt":
+        module: Any = importlib.import_module("ministack.compute.virt.libvirt")
+        driver: VirtDriver = module.LibvirtDriver(deps.settings)
+        return driver
+    raise ValueError(f"unknown compute.virt_driver {cfg.virt_driver!r}: use fake or libvirt")
+
+
+class AgentGroup:
+    """Start, run and stop this process's compute agents."""
+
+    def __init__(self, deps: AgentDeps, hosts: list[str]) -> None:
+        self.deps = deps
+        self.agents = [ComputeAgent(h, make_driver(deps, h), deps) for h in hosts]
+        self.stopping = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for agent in self.agents:
+            await agent.start()
+        await self.deps.bus.fanout("scheduler", "refresh")
+        self.tasks.append(asyncio.create_task(self._every("heartbeat", self._beat)))
+        self.tasks.append(asyncio.create_task(self._every("power sync", self._sync)))
+
+    async def _beat(self) -> None:
+        await host.heartbeat(self.deps.db, [a.host for a in self.agents])
+
+    async def _sync(self) -> None:
+        for agent in self.agents:
+            await host.sync_power_states(agent)
+
+    async def _every(self, what: str, func: Any) -> None:
+        cfg = self.deps.settings.compute
+        interval = cfg.heartbeat_interval if what == "heartbeat" else cfg.sync_power_state_interval
+        while not self.stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), interval)
+            if self.stopping.is_set():
+                return
+            try:
+                await func()
+            except Exception:
+                log.exception("compute %s failed", what)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)

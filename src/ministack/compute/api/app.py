@@ -1,0 +1,57 @@
+"""The compute API's ASGI app: every resource's routes, Nova's error bodies, microversions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from ministack.common.web import ApiMiddleware, make_app
+from ministack.compute.api import (
+    admin,
+    flavors,
+    instance_actions,
+    keypairs,
+    quota_sets,
+    server_actions,
+    server_groups,
+    server_meta,
+    servers,
+    versions,
+    zones,
+)
+from ministack.compute.api.common import Api
+from ministack.compute.api.microversion import MicroversionMiddleware
+
+
+def routes() -> list[BaseRoute]:
+    out: list[BaseRoute] = []
+    for module in (
+        versions,
+        flavors,
+        keypairs,
+        servers,
+        server_actions,
+        server_meta,
+        instance_actions,
+        zones,
+        admin,
+        quota_sets,
+        server_groups,
+    ):
+        out += module.ROUTES
+    return out
+
+
+def build(api: Api, validator: Any, max_body: int) -> ASGIApp:
+    app, _served = make_app(
+        "compute",
+        routes(),
+        style="nova",
+        max_body=max_body,
+        state={"api": api, "validator": validator},
+    )
+    return ApiMiddleware(
+        MicroversionMiddleware(app), service="compute", style="nova", max_body=max_body
+    )

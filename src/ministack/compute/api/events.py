@@ -1,0 +1,95 @@
+"""The external events API other services call (network-vif-plugged, volume-extended, ...)
+and the admin-only fake-driver test hook.
+
+Test hook (only when `compute.test_hooks` is true, admin only)::
+
+    POST /v2.1/os-ministack-fake-hosts/{host}
+    {"delay": {"spawn": 2.0}, "fail": {"spawn": "disk full"}, "fail_once": {"spawn": ""}}
+
+sets the fake driver of that host; an empty body clears delays and failures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ministack.common import errors
+from ministack.common.web import json_response, read_json
+from ministack.compute import instances
+from ministack.compute.api.common import api_of, caller
+
+EVENT_NAMES = (
+    "network-changed",
+    "network-vif-plugged",
+    "network-vif-unplugged",
+    "network-vif-deleted",
+    "volume-extended",
+    "power-update",
+    "accelerator-request-bound",
+    "volume-reimaged",
+)
+
+
+async def create_events(request: Request) -> Response:
+    await caller(request, "os_compute_api:os-server-external-events:create", "admin | service")
+    data = await read_json(request)
+    events = data.get("events")
+    if not isinstance(events, list) or not events:
+        raise errors.BadRequest("Invalid input for field/attribute events: a list is required.")
+    api = api_of(request)
+    out: list[dict[str, Any]] = []
+    for event in events:
+        if not isinstance(event, dict) or event.get("name") not in EVENT_NAMES:
+            raise errors.BadRequest(f"Invalid event {event!r}.")
+        item = dict(event)
+        item.setdefault("status", "completed")
+        inst = await instances.get(api.db, str(event.get("server_uuid")))
+        if inst is None or inst.host is None:
+            item["code"] = 404 if inst is None else 422
+        else:
+            item["code"] = 200
+            await api.bus.cast(
+                "compute",
+                "external_event",
+                server=inst.host,
+                instance_uuid=inst.uuid,
+                name=item["name"],
+                tag=item.get("tag"),
+            )
+        out.append(item)
+    codes = {e["code"] for e in out}
+    status = 200 if codes == {200} else (404 if codes == {404} else 207)
+    return json_response({"events": out}, status=status)
+
+
+async def set_fake_host(request: Request) -> Response:
+    api = api_of(request)
+    if not api.settings.compute.test_hooks:
+        raise errors.NotFound("The resource could not be found.")
+    await caller(request, "ministack:fake-hosts:update", "admin")
+    raw = await request.body()
+    data = await read_json(request) if raw else {}
+    host = request.path_params["host"]
+    try:
+        result = await api.bus.call(
+            "compute",
+            "set_fake",
+            server=host,
+            timeout=10.0,
+            delay=data.get("delay"),
+            fail=data.get("fail"),
+            fail_once=data.get("fail_once"),
+        )
+    except Exception as exc:
+        raise errors.NotFound(f"Fake compute host {host} is not reachable: {exc}") from None
+    return json_response(result)
+
+
+ROUTES = [
+    Route("/v2.1/os-server-external-events", create_events, methods=["POST"]),
+    Route("/v2.1/os-ministack-fake-hosts/{host}", set_fake_host, methods=["POST"]),
+]

@@ -1,0 +1,144 @@
+"""Quotas (/os-quota-sets, /os-quota-class-sets/default) and /limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ministack.common import errors
+from ministack.common.web import empty_response, json_response, read_json
+from ministack.compute import models as m
+from ministack.compute import quotas
+from ministack.compute.api.common import api_of, body_of, caller, int_field, version
+
+LEGACY = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
+
+
+def _visible(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if version(request) < (2, 36):
+        out.update({k: out.get(k, v) for k, v in LEGACY.items()})
+    return out
+
+
+async def show_quota_set(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    await caller(request, "os_compute_api:os-quota-sets:show", "admin | reader", project_id)
+    api = api_of(request)
+    async with api.db.session() as s:
+        limit = await quotas.limits(s, project_id)
+        if request.url.path.endswith("/detail"):
+            used = await quotas.usage(s, project_id)
+            used["key_pairs"] = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(m.KeyPair)
+                    .where(m.KeyPair.user_id == (request.query_params.get("user_id") or ""))
+                )
+            ).scalar_one()
+            detail = {
+                k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0}
+                for k, v in _visible(request, limit).items()
+            }
+            return json_response({"quota_set": {"id": project_id, **detail}})
+    return json_response({"quota_set": {"id": project_id, **_visible(request, limit)}})
+
+
+async def show_defaults(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    await caller(request, "os_compute_api:os-quota-sets:defaults", "any")
+    return json_response({"quota_set": {"id": project_id, **_visible(request, quotas.DEFAULTS)}})
+
+
+async def show_class_defaults(request: Request) -> Response:
+    await caller(request, "os_compute_api:os-quota-class-sets:show", "any")
+    return json_response(
+        {
+            "quota_class_set": {
+                "id": request.path_params["name"],
+                **_visible(request, quotas.DEFAULTS),
+            }
+        }
+    )
+
+
+async def update_quota_set(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    await caller(request, "os_compute_api:os-quota-sets:update", "admin", project_id)
+    body = body_of(await read_json(request), "quota_set")
+    body.pop("force", None)
+    known = set(quotas.DEFAULTS) | (set(LEGACY) if version(request) < (2, 36) else set())
+    values = {}
+    for key, raw in body.items():
+        if key not in known:
+            raise errors.BadRequest(f"Bad key(s) {key} in quota_set")
+        values[key] = int_field(raw, key, -1)
+    api = api_of(request)
+    async with api.db.writer() as s:
+        for key, value in values.items():
+            if key in quotas.DEFAULTS:
+                row = await s.get(m.QuotaLimit, (project_id, key))
+                if row is None:
+                    s.add(m.QuotaLimit(project_id=project_id, resource=key, hard_limit=value))
+                else:
+                    row.hard_limit = value
+        await s.flush()
+        limit = await quotas.limits(s, project_id)
+    return json_response({"quota_set": _visible(request, limit)})
+
+
+async def delete_quota_set(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    await caller(request, "os_compute_api:os-quota-sets:delete", "admin", project_id)
+    async with api_of(request).db.writer() as s:
+        await s.execute(delete(m.QuotaLimit).where(m.QuotaLimit.project_id == project_id))
+    return empty_response(202)
+
+
+async def show_limits(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:limits", "any")
+    project_id = request.query_params.get("tenant_id") if auth.is_admin else None
+    project_id = project_id or auth.project_id or ""
+    async with api_of(request).db.session() as s:
+        limit = await quotas.limits(s, project_id)
+        used = await quotas.usage(s, project_id)
+    absolute: dict[str, int] = {
+        "maxImageMeta": limit["metadata_items"],
+        "maxPersonality": limit["injected_files"],
+        "maxPersonalitySize": limit["injected_file_content_bytes"],
+        "maxServerMeta": limit["metadata_items"],
+        "maxTotalCores": limit["cores"],
+        "maxTotalInstances": limit["instances"],
+        "maxTotalKeypairs": limit["key_pairs"],
+        "maxTotalRAMSize": limit["ram"],
+        "maxServerGroups": limit["server_groups"],
+        "maxServerGroupMembers": limit["server_group_members"],
+        "totalCoresUsed": used["cores"],
+        "totalInstancesUsed": used["instances"],
+        "totalRAMUsed": used["ram"],
+        "totalServerGroupsUsed": used["server_groups"],
+    }
+    if version(request) < (2, 36):
+        absolute.update(
+            maxSecurityGroups=10,
+            maxSecurityGroupRules=20,
+            maxTotalFloatingIps=10,
+            totalFloatingIpsUsed=0,
+            totalSecurityGroupsUsed=0,
+        )
+    return json_response({"limits": {"rate": [], "absolute": absolute}})
+
+
+ROUTES = [
+    Route("/v2.1/os-quota-sets/{project_id}", show_quota_set, methods=["GET"]),
+    Route("/v2.1/os-quota-sets/{project_id}", update_quota_set, methods=["PUT"]),
+    Route("/v2.1/os-quota-sets/{project_id}", delete_quota_set, methods=["DELETE"]),
+    Route("/v2.1/os-quota-sets/{project_id}/detail", show_quota_set, methods=["GET"]),
+    Route("/v2.1/os-quota-sets/{project_id}/defaults", show_defaults, methods=["GET"]),
+    Route("/v2.1/os-quota-class-sets/{name}", show_class_defaults, methods=["GET"]),
+    Route("/v2.1/limits", show_limits, methods=["GET"]),
+]

@@ -1,0 +1,139 @@
+"""The server actions that change what a server is: rebuild, resize with confirm/revert, and
+createImage (a snapshot into the image service)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ministack.common import errors
+from ministack.common.auth import Auth
+from ministack.common.web import empty_response, json_response
+from ministack.compute import instances, quotas, states
+from ministack.compute import models as m
+from ministack.compute.api import flavors
+from ministack.compute.api.common import Api, check_metadata, check_name
+from ministack.compute.api.views import render_server
+
+
+def _obj(body: Any, action: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute {action}: an object is required."
+        )
+    return body
+
+
+async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
+    from ministack.compute.api.server_actions import begin
+
+    body = _obj(body, "rebuild")
+    image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
+    if not image_ref:
+        raise errors.BadRequest("Invalid input for field/attribute imageRef: it is required.")
+    image = await api.images.lookup(
+        image_ref, auth.project_id, request.headers.get("x-auth-token", "")
+    )
+    values: dict[str, Any] = {"image_ref": str(image["id"])}
+    if "name" in body:
+        values["display_name"] = check_name(body["name"])
+    if "metadata" in body:
+        values["metadata_"] = check_metadata(body["metadata"])
+    await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, **values)
+    await api.bus.cast(
+        "compute",
+        "rebuild_instance",
+        server=inst.host,
+        instance_uuid=inst.uuid,
+        from_vm_state=inst.vm_state,
+    )
+    fresh = await instances.get(api.db, inst.uuid)
+    server = render_server(request, fresh or inst, auth)
+    server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
+    return json_response({"server": server}, status=202)
+
+
+async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
+    from ministack.compute.api.server_actions import begin
+
+    body = _obj(body, "resize")
+    flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
+    async with api.db.session() as s:
+        f = await flavors.find(s, flavor_ref, auth)
+        if f is None or f.disabled:
+            raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.")
+        new = flavors.flavor_dict(f)
+        if new["id"] == inst.flavor.get("id"):
+            raise errors.BadRequest("When resizing, instances must change flavor!")
+        limit = await quotas.limits(s, inst.project_id)
+        used = await quotas.usage(s, inst.project_id)
+    quotas.check(
+        limit, used, {"cores": new["vcpus"] - inst.vcpus, "ram": new["ram"] - inst.memory_mb}
+    )
+    sysmeta = dict(inst.system_metadata or {})
+    sysmeta.update(new_flavor=new, old_flavor=dict(inst.flavor), old_vm_state=inst.vm_state)
+    await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, system_metadata=sysmeta)
+    await api.bus.cast("conductor", "resize_instance", instance_uuid=inst.uuid)
+    return empty_response(202)
+
+
+async def confirm_resize(
+    request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
+) -> Response:
+    from ministack.compute.api.server_actions import begin
+
+    source = (inst.system_metadata or {}).get("source_host")
+    await begin(api, auth, inst, "confirmResize", "confirmResize", states.RESIZE_CONFIRMING)
+    await api.bus.cast(
+        "compute",
+        "confirm_resize",
+        server=source or inst.host,
+        instance_uuid=inst.uuid,
+        source_host=source or inst.host,
+    )
+    return empty_response(204)
+
+
+async def revert_resize(
+    request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
+) -> Response:
+    from ministack.compute.api.server_actions import begin
+
+    source = (inst.system_metadata or {}).get("source_host")
+    await begin(api, auth, inst, "revertResize", "revertResize", states.RESIZE_REVERTING)
+    await api.bus.cast(
+        "compute",
+        "revert_resize",
+        server=inst.host,
+        instance_uuid=inst.uuid,
+        source_host=source or inst.host,
+    )
+    return empty_response(202)
+
+
+async def create_image(
+    request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
+) -> Response:
+    from ministack.compute.api.server_actions import begin
+
+    body = _obj(body, "createImage")
+    name = check_name(body.get("name"))
+    props = check_metadata(body.get("metadata", {}))
+    props.update(instance_uuid=inst.uuid, image_type="snapshot")
+    if inst.image_ref:
+        props["base_image_ref"] = inst.image_ref
+    disk_format = "raw" if api.settings.compute.virt_driver == "fake" else "qcow2"
+    await begin(api, auth, inst, "createImage", "createImage", states.IMAGE_SNAPSHOT)
+    try:
+        image_id = await api.images.create_queued(name or "", inst.project_id, props, disk_format)
+    except Exception:
+        await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], task_state=None)
+        raise
+    await api.bus.cast(
+        "compute", "snapshot_instance", server=inst.host, instance_uuid=inst.uuid, image_id=image_id
+    )
+    location = f"{api.settings.endpoint('image')}/v2/images/{image_id}"
+    return empty_response(202, headers={"Location": location})

@@ -1,0 +1,324 @@
+"""POST /servers: validate everything first (nothing is created on a 4xx, PROMISES 13), claim
+quota and create the instance rows in one transaction, then hand them to the conductor.
+Answers 202 with the server's id and adminPass; the build continues asynchronously."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ministack.common import errors
+from ministack.common.auth import Auth
+from ministack.common.db import utcnow
+from ministack.common.web import json_response, read_json
+from ministack.compute import instances, quotas, states
+from ministack.compute import models as m
+from ministack.compute.api import flavors
+from ministack.compute.api.common import (
+    Api,
+    api_of,
+    base_url,
+    body_of,
+    caller,
+    check_metadata,
+    check_name,
+    int_field,
+    links,
+    version,
+)
+
+MAX_USER_DATA = 65535
+_HOSTNAME = re.compile(r"[^a-zA-Z0-9-]+")
+
+
+@dataclass
+class Plan:
+    """A validated create request."""
+
+    name: str
+    flavor: dict[str, Any]
+    image: dict[str, Any]
+    min_count: int
+    max_count: int
+    metadata: dict[str, str]
+    key_name: str | None = None
+    key_data: str | None = None
+    user_data: str | None = None
+    availability_zone: str | None = None
+    force_host: str | None = None
+    group: m.ServerGroup | None = None
+    security_groups: list[str] = field(default_factory=list)
+    description: str | None = None
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    config_drive: str = ""
+
+
+def _user_data(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_USER_DATA:
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute user_data: must be base64 text of at most "
+            f"{MAX_USER_DATA} characters."
+        )
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.BadRequest("User data needs to be valid base 64.") from None
+    return value
+
+
+def _networks(request: Request, value: Any) -> None:
+    if value is None:
+        if version(request) >= (2, 37):
+            raise errors.BadRequest(
+                "Invalid input for field/attribute networks. Value: None. "
+                "'networks' is a required property"
+            )
+        return
+    if value in ("auto", "none") or value == []:
+        return
+    raise errors.BadRequest(
+        "Requested networks are not available: networking is not enabled in this cloud yet; "
+        "use networks 'auto' or 'none'."
+    )
+
+
+def _count(body: dict[str, Any]) -> tuple[int, int]:
+    low = int_field(body.get("min_count", 1), "min_count", 1)
+    high = int_field(body.get("max_count", low), "max_count", 1)
+    if low > high:
+        raise errors.BadRequest("min_count must be <= max_count")
+    return low, high
+
+
+async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) -> Plan:
+    body = body_of(data, "server")
+    name = check_name(body.get("name"))
+    assert name is not None
+    metadata = check_metadata(body.get("metadata", {}))
+    low, high = _count(body)
+    _networks(request, body.get("networks"))
+    user_data = _user_data(body.get("user_data"))
+    flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
+    image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
+    if not flavor_ref:
+        raise errors.BadRequest("Invalid input for field/attribute flavorRef: it is required.")
+    if not image_ref:
+        raise errors.BadRequest(
+            "Invalid input for field/attribute imageRef: booting from a "
+            "volume is not supported yet; give an image."
+        )
+    async with api.db.session() as s:
+        f = await flavors.find(s, flavor_ref, auth)
+        if f is None or f.disabled:
+            raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.")
+        flavor = flavors.flavor_dict(f)
+        plan = Plan(
+            name=name,
+            flavor=flavor,
+            image={},
+            min_count=low,
+            max_count=high,
+            metadata=metadata,
+            user_data=user_data,
+        )
+        await _key(s, body, auth, plan)
+        await _group(s, data, auth, plan)
+    plan.image = await api.images.lookup(
+        image_ref, auth.project_id, request.headers.get("x-auth-token", "")
+    )
+    _check_image_fits(plan)
+    await _zone(api, body, auth, plan)
+    plan.security_groups = [
+        str(g.get("name")) for g in body.get("security_groups") or [] if isinstance(g, dict)
+    ] or ["default"]
+    if version(request) >= (2, 19) and body.get("description") is not None:
+        plan.description = str(body["description"])
+    plan.access_ip_v4 = body.get("accessIPv4")
+    plan.access_ip_v6 = body.get("accessIPv6")
+    plan.config_drive = "True" if body.get("config_drive") in (True, "true", "True") else ""
+    return plan
+
+
+async def _key(s: Any, body: dict[str, Any], auth: Auth, plan: Plan) -> None:
+    key_name = body.get("key_name")
+    if key_name is None:
+        return
+    kp = (
+        await s.execute(
+            select(m.KeyPair).where(m.KeyPair.user_id == auth.user_id, m.KeyPair.name == key_name)
+        )
+    ).scalar_one_or_none()
+    if kp is None:
+        raise errors.BadRequest("Invalid key_name provided.")
+    plan.key_name, plan.key_data = kp.name, kp.public_key
+
+
+async def _group(s: Any, data: dict[str, Any], auth: Auth, plan: Plan) -> None:
+    hints = data.get("os:scheduler_hints") or data.get("OS-SCH-HNT:scheduler_hints") or {}
+    if not isinstance(hints, dict) or not hints.get("group"):
+        return
+    group = (
+        await s.execute(select(m.ServerGroup).where(m.ServerGroup.uuid == str(hints["group"])))
+    ).scalar_one_or_none()
+    if group is None or (group.project_id != auth.project_id and not auth.is_admin):
+        raise errors.BadRequest(f"Invalid server group {hints['group']}: it could not be found.")
+    plan.group = group
+
+
+def _check_image_fits(plan: Plan) -> None:
+    min_ram = int(plan.image.get("min_ram") or 0)
+    min_disk = int(plan.image.get("min_disk") or 0)
+    if plan.flavor["ram"] < min_ram:
+        raise errors.BadRequest("Flavor's memory is too small for requested image.")
+    if plan.flavor["disk"] and plan.flavor["disk"] < min_disk:
+        raise errors.BadRequest("Flavor's disk is too small for requested image.")
+
+
+async def _zone(api: Api, body: dict[str, Any], auth: Auth, plan: Plan) -> None:
+    from ministack.compute.api.zones import zone_names
+
+    raw = body.get("availability_zone")
+    if not raw:
+        return
+    zone, _, host = str(raw).partition(":")
+    if host:
+        if not auth.is_admin:
+            raise errors.Forbidden("Only an admin may ask for a specific host.")
+        plan.force_host = host
+    if zone and zone not in await zone_names(api):
+        raise errors.BadRequest(
+            f"The requested availability zone is not available: {zone!r} does not exist."
+        )
+    plan.availability_zone = zone or None
+
+
+def _hostname(name: str, index: int, count: int) -> str:
+    base = _HOSTNAME.sub("-", name).strip("-")[:63] or "server"
+    return f"{base}-{index + 1}" if count > 1 else base
+
+
+def image_properties(image: dict[str, Any]) -> dict[str, str]:
+    """The image properties the scheduler and driver use (Glance v2 keeps them top-level)."""
+    return {
+        k: str(v)
+        for k, v in image.items()
+        if isinstance(v, str)
+        and (
+            k in ("architecture", "hypervisor_type", "os_distro")
+            or k.startswith(("hw_", "img_", "os_"))
+        )
+    }
+
+
+def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
+    reservation = f"r-{secrets.token_hex(4)}"
+    spec = {
+        "flavor": plan.flavor,
+        "image_properties": image_properties(plan.image),
+        "image_disk_format": plan.image.get("disk_format"),
+        "availability_zone": plan.availability_zone,
+        "force_host": plan.force_host,
+        "group": plan.group.uuid if plan.group else None,
+        "project_id": auth.project_id,
+        "user_id": auth.user_id,
+    }
+    now = utcnow()
+    return [
+        m.Instance(
+            uuid=str(uuid.uuid4()),
+            display_name=plan.name if count == 1 else f"{plan.name}-{i + 1}",
+            display_description=plan.description,
+            hostname=_hostname(plan.name, i, count),
+            project_id=auth.project_id or "",
+            user_id=auth.user_id,
+            reservation_id=reservation,
+            launch_index=i,
+            image_ref=str(plan.image.get("id", "")),
+            flavor=plan.flavor,
+            vcpus=plan.flavor["vcpus"],
+            memory_mb=plan.flavor["ram"],
+            root_gb=plan.flavor["disk"],
+            key_name=plan.key_name,
+            key_data=plan.key_data,
+            user_data=plan.user_data,
+            metadata_=plan.metadata,
+            system_metadata={},
+            request_spec=spec,
+            availability_zone=plan.availability_zone,
+            vm_state=states.BUILDING,
+            task_state=states.SCHEDULING,
+            task_started_at=now,
+            power_state=0,
+            config_drive=plan.config_drive,
+            access_ip_v4=plan.access_ip_v4,
+            access_ip_v6=plan.access_ip_v6,
+            security_groups=plan.security_groups,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(count)
+    ]
+
+
+async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
+    """Check quota and insert the rows atomically; 403 overLimit when even min_count won't fit."""
+    project = auth.project_id or ""
+    per = {"instances": 1, "cores": plan.flavor["vcpus"], "ram": plan.flavor["ram"]}
+    async with api.db.writer() as s:
+        await quotas.lock_project(s, api.db, project)
+        limit = await quotas.limits(s, project)
+        if 0 <= limit["metadata_items"] < len(plan.metadata):
+            raise errors.OverLimit(
+                f"Quota exceeded for metadata_items: Requested {len(plan.metadata)}, but the "
+                f"limit is {limit['metadata_items']} metadata items"
+            )
+        used = await quotas.usage(s, project)
+        count = min(plan.max_count, quotas.max_instances(limit, used, per))
+        if count < plan.min_count:
+            quotas.check(limit, used, {r: n * plan.min_count for r, n in per.items()})
+            raise errors.OverLimit("Quota exceeded for instances")
+        group = await s.get(m.ServerGroup, plan.group.id) if plan.group else None
+        if group is not None:
+            members = limit.get("server_group_members", -1)
+            if 0 <= members < len(group.members) + count:
+                raise errors.OverLimit("Quota exceeded, too many servers in group")
+        rows = _rows(plan, auth, count)
+        for row in rows:
+            s.add(row)
+            s.add(instances.new_action(row.uuid, "create", auth.user_id, project))
+        if group is not None:
+            group.members = [*group.members, *(r.uuid for r in rows)]
+    return rows
+
+
+async def create_server(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:servers:create", "admin | member")
+    api = api_of(request)
+    data = await read_json(request)
+    plan = await _plan(request, api, auth, data)
+    rows = await _claim(api, plan, auth)
+    await api.bus.cast("conductor", "build_instances", instance_uuids=[r.uuid for r in rows])
+    if data["server"].get("return_reservation_id"):
+        return json_response({"reservation_id": rows[0].reservation_id}, status=202)
+    first = rows[0]
+    server: dict[str, Any] = {
+        "id": first.uuid,
+        "links": links(request, "servers", first.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": n} for n in first.security_groups],
+        "adminPass": secrets.token_urlsafe(9),
+    }
+    location = f"{base_url(request)}/v2.1/servers/{first.uuid}"
+    return json_response({"server": server}, status=202, headers={"Location": location})

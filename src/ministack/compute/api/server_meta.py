@@ -1,0 +1,92 @@
+"""Server metadata: /servers/{id}/metadata and /servers/{id}/metadata/{key}."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ministack.common import errors
+from ministack.common.web import empty_response, json_response, read_json
+from ministack.compute import models as m
+from ministack.compute import quotas
+from ministack.compute.api.common import api_of, caller, check_metadata
+from ministack.compute.api.servers import check_unlocked, load
+
+
+async def show_metadata(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:server-metadata:index", "admin | reader")
+    inst = await load(request, auth)
+    return json_response({"metadata": dict(inst.metadata_ or {})})
+
+
+async def _write(request: Request, replace: bool, key: str | None = None) -> dict[str, str]:
+    auth = await caller(request, "os_compute_api:server-metadata:update", "admin | member")
+    inst = await load(request, auth)
+    check_unlocked(inst, auth)
+    data = await read_json(request)
+    if key is None:
+        new = check_metadata(data.get("metadata"))
+    else:
+        new = check_metadata(data.get("meta"), "meta")
+        if list(new) != [key]:
+            raise errors.BadRequest("Request body and URI mismatch")
+    api = api_of(request)
+    async with api.db.writer() as s:
+        row = (await s.execute(select(m.Instance).where(m.Instance.uuid == inst.uuid))).scalar_one()
+        merged = dict(new) if replace else {**(row.metadata_ or {}), **new}
+        limit = (await quotas.limits(s, inst.project_id))["metadata_items"]
+        if 0 <= limit < len(merged):
+            raise errors.OverLimit(
+                f"Quota exceeded for metadata_items: Requested {len(merged)}, but the limit is "
+                f"{limit} metadata items"
+            )
+        row.metadata_ = merged
+    return new if key is not None else merged
+
+
+async def update_metadata(request: Request) -> Response:
+    return json_response({"metadata": await _write(request, replace=False)})
+
+
+async def replace_metadata(request: Request) -> Response:
+    return json_response({"metadata": await _write(request, replace=True)})
+
+
+async def show_meta_item(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:server-metadata:show", "admin | reader")
+    inst = await load(request, auth)
+    key = request.path_params["key"]
+    if key not in (inst.metadata_ or {}):
+        raise errors.NotFound("Metadata item was not found")
+    return json_response({"meta": {key: inst.metadata_[key]}})
+
+
+async def set_meta_item(request: Request) -> Response:
+    key = request.path_params["key"]
+    return json_response({"meta": await _write(request, replace=False, key=key)})
+
+
+async def delete_meta_item(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:server-metadata:delete", "admin | member")
+    inst = await load(request, auth)
+    check_unlocked(inst, auth)
+    key = request.path_params["key"]
+    async with api_of(request).db.writer() as s:
+        row = (await s.execute(select(m.Instance).where(m.Instance.uuid == inst.uuid))).scalar_one()
+        if key not in (row.metadata_ or {}):
+            raise errors.NotFound("Metadata item was not found")
+        row.metadata_ = {k: v for k, v in row.metadata_.items() if k != key}
+    return empty_response(204)
+
+
+_BASE = "/v2.1/servers/{server_id}/metadata"
+ROUTES = [
+    Route(_BASE, show_metadata, methods=["GET"]),
+    Route(_BASE, update_metadata, methods=["POST"]),
+    Route(_BASE, replace_metadata, methods=["PUT"]),
+    Route(_BASE + "/{key}", show_meta_item, methods=["GET"]),
+    Route(_BASE + "/{key}", set_meta_item, methods=["PUT"]),
+    Route(_BASE + "/{key}", delete_meta_item, methods=["DELETE"]),
+]

@@ -1,0 +1,227 @@
+"""Servers: list (with Nova's filters, changes-since, limit/marker), show, update, delete.
+Create is in server_create, actions in server_actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Select, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ministack.common import errors
+from ministack.common.auth import Auth
+from ministack.common.pagination import bool_param, paginate, parse_page
+from ministack.common.web import empty_response, json_response, read_json
+from ministack.compute import instances, servicegroup, states
+from ministack.compute import models as m
+from ministack.compute.agent.delete import local_delete
+from ministack.compute.api.common import (
+    Api,
+    api_of,
+    base_url,
+    body_of,
+    caller,
+    check_name,
+    version,
+)
+from ministack.compute.api.server_create import create_server
+from ministack.compute.api.views import render_brief, render_server
+
+READ = "admin | reader"
+WRITE = "admin | member"
+
+
+async def load(request: Request, auth: Auth) -> m.Instance:
+    """The live server of the path, if the caller's project owns it (or admin); else 404."""
+    server_id = request.path_params["server_id"]
+    inst = await instances.get(api_of(request).db, server_id)
+    if inst is None or (inst.project_id != auth.project_id and not auth.is_admin):
+        raise errors.NotFound(f"Instance {server_id} could not be found.")
+    return inst
+
+
+async def host_statuses(request: Request, auth: Auth) -> dict[str, str] | None:
+    if version(request) < (2, 16) or not auth.is_admin:
+        return None
+    api = api_of(request)
+    return await servicegroup.host_statuses(api.db, api.settings.compute.service_down_time)
+
+
+def _since(raw: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.BadRequest(
+            f"Invalid changes-since value {raw!r}: ISO 8601 expected."
+        ) from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
+
+
+def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
+    p = request.query_params
+    all_tenants = auth.is_admin and p.get("all_tenants") not in (None, "0", "false", "False")
+    project = p.get("project_id") or p.get("tenant_id")
+    if auth.is_admin and project:
+        query = query.where(m.Instance.project_id == project)
+    elif not all_tenants:
+        query = query.where(m.Instance.project_id == (auth.project_id or ""))
+    if "changes-since" in p:
+        query = query.where(m.Instance.updated_at >= _since(p["changes-since"]))
+    elif not (auth.is_admin and bool_param(p.get("deleted"), "deleted")):
+        query = query.where(m.Instance.deleted.is_(False))
+    else:
+        query = query.where(m.Instance.deleted.is_(True))
+    if "changes-before" in p:
+        query = query.where(m.Instance.updated_at <= _since(p["changes-before"]))
+    if p.get("status"):
+        wanted = p["status"].upper()
+        if wanted not in states.STATUS_TO_VM_STATES:
+            if version(request) >= (2, 38):
+                raise errors.BadRequest(f"Invalid status value {p['status']!r}.")
+            return query.where(m.Instance.id < 0)
+        query = query.where(m.Instance.vm_state.in_(states.STATUS_TO_VM_STATES[wanted]))
+    if p.get("name"):
+        pattern = p["name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(m.Instance.display_name.like(f"%{pattern}%", escape="\\"))
+    simple = {
+        "image": m.Instance.image_ref,
+        "reservation_id": m.Instance.reservation_id,
+        "key_name": m.Instance.key_name,
+        "availability_zone": m.Instance.availability_zone,
+        "user_id": m.Instance.user_id,
+    }
+    for key, col in simple.items():
+        if p.get(key):
+            query = query.where(col == p[key].rstrip("/").rsplit("/", 1)[-1])
+    if p.get("flavor"):
+        query = query.where(m.Instance.flavor["id"].as_string() == p["flavor"])
+    if auth.is_admin and p.get("host"):
+        query = query.where(m.Instance.host == p["host"])
+    if p.get("locked") is not None and version(request) >= (2, 9):
+        query = query.where(m.Instance.locked.is_(bool(bool_param(p["locked"], "locked"))))
+    return query
+
+
+async def _list(request: Request, detail: bool) -> Response:
+    auth = await caller(request, "os_compute_api:servers:index", READ)
+    page = parse_page(request.query_params)
+    query = _filters(request, auth, select(m.Instance))
+    sort_dir = request.query_params.get("sort_dir", "desc")
+    sort_col = {
+        "created_at": m.Instance.created_at,
+        "display_name": m.Instance.display_name,
+        "updated_at": m.Instance.updated_at,
+        "uuid": m.Instance.uuid,
+    }.get(request.query_params.get("sort_key", "created_at"), m.Instance.created_at)
+    async with api_of(request).db.session() as s:
+        query = await paginate(
+            s, query, page, m.Instance.uuid, sort_col, descending=sort_dir != "asc"
+        )
+        rows = (await s.execute(query)).scalars().all()
+    if detail:
+        statuses = await host_statuses(request, auth)
+        servers = [render_server(request, i, auth, statuses) for i in rows]
+    else:
+        servers = [render_brief(request, i) for i in rows]
+    body: dict[str, Any] = {"servers": servers}
+    if page.limit and len(rows) >= page.limit:
+        path = "servers/detail" if detail else "servers"
+        params = dict(request.query_params)
+        params["marker"] = rows[-1].uuid
+        query_text = "&".join(f"{k}={v}" for k, v in params.items())
+        body["servers_links"] = [
+            {"rel": "next", "href": f"{base_url(request)}/v2.1/{path}?{query_text}"}
+        ]
+    return json_response(body)
+
+
+async def list_servers(request: Request) -> Response:
+    return await _list(request, detail=False)
+
+
+async def list_servers_detail(request: Request) -> Response:
+    return await _list(request, detail=True)
+
+
+async def show_server(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:servers:show", READ)
+    inst = await load(request, auth)
+    statuses = await host_statuses(request, auth)
+    return json_response({"server": render_server(request, inst, auth, statuses)})
+
+
+async def update_server(request: Request) -> Response:
+    auth = await caller(request, "os_compute_api:servers:update", WRITE)
+    inst = await load(request, auth)
+    body = body_of(await read_json(request), "server")
+    values: dict[str, Any] = {}
+    if "name" in body:
+        values["display_name"] = check_name(body["name"])
+    if "description" in body and version(request) >= (2, 19):
+        values["display_description"] = body["description"]
+    for key, col in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
+        if key in body:
+            values[col] = body[key]
+    api = api_of(request)
+    if values:
+        await instances.cas(api.db, inst.uuid, **values)
+    fresh = await instances.get(api.db, inst.uuid)
+    if fresh is None:
+        raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
+    return json_response({"server": render_server(request, fresh, auth)})
+
+
+def check_unlocked(inst: m.Instance, auth: Auth) -> None:
+    if inst.locked and not auth.is_admin:
+        raise errors.Conflict(f"Instance {inst.uuid} is locked")
+
+
+async def delete_server(request: Request) -> Response:
+    """204. Idempotent while deleting (PROMISES 7); a host that is down, or no host at all,
+    means the delete completes here (local delete)."""
+    auth = await caller(request, "os_compute_api:servers:delete", WRITE)
+    inst = await load(request, auth)
+    check_unlocked(inst, auth)
+    api = api_of(request)
+    won = await instances.cas(
+        api.db,
+        inst.uuid,
+        task_states=[t for t in (None, *states.BY_TASK_STATE) if t != states.DELETING],
+        task_state=states.DELETING,
+    )
+    if not won:
+        return empty_response(204)  # already being deleted: no second action
+    await instances.add_action(api.db, inst.uuid, "delete", auth.user_id, inst.project_id)
+    await _finish_delete(api, inst)
+    return empty_response(204)
+
+
+async def _finish_delete(api: Api, inst: m.Instance) -> None:
+    host = inst.host
+    if host is not None:
+        services = await servicegroup.compute_services(api.db)
+        rec = services.get(host)
+        if rec is None or not servicegroup.is_up(rec, api.settings.compute.service_down_time):
+            host = None
+    if host is None:
+        await local_delete(api.placement, api.db, inst.uuid)
+        return
+    try:
+        await api.bus.cast("compute", "terminate_instance", server=host, instance_uuid=inst.uuid)
+    except Exception:
+        await local_delete(api.placement, api.db, inst.uuid)
+
+
+ROUTES = [
+    Route("/v2.1/servers", list_servers, methods=["GET"]),
+    Route("/v2.1/servers", create_server, methods=["POST"]),
+    Route("/v2.1/servers/detail", list_servers_detail, methods=["GET"]),
+    Route("/v2.1/servers/{server_id}", show_server, methods=["GET"]),
+    Route("/v2.1/servers/{server_id}", update_server, methods=["PUT"]),
+    Route("/v2.1/servers/{server_id}", delete_server, methods=["DELETE"]),
+]

@@ -1,0 +1,125 @@
+"""How a server looks on the wire at each microversion (Nova's server view, field by field).
+
+Clients validate these bodies strictly: a field appears exactly from the microversion that
+introduced it, and admin-only fields only for admins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from starlette.requests import Request
+
+from ministack.common.auth import Auth
+from ministack.compute import models as m
+from ministack.compute import states
+from ministack.compute.api.common import base_url, iso, iso_micro, links, version
+
+PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+
+
+def host_id(project_id: str, host: str | None) -> str:
+    """Nova's hostId: an opaque per-project digest of the host ('' before scheduling)."""
+    if not host:
+        return ""
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+def render_brief(request: Request, inst: m.Instance) -> dict[str, Any]:
+    return {
+        "id": inst.uuid,
+        "name": inst.display_name,
+        "links": links(request, "servers", inst.uuid),
+    }
+
+
+def _fault(inst: m.Instance, auth: Auth) -> dict[str, Any] | None:
+    if not inst.fault or inst.vm_state not in (states.ERROR, states.DELETED):
+        return None
+    fault: dict[str, Any] = {
+        "code": inst.fault.get("code", 500),
+        "created": inst.fault.get("created"),
+        "message": inst.fault.get("message", ""),
+    }
+    if auth.is_admin or fault["code"] != 500:
+        fault["details"] = inst.fault.get("details", "")
+    return fault
+
+
+def render_server(
+    request: Request, inst: m.Instance, auth: Auth, host_status: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The full server body (show, detail list, update) at the request's microversion."""
+    v = version(request)
+    base = base_url(request)
+    status = states.status(inst.vm_state, inst.task_state)
+    flavor_id = inst.flavor.get("id", "")
+    image: Any = ""
+    if inst.image_ref:
+        image = {
+            "id": inst.image_ref,
+            "links": [{"rel": "bookmark", "href": f"{base}/images/{inst.image_ref}"}],
+        }
+    body: dict[str, Any] = {
+        "id": inst.uuid,
+        "name": inst.display_name,
+        "status": status,
+        "tenant_id": inst.project_id,
+        "user_id": inst.user_id,
+        "metadata": dict(inst.metadata_ or {}),
+        "hostId": host_id(inst.project_id, inst.host),
+        "image": image,
+        "flavor": {
+            "id": flavor_id,
+            "links": [{"rel": "bookmark", "href": f"{base}/flavors/{flavor_id}"}],
+        },
+        "created": iso(inst.created_at),
+        "updated": iso(inst.updated_at),
+        "addresses": {},
+        "accessIPv4": inst.access_ip_v4 or "",
+        "accessIPv6": inst.access_ip_v6 or "",
+        "links": links(request, "servers", inst.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
+        "config_drive": inst.config_drive,
+        "key_name": inst.key_name,
+        "OS-SRV-USG:launched_at": iso_micro(inst.launched_at),
+        "OS-SRV-USG:terminated_at": iso_micro(inst.terminated_at),
+        "OS-EXT-STS:task_state": inst.task_state,
+        "OS-EXT-STS:vm_state": inst.vm_state,
+        "OS-EXT-STS:power_state": inst.power_state,
+        "os-extended-volumes:volumes_attached": [],
+    }
+    if inst.security_groups:
+        body["security_groups"] = [{"name": n} for n in inst.security_groups]
+    if status in PROGRESS_STATUSES:
+        body["progress"] = 0
+    if auth.is_admin:
+        body["OS-EXT-SRV-ATTR:host"] = inst.host
+        body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{inst.id:08x}"
+        body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
+        if v >= (2, 3):
+            body.update(
+                {
+                    "OS-EXT-SRV-ATTR:reservation_id": inst.reservation_id,
+                    "OS-EXT-SRV-ATTR:launch_index": inst.launch_index,
+                    "OS-EXT-SRV-ATTR:hostname": inst.hostname,
+                    "OS-EXT-SRV-ATTR:kernel_id": "",
+                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
+                    "OS-EXT-SRV-ATTR:user_data": inst.user_data,
+                }
+            )
+    if v >= (2, 9):
+        body["locked"] = inst.locked
+    if v >= (2, 16) and auth.is_admin:
+        body["host_status"] = (host_status or {}).get(inst.host or "", "") if inst.host else ""
+    if v >= (2, 19):
+        body["description"] = inst.display_description
+    if v >= (2, 26):
+        body["tags"] = []
+    fault = _fault(inst, auth)
+    if fault is not None:
+        body["fault"] = fault
+    return body

@@ -1,0 +1,163 @@
+"""Instance rows and their history: the compare-and-swap every state change goes through,
+instance actions with their events, and faults.
+
+`cas` is the only way a state moves: it updates the row only when (vm_state, task_state)
+still hold what the caller expects, in one conditional UPDATE, so it is atomic on SQLite and
+PostgreSQL alike (PROMISES 9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ministack.common import context
+from ministack.common.db import Database, utcnow
+from ministack.compute import models as m
+from ministack.compute import states
+
+_ANY: Any = object()
+
+
+def _fmt(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def cas(
+    db: Database,
+    uuid: str,
+    *,
+    vm_states: Collection[str] | None = None,
+    task_states: Collection[str | None] | None = None,
+    on_host: str | None = _ANY,
+    **values: Any,
+) -> bool:
+    """Set `values` on the live instance when its vm_state is in `vm_states` and its
+    task_state in `task_states` (None in the collection matches NULL) and, when
+    given, its host is `on_host`. Returns whether it
+    matched. Setting task_state also stamps task_started_at."""
+    query = update(m.Instance).where(m.Instance.uuid == uuid, m.Instance.deleted.is_(False))
+    if vm_states is not None:
+        query = query.where(m.Instance.vm_state.in_(list(vm_states)))
+    if task_states is not None:
+        named = [t for t in task_states if t is not None]
+        cond: Any = m.Instance.task_state.in_(named)
+        if None in task_states:
+            cond = cond | m.Instance.task_state.is_(None)
+        query = query.where(cond)
+    if on_host is not _ANY:
+        query = query.where(m.Instance.host == on_host)
+    now = utcnow()
+    values.setdefault("updated_at", now)
+    if "task_state" in values:
+        values["task_started_at"] = now if values["task_state"] is not None else None
+    async with db.writer() as s:
+        result = await s.execute(query.values(**values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get(db: Database, uuid: str, *, deleted: bool = False) -> m.Instance | None:
+    """The instance (live only, unless deleted=True)."""
+    query = select(m.Instance).where(m.Instance.uuid == uuid)
+    if not deleted:
+        query = query.where(m.Instance.deleted.is_(False))
+    async with db.session() as s:
+        return (await s.execute(query)).scalar_one_or_none()
+
+
+async def set_error(db: Database, uuid: str, message: str, *, details: str = "") -> None:
+    """Put the instance in ERROR (task_state None) with a fault; a no-op once deleted."""
+    fault = {"code": 500, "message": message, "details": details, "created": _fmt(utcnow())}
+    await cas(db, uuid, vm_state=states.ERROR, task_state=None, fault=fault)
+
+
+def new_action(
+    uuid: str, action: str, user_id: str, project_id: str, request_id: str | None = None
+) -> m.InstanceAction:
+    """An action row for the caller to add to its transaction (so it commits with the change)."""
+    now = utcnow()
+    return m.InstanceAction(
+        instance_uuid=uuid,
+        action=action,
+        request_id=request_id or context.current_request_id() or "req-none",
+        user_id=user_id,
+        project_id=project_id,
+        start_time=now,
+        updated_at=now,
+    )
+
+
+async def add_action(db: Database, uuid: str, action: str, user_id: str, project_id: str) -> None:
+    """Record that the user started `action` on the instance (this request's id)."""
+    async with db.writer() as s:
+        s.add(new_action(uuid, action, user_id, project_id))
+
+
+async def _action_id(db: Database, uuid: str) -> int | None:
+    request_id = context.current_request_id()
+    query = select(m.InstanceAction.id).where(m.InstanceAction.instance_uuid == uuid)
+    if request_id:
+        query = query.where(m.InstanceAction.request_id == request_id)
+    query = query.order_by(m.InstanceAction.id.desc()).limit(1)
+    async with db.session() as s:
+        return (await s.execute(query)).scalar_one_or_none()
+
+
+async def start_event(db: Database, uuid: str, event: str, host: str | None) -> int | None:
+    """Open an event under the action of the current request; returns its id (None when the
+    action is unknown, e.g. in a periodic task)."""
+    action_id = await _action_id(db, uuid)
+    if action_id is None:
+        return None
+    async with db.writer() as s:
+        row = m.InstanceActionEvent(action_id=action_id, event=event, host=host)
+        s.add(row)
+        await s.flush()
+        return row.id
+
+
+async def finish_event(db: Database, event_id: int | None, error: str | None = None) -> None:
+    """Close an event as Success, or as Error with `error` as its explanation."""
+    if event_id is None:
+        return
+    async with db.writer() as s:
+        await s.execute(
+            update(m.InstanceActionEvent)
+            .where(m.InstanceActionEvent.id == event_id)
+            .values(
+                finish_time=utcnow(),
+                result="Error" if error else "Success",
+                traceback=error,
+            )
+        )
+
+
+async def record_event(
+    db: Database, uuid: str, event: str, host: str | None, error: str | None = None
+) -> None:
+    """An event that starts and finishes at once (e.g. a scheduling decision)."""
+    await finish_event(db, await start_event(db, uuid, event, host), error)
+
+
+async def mark_deleted(db: Database, uuid: str) -> bool:
+    """Soft-delete the row (vm_state deleted); the quota it held is free. Idempotent."""
+    now = utcnow()
+    async with db.writer() as s:
+        result = await s.execute(
+            update(m.Instance)
+            .where(m.Instance.uuid == uuid, m.Instance.deleted.is_(False))
+            .values(
+                deleted=True,
+                deleted_at=now,
+                terminated_at=now,
+                updated_at=now,
+                vm_state=states.DELETED,
+                task_state=None,
+                task_started_at=None,
+                power_state=0,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

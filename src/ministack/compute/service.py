@@ -1,0 +1,57 @@
+"""The compute service as the process runner sees it: the Compute v2.1 API, the conductor,
+the scheduler and this process's compute agents (N fake hosts, or the libvirt host).
+
+Request flow: API → (cast) conductor → (call) scheduler, which claims in placement → (cast)
+the chosen host's agent → virt driver. The API never calls a driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ministack.compute.agent.base import AgentDeps
+from ministack.compute.agent.group import AgentGroup, host_names
+from ministack.compute.api.app import build
+from ministack.compute.api.common import Api
+from ministack.compute.conductor import Conductor
+from ministack.compute.images import Images
+from ministack.compute.scheduler.manager import Scheduler
+from ministack.placement.client import PlacementClient
+
+
+async def start_agents(ctx: Any) -> AgentGroup:
+    """Start this process's compute agents (also used by `ministack compute`)."""
+    settings = ctx.settings
+    deps = AgentDeps(
+        settings, ctx.db, ctx.bus, PlacementClient(ctx.db), Images(settings, ctx.shared)
+    )
+    count = settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
+    group = AgentGroup(deps, host_names(settings.hostname, count))
+    await group.start()
+    return group
+
+
+async def start(ctx: Any) -> Any:
+    """Serve the scheduler and conductor on the bus, start the agents, return the API."""
+    from ministack.server import Runtime
+
+    settings = ctx.settings
+    placement = PlacementClient(ctx.db)
+    images = Images(settings, ctx.shared)
+    scheduler = Scheduler(settings, ctx.db, placement)
+    await ctx.bus.serve("scheduler", scheduler)
+    conductor = Conductor(settings, ctx.db, ctx.bus, placement)
+    await ctx.bus.serve("conductor", conductor)
+    conductor.start()
+    group = None
+    if settings.compute.virt_driver != "fake" or settings.compute.fake_hosts > 0:
+        group = await start_agents(ctx)
+    api = Api(settings=settings, db=ctx.db, bus=ctx.bus, placement=placement, images=images)
+    app = build(api, ctx.validator, settings.identity.max_request_body_size)
+
+    async def stop() -> None:
+        if group is not None:
+            await group.stop()
+        await conductor.stop()
+
+    return Runtime(app=app, stop=stop, binaries=("nova-conductor", "nova-scheduler"))

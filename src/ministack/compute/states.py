@@ -1,0 +1,174 @@
+"""Nova's instance states: vm_state, task_state, power_state, the status the API shows, and the
+table of transitional states with who owns each, how long it may last and what a restart does.
+
+Every state change in compute goes through a compare-and-swap on (vm_state, task_state), so two
+actions racing on one server cannot both win (PROMISES 9); the loser gets 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ministack.compute.virt.driver import PowerState
+
+# vm_state
+ACTIVE = "active"
+BUILDING = "building"
+PAUSED = "paused"
+SUSPENDED = "suspended"
+STOPPED = "stopped"
+RESIZED = "resized"
+ERROR = "error"
+DELETED = "deleted"
+
+# task_state
+SCHEDULING = "scheduling"
+NETWORKING = "networking"
+BLOCK_DEVICE_MAPPING = "block_device_mapping"
+SPAWNING = "spawning"
+DELETING = "deleting"
+POWERING_OFF = "powering-off"
+POWERING_ON = "powering-on"
+REBOOTING = "rebooting"
+REBOOTING_HARD = "rebooting_hard"
+PAUSING = "pausing"
+UNPAUSING = "unpausing"
+SUSPENDING = "suspending"
+RESUMING = "resuming"
+REBUILDING = "rebuilding"
+REBUILD_SPAWNING = "rebuild_spawning"
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_FINISH = "resize_finish"
+RESIZE_REVERTING = "resize_reverting"
+RESIZE_CONFIRMING = "resize_confirming"
+IMAGE_SNAPSHOT = "image_snapshot"
+IMAGE_UPLOADING = "image_uploading"
+
+_STATUS: dict[str, dict[str | None, str]] = {
+    ACTIVE: {
+        None: "ACTIVE",
+        REBOOTING: "REBOOT",
+        REBOOTING_HARD: "HARD_REBOOT",
+        REBUILDING: "REBUILD",
+        REBUILD_SPAWNING: "REBUILD",
+        RESIZE_PREP: "RESIZE",
+        RESIZE_MIGRATING: "RESIZE",
+        RESIZE_FINISH: "RESIZE",
+    },
+    BUILDING: {None: "BUILD"},
+    STOPPED: {
+        None: "SHUTOFF",
+        REBUILDING: "REBUILD",
+        REBUILD_SPAWNING: "REBUILD",
+        RESIZE_PREP: "RESIZE",
+        RESIZE_MIGRATING: "RESIZE",
+        RESIZE_FINISH: "RESIZE",
+        REBOOTING_HARD: "HARD_REBOOT",
+    },
+    RESIZED: {None: "VERIFY_RESIZE", RESIZE_REVERTING: "REVERT_RESIZE"},
+    PAUSED: {None: "PAUSED", REBOOTING_HARD: "HARD_REBOOT"},
+    SUSPENDED: {None: "SUSPENDED", REBOOTING_HARD: "HARD_REBOOT"},
+    ERROR: {None: "ERROR", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD"},
+    DELETED: {None: "DELETED"},
+}
+
+# The API's status filter (?status=...) maps back to vm_states (Nova's reverse map).
+STATUS_TO_VM_STATES: dict[str, tuple[str, ...]] = {
+    "ACTIVE": (ACTIVE,),
+    "BUILD": (BUILDING,),
+    "SHUTOFF": (STOPPED,),
+    "PAUSED": (PAUSED,),
+    "SUSPENDED": (SUSPENDED,),
+    "VERIFY_RESIZE": (RESIZED,),
+    "ERROR": (ERROR,),
+    "DELETED": (DELETED,),
+    "REBOOT": (ACTIVE,),
+    "HARD_REBOOT": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
+    "RESIZE": (ACTIVE, STOPPED),
+    "REBUILD": (ACTIVE, STOPPED, ERROR),
+    "REVERT_RESIZE": (RESIZED,),
+}
+
+
+def status(vm_state: str, task_state: str | None) -> str:
+    """The `status` field the API shows for (vm_state, task_state), exactly as Nova maps it."""
+    table = _STATUS.get(vm_state, {None: "UNKNOWN"})
+    return table.get(task_state, table[None])
+
+
+def power_state_for(vm_state: str) -> PowerState:
+    """The power_state an instance settles in after reaching vm_state."""
+    return {
+        ACTIVE: PowerState.RUNNING,
+        STOPPED: PowerState.SHUTDOWN,
+        PAUSED: PowerState.PAUSED,
+        SUSPENDED: PowerState.SUSPENDED,
+        RESIZED: PowerState.RUNNING,
+    }.get(vm_state, PowerState.NOSTATE)
+
+
+Owner = Literal["conductor", "agent"]
+Restart = Literal["error", "resume", "clear"]
+
+
+@dataclass(frozen=True)
+class Transitional:
+    """A transitional task_state: who moves it on, how long it may last, what a restart does.
+
+    restart: "error" sets vm_state ERROR with a fault; "resume" redoes the work (delete);
+    "clear" drops the task_state and takes vm_state/power_state from the hypervisor.
+    """
+
+    task_state: str
+    owner: Owner
+    timeout: float
+    restart: Restart
+
+
+BUILD_TIMEOUT = 600.0
+ACTION_TIMEOUT = 300.0
+
+TRANSITIONAL: tuple[Transitional, ...] = (
+    Transitional(SCHEDULING, "conductor", BUILD_TIMEOUT, "error"),
+    Transitional(NETWORKING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(BLOCK_DEVICE_MAPPING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(SPAWNING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(DELETING, "agent", ACTION_TIMEOUT, "resume"),
+    Transitional(POWERING_OFF, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(POWERING_ON, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(REBOOTING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(REBOOTING_HARD, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(PAUSING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(UNPAUSING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(SUSPENDING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(RESUMING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(REBUILDING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(REBUILD_SPAWNING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(RESIZE_PREP, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(RESIZE_MIGRATING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(RESIZE_FINISH, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(RESIZE_REVERTING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(RESIZE_CONFIRMING, "agent", BUILD_TIMEOUT, "error"),
+    Transitional(IMAGE_SNAPSHOT, "agent", BUILD_TIMEOUT, "clear"),
+    Transitional(IMAGE_UPLOADING, "agent", BUILD_TIMEOUT, "clear"),
+)
+BY_TASK_STATE = {t.task_state: t for t in TRANSITIONAL}
+
+# Which vm_states each action may start from (Nova's check_instance_state); task_state None.
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "stop": (ACTIVE, ERROR),
+    "start": (STOPPED,),
+    "reboot": (ACTIVE,),
+    "reboot_hard": (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR),
+    "pause": (ACTIVE,),
+    "unpause": (PAUSED,),
+    "suspend": (ACTIVE,),
+    "resume": (SUSPENDED,),
+    "rebuild": (ACTIVE, STOPPED, ERROR),
+    "resize": (ACTIVE, STOPPED),
+    "confirmResize": (RESIZED,),
+    "revertResize": (RESIZED,),
+    "createImage": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
+}

@@ -1,0 +1,169 @@
+"""The fake hypervisor: guests kept in memory, with configurable delays and injected failures.
+
+It implements `VirtDriver` so tests and scale runs exercise the whole control plane without
+QEMU. Delays and failures are data, per driver (so per fake host)::
+
+    FakeDriver("host1", delay={"spawn": 2.0}, fail={"spawn": "disk full"})
+
+A failure is raised as DriverError with its message. `fail_once` fails the next call only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ministack.compute.virt.driver import (
+    Capabilities,
+    DriverError,
+    GuestInfo,
+    GuestNotFound,
+    GuestSpec,
+    HostResources,
+    PowerState,
+)
+
+
+@dataclass
+class _Guest:
+    spec: GuestSpec
+    power_state: PowerState
+    console: list[str] = field(default_factory=list)
+
+
+def parse_settings(text: str) -> dict[str, str]:
+    """Parse 'spawn=2.0,destroy' into {'spawn': '2.0', 'destroy': ''}."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        name, _, value = item.strip().partition("=")
+        if name:
+            out[name.strip()] = value.strip()
+    return out
+
+
+class FakeDriver:
+    """A hypervisor that only pretends. Idempotent where the interface says so."""
+
+    capabilities = Capabilities(console_log=True, snapshot=True)
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        vcpus: int = 16,
+        memory_mb: int = 32768,
+        disk_gb: int = 1024,
+        delay: Mapping[str, float] | None = None,
+        fail: Mapping[str, str] | None = None,
+    ) -> None:
+        self.host = host
+        self.resources = HostResources(
+            hypervisor_hostname=host,
+            hypervisor_type="fake",
+            hypervisor_version=1000,
+            vcpus=vcpus,
+            memory_mb=memory_mb,
+            disk_gb=disk_gb,
+        )
+        self.delay: dict[str, float] = dict(delay or {})
+        self.fail: dict[str, str] = dict(fail or {})
+        self.fail_once: dict[str, str] = {}
+        self.guests: dict[str, _Guest] = {}
+
+    def configure(
+        self,
+        delay: Mapping[str, float] | None = None,
+        fail: Mapping[str, str] | None = None,
+        fail_once: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace the delays and failures (the admin test hook calls this)."""
+        self.delay = dict(delay or {})
+        self.fail = dict(fail or {})
+        self.fail_once = dict(fail_once or {})
+
+    async def _step(self, op: str) -> None:
+        wait = self.delay.get(op, 0.0)
+        if wait:
+            await asyncio.sleep(wait)
+        if op in self.fail_once:
+            message = self.fail_once.pop(op)
+            raise DriverError(message or f"fake {op} failure injected on {self.host}")
+        if op in self.fail:
+            raise DriverError(self.fail[op] or f"fake {op} failure injected on {self.host}")
+
+    def _guest(self, uuid: str) -> _Guest:
+        guest = self.guests.get(uuid)
+        if guest is None:
+            raise GuestNotFound(f"no guest {uuid} on {self.host}")
+        return guest
+
+    async def init_host(self, host: str) -> None:
+        self.host = host
+
+    async def host_resources(self) -> HostResources:
+        return self.resources
+
+    async def list_guests(self) -> list[GuestInfo]:
+        return [self._info(u, g) for u, g in self.guests.items()]
+
+    @staticmethod
+    def _info(uuid: str, guest: _Guest) -> GuestInfo:
+        return GuestInfo(
+            uuid=uuid,
+            power_state=guest.power_state,
+            vcpus=guest.spec.vcpus,
+            memory_mb=guest.spec.memory_mb,
+        )
+
+    async def spawn(self, spec: GuestSpec) -> None:
+        """Create and start the guest; on an injected failure nothing is left behind."""
+        await self._step("spawn")
+        self.guests[spec.uuid] = _Guest(spec, PowerState.RUNNING, [f"{spec.hostname} login:"])
+
+    async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
+        """Remove the guest; succeeds when it is already gone."""
+        await self._step("destroy")
+        self.guests.pop(uuid, None)
+
+    async def _set_power(self, op: str, uuid: str, state: PowerState) -> None:
+        guest = self._guest(uuid)
+        await self._step(op)
+        guest.power_state = state
+        guest.console.append(f"fake: {op}")
+
+    async def power_off(self, uuid: str, *, timeout: float = 60.0) -> None:
+        await self._set_power("power_off", uuid, PowerState.SHUTDOWN)
+
+    async def power_on(self, uuid: str) -> None:
+        await self._set_power("power_on", uuid, PowerState.RUNNING)
+
+    async def reboot(self, uuid: str, *, hard: bool = False) -> None:
+        await self._set_power("reboot", uuid, PowerState.RUNNING)
+
+    async def pause(self, uuid: str) -> None:
+        await self._set_power("pause", uuid, PowerState.PAUSED)
+
+    async def unpause(self, uuid: str) -> None:
+        await self._set_power("unpause", uuid, PowerState.RUNNING)
+
+    async def suspend(self, uuid: str) -> None:
+        await self._set_power("suspend", uuid, PowerState.SUSPENDED)
+
+    async def resume(self, uuid: str) -> None:
+        await self._set_power("resume", uuid, PowerState.RUNNING)
+
+    async def get_info(self, uuid: str) -> GuestInfo:
+        return self._info(uuid, self._guest(uuid))
+
+    async def snapshot(self, uuid: str, dest: Path) -> str:
+        """Write a small raw 'disk' naming the guest; returns its disk format."""
+        guest = self._guest(uuid)
+        await self._step("snapshot")
+        dest.write_bytes(f"fake disk of {guest.spec.uuid}\n".encode().ljust(512, b"\0"))
+        return "raw"
+
+    async def console_log(self, uuid: str, length: int | None = None) -> str:
+        lines = self._guest(uuid).console
+        return "\n".join(lines if length is None else lines[-length:]) + "\n"
