@@ -193,7 +193,7 @@ class Conductor:
                 )
             return
         why = f"its host {inst.host} is down" if host_down else f"it took over {timeout:g} s"
-        if rule.restart == "error" or host_down:
+        if rule.restart == "error":
             await instances.set_error(
                 self.db,
                 inst.uuid,
