@@ -24,7 +24,8 @@ from ministack.image import quotas
 from ministack.image.core import Gone, ImageCore, RangeNotSatisfiable
 from ministack.image.inspect import FormatError, Inspection, inspect_file
 from ministack.image.models import Image
-from ministack.image.store import Spooled, discard, spool
+from ministack.image.spool import Spooled, spool
+from ministack.image.store import discard
 
 
 @dataclass(frozen=True)

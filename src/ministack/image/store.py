@@ -1,9 +1,9 @@
 """Where image data lives: a small store interface and the filesystem store (the default).
 
-Every upload is first spooled to a temporary file inside the store's own directory while it is
-hashed (md5 and sha512) — never held in memory — so it can be inspected before it is kept; the
-store then adopts that file (`add`, a rename for the filesystem store). Other stores (object
-storage, Ceph) implement the same four methods. Temporary files are named ``*.part`` and are
+Every upload is first spooled (`spool.py`) to a temporary file inside the store's own directory
+while it is hashed (md5 and sha512) — never held in memory — so it can be inspected before it is
+kept; the store then adopts that file (`add`, a rename for the filesystem store). Other stores
+(object storage, Ceph) implement the same four methods. Temporary files are named ``*.part`` and are
 removed on every failure path and at start-up.
 """
 
@@ -11,28 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
-import uuid
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Protocol
 
-CHUNK = 4 << 20  # bytes handed to a worker thread at a time (write + hash)
 READ_CHUNK = 1 << 20
-_HASHERS = ThreadPoolExecutor(4, thread_name_prefix="image-spool")
-
-
-@dataclass(frozen=True)
-class Spooled:
-    """An upload received in full: where it is, its size and its checksums."""
-
-    path: Path
-    size: int
-    checksum: str
-    os_hash_value: str
 
 
 class Store(Protocol):
@@ -120,66 +104,6 @@ class FilesystemStore:
                 part.unlink()
                 count += 1
         return count
-
-
-def _absorb(fh: BinaryIO, md5: Any, sha: Any, data: bytes) -> None:
-    # hashlib and file writes release the GIL, so the three run in parallel with the loop.
-    done = [_HASHERS.submit(md5.update, data), _HASHERS.submit(fh.write, data)]
-    sha.update(data)
-    for future in done:
-        future.result()
-
-
-async def spool(
-    chunks: AsyncIterator[bytes],
-    directory: Path,
-    limit: int,
-    too_large: Callable[[int], Exception],
-) -> Spooled:
-    """Write `chunks` to a new ``.part`` file in `directory`, hashing as it goes.
-
-    At most two CHUNKs are in memory at a time. More than `limit` bytes raises `too_large(limit)`.
-    On any error or cancellation (a client that disconnects) the partial file is removed and
-    the error propagates: nothing is left behind.
-    """
-    path = directory / f".{uuid.uuid4().hex}.part"
-    md5 = hashlib.md5(usedforsecurity=False)
-    sha = hashlib.sha512()
-    loop = asyncio.get_running_loop()
-    fh = await asyncio.to_thread(path.open, "wb")
-    pending: asyncio.Future[None] | None = None
-    size = 0
-    try:
-        buf: list[bytes] = []
-        buffered = 0
-        async for chunk in chunks:
-            if not chunk:
-                continue
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            buf.append(chunk)
-            buffered += len(chunk)
-            if buffered >= CHUNK:
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, _absorb, fh, md5, sha, b"".join(buf))
-                buf, buffered = [], 0
-        if pending is not None:
-            await pending
-            pending = None
-        if buf:
-            await asyncio.to_thread(_absorb, fh, md5, sha, b"".join(buf))
-        await asyncio.to_thread(fh.close)
-    except BaseException:
-        if pending is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(pending)
-        fh.close()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
-    return Spooled(path=path, size=size, checksum=md5.hexdigest(), os_hash_value=sha.hexdigest())
 
 
 def discard(path: Path) -> None:
