@@ -335,6 +335,23 @@ def doctor() -> None:
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command()
+def compute(
+    fake_hosts: Annotated[
+        int | None, typer.Option(help="Fake compute hosts to run (fake driver).")
+    ] = None,
+) -> None:
+    """Run compute agents against the configured database and (RabbitMQ) bus."""
+    from ministack.compute.runner import run_agents, with_fake_hosts
+
+    settings = with_fake_hosts(_settings(), fake_hosts)
+    try:
+        asyncio.run(run_agents(settings))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 @app.command("config-doc")
 def config_doc() -> None:
     """Print the configuration reference (Markdown)."""

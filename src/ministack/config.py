@@ -128,7 +128,9 @@ class ComputeSection:
     sync_power_state_interval: int = _opt(60, "Seconds between power-state sync passes.")
     max_attempts: int = _opt(3, "Hosts tried for one build before the instance goes ERROR.")
     weigher: str = _opt("spread", "Placement strategy: spread (most free first) or pack.")
-    max_placement_results: int = _opt(1000, "Candidate hosts the scheduler considers per request.")
+    max_placement_results: int = _opt(
+        100, "Hosts passing the filters that are weighed per request (Nova: 1000)."
+    )
     cpu_allocation_ratio: float = _opt(16.0, "VCPU overcommit ratio reported to placement.")
     ram_allocation_ratio: float = _opt(1.5, "MEMORY_MB overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "DISK_GB overcommit ratio reported to placement.")

@@ -9,6 +9,7 @@ fails, the next best host is tried.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -135,17 +136,20 @@ class Scheduler:
         raise NoValidHost(self._explain(list((await self.cache.current()).values()), req))
 
     def _candidates(self, hosts: list[HostState], req: Request) -> list[HostState]:
+        """Up to max_placement_results hosts passing every filter, from a rotating start."""
         limit = max(1, self.settings.compute.max_placement_results)
         n = len(hosts)
         if n == 0:
             return []
         start = self._start % n
         self._start += 1
+        checks = [f.passes for f in self.filters]
         out: list[HostState] = []
-        filters = self.filters
-        for i in range(n):
-            host = hosts[(start + i) % n]
-            if all(f.passes(host, req) for f in filters):
+        for host in itertools.chain(hosts[start:], hosts[:start]):
+            for check in checks:
+                if not check(host, req):
+                    break
+            else:
                 out.append(host)
                 if len(out) >= limit:
                     break
