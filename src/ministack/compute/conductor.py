@@ -73,7 +73,7 @@ class Conductor:
         if not rows:
             return
         uuids = [r.uuid for r in rows]
-        events = {u: await instances.start_event(self.db, u, SCHEDULE_EVENT, None) for u in uuids}
+        started = utcnow()
         try:
             answer = await self.bus.call(
                 "scheduler",
@@ -86,20 +86,26 @@ class Conductor:
             answer = {"error": f"The scheduler did not answer: {exc}"}
         if "error" in answer:
             for u in uuids:
-                await instances.finish_event(self.db, events[u], answer["error"])
+                await instances.whole_step(self.db, u, SCHEDULE_EVENT, started, answer["error"])
                 await instances.set_error(self.db, u, answer["error"])
             return
         for u, dest in zip(uuids, answer["hosts"], strict=True):
-            await self._hand_over(u, dest, attempt, tried_hosts or [])
-            await instances.finish_event(self.db, events[u])
+            await self._hand_over(u, dest, attempt, tried_hosts or [], started)
 
     async def _hand_over(
-        self, uuid: str, dest: dict[str, str], attempt: int, tried: list[str]
+        self,
+        uuid: str,
+        dest: dict[str, str],
+        attempt: int,
+        tried: list[str],
+        started: dt.datetime,
     ) -> None:
         host, node, zone = dest["host"], dest["node"], dest.get("zone")
-        moved = await instances.cas(
+        moved = await instances.whole_step(
             self.db,
             uuid,
+            SCHEDULE_EVENT,
+            started,
             vm_states=[states.BUILDING],
             task_states=[states.SCHEDULING],
             on_host=None,

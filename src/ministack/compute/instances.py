@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import context
 from ministack.common.db import Database, utcnow
@@ -26,19 +28,13 @@ def _fmt(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def cas(
-    db: Database,
+def _cas_statement(
     uuid: str,
-    *,
-    vm_states: Collection[str] | None = None,
-    task_states: Collection[str | None] | None = None,
-    on_host: str | None = _ANY,
-    **values: Any,
-) -> bool:
-    """Set `values` on the live instance when its vm_state is in `vm_states` and its
-    task_state in `task_states` (None in the collection matches NULL) and, when
-    given, its host is `on_host`. Returns whether it
-    matched. Setting task_state also stamps task_started_at."""
+    vm_states: Collection[str] | None,
+    task_states: Collection[str | None] | None,
+    on_host: str | None,
+    values: dict[str, Any],
+) -> Any:
     query = update(m.Instance).where(m.Instance.uuid == uuid, m.Instance.deleted.is_(False))
     if vm_states is not None:
         query = query.where(m.Instance.vm_state.in_(list(vm_states)))
@@ -54,9 +50,127 @@ async def cas(
     values.setdefault("updated_at", now)
     if "task_state" in values:
         values["task_started_at"] = now if values["task_state"] is not None else None
+    return query.values(**values)
+
+
+async def cas(
+    db: Database,
+    uuid: str,
+    *,
+    vm_states: Collection[str] | None = None,
+    task_states: Collection[str | None] | None = None,
+    on_host: str | None = _ANY,
+    **values: Any,
+) -> bool:
+    """Set `values` on the live instance when its vm_state is in `vm_states` and its
+    task_state in `task_states` (None in the collection matches NULL) and, when
+    given, its host is `on_host`. Returns whether it matched. Setting task_state also stamps
+    task_started_at."""
     async with db.writer() as s:
-        result = await s.execute(query.values(**values))
+        result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of `begin_step`: whether the state moved, and the event opened."""
+
+    moved: bool
+    event_id: int | None = None
+
+
+async def begin_step(
+    db: Database,
+    uuid: str,
+    event: str,
+    host: str | None,
+    *,
+    vm_states: Collection[str] | None = None,
+    task_states: Collection[str | None] | None = None,
+    on_host: str | None = _ANY,
+    **values: Any,
+) -> Step:
+    """`cas` and, when it matched, open `event` under the current request's action — in one
+    transaction."""
+    async with db.writer() as s:
+        result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return Step(False)
+        action_id = await _action_id_in(s, uuid)
+        if action_id is None:
+            return Step(True)
+        row = m.InstanceActionEvent(action_id=action_id, event=event, host=host)
+        s.add(row)
+        await s.flush()
+        return Step(True, row.id)
+
+
+async def end_step(
+    db: Database,
+    uuid: str,
+    event_id: int | None,
+    error: str | None = None,
+    *,
+    vm_states: Collection[str] | None = None,
+    task_states: Collection[str | None] | None = None,
+    on_host: str | None = _ANY,
+    **values: Any,
+) -> bool:
+    """`cas` (when values are given) and close the event, in one transaction."""
+    async with db.writer() as s:
+        moved = True
+        if values:
+            result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+            moved = bool(result.rowcount)  # type: ignore[attr-defined]
+        if event_id is not None:
+            await s.execute(
+                _finish_statement(
+                    event_id, error if moved else error or "the instance changed meanwhile"
+                )
+            )
+        return moved
+
+
+async def whole_step(
+    db: Database,
+    uuid: str,
+    event: str,
+    started: dt.datetime,
+    error: str | None = None,
+    *,
+    vm_states: Collection[str] | None = None,
+    task_states: Collection[str | None] | None = None,
+    on_host: str | None = _ANY,
+    **values: Any,
+) -> bool:
+    """`cas` (when values are given) and record a finished event that began at `started`,
+    in one transaction. Returns whether the state moved."""
+    async with db.writer() as s:
+        moved = True
+        if values:
+            result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+            moved = bool(result.rowcount)  # type: ignore[attr-defined]
+        action_id = await _action_id_in(s, uuid)
+        if action_id is not None:
+            s.add(
+                m.InstanceActionEvent(
+                    action_id=action_id,
+                    event=event,
+                    start_time=started,
+                    finish_time=utcnow(),
+                    result="Error" if error else "Success",
+                    traceback=error,
+                )
+            )
+        return moved
+
+
+def _finish_statement(event_id: int, error: str | None) -> Any:
+    return (
+        update(m.InstanceActionEvent)
+        .where(m.InstanceActionEvent.id == event_id)
+        .values(finish_time=utcnow(), result="Error" if error else "Success", traceback=error)
+    )
 
 
 async def get(db: Database, uuid: str, *, deleted: bool = False) -> m.Instance | None:
@@ -96,14 +210,18 @@ async def add_action(db: Database, uuid: str, action: str, user_id: str, project
         s.add(new_action(uuid, action, user_id, project_id))
 
 
-async def _action_id(db: Database, uuid: str) -> int | None:
+async def _action_id_in(s: AsyncSession, uuid: str) -> int | None:
     request_id = context.current_request_id()
     query = select(m.InstanceAction.id).where(m.InstanceAction.instance_uuid == uuid)
     if request_id:
         query = query.where(m.InstanceAction.request_id == request_id)
     query = query.order_by(m.InstanceAction.id.desc()).limit(1)
+    return (await s.execute(query)).scalar_one_or_none()
+
+
+async def _action_id(db: Database, uuid: str) -> int | None:
     async with db.session() as s:
-        return (await s.execute(query)).scalar_one_or_none()
+        return await _action_id_in(s, uuid)
 
 
 async def start_event(db: Database, uuid: str, event: str, host: str | None) -> int | None:
@@ -124,15 +242,7 @@ async def finish_event(db: Database, event_id: int | None, error: str | None = N
     if event_id is None:
         return
     async with db.writer() as s:
-        await s.execute(
-            update(m.InstanceActionEvent)
-            .where(m.InstanceActionEvent.id == event_id)
-            .values(
-                finish_time=utcnow(),
-                result="Error" if error else "Success",
-                traceback=error,
-            )
-        )
+        await s.execute(_finish_statement(event_id, error))
 
 
 async def record_event(

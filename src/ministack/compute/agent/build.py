@@ -26,16 +26,19 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             # Deleted (or moved) while it was on its way here: drop what was claimed for it.
             await agent.deps.placement.release(uuid, agent.provider_uuid)
             return
-        if not await instances.cas(
+        step = await instances.begin_step(
             agent.db,
             uuid,
+            EVENT,
+            agent.host,
             vm_states=[states.BUILDING],
             task_states=[states.SCHEDULING],
             on_host=agent.host,
             task_state=states.SPAWNING,
-        ):
+        )
+        if not step.moved:
             return
-        event = await instances.start_event(agent.db, uuid, EVENT, agent.host)
+        event = step.event_id
         try:
             await agent.driver.spawn(guest_spec(inst))
         except Exception as exc:
@@ -45,9 +48,10 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             await instances.finish_event(agent.db, event, reason)
             await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason)
             return
-        done = await instances.cas(
+        await instances.end_step(
             agent.db,
             uuid,
+            event,
             vm_states=[states.BUILDING],
             task_states=[states.SPAWNING],
             vm_state=states.ACTIVE,
@@ -55,7 +59,6 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             power_state=int(PowerState.RUNNING),
             launched_at=utcnow(),
         )
-        await instances.finish_event(agent.db, event, None if done else "deleted during build")
 
 
 async def _undo(agent: AgentBase, uuid: str) -> None:
