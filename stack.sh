@@ -9,6 +9,7 @@ for f in scripts/stack.d/*.sh; do
 done
 .venv/bin/ministack init
 .venv/bin/ministack up
+.venv/bin/ministack seed
 echo "stack.sh finished in $(( $(date +%s) - started ))s"
 cat <<'MSG'
 

@@ -202,6 +202,8 @@ def make_cloud(
         MINISTACK_IDENTITY_PASSWORD_HASH_ROUNDS="4",
         MINISTACK_SERVICES_ENABLED=",".join(services),
         MINISTACK_DEFAULT_HOST=f"test-{uuid.uuid4().hex[:6]}",
+        # `ministack init` writes virt_driver = "libvirt"; tests ask for real VMs explicitly
+        MINISTACK_COMPUTE_VIRT_DRIVER="fake",
         HOME=str(tmp / "home"),
     )
     for name, port in ports.items():

@@ -1,4 +1,4 @@
-"""The `ministack` command: init, up, down, status, logs, db upgrade, doctor, config-doc."""
+"""The `ministack` command: init, up, down, status, logs, db upgrade, doctor, seed, config-doc."""
 
 from __future__ import annotations
 
@@ -71,6 +71,9 @@ def init(
             "# ministack configuration; see docs/config.md for every key.\n"
             "[identity]\n"
             f'admin_password = "{password}"\n'
+            "\n[compute]\n"
+            "# real QEMU/KVM guests through libvirtd (the built-in default is the fake driver)\n"
+            'virt_driver = "libvirt"\n'
         )
         path.chmod(0o600)
         console.print(f"wrote {path}")
@@ -350,6 +353,21 @@ def compute(
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+@app.command()
+def seed() -> None:
+    """Register the ministack-test image and the default flavors in the running cloud."""
+    from ministack.compute.guestimage import GuestImageError
+    from ministack.seed import SeedError
+    from ministack.seed import seed as run_seed
+
+    try:
+        for line in run_seed(_settings()):
+            console.print(line)
+    except (SeedError, GuestImageError) as exc:
+        console.print(f"[red]seed failed:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("config-doc")

@@ -14,7 +14,7 @@ COMPUTE_BINARY = "nova-compute"
 
 
 def is_up(rec: ServiceRecord, down_after: float, now: dt.datetime | None = None) -> bool:
-    if rec.forced_down:
+    if rec.forced_down or rec.last_error:  # last_error: the agent could not start (libvirtd)
         return False
     return ((now or utcnow()) - rec.updated_at).total_seconds() <= down_after
 

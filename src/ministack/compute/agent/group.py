@@ -9,9 +9,10 @@ import importlib
 import logging
 from typing import Any
 
-from ministack.compute.agent import host
+from ministack.compute.agent import host, hostinit
 from ministack.compute.agent.base import AgentDeps
 from ministack.compute.agent.manager import ComputeAgent
+from ministack.compute.images_source import ImageServiceSource
 from ministack.compute.virt.driver import VirtDriver
 from ministack.compute.virt.fake import FakeDriver, parse_settings
 
@@ -38,7 +39,7 @@ def make_driver(deps: AgentDeps, name: str) -> VirtDriver:
         )
     if cfg.virt_driver == "libvirt":
         module: Any = importlib.import_module("ministack.compute.virt.libvirt")
-        driver: VirtDriver = module.LibvirtDriver(deps.settings)
+        driver: VirtDriver = module.LibvirtDriver(deps.settings, ImageServiceSource(deps.images))
         return driver
     raise ValueError(f"unknown compute.virt_driver {cfg.virt_driver!r}: use fake or libvirt")
 
@@ -49,26 +50,43 @@ class AgentGroup:
     def __init__(self, deps: AgentDeps, hosts: list[str]) -> None:
         self.deps = deps
         self.agents = [ComputeAgent(h, make_driver(deps, h), deps) for h in hosts]
+        self.started: list[ComputeAgent] = []
+        self.waiting: list[ComputeAgent] = []
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        """Start every agent; one whose driver cannot start (libvirtd down) is recorded in the
+        services table and retried every hostinit.INIT_RETRY seconds (hostinit.py)."""
         for agent in self.agents:
-            await agent.start()
+            if await hostinit.try_start(agent):
+                self.started.append(agent)
+            else:
+                self.waiting.append(agent)
         await self.deps.bus.fanout("scheduler", "refresh")
         self.tasks.append(asyncio.create_task(self._every("heartbeat", self._beat)))
         self.tasks.append(asyncio.create_task(self._every("power sync", self._sync)))
+        if self.waiting:
+            self.tasks.append(asyncio.create_task(self._every("init retry", self._retry)))
+
+    async def _retry(self) -> None:
+        for agent in list(self.waiting):
+            if await hostinit.try_start(agent):
+                self.waiting.remove(agent)
+                self.started.append(agent)
+                await self.deps.bus.fanout("scheduler", "refresh")
 
     async def _beat(self) -> None:
-        await host.heartbeat(self.deps.db, [a.host for a in self.agents])
+        await host.heartbeat(self.deps.db, [a.host for a in self.started])
 
     async def _sync(self) -> None:
-        for agent in self.agents:
+        for agent in self.started:
             await host.sync_power_states(agent)
 
     async def _every(self, what: str, func: Any) -> None:
         cfg = self.deps.settings.compute
-        interval = cfg.heartbeat_interval if what == "heartbeat" else cfg.sync_power_state_interval
+        intervals = {"heartbeat": cfg.heartbeat_interval, "init retry": hostinit.INIT_RETRY}
+        interval = intervals.get(what, cfg.sync_power_state_interval)
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), interval)

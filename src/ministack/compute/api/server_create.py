@@ -184,6 +184,14 @@ def _check_image_fits(plan: Plan) -> None:
         raise errors.BadRequest("Flavor's memory is too small for requested image.")
     if plan.flavor["disk"] and plan.flavor["disk"] < min_disk:
         raise errors.BadRequest("Flavor's disk is too small for requested image.")
+    # Nova's FlavorDiskSmallerThanImage: the image (its virtual disk too) must fit the flavor
+    flavor_bytes = int(plan.flavor["disk"]) * 1024**3
+    image_bytes = max(int(plan.image.get("size") or 0), int(plan.image.get("virtual_size") or 0))
+    if flavor_bytes and image_bytes > flavor_bytes:
+        raise errors.BadRequest(
+            "Flavor's disk is too small for requested image. Flavor disk is "
+            f"{flavor_bytes} bytes, image is {image_bytes} bytes."
+        )
 
 
 async def _zone(api: Api, body: dict[str, Any], auth: Auth, plan: Plan) -> None:

@@ -149,13 +149,16 @@ class LibvirtDriver:
         )
 
     async def list_guests(self) -> list[GuestInfo]:
-        """Every ministack domain (name instance-<uuid> with ministack metadata)."""
+        """Every ministack domain (name instance-<uuid> with ministack metadata) of this
+        driver's instances_path: another cloud on the same libvirtd is not ours to reap."""
 
         def collect(conn: Any) -> list[GuestInfo]:
             found = []
             for domain in conn.listAllDomains(0):
                 if not domain.name().startswith(DOMAIN_PREFIX):
                     continue
+                if not self._layout(domain.UUIDString()).directory.exists():
+                    continue  # another cloud's (or another test's) guest
                 try:
                     domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
                 except libvirt.libvirtError:
