@@ -15,7 +15,7 @@ import pytest
 
 from tests.cloud import Cloud, running_cloud
 
-SERVICES = ("identity", "image", "compute")
+SERVICES = ("identity", "image", "placement", "compute")
 FAKE_ENV = {
     "MINISTACK_COMPUTE_FAKE_HOSTS": "3",
     "MINISTACK_COMPUTE_TEST_HOOKS": "1",

@@ -1,0 +1,24 @@
+"""The placement service as the process runner sees it: the Placement HTTP API on its port.
+Compute's scheduler and agents use `placement.client` directly (same database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ministack.common.web import ApiMiddleware, make_app
+from ministack.placement.api import ROUTES, VersionMiddleware
+
+
+async def start(ctx: Any) -> Any:
+    from ministack.server import Runtime
+
+    app, _served = make_app(
+        "placement", ROUTES, style="keystone", state={"db": ctx.db, "validator": ctx.validator}
+    )
+    served = ApiMiddleware(
+        VersionMiddleware(app),
+        service="placement",
+        style="keystone",
+        max_body=ctx.settings.identity.max_request_body_size,
+    )
+    return Runtime(app=served)
