@@ -51,6 +51,7 @@ class Compute:
         headers = {
             "X-Auth-Token": self.conn.auth_token,
             "OpenStack-API-Version": f"compute {version}",
+            **kw.pop("headers", {}),
         }
         return httpx.request(
             method, f"{self.cloud.url('compute')}/v2.1{path}", headers=headers, timeout=30, **kw

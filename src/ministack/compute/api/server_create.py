@@ -22,7 +22,7 @@ from ministack.common.db import utcnow
 from ministack.common.web import json_response, read_json
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
-from ministack.compute.api import flavors
+from ministack.compute.api import flavors, idempotency
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -315,6 +315,18 @@ async def create_server(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:servers:create", "admin | member")
     api = api_of(request)
     data = await read_json(request)
+    key = idempotency.key_of(request)
+    if key is not None:
+        replay = await idempotency.replay(api.db, key, auth.project_id or "", data)
+        if replay is not None:
+            return json_response(replay["body"], status=202, headers=replay["headers"])
+        response = await _create(request, api, auth, data)
+        await idempotency.remember(api.db, key, auth.project_id or "", data, response)
+        return response
+    return await _create(request, api, auth, data)
+
+
+async def _create(request: Request, api: Api, auth: Auth, data: dict[str, Any]) -> Response:
     plan = await _plan(request, api, auth, data)
     rows = await _claim(api, plan, auth)
     await api.bus.cast("conductor", "build_instances", instance_uuids=[r.uuid for r in rows])
