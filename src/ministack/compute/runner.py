@@ -33,8 +33,12 @@ async def run_agents(settings: Settings, *, stderr_logs: bool = True) -> None:
             "compute agents in their own process need a shared bus: set [messaging] url to "
             "amqp://user:password@host:5672/ in this process and in `ministack up`"
         )
-    mlog.setup(settings.state_path / "logs", ["compute", "rpc"], debug=settings.default.debug,
-               stderr=stderr_logs)
+    mlog.setup(
+        settings.state_path / "logs",
+        ["compute", "rpc"],
+        debug=settings.default.debug,
+        stderr=stderr_logs,
+    )
     db = Database(settings.database_url)
     bus = make_bus(settings.messaging.url)
     await bus.start()
