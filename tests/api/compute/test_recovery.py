@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ministack.compute import states
@@ -22,6 +23,7 @@ ENV = {
     "MINISTACK_COMPUTE_FAKE_HOSTS": "1",
     "MINISTACK_COMPUTE_TEST_HOOKS": "1",
     "MINISTACK_COMPUTE_HEARTBEAT_INTERVAL": "1",
+    "MINISTACK_COMPUTE_SYNC_POWER_STATE_INTERVAL": "1",
 }
 
 
@@ -88,6 +90,40 @@ def test_host_declared_down_errors_build_and_deletes_locally(killable: Compute) 
     finally:
         cli("compute", "service", "set", "--up", host, "nova-compute")
         killable.set_fake(host)
+
+
+def test_delete_on_a_down_host_is_local_and_the_orphan_reaped(killable: Compute) -> None:
+    host = killable.hosts[0]
+    server = killable.conn.compute.create_server(
+        name=f"o-{uuid.uuid4().hex[:6]}",
+        image_id=killable.image_id,
+        flavor_id=killable.flavor_id,
+        networks="none",
+    )
+    wait_for(killable, server.id, status="ACTIVE")
+    cli = killable.cloud.cli
+    cli("compute", "service", "set", "--down", host, "nova-compute")
+    try:
+        killable.conn.compute.delete_server(server)
+        killable.conn.compute.wait_for_delete(server, wait=30)
+        assert server.id in guests(killable, host)  # the host could not be told
+    finally:
+        cli("compute", "service", "set", "--up", host, "nova-compute")
+    for _ in range(100):
+        if server.id not in guests(killable, host):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the orphan guest was never reaped")
+
+
+def guests(c: Compute, host: str) -> list[str]:
+    resp = httpx.post(
+        f"{c.cloud.url('compute')}/v2.1/os-ministack-fake-hosts/{host}",
+        json={},
+        headers={"X-Auth-Token": c.conn.auth_token},
+        timeout=30,
+    )
+    return list(resp.json()["guests"])
 
 
 def test_every_transitional_state_has_owner_timeout_and_rule() -> None:

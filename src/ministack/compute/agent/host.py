@@ -165,9 +165,24 @@ async def _settle(agent: AgentBase, inst: m.Instance, power: PowerState, clear: 
 
 
 async def sync_power_states(agent: AgentBase) -> None:
-    """Copy the hypervisor's power state into instances with no task in progress."""
+    """Copy the hypervisor's power state into instances with no task in progress, and reap
+    guests no live instance of this host owns (deleted while the host was down)."""
     guests = {g.uuid: g for g in await agent.driver.list_guests()}
-    for inst in await _owned(agent):
+    owned = await _owned(agent)
+    for inst in owned:
         guest = guests.get(inst.uuid)
         if inst.task_state is None and guest is not None and inst.vm_state != states.ERROR:
             await _settle(agent, inst, guest.power_state, clear=False)
+    for uuid in guests.keys() - {i.uuid for i in owned}:
+        await _reap_if_orphan(agent, uuid)
+
+
+async def _reap_if_orphan(agent: AgentBase, uuid: str) -> None:
+    lock = agent.locks.get(uuid)
+    if lock is not None and lock.locked():
+        return  # work in progress (a build or a resize) owns it
+    inst = await instances.get(agent.db, uuid)
+    if inst is not None and inst.system_metadata.get("source_host") == agent.host:
+        return  # the stopped source guest of a resize awaiting confirm or revert
+    log.info("reaping orphan guest %s on %s", uuid, agent.host)
+    await agent.driver.destroy(uuid)

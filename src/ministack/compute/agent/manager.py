@@ -81,7 +81,8 @@ class ComputeAgent(AgentBase):
         if configure is None:
             raise RuntimeError(f"{self.host} does not run the fake driver")
         configure(delay=delay, fail=fail, fail_once=fail_once)
-        return {"host": self.host, "delay": delay or {}, "fail": fail or {}}
+        guests = [g.uuid for g in await self.driver.list_guests()]
+        return {"host": self.host, "delay": delay or {}, "fail": fail or {}, "guests": guests}
 
     async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
         """network-vif-plugged, volume attach and the like: recorded, nothing waits yet."""
