@@ -36,6 +36,12 @@ def test_services_and_hypervisors(compute: Compute) -> None:
     assert all(s["State"] == "up" for s in services)
     hypervisors = json.loads(cli("hypervisor", "list", "-f", "json").stdout)
     assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == compute.hosts
+    shown = json.loads(cli("hypervisor", "show", compute.hosts[0], "-f", "json").stdout)
+    assert shown["state"] == "up" and shown["hypervisor_type"] == "fake"
+    matching = json.loads(
+        cli("hypervisor", "list", "--matching", compute.hosts[0], "-f", "json").stdout
+    )
+    assert [h["Hypervisor Hostname"] for h in matching] == [compute.hosts[0]]
     stats = compute.api("GET", "/os-hypervisors/statistics").json()["hypervisor_statistics"]
     assert stats["count"] == 3 and stats["vcpus"] == 48
 

@@ -4,6 +4,8 @@ used, with its service's state and status."""
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -137,9 +139,74 @@ async def hypervisor_statistics(request: Request) -> Response:
     return json_response({"hypervisor_statistics": stats})
 
 
+async def hypervisor_uptime(request: Request) -> Response:
+    await caller(request, "os_compute_api:os-hypervisors:uptime", "admin")
+    ident = request.path_params["hypervisor_id"]
+    for row in await _rows(request):
+        if str(row["id"]) == ident:
+            brief = {k: row[k] for k in _BRIEF}
+            brief["uptime"] = _uptime()
+            return json_response({"hypervisor": brief})
+    raise errors.NotFound(f"Hypervisor {ident} could not be found.")
+
+
+def _uptime() -> str:
+    """The host's uptime in the format of `uptime` (what Nova's drivers report)."""
+    seconds = int(float(Path("/proc/uptime").read_text().split()[0]))
+    days, rest = divmod(seconds, 86400)
+    now = time.strftime("%H:%M:%S")
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return f" {now} up {days} days, {rest // 3600:2d}:{rest % 3600 // 60:02d}, load average: {load}"
+
+
+async def _matching(request: Request) -> list[dict[str, Any]]:
+    pattern = request.path_params["pattern"]
+    rows = [r for r in await _rows(request) if pattern in r["hypervisor_hostname"]]
+    if not rows:
+        raise errors.NotFound(f"No hypervisor matching '{pattern}' could be found.")
+    return rows
+
+
+async def search_hypervisors(request: Request) -> Response:
+    await caller(request, "os_compute_api:os-hypervisors:search", "admin")
+    return json_response(
+        {"hypervisors": [{k: r[k] for k in _BRIEF} for r in await _matching(request)]}
+    )
+
+
+async def hypervisor_servers(request: Request) -> Response:
+    await caller(request, "os_compute_api:os-hypervisors:servers", "admin")
+    rows = await _matching(request)
+    async with api_of(request).db.session() as s:
+        insts = (
+            (
+                await s.execute(
+                    select(m.Instance.uuid, m.Instance.display_name, m.Instance.node).where(
+                        m.Instance.deleted.is_(False)
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    out = []
+    for row in rows:
+        brief: dict[str, Any] = {k: row[k] for k in _BRIEF}
+        servers = [
+            {"uuid": u, "name": n} for u, n, node in insts if node == row["hypervisor_hostname"]
+        ]
+        if servers:
+            brief["servers"] = servers
+        out.append(brief)
+    return json_response({"hypervisors": out})
+
+
 ROUTES = [
     Route("/v2.1/os-hypervisors", list_hypervisors, methods=["GET"]),
     Route("/v2.1/os-hypervisors/detail", list_hypervisors_detail, methods=["GET"]),
     Route("/v2.1/os-hypervisors/statistics", hypervisor_statistics, methods=["GET"]),
     Route("/v2.1/os-hypervisors/{hypervisor_id}", show_hypervisor, methods=["GET"]),
+    Route("/v2.1/os-hypervisors/{hypervisor_id}/uptime", hypervisor_uptime, methods=["GET"]),
+    Route("/v2.1/os-hypervisors/{pattern}/search", search_hypervisors, methods=["GET"]),
+    Route("/v2.1/os-hypervisors/{pattern}/servers", hypervisor_servers, methods=["GET"]),
 ]
