@@ -67,34 +67,16 @@ class Images:
         """A new image record (queued, no data yet) for a snapshot; returns its id."""
         if self.client is None:
             raise errors.ServiceUnavailable("The image service is not available to compute.")
-        from ministack.image.client import service_auth
-
-        body: dict[str, Any] = dict(properties)
-        body.update(
-            name=name,
-            disk_format=disk_format,
-            container_format="bare",
-            visibility="private",
-            owner=owner,
-        )
-        image = await self.client.core.create(service_auth(owner), body)
-        return str(image["id"])
+        image_id: str = await self.client.create_queued(name, disk_format, owner, properties)
+        return image_id
 
     async def upload(self, image_id: str, path: Path, disk_format: str) -> None:
         """Upload the snapshot file into the queued image."""
-        from ministack.image.client import _file_chunks, service_auth
-
-        auth = service_auth(None)
-        size = path.stat().st_size
-        await self.client.data.upload(auth, image_id, _file_chunks(path), size)
+        if self.client is None:
+            raise errors.ServiceUnavailable("The image service is not available to compute.")
+        await self.client.upload_file(image_id, path)
 
     async def delete(self, image_id: str) -> None:
         """Delete a snapshot image whose upload failed. Idempotent."""
-        if self.client is None:
-            return
-        from ministack.image.client import service_auth
-
-        try:
-            await self.client.core.delete(service_auth(None), image_id)
-        except errors.NotFound:
-            pass
+        if self.client is not None:
+            await self.client.delete(image_id)

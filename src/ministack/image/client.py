@@ -76,6 +76,40 @@ class ImageClient:
             tmp.unlink(missing_ok=True)
             raise
 
+    async def create_queued(
+        self,
+        name: str,
+        disk_format: str,
+        owner: str | None,
+        properties: dict[str, str] | None = None,
+        container_format: str = "bare",
+        visibility: str = "private",
+    ) -> str:
+        """A new image record owned by `owner`, queued with no data yet; returns its id."""
+        body: dict[str, Any] = dict(properties or {})
+        body.update(
+            name=name,
+            disk_format=disk_format,
+            container_format=container_format,
+            visibility=visibility,
+            owner=owner,
+        )
+        image = await self.core.create(service_auth(owner), body)
+        return str(image["id"])
+
+    async def upload_file(self, image_id: str, path: Path) -> None:
+        """Upload a local file into a queued image, with the checks of an API upload (format
+        inspection, quotas); on failure the image is queued again and nothing is stored."""
+        size = await asyncio.to_thread(lambda: path.stat().st_size)
+        await self.data.upload(service_auth(None), image_id, _file_chunks(path), size)
+
+    async def delete(self, image_id: str) -> None:
+        """Delete an image. Idempotent: an image already gone is not an error."""
+        try:
+            await self.core.delete(service_auth(None), image_id)
+        except errors.NotFound:
+            pass
+
     async def create_from_file(
         self,
         name: str,
@@ -91,20 +125,12 @@ class ImageClient:
         The same checks as an upload (format inspection, quotas) apply; on failure the image
         record is deleted and the error (errors.BadRequest, errors.PayloadTooLarge) raised.
         """
-        auth = service_auth(owner)
-        body: dict[str, Any] = dict(properties or {})
-        body.update(
-            name=name,
-            disk_format=disk_format,
-            container_format=container_format,
-            visibility=visibility,
-            owner=owner,
+        image_id = await self.create_queued(
+            name, disk_format, owner, properties, container_format, visibility
         )
-        image = await self.core.create(auth, body)
         try:
-            size = await asyncio.to_thread(lambda: path.stat().st_size)
-            await self.data.upload(auth, image["id"], _file_chunks(path), size)
+            await self.upload_file(image_id, path)
         except BaseException:
-            await self.core.delete(auth, image["id"])
+            await self.delete(image_id)
             raise
-        return str(image["id"])
+        return image_id
