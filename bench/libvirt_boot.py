@@ -71,6 +71,18 @@ async def driver_boot(driver: LibvirtDriver) -> float:
         await driver.destroy(spec.uuid)
 
 
+def plain_qemu_argv(overlay: Path, drive: Path, log: Path) -> list[str]:
+    """The baseline: QEMU's defaults (i440fx, qemu64, writeback cache), no default devices,
+    the root overlay on virtio, the config drive on an IDE CD-ROM, the serial port to a file."""
+    return [
+        *("qemu-system-x86_64", "-accel", "tcg", "-m", str(MEMORY_MB), "-smp", "1"),
+        *("-display", "none", "-nodefaults", "-no-user-config"),
+        *("-drive", f"file={overlay},if=virtio,format=qcow2"),
+        *("-drive", f"file={drive},media=cdrom,if=ide,format=raw"),
+        *("-serial", f"file:{log}"),
+    ]
+
+
 async def qemu_boot(image: Path, work: Path) -> float:
     overlay, log, drive = work / "plain.qcow2", work / "plain.log", work / "plain.iso"
     for path in (overlay, log, drive):
@@ -93,27 +105,7 @@ async def qemu_boot(image: Path, work: Path) -> float:
         check=True,
     )
     write_config_drive(_spec(), drive)
-    qemu = subprocess.Popen(
-        [
-            "qemu-system-x86_64",
-            "-accel",
-            "tcg",
-            "-m",
-            str(MEMORY_MB),
-            "-smp",
-            "1",
-            "-display",
-            "none",
-            "-nodefaults",
-            "-no-user-config",
-            "-drive",
-            f"file={overlay},if=virtio,format=qcow2",
-            "-drive",
-            f"file={drive},media=cdrom,if=ide,format=raw",
-            "-serial",
-            f"file:{log}",
-        ],
-    )
+    qemu = subprocess.Popen(plain_qemu_argv(overlay, drive, log))
 
     async def read() -> str:
         return log.read_text(errors="replace") if log.exists() else ""

@@ -69,6 +69,27 @@ def test_basic_domain() -> None:
     assert dom.find("cpu") is None  # TCG: QEMU's default CPU model
 
 
+def test_headless_server_has_no_usb_balloon_or_display() -> None:
+    # each device costs boot time under TCG (firmware and kernel probe it); none is needed here
+    dom = parse(spec())
+    usb = [c for c in dom.findall("devices/controller") if c.get("type") == "usb"]
+    assert [c.get("model") for c in usb] == ["none"]
+    assert dom.find("devices/memballoon").get("model") == "none"  # type: ignore[union-attr]
+    assert dom.find("devices/graphics") is None and dom.find("devices/video") is None
+    assert dom.find("devices/input").get("bus") == "ps2"  # type: ignore[union-attr]
+    caches = [d.find("driver").get("cache") for d in dom.findall("devices/disk")]  # type: ignore[union-attr]
+    assert caches == ["writeback", "unsafe"]  # page cache, not O_DIRECT: shared, fast reads
+
+
+@pytest.mark.parametrize(
+    "props", [{"os_type": "windows"}, {"hw_disk_bus": "usb"}, {"hw_cdrom_bus": "usb"}]
+)
+def test_usb_kept_when_a_device_needs_it(props: dict[str, str]) -> None:
+    dom = parse(spec(image_properties=props))
+    usb = [c for c in dom.findall("devices/controller") if c.get("type") == "usb"]
+    assert all(c.get("model") != "none" for c in usb)
+
+
 def test_kvm_uses_host_model() -> None:
     dom = parse(spec(), host=HostFacts(virt_type="kvm"))
     assert dom.get("type") == "kvm"
@@ -127,6 +148,8 @@ def test_windows_clock_and_volumes() -> None:
     assert volume.find("source").get("dev") == "/dev/loop7"  # type: ignore[union-attr]
     assert volume.findtext("serial") == "vol-1"
     assert volume.find("readonly") is not None
+    assert volume.find("driver").get("cache") == "none"  # type: ignore[union-attr]
+    assert dom.find("devices/input").get("type") == "tablet"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
