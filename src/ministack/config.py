@@ -47,7 +47,9 @@ class DatabaseSection:
 
 @dataclass(frozen=True)
 class MessagingSection:
-    url: str = _opt("memory://", "Message bus: memory:// (in-process) or amqp://user:pw@host:5672/.")
+    url: str = _opt(
+        "memory://", "Message bus: memory:// (in-process) or amqp://user:pw@host:5672/."
+    )
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,7 @@ class LibvirtSection:
     image_cache_path: str = _opt(
         "", "Base images shared by instances; empty: <state_dir>/imagecache."
     )
-    image_cache_max_age: int = _opt(
-        86400, "Seconds an unused base image stays in the image cache."
-    )
+    image_cache_max_age: int = _opt(86400, "Seconds an unused base image stays in the image cache.")
     remove_orphans: bool = _opt(
         False, "Remove ministack domains that match no instance (otherwise only report them)."
     )
@@ -127,6 +127,11 @@ class ComputeSection:
     heartbeat_interval: int = _opt(10, "Seconds between compute agent heartbeats.")
     sync_power_state_interval: int = _opt(60, "Seconds between power-state sync passes.")
     max_attempts: int = _opt(3, "Hosts tried for one build before the instance goes ERROR.")
+    allow_resize_to_same_host: bool = _opt(
+        True,
+        "Let a resize keep the instance on its host (Nova's default is False; DevStack sets "
+        "True, as an all-in-one cloud has no other host).",
+    )
     weigher: str = _opt("spread", "Placement strategy: spread (most free first) or pack.")
     max_placement_results: int = _opt(
         100, "Hosts passing the filters that are weighed per request (Nova: 1000)."

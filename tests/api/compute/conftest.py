@@ -1,5 +1,6 @@
 """A compute cloud for the whole session: identity, image and compute with 3 fake hosts,
-the fake-driver test hook enabled, a public image and small flavors."""
+the fake-driver test hook enabled, resize to another host only, a public image and small
+flavors."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ FAKE_ENV = {
     "MINISTACK_COMPUTE_FAKE_HOSTS": "3",
     "MINISTACK_COMPUTE_TEST_HOOKS": "1",
     "MINISTACK_COMPUTE_FAKE_MEMORY_MB": "8192",
+    # Nova's default, so a resize here always moves (same-host: test_resize_same_host.py).
+    "MINISTACK_COMPUTE_ALLOW_RESIZE_TO_SAME_HOST": "0",
 }
 
 

@@ -1,9 +1,15 @@
 """Rebuild, resize (source, destination, confirm, revert) and snapshot on this host.
 
-Resize moves the instance to another host (Nova's default: not to the same host): the source
-guest is stopped and kept until the user confirms (then destroyed) or reverts (then started
-again and the destination guest destroyed). Placement holds the instance's allocation on both
-providers in between; confirm frees the source's, revert the destination's.
+Resize to another host: the source guest is stopped and kept until the user confirms (then
+destroyed) or reverts (then started again and the destination guest destroyed). Placement holds
+the instance's allocation on both providers in between; confirm frees the source's, revert the
+destination's.
+
+Resize on the same host (`[compute] allow_resize_to_same_host`): the one guest is stopped and
+spawned again with the new flavor (the libvirt driver grows its disks and redefines it). The
+allocation there already is the new flavor's; confirm keeps it, revert spawns the guest with the
+old flavor again and claims the old flavor's allocation back. Disks never shrink: after a revert
+the libvirt guest keeps the larger disks (its flavor and allocation are the old ones again).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase, guest_spec, node_uuid
+from ministack.compute.resize import claim_flavor
 from ministack.compute.virt.driver import PowerState
 
 log = logging.getLogger("ministack.compute.agent")
@@ -82,7 +89,11 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             await instances.finish_event(agent.db, event, reason)
-            await agent.deps.placement.release(uuid, agent.provider_uuid)
+            if source_host == agent.host:
+                old = inst.system_metadata.get("old_flavor") or inst.flavor
+                await claim_flavor(agent.deps.placement, uuid, agent.host, old, inst)
+            else:
+                await agent.deps.placement.release(uuid, agent.provider_uuid)
             await _restore_source(agent, uuid, source_host, inst.system_metadata)
             await instances.set_error(agent.db, uuid, f"Resize failed: {reason}")
             return
@@ -108,11 +119,13 @@ async def _restore_source(
 
 
 async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
-    """Destroy the source guest and free the source's allocation (runs on the source host)."""
+    """Destroy the source guest and free the source's allocation (runs on the source host).
+    On the same host there is only the resized guest and its new allocation: both stay."""
     event = await instances.start_event(agent.db, uuid, "compute_confirm_resize", agent.host)
-    await agent.driver.destroy(uuid)
-    await agent.deps.placement.release(uuid, node_uuid(source_host))
     inst = await instances.get(agent.db, uuid)
+    if inst is not None and inst.host != source_host:
+        await agent.driver.destroy(uuid)
+        await agent.deps.placement.release(uuid, node_uuid(source_host))
     old_vm = (inst.system_metadata if inst else {}).get("old_vm_state", states.ACTIVE)
     final = states.STOPPED if old_vm == states.STOPPED else states.ACTIVE
     await instances.cas(
@@ -128,17 +141,40 @@ async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
 
 async def revert_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
     """On the destination: destroy the new guest, free this allocation, hand back to the
-    source host, which starts the old guest again."""
+    source host, which starts the old guest again. On the same host: respawn the guest with
+    the old flavor and claim its allocation back instead."""
     async with agent.locks[uuid]:
         event = await instances.start_event(agent.db, uuid, "compute_revert_resize", agent.host)
-        await agent.driver.destroy(uuid)
-        await agent.deps.placement.release(uuid, agent.provider_uuid)
         inst = await instances.get(agent.db, uuid)
-        await _restore_source(agent, uuid, source_host, inst.system_metadata if inst else {})
+        sysmeta = inst.system_metadata if inst else {}
+        if source_host != agent.host:
+            await agent.driver.destroy(uuid)
+            await agent.deps.placement.release(uuid, agent.provider_uuid)
+        await _restore_source(agent, uuid, source_host, sysmeta)
+        if source_host == agent.host and not await _respawn_old(agent, uuid, event):
+            return
         await instances.finish_event(agent.db, event)
     await agent.deps.bus.cast(
         "compute", "finish_revert_resize", server=source_host, instance_uuid=uuid
     )
+
+
+async def _respawn_old(agent: AgentBase, uuid: str, event: int | None) -> bool:
+    """Same-host revert: the guest again with the old flavor (already restored on the
+    instance) and the old flavor's allocation. False, with the instance ERROR, on failure."""
+    inst = await instances.get(agent.db, uuid)
+    if inst is None:
+        return False
+    await claim_flavor(agent.deps.placement, uuid, agent.host, inst.flavor, inst)
+    try:
+        await agent.driver.power_off(uuid)
+        await agent.driver.spawn(guest_spec(inst))
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        await instances.finish_event(agent.db, event, reason)
+        await instances.set_error(agent.db, uuid, f"Revert resize failed: {reason}")
+        return False
+    return True
 
 
 async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
@@ -150,6 +186,8 @@ async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
     try:
         if old_vm != states.STOPPED:
             await agent.driver.power_on(uuid)
+        else:
+            await agent.driver.power_off(uuid)  # a same-host revert respawned it running
     except Exception as exc:
         error = str(exc) or type(exc).__name__
     final = states.STOPPED if old_vm == states.STOPPED else states.ACTIVE
