@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api.compute.conftest import SERVICES, Compute, prepare
+from tests.api.compute.test_quotas import member_token
 from tests.api.compute.test_servers import wait_for
 from tests.cloud import running_cloud
 
@@ -115,6 +116,53 @@ def test_retries_exhausted_is_error_with_reason(sched: Compute) -> None:
         for host in sched.hosts:
             sched.set_fake(host)
     sched.conn.compute.delete_server(server)
+
+
+def test_unbootable_image_is_not_rescheduled(sched: Compute) -> None:
+    """ImageUnusable would fail on every host: one attempt, ERROR, the driver's reason."""
+    reason = "the image could not be booted: it is a corrupt qcow2 file"
+    for host in sched.hosts:
+        sched.set_fake(host, fail={"image": reason})
+    try:
+        server = create(sched, flavor(sched, 64))
+        failed = wait_for(sched, server.id, status="ERROR")
+    finally:
+        for host in sched.hosts:
+            sched.set_fake(host)
+    assert failed.fault["message"] == f"Build of instance {server.id} aborted: {reason}"
+    names = [e["event"] for e in events(sched, server.id)]
+    assert names.count("compute__do_build_and_run_instance") == 1
+    assert names.count("conductor_schedule_and_build_instances") == 1
+    sched.conn.compute.delete_server(server)
+
+
+def test_member_sees_no_host_names_in_a_fault(sched: Compute) -> None:
+    """PROMISES 22: the fake driver's failures name the host; a member's fault does not."""
+    _project, token = member_token(sched)
+    for host in sched.hosts:
+        sched.set_fake(host, fail={"spawn": ""})
+    try:
+        server = {"name": "m", "imageRef": sched.image_id, "flavorRef": sched.flavor_id}
+        made = sched.api(
+            "POST",
+            "/servers",
+            json={"server": {**server, "networks": "none"}},
+            headers={"X-Auth-Token": token},
+        )
+        assert made.status_code == 202, made.text
+        server_id = made.json()["server"]["id"]
+        wait_for(sched, server_id, status="ERROR")
+    finally:
+        for host in sched.hosts:
+            sched.set_fake(host)
+    admin = sched.api("GET", f"/servers/{server_id}").json()["server"]["fault"]
+    member = sched.api("GET", f"/servers/{server_id}", headers={"X-Auth-Token": token}).json()[
+        "server"
+    ]["fault"]
+    assert any(h in admin["message"] for h in sched.hosts)
+    assert not any(h in member["message"] for h in sched.hosts)
+    assert "<host>" in member["message"] and "details" not in member
+    sched.api("DELETE", f"/servers/{server_id}")
 
 
 def test_disabled_host_is_not_scheduled(sched: Compute) -> None:

@@ -1,5 +1,7 @@
 """Building an instance on this host: spawn through the driver, or give the instance back to
-the conductor for another host (up to max_attempts), or ERROR with a fault saying why.
+the conductor for another host (up to max_attempts), or ERROR with a fault saying why. An image
+that cannot be booted (ImageUnusable) would fail on every host: that build is aborted at once
+with the driver's reason as the fault (Nova's BuildAbortException for image errors).
 
 On failure nothing is left behind on the host: the guest is destroyed and this host's
 placement allocation released before the instance moves on.
@@ -12,7 +14,7 @@ import logging
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase, guest_spec
-from ministack.compute.virt.driver import PowerState
+from ministack.compute.virt.driver import ImageUnusable, PowerState
 
 log = logging.getLogger("ministack.compute.agent")
 EVENT = "compute__do_build_and_run_instance"
@@ -46,7 +48,10 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             log.warning("build of %s failed on %s: %s", uuid, agent.host, reason)
             await _undo(agent, uuid)
             await instances.finish_event(agent.db, event, reason)
-            await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason)
+            if isinstance(exc, ImageUnusable):
+                await _abort(agent, uuid, reason)
+            else:
+                await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason)
             return
         await instances.end_step(
             agent.db,
@@ -67,6 +72,14 @@ async def _undo(agent: AgentBase, uuid: str) -> None:
     except Exception:
         log.exception("could not clean up failed build of %s", uuid)
     await agent.deps.placement.release(uuid, agent.provider_uuid)
+
+
+async def _abort(agent: AgentBase, uuid: str, reason: str) -> None:
+    """ERROR without a reschedule: `reason` (an ImageUnusable message) is the fault."""
+    if await instances.cas(
+        agent.db, uuid, vm_states=[states.BUILDING], task_states=[states.SPAWNING]
+    ):
+        await instances.set_error(agent.db, uuid, f"Build of instance {uuid} aborted: {reason}")
 
 
 async def _retry_or_fail(

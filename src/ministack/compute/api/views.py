@@ -7,6 +7,8 @@ introduced it, and admin-only fields only for admins.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +19,17 @@ from ministack.compute import states
 from ministack.compute.api.common import base_url, iso, iso_micro, links, version
 
 PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.~-]+/)+[\w.~-]*")
+
+
+def public_message(message: str, hosts: Iterable[str | None]) -> str:
+    """A fault message fit for non-admins (PROMISES 22): no traceback, no host paths, no
+    host names."""
+    text = message.split("Traceback (most recent call last)", 1)[0].rstrip()
+    text = _PATH.sub("<path>", text)
+    for host in {h for h in hosts if h}:
+        text = re.sub(rf"(?<![\w.-]){re.escape(host)}(?![\w-])", "<host>", text)
+    return text
 
 
 def host_id(project_id: str, host: str | None) -> str:
@@ -42,8 +55,13 @@ def _fault(inst: m.Instance, auth: Auth) -> dict[str, Any] | None:
         "created": inst.fault.get("created"),
         "message": inst.fault.get("message", ""),
     }
-    if auth.is_admin or fault["code"] != 500:
+    if auth.is_admin:
         fault["details"] = inst.fault.get("details", "")
+        return fault
+    hosts = (inst.host, inst.node, (inst.system_metadata or {}).get("source_host"))
+    fault["message"] = public_message(fault["message"], hosts)
+    if fault["code"] != 500:
+        fault["details"] = public_message(inst.fault.get("details", ""), hosts)
     return fault
 
 

@@ -31,6 +31,12 @@ class DriverError(Exception):
     """A hypervisor operation failed; the message is safe to show in an instance fault."""
 
 
+class ImageUnusable(DriverError):
+    """The image cannot be booted on any host (corrupt or unsafe file, wrong or unsupported
+    format, no boot sector, larger than the flavor's disk): the build is aborted, not
+    rescheduled. The message names no host paths."""
+
+
 class GuestNotFound(DriverError):
     """The hypervisor has no guest with that uuid."""
 

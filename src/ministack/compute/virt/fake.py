@@ -6,6 +6,8 @@ QEMU. Delays and failures are data, per driver (so per fake host)::
     FakeDriver("host1", delay={"spawn": 2.0}, fail={"spawn": "disk full"})
 
 A failure is raised as DriverError with its message. `fail_once` fails the next call only.
+The operation "image" is the image step of spawn: its failure is ImageUnusable (the image
+cannot be booted anywhere, so the build is not rescheduled).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ministack.compute.virt.driver import (
     GuestNotFound,
     GuestSpec,
     HostResources,
+    ImageUnusable,
     PowerState,
 )
 
@@ -83,15 +86,15 @@ class FakeDriver:
         self.fail = dict(fail or {})
         self.fail_once = dict(fail_once or {})
 
-    async def _step(self, op: str) -> None:
+    async def _step(self, op: str, error: type[DriverError] = DriverError) -> None:
         wait = self.delay.get(op, 0.0)
         if wait:
             await asyncio.sleep(wait)
         if op in self.fail_once:
             message = self.fail_once.pop(op)
-            raise DriverError(message or f"fake {op} failure injected on {self.host}")
+            raise error(message or f"fake {op} failure injected on {self.host}")
         if op in self.fail:
-            raise DriverError(self.fail[op] or f"fake {op} failure injected on {self.host}")
+            raise error(self.fail[op] or f"fake {op} failure injected on {self.host}")
 
     def _guest(self, uuid: str) -> _Guest:
         guest = self.guests.get(uuid)
@@ -119,6 +122,8 @@ class FakeDriver:
 
     async def spawn(self, spec: GuestSpec) -> None:
         """Create and start the guest; on an injected failure nothing is left behind."""
+        if spec.image_id is not None:
+            await self._step("image", ImageUnusable)
         await self._step("spawn")
         self.guests[spec.uuid] = _Guest(spec, PowerState.RUNNING, [f"{spec.hostname} login:"])
 

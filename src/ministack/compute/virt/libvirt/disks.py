@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ministack.compute.virt.driver import DriverError
+from ministack.compute.virt.driver import DriverError, ImageUnusable
 
 GiB = 1024**3
 QEMU_IMG_CPU_SECONDS = 30
@@ -57,17 +57,18 @@ async def image_info(path: Path, fmt: str) -> dict[str, Any]:
 
 
 async def check_qcow2(path: Path) -> None:
-    """Raise DriverError when a qcow2 file is corrupt or refers to other files.
+    """Raise ImageUnusable when a qcow2 file refers to other files, DriverError when
+    qemu-img finds it unreadable or corrupt.
 
     A backing file or external data file in an uploaded image would let the guest read host
     files, so both are refused.
     """
     info = await image_info(path, "qcow2")
     if info.get("backing-filename") or info.get("full-backing-filename"):
-        raise DriverError("the image is a qcow2 with a backing file, which is not allowed")
+        raise ImageUnusable("the image is a qcow2 with a backing file, which is not allowed")
     specific = info.get("format-specific", {}).get("data", {})
     if specific.get("data-file"):
-        raise DriverError("the image is a qcow2 with an external data file, which is not allowed")
+        raise ImageUnusable("the image is a qcow2 with an external data file, which is not allowed")
     await run("qemu-img", "check", "-q", "-f", "qcow2", path)
 
 
@@ -79,11 +80,11 @@ async def virtual_size(path: Path, fmt: str) -> int:
 async def create_overlay(base: Path, base_format: str, path: Path, size_gb: int) -> None:
     """Create a qcow2 overlay of `base` at `path`, `size_gb` large (0: the base's own size).
 
-    Raises DriverError when the flavor's disk is smaller than the image.
+    Raises ImageUnusable when the flavor's disk is smaller than the image.
     """
     size = await virtual_size(base, base_format)
     if size_gb and size_gb * GiB < size:
-        raise DriverError(
+        raise ImageUnusable(
             f"the flavor's root disk ({size_gb} GB) is smaller than the image "
             f"({-(-size // GiB)} GB); choose a larger flavor"
         )

@@ -35,6 +35,7 @@ from ministack.compute.virt.driver import (
     GuestSpec,
     HostResources,
     ImageSource,
+    ImageUnusable,
     PowerState,
 )
 from ministack.compute.virt.libvirt import disks, host
@@ -250,7 +251,7 @@ class LibvirtDriver:
                     record[key.removesuffix("_id")] = str(extra.path)
             kernel, ramdisk = record.get("kernel"), record.get("ramdisk")
             if not base.bootable and kernel is None:
-                raise DriverError(
+                raise ImageUnusable(
                     "the image could not be booted: its disk has no boot sector and it names "
                     "no kernel_id; upload a bootable disk image"
                 )

@@ -13,14 +13,17 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ministack.compute.virt.driver import DriverError, ImageSource
+from ministack.compute.virt.driver import DriverError, ImageSource, ImageUnusable
 from ministack.compute.virt.libvirt import disks
+
+log = logging.getLogger(__name__)
 
 CONVERTIBLE = ("vmdk", "vdi", "vhd", "vhdx", "qed", "vpc")
 QCOW2_MAGIC = b"QFI\xfb"
@@ -51,9 +54,9 @@ def _verify_checksum(path: Path, properties: Mapping[str, str]) -> None:
     try:
         actual = _file_hash(path, algorithm)
     except ValueError as exc:
-        raise DriverError(f"unknown image checksum algorithm {algorithm!r}") from exc
+        raise ImageUnusable(f"unknown image checksum algorithm {algorithm!r}") from exc
     if actual != expected.lower():
-        raise DriverError("the downloaded image does not match its checksum; upload it again")
+        raise ImageUnusable("the downloaded image does not match its checksum; upload it again")
 
 
 class ImageCache:
@@ -73,8 +76,9 @@ class ImageCache:
     ) -> BaseImage:
         """The cached base of `image_id`, fetched, verified and converted on first use.
 
-        Raises DriverError saying why the image cannot be used (checksum mismatch, corrupt
-        or unsafe qcow2, unknown format); on error nothing new is left in the cache.
+        Raises ImageUnusable saying why the image cannot be used (checksum mismatch, corrupt
+        or unsafe qcow2, unknown format), DriverError when the download fails; on error
+        nothing new is left in the cache.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o755)  # QEMU runs as libvirt-qemu and must read bases
@@ -134,20 +138,37 @@ class ImageCache:
             magic = file.read(4)
         if magic == QCOW2_MAGIC:
             if disk_format not in ("qcow2", ""):
-                raise DriverError(f"the image is qcow2 but its disk_format is {disk_format!r}")
+                raise ImageUnusable(
+                    f"the image could not be booted: it is qcow2 but its disk_format is "
+                    f"{disk_format!r}"
+                )
             try:
                 await disks.check_qcow2(path)
+            except ImageUnusable as exc:
+                raise ImageUnusable(f"the image could not be booted: {exc}") from exc
             except DriverError as exc:
-                raise DriverError(f"the image could not be booted: corrupt qcow2 ({exc})") from exc
+                log.warning("image %s failed its qcow2 check: %s", path.name, exc)
+                raise ImageUnusable(
+                    "the image could not be booted: it is a corrupt qcow2 file (qemu-img check "
+                    "failed); upload it again"
+                ) from exc
             return "qcow2"
         if disk_format == "qcow2":
-            raise DriverError("the image could not be booted: it is not a valid qcow2 file")
+            raise ImageUnusable("the image could not be booted: it is not a valid qcow2 file")
         if disk_format in CONVERTIBLE:
-            await disks.image_info(path, disk_format)
+            try:
+                await disks.image_info(path, disk_format)
+            except DriverError as exc:
+                log.warning("image %s is not readable as %s: %s", path.name, disk_format, exc)
+                raise ImageUnusable(
+                    f"the image could not be booted: it is not a valid {disk_format} file"
+                ) from exc
             return disk_format
         if disk_format in ("", "raw", "iso"):
             return disk_format or "raw"
-        raise DriverError(f"disk_format {disk_format!r} is not supported by the libvirt driver")
+        raise ImageUnusable(
+            f"the image could not be booted: disk_format {disk_format!r} is not supported"
+        )
 
     def is_valid(self, base: BaseImage) -> bool:
         """Whether the cached file still has the sha256 recorded when it was fetched."""
