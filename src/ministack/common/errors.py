@@ -3,14 +3,17 @@
 Handlers raise these; the web layer turns them into OpenStack's error bodies:
 Keystone and Glance ``{"error": {"code", "title", "message"}}``, Nova and Cinder
 ``{"itemNotFound": {"code", "message"}}``, Neutron ``{"NeutronError": {"type", "message",
-"detail"}}``. Every message says what was wrong and, where it helps, what to do.
+"detail"}}``, Placement ``{"errors": [{"status", "title", "detail", "request_id"}]}``.
+Every message says what was wrong and, where it helps, what to do.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-Style = Literal["keystone", "nova", "neutron", "glance"]
+from ministack.common.context import current_request_id
+
+Style = Literal["keystone", "nova", "neutron", "glance", "placement"]
 
 
 class ApiError(Exception):
@@ -33,6 +36,9 @@ class ApiError(Exception):
             return {self.nova_key: {"code": self.status, "message": self.message}}
         if style == "neutron":
             return {"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}}
+        if style == "placement":
+            error = {"status": self.status, "title": self.title, "detail": self.message}
+            return {"errors": [{**error, "request_id": current_request_id() or ""}]}
         return {"error": {"code": self.status, "title": self.title, "message": self.message}}
 
 

@@ -28,6 +28,21 @@ MAX_VERSION = (1, 14)
 STANDARD_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB", "PCI_DEVICE", "SRIOV_NET_VF", "IPV4_ADDRESS")
 
 
+class VersionNotAcceptable(errors.NotAcceptable):
+    """406 for a microversion outside 1.0-MAX_VERSION; placement's error body names the range
+    (osc-placement reads max_version from it to fall back)."""
+
+    def body(self, style: errors.Style) -> dict[str, Any]:
+        out = super().body(style)
+        for item in out.get("errors", []):
+            item.update(min_version=_text(MIN_VERSION), max_version=_text(MAX_VERSION))
+        return out
+
+
+def _text(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
 def _version(request: Request) -> tuple[int, int]:
     v: tuple[int, int] = request.scope.get("state", {}).get("placement_version", MIN_VERSION)
     return v
@@ -57,7 +72,7 @@ class VersionMiddleware:
             match = re.fullmatch(r"(\d+)\.(\d+)", raw)
             version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
             if not MIN_VERSION <= version <= MAX_VERSION:
-                raise errors.NotAcceptable(
+                raise VersionNotAcceptable(
                     f"Unacceptable version header: {raw}; this placement supports 1.0 to "
                     f"{MAX_VERSION[0]}.{MAX_VERSION[1]}."
                 )
@@ -189,7 +204,12 @@ async def provider_usages(request: Request) -> Response:
             .where(m.Allocation.provider_id == rp.id)
             .group_by(m.Allocation.resource_class)
         )
-        usages = {rc: int(n) for rc, n in rows.tuples()}
+        used = {rc: int(n) for rc, n in rows.tuples()}
+        classes = await s.execute(
+            select(m.Inventory.resource_class).where(m.Inventory.provider_id == rp.id)
+        )
+        # Like placement: every inventoried class is listed, 0 when nothing is allocated.
+        usages = {rc: 0 for rc in classes.scalars()} | used
     return json_response({"usages": usages, "resource_provider_generation": rp.generation})
 
 

@@ -13,12 +13,12 @@ async def start(ctx: Any) -> Any:
     from ministack.server import Runtime
 
     app, _served = make_app(
-        "placement", ROUTES, style="keystone", state={"db": ctx.db, "validator": ctx.validator}
+        "placement", ROUTES, style="placement", state={"db": ctx.db, "validator": ctx.validator}
     )
     served = ApiMiddleware(
         VersionMiddleware(app),
         service="placement",
-        style="keystone",
+        style="placement",
         max_body=ctx.settings.identity.max_request_body_size,
     )
     return Runtime(app=served)
