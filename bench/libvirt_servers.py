@@ -120,6 +120,24 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def measure(api: Api, cloud: Cloud, image: Path, tmp: Path, runs: int, count: int) -> None:
+    """Print boot times (API and plain qemu), the burst of `count`, and control-plane RSS."""
+    assert cloud.proc is not None
+    print(f"control plane idle: {rss_mb(cloud.proc.pid):.0f} MB RSS")
+    print(f"first boot (image fetched into the host cache): {api_boot(api):.2f} s")
+    through_api, plain = [], []
+    for _ in range(runs):
+        through_api.append(api_boot(api))
+        plain.append(asyncio.run(qemu_boot(image, tmp)))
+    a, q = statistics.median(through_api), statistics.median(plain)
+    print(f"POST /servers -> banner: median {a:.2f} s  runs {[round(x, 2) for x in through_api]}")
+    print(f"plain qemu     -> banner: median {q:.2f} s  runs {[round(x, 2) for x in plain]}")
+    print(f"ratio {a / q:.2f}, control-plane overhead {a - q:+.2f} s (target < 0.5 s)")
+    active, banners = many(api, count)
+    print(f"{count} servers in one request: all ACTIVE {active:.1f} s, all banners {banners:.1f} s")
+    print(f"control plane with {count} VMs running: {rss_mb(cloud.proc.pid):.0f} MB RSS")
+
+
 def main(runs: int, count: int) -> None:
     image = build_test_image(DEFAULT_CACHE_DIR)
     tmp = Path(tempfile.mkdtemp(prefix="ministack-bench-api-", dir="/var/tmp"))
@@ -129,29 +147,13 @@ def main(runs: int, count: int) -> None:
         with running_cloud(tmp, services=("identity", "image", "compute"), extra_env=env) as cloud:
             cloud.ministack("seed")
             api = Api(cloud)
-            assert cloud.proc is not None
-            print(f"control plane idle: {rss_mb(cloud.proc.pid):.0f} MB RSS")
-            print(f"first boot (image fetched into the host cache): {api_boot(api):.2f} s")
-            through_api, plain = [], []
-            for _ in range(runs):
-                through_api.append(api_boot(api))
-                plain.append(asyncio.run(qemu_boot(image, tmp)))
-            a, q = statistics.median(through_api), statistics.median(plain)
-            print(
-                f"POST /servers -> banner: median {a:.2f} s  "
-                f"runs {[round(x, 2) for x in through_api]}"
-            )
-            print(
-                f"plain qemu     -> banner: median {q:.2f} s  runs {[round(x, 2) for x in plain]}"
-            )
-            print(f"ratio {a / q:.2f}, control-plane overhead {a - q:+.2f} s (target < 0.5 s)")
-            active, banners = many(api, count)
-            print(
-                f"{count} servers in one request: all ACTIVE {active:.1f} s, "
-                f"all banners {banners:.1f} s"
-            )
-            print(f"control plane with {count} VMs running: {rss_mb(cloud.proc.pid):.0f} MB RSS")
-            api.delete_all("many")
+            try:
+                measure(api, cloud, image, tmp, runs, count)
+            finally:
+                # Servers are deleted even when a step fails: stopping the cloud would leave
+                # their domains running on the host.
+                api.delete_all("vm1")
+                api.delete_all("many")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
