@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,8 +77,15 @@ def make_file(path: Path, size: int) -> None:
 
 
 def main() -> None:
-    size = int(sys.argv[1] if len(sys.argv) > 1 else 2048) * MiB
     base = Path(tempfile.mkdtemp(prefix="bench-image-", dir="/var/tmp"))
+    try:
+        run(base, int(sys.argv[1] if len(sys.argv) > 1 else 2048) * MiB)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run(base: Path, size: int) -> None:
+    """Measure cp, upload and download of a `size`-byte file, all under `base`."""
     src, copy, out = base / "src.img", base / "copy.img", base / "out.img"
     make_file(src, size)
     started = time.perf_counter()
@@ -123,8 +131,6 @@ def main() -> None:
         f"of cp  peak RSS growth {(down_rss.peak - before_down) / 1024:5.1f} MiB"
     )
     print(f"({gib:.1f} GiB; md5 + sha512 computed during upload)")
-    for path in (src, out):
-        path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
