@@ -31,7 +31,6 @@ app.add_typer(db_app, name="db")
 console = Console() if sys.stdout.isatty() else Console(width=200)
 
 START_TIMEOUT = 60.0
-SERVICE_DOWN_SECONDS = 60
 STOP_TIMEOUT = 30.0
 
 
@@ -252,12 +251,13 @@ def status() -> None:
         )
     console.print(table)
     rows = asyncio.run(_service_rows(settings))
+    down_after = settings.compute.service_down_time
     agents = Table("host", "binary", "state", "last heartbeat", "disabled", "why down")
     for host, binary, updated, disabled, forced, error in rows:
         age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - updated).total_seconds()
-        alive = age <= SERVICE_DOWN_SECONDS and not forced and not error
+        alive = age <= down_after and not forced and not error
         why = error or ("forced down" if forced else "")
-        if age > SERVICE_DOWN_SECONDS:
+        if age > down_after:
             why = why or f"no heartbeat for {int(age)}s"
         agents.add_row(
             host,
