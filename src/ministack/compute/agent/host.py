@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
@@ -42,33 +43,38 @@ def inventories(res: HostResources, agent: AgentBase) -> dict[str, InventorySpec
     }
 
 
+async def service_row(s: AsyncSession, host: str, *, create: bool) -> ServiceRecord | None:
+    """The host's nova-compute row in the services table; added (not yet flushed) when missing
+    and `create` is set, else None when missing."""
+    row = (
+        await s.execute(
+            select(ServiceRecord).where(ServiceRecord.host == host, ServiceRecord.binary == BINARY)
+        )
+    ).scalar_one_or_none()
+    if row is None and create:
+        now = utcnow()
+        row = ServiceRecord(
+            uuid=node_uuid(f"service:{host}"),
+            host=host,
+            binary=BINARY,
+            topic="compute",
+            disabled=False,
+            forced_down=False,
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(row)
+    return row
+
+
 async def register(agent: AgentBase) -> None:
     """Create or refresh the host's service row, compute node and resource provider."""
     res = await agent.driver.host_resources()
     now = utcnow()
     async with agent.db.writer() as s:
-        svc = (
-            await s.execute(
-                select(ServiceRecord).where(
-                    ServiceRecord.host == agent.host, ServiceRecord.binary == BINARY
-                )
-            )
-        ).scalar_one_or_none()
-        if svc is None:
-            s.add(
-                ServiceRecord(
-                    uuid=node_uuid(f"service:{agent.host}"),
-                    host=agent.host,
-                    binary=BINARY,
-                    topic="compute",
-                    disabled=False,
-                    forced_down=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            svc.updated_at = now
+        svc = await service_row(s, agent.host, create=True)
+        assert svc is not None
+        svc.updated_at = now
         node = (
             await s.execute(
                 select(m.ComputeNode).where(m.ComputeNode.hypervisor_hostname == agent.node)

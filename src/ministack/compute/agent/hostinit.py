@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-
-from ministack.common.db import Database, utcnow
-from ministack.common.models import ServiceRecord
-from ministack.compute.agent.base import node_uuid
-from ministack.compute.agent.host import BINARY
+from ministack.common.db import Database
+from ministack.compute.agent.host import service_row
 from ministack.compute.agent.manager import ComputeAgent
 from ministack.compute.virt.driver import DriverError
 
@@ -28,29 +24,9 @@ async def set_last_error(db: Database, host: str, error: str | None) -> None:
     """Record (or clear, with None) why the agent of `host` is not running. Creates the
     service row when the host never registered, so the failure is visible at once."""
     async with db.writer() as s:
-        row = (
-            await s.execute(
-                select(ServiceRecord).where(
-                    ServiceRecord.host == host, ServiceRecord.binary == BINARY
-                )
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            if error is None:
-                return
-            now = utcnow()
-            row = ServiceRecord(
-                uuid=node_uuid(f"service:{host}"),
-                host=host,
-                binary=BINARY,
-                topic="compute",
-                disabled=False,
-                forced_down=False,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(row)
-        row.last_error = error
+        row = await service_row(s, host, create=error is not None)
+        if row is not None:
+            row.last_error = error
 
 
 async def try_start(agent: ComputeAgent) -> bool:
