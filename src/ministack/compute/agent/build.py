@@ -95,13 +95,7 @@ async def _retry_or_fail(
         host=None,
         node=None,
     ):
-        await agent.deps.bus.cast(
-            "conductor",
-            "build_instances",
-            instance_uuids=[uuid],
-            attempt=attempt + 1,
-            tried_hosts=tried,
-        )
+        await agent.deps.conductor.build_instances([uuid], attempt + 1, tried)
         return
     message = (
         "Exceeded maximum number of retries. Exceeded max scheduling attempts "

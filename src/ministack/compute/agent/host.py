@@ -21,7 +21,8 @@ from ministack.common.models import ServiceRecord
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.agent import delete
-from ministack.compute.agent.base import AgentBase, node_uuid
+from ministack.compute.agent.base import AgentBase
+from ministack.compute.claims import node_uuid
 from ministack.compute.virt.driver import HostResources, PowerState
 from ministack.placement.client import InventorySpec
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
-from ministack.compute.agent.base import AgentBase, guest_spec, node_uuid
-from ministack.compute.resize import claim_flavor
+from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.claims import claim_flavor, node_uuid
 from ministack.compute.virt.driver import PowerState
 
 log = logging.getLogger("ministack.compute.agent")
@@ -154,9 +154,7 @@ async def revert_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         if source_host == agent.host and not await _respawn_old(agent, uuid, event):
             return
         await instances.finish_event(agent.db, event)
-    await agent.deps.bus.cast(
-        "compute", "finish_revert_resize", server=source_host, instance_uuid=uuid
-    )
+    await agent.deps.agent(source_host).finish_revert_resize(uuid)
 
 
 async def _respawn_old(agent: AgentBase, uuid: str, event: int | None) -> bool:
@@ -218,14 +216,11 @@ async def snapshot(agent: AgentBase, uuid: str, image_id: str) -> None:
                 task_state=states.IMAGE_UPLOADING,
             )
             disk_format = await agent.driver.snapshot(uuid, dest)
-            if images is None:
-                raise RuntimeError("the image service is not reachable from this host")
             await images.upload(image_id, dest, disk_format)
     except Exception as exc:
         error = str(exc) or type(exc).__name__
         log.warning("snapshot of %s failed: %s", uuid, error)
-        if images is not None:
-            await images.delete(image_id)
+        await images.delete(image_id)
     await instances.cas(
         agent.db,
         uuid,

@@ -15,7 +15,7 @@ from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors
-from ministack.compute.api.common import Api, check_metadata, check_name
+from ministack.compute.api.common import Api, check_metadata, check_name, host_of
 from ministack.compute.api.views import render_server
 
 
@@ -43,13 +43,7 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     if "metadata" in body:
         values["metadata_"] = check_metadata(body["metadata"])
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, **values)
-    await api.bus.cast(
-        "compute",
-        "rebuild_instance",
-        server=inst.host,
-        instance_uuid=inst.uuid,
-        from_vm_state=inst.vm_state,
-    )
+    await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
     fresh = await instances.get(api.db, inst.uuid)
     server = render_server(request, fresh or inst, auth)
     server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
@@ -76,7 +70,7 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
     sysmeta = dict(inst.system_metadata or {})
     sysmeta.update(new_flavor=new, old_flavor=dict(inst.flavor), old_vm_state=inst.vm_state)
     await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, system_metadata=sysmeta)
-    await api.bus.cast("conductor", "resize_instance", instance_uuid=inst.uuid)
+    await api.conductor.resize_instance(inst.uuid)
     return empty_response(202)
 
 
@@ -87,13 +81,8 @@ async def confirm_resize(
 
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "confirmResize", "confirmResize", states.RESIZE_CONFIRMING)
-    await api.bus.cast(
-        "compute",
-        "confirm_resize",
-        server=source or inst.host,
-        instance_uuid=inst.uuid,
-        source_host=source or inst.host,
-    )
+    source = source or host_of(inst)
+    await api.agent(source).confirm_resize(inst.uuid, source)
     return empty_response(204)
 
 
@@ -104,13 +93,7 @@ async def revert_resize(
 
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "revertResize", "revertResize", states.RESIZE_REVERTING)
-    await api.bus.cast(
-        "compute",
-        "revert_resize",
-        server=inst.host,
-        instance_uuid=inst.uuid,
-        source_host=source or inst.host,
-    )
+    await api.agent(host_of(inst)).revert_resize(inst.uuid, source or host_of(inst))
     return empty_response(202)
 
 
@@ -132,8 +115,6 @@ async def create_image(
     except Exception:
         await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], task_state=None)
         raise
-    await api.bus.cast(
-        "compute", "snapshot_instance", server=inst.host, instance_uuid=inst.uuid, image_id=image_id
-    )
+    await api.agent(host_of(inst)).snapshot_instance(inst.uuid, image_id)
     location = f"{api.settings.endpoint('image')}/v2/images/{image_id}"
     return empty_response(202, headers={"Location": location})

@@ -20,9 +20,8 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response, read_json
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.agent.power import ACTIONS
 from ministack.compute.api import resize_actions
-from ministack.compute.api.common import Api, api_of, caller
+from ministack.compute.api.common import Api, api_of, caller, host_of
 from ministack.compute.api.servers import check_unlocked, load
 
 WRITE = "admin | member"
@@ -70,15 +69,8 @@ async def begin(
 
 def _power(name: str, action: str) -> Handler:
     async def run(request: Request, api: Api, auth: Auth, inst: m.Instance, _b: Any) -> Response:
-        await begin(api, auth, inst, name, action, ACTIONS[action].task_state)
-        await api.bus.cast(
-            "compute",
-            "power_action",
-            server=inst.host,
-            instance_uuid=inst.uuid,
-            action=action,
-            from_vm_state=inst.vm_state,
-        )
+        await begin(api, auth, inst, name, action, states.POWER_ACTIONS[action].task_state)
+        await api.agent(host_of(inst)).power_action(inst.uuid, action, inst.vm_state)
         return empty_response(202)
 
     return run
@@ -121,14 +113,7 @@ async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
     if inst.host is None or inst.vm_state == states.BUILDING:
         raise errors.Conflict(f"Instance {inst.uuid} is not ready: it is still building.")
     try:
-        output = await api.bus.call(
-            "compute",
-            "get_console_output",
-            server=inst.host,
-            timeout=10.0,
-            instance_uuid=inst.uuid,
-            length=length,
-        )
+        output = await api.agent(inst.host).get_console_output(inst.uuid, length)
     except Exception:
         raise errors.Conflict(
             f"The console of instance {inst.uuid} is unavailable: its host {inst.host} does "

@@ -17,7 +17,6 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response, read_json
 from ministack.compute import instances, servicegroup, states
 from ministack.compute import models as m
-from ministack.compute.agent.delete import local_delete
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -29,6 +28,7 @@ from ministack.compute.api.common import (
 )
 from ministack.compute.api.server_create import create_server
 from ministack.compute.api.views import render_brief, render_server
+from ministack.compute.claims import local_delete
 
 READ = "admin | reader"
 WRITE = "admin | member"
@@ -212,7 +212,7 @@ async def _finish_delete(api: Api, inst: m.Instance) -> None:
         await local_delete(api.placement, api.db, inst.uuid)
         return
     try:
-        await api.bus.cast("compute", "terminate_instance", server=host, instance_uuid=inst.uuid)
+        await api.agent(host).terminate_instance(inst.uuid)
     except Exception:
         await local_delete(api.placement, api.db, inst.uuid)
 

@@ -9,19 +9,17 @@ consumer, one provider), so nothing is counted twice; revert claims the old flav
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ministack.compute import instances, states
-from ministack.compute import models as m
-from ministack.placement.client import PlacementClient
-
-if TYPE_CHECKING:
-    from ministack.compute.conductor import Conductor
+from ministack.compute.claims import claim_flavor, node_uuid
+from ministack.compute.conductor.base import ConductorDeps
+from ministack.compute.rpcapi.scheduler import Selection
 
 log = logging.getLogger("ministack.compute.conductor")
 
 
-async def schedule_resize(cond: Conductor, uuid: str) -> None:
+async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
     """Never raises: every outcome is written to the instance and its events."""
     inst = await instances.get(cond.db, uuid)
     if inst is None or inst.task_state != states.RESIZE_PREP or inst.host is None:
@@ -34,25 +32,24 @@ async def schedule_resize(cond: Conductor, uuid: str) -> None:
     spec.pop("force_host", None)
     source = inst.host
     same_host_ok = cond.settings.compute.allow_resize_to_same_host
-    answer = await cond.bus.call(
-        "scheduler",
-        "select_destinations",
-        instance_uuids=[uuid],
-        spec=spec,
-        ignore_hosts=[] if same_host_ok else [source],
-    )
-    if "error" in answer:
-        await instances.finish_event(cond.db, event, answer["error"])
+    try:
+        answer = await cond.scheduler.select_destinations(
+            [uuid], spec, [] if same_host_ok else [source]
+        )
+    except Exception as exc:
+        answer = Selection(error=f"The scheduler did not answer: {exc}")
+    if answer.error is not None:
+        await instances.finish_event(cond.db, event, answer.error)
         await instances.cas(cond.db, uuid, task_states=[states.RESIZE_PREP], task_state=None)
         return
-    dest = answer["hosts"][0]["host"]
+    dest = answer.hosts[0].host
     try:
-        await cond.bus.call("compute", "resize_instance", server=source, instance_uuid=uuid)
+        await cond.agent(source).resize_instance(uuid)
     except Exception as exc:
         if dest == source:
             await claim_flavor(cond.placement, uuid, source, sysmeta["old_flavor"], inst)
         else:
-            await cond.placement.release(uuid, _provider(dest))
+            await cond.placement.release(uuid, node_uuid(dest))
         await instances.finish_event(cond.db, event, f"Stopping the guest on {source}: {exc}")
         await instances.cas(cond.db, uuid, task_states=[states.RESIZE_PREP], task_state=None)
         return
@@ -70,34 +67,4 @@ async def schedule_resize(cond: Conductor, uuid: str) -> None:
         task_state=states.RESIZE_MIGRATING,
     )
     await instances.finish_event(cond.db, event)
-    await cond.bus.cast(
-        "compute", "finish_resize", server=dest, instance_uuid=uuid, source_host=source
-    )
-
-
-async def claim_flavor(
-    placement: PlacementClient, uuid: str, host: str, flavor: dict[str, Any], inst: m.Instance
-) -> None:
-    """Make the instance's allocation on `host` that of `flavor` (replacing what it held
-    there). Used on the same host to give back the old flavor's allocation; logged, never
-    raised, when it no longer fits (the guest exists and runs with that flavor anyway)."""
-    resources = {
-        "VCPU": int(flavor["vcpus"]),
-        "MEMORY_MB": int(flavor["ram"]),
-        "DISK_GB": int(flavor["disk"]) + int(flavor.get("ephemeral", 0) or 0),
-    }
-    problem = await placement.claim(
-        uuid,
-        _provider(host),
-        resources,
-        project_id=inst.project_id,
-        user_id=inst.user_id,
-    )
-    if problem is not None:
-        log.warning("could not give %s its %s allocation back: %s", uuid, host, problem)
-
-
-def _provider(host: str) -> str:
-    from ministack.compute.agent.base import node_uuid
-
-    return node_uuid(host)
+    await cond.agent(dest).finish_resize(uuid, source)
