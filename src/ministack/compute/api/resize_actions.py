@@ -15,6 +15,7 @@ from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors
+from ministack.compute.api.actions import begin
 from ministack.compute.api.common import Api, check_metadata, check_name, host_of
 from ministack.compute.api.views import render_server
 
@@ -28,8 +29,6 @@ def _obj(body: Any, action: str) -> dict[str, Any]:
 
 
 async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     body = _obj(body, "rebuild")
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
@@ -51,8 +50,6 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 
 async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     body = _obj(body, "resize")
     flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
     async with api.db.session() as s:
@@ -77,8 +74,6 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
 async def confirm_resize(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "confirmResize", "confirmResize", states.RESIZE_CONFIRMING)
     source = source or host_of(inst)
@@ -89,8 +84,6 @@ async def confirm_resize(
 async def revert_resize(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "revertResize", "revertResize", states.RESIZE_REVERTING)
     await api.agent(host_of(inst)).revert_resize(inst.uuid, source or host_of(inst))
@@ -100,8 +93,6 @@ async def revert_resize(
 async def create_image(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     body = _obj(body, "createImage")
     name = check_name(body.get("name"))
     props = check_metadata(body.get("metadata", {}))

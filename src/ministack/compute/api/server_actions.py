@@ -8,7 +8,6 @@ to the agent of the server's host. Answers 202; the work continues asynchronousl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -21,50 +20,9 @@ from ministack.common.web import empty_response, json_response, read_json
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.api import resize_actions
+from ministack.compute.api.actions import WRITE, Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of
 from ministack.compute.api.servers import check_unlocked, load
-
-WRITE = "admin | member"
-Handler = Callable[[Request, Api, Auth, m.Instance, Any], Awaitable[Response]]
-
-
-def conflict(inst: m.Instance, action: str) -> errors.Conflict:
-    if inst.task_state is not None:
-        return errors.Conflict(
-            f"Cannot '{action}' instance {inst.uuid} while it is in task_state {inst.task_state}"
-        )
-    return errors.Conflict(
-        f"Cannot '{action}' instance {inst.uuid} while it is in vm_state {inst.vm_state}"
-    )
-
-
-async def begin(
-    api: Api,
-    auth: Auth,
-    inst: m.Instance,
-    action: str,
-    allowed_key: str,
-    task_state: str,
-    **values: Any,
-) -> None:
-    """The compare-and-swap into `task_state` plus the action record; 409 when the server is
-    not in a state that allows `action` (or another action got there first)."""
-    if inst.vm_state not in states.ALLOWED[allowed_key] or inst.task_state is not None:
-        raise conflict(inst, action)
-    if inst.host is None:
-        raise errors.Conflict(f"Instance {inst.uuid} is not ready: it has no host.")
-    won = await instances.cas(
-        api.db,
-        inst.uuid,
-        vm_states=[inst.vm_state],
-        task_states=[None],
-        task_state=task_state,
-        **values,
-    )
-    if not won:
-        fresh = await instances.get(api.db, inst.uuid)
-        raise conflict(fresh or inst, action)
-    await instances.add_action(api.db, inst.uuid, action, auth.user_id, inst.project_id)
 
 
 def _power(name: str, action: str) -> Handler:
