@@ -11,6 +11,7 @@ import logging
 
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.instances import Change
 
 log = logging.getLogger("ministack.compute.agent")
 
@@ -50,8 +51,7 @@ async def power_action(agent: AgentBase, uuid: str, action: str, from_vm_state: 
                 agent.db,
                 uuid,
                 task_states=[spec.task_state],
-                vm_state=from_vm_state,
-                task_state=None,
+                change=Change(vm_state=from_vm_state, task_state=None),
             )
             await instances.finish_event(agent.db, event, reason)
             return
@@ -60,8 +60,8 @@ async def power_action(agent: AgentBase, uuid: str, action: str, from_vm_state: 
             agent.db,
             uuid,
             task_states=[spec.task_state],
-            vm_state=spec.vm_state,
-            task_state=None,
-            power_state=int(info.power_state),
+            change=Change(
+                vm_state=spec.vm_state, task_state=None, power_state=int(info.power_state)
+            ),
         )
         await instances.finish_event(agent.db, event)

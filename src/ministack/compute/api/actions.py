@@ -3,6 +3,7 @@ instance-action record (`begin`), and the 409 a refused action gets (`conflict`)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from ministack.common.auth import Auth
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.api.common import Api
+from ministack.compute.instances import NO_CHANGE, Change
 
 WRITE = "admin | member"
 Handler = Callable[[Request, Api, Auth, m.Instance, Any], Awaitable[Response]]
@@ -36,10 +38,10 @@ async def begin(
     action: str,
     allowed_key: str,
     task_state: str,
-    **values: Any,
+    change: Change = NO_CHANGE,
 ) -> None:
-    """The compare-and-swap into `task_state` plus the action record; 409 when the server is
-    not in a state that allows `action` (or another action got there first)."""
+    """The compare-and-swap into `task_state` (with `change`) plus the action record; 409 when
+    the server is not in a state that allows `action` (or another action got there first)."""
     if inst.vm_state not in states.ALLOWED[allowed_key] or inst.task_state is not None:
         raise conflict(inst, action)
     if inst.host is None:
@@ -49,8 +51,7 @@ async def begin(
         inst.uuid,
         vm_states=[inst.vm_state],
         task_states=[None],
-        task_state=task_state,
-        **values,
+        change=dataclasses.replace(change, task_state=task_state),
     )
     if not won:
         fresh = await instances.get(api.db, inst.uuid)

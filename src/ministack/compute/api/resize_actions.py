@@ -18,6 +18,7 @@ from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
 from ministack.compute.api.common import Api, check_metadata, check_name, host_of
 from ministack.compute.api.views import render_server
+from ministack.compute.instances import UNSET, Change
 
 
 def _obj(body: Any, action: str) -> dict[str, Any]:
@@ -36,12 +37,12 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     image = await api.images.lookup(
         image_ref, auth.project_id, request.headers.get("x-auth-token", "")
     )
-    values: dict[str, Any] = {"image_ref": str(image["id"])}
-    if "name" in body:
-        values["display_name"] = check_name(body["name"])
-    if "metadata" in body:
-        values["metadata_"] = check_metadata(body["metadata"])
-    await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, **values)
+    change = Change(
+        image_ref=str(image["id"]),
+        display_name=check_name(body["name"]) or "" if "name" in body else UNSET,
+        metadata_=check_metadata(body["metadata"]) if "metadata" in body else UNSET,
+    )
+    await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
     await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
     fresh = await instances.get(api.db, inst.uuid)
     server = render_server(request, fresh or inst, auth)
@@ -66,7 +67,8 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
     )
     sysmeta = dict(inst.system_metadata or {})
     sysmeta.update(new_flavor=new, old_flavor=dict(inst.flavor), old_vm_state=inst.vm_state)
-    await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, system_metadata=sysmeta)
+    change = Change(system_metadata=sysmeta)
+    await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, change)
     await api.conductor.resize_instance(inst.uuid)
     return empty_response(202)
 
@@ -104,7 +106,9 @@ async def create_image(
     try:
         image_id = await api.images.create_queued(name or "", inst.project_id, props, disk_format)
     except Exception:
-        await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], task_state=None)
+        await instances.cas(
+            api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], change=Change(task_state=None)
+        )
         raise
     await api.agent(host_of(inst)).snapshot_instance(inst.uuid, image_id)
     location = f"{api.settings.endpoint('image')}/v2/images/{image_id}"

@@ -23,6 +23,7 @@ from ministack.compute.api import resize_actions
 from ministack.compute.api.actions import WRITE, Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of
 from ministack.compute.api.servers import check_unlocked, load
+from ministack.compute.instances import Change
 
 
 def _power(name: str, action: str) -> Handler:
@@ -46,7 +47,9 @@ async def _reboot(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     await instances.cas(
-        api.db, inst.uuid, locked=True, locked_by="admin" if auth.is_admin else "owner"
+        api.db,
+        inst.uuid,
+        change=Change(locked=True, locked_by="admin" if auth.is_admin else "owner"),
     )
     await instances.add_action(api.db, inst.uuid, "lock", auth.user_id, inst.project_id)
     return empty_response(202)
@@ -55,7 +58,7 @@ async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: 
 async def _unlock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     if inst.locked_by == "admin" and not auth.is_admin:
         raise errors.Forbidden("The server was locked by an admin; only an admin may unlock it.")
-    await instances.cas(api.db, inst.uuid, locked=False, locked_by=None)
+    await instances.cas(api.db, inst.uuid, change=Change(locked=False, locked_by=None))
     await instances.add_action(api.db, inst.uuid, "unlock", auth.user_id, inst.project_id)
     return empty_response(202)
 

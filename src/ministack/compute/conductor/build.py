@@ -13,6 +13,7 @@ from ministack.common.db import utcnow
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.conductor.base import ConductorDeps
+from ministack.compute.instances import Change
 from ministack.compute.rpcapi.scheduler import Destination, Selection
 
 log = logging.getLogger("ministack.compute.conductor")
@@ -84,9 +85,7 @@ async def _hand_over(
         vm_states=[states.BUILDING],
         task_states=[states.SCHEDULING],
         on_host=None,
-        host=dest.host,
-        node=dest.node,
-        availability_zone=dest.zone,
+        change=Change(host=dest.host, node=dest.node, availability_zone=dest.zone),
     )
     if not moved:
         await deps.placement.release(uuid)  # deleted while being scheduled

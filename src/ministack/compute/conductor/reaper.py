@@ -15,6 +15,7 @@ from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.claims import local_delete
 from ministack.compute.conductor.base import ConductorDeps
+from ministack.compute.instances import Change
 
 log = logging.getLogger("ministack.compute.conductor")
 
@@ -76,4 +77,6 @@ async def _reap_one(
             "create it again.",
         )
     else:
-        await instances.cas(deps.db, inst.uuid, task_states=[inst.task_state], task_state=None)
+        await instances.cas(
+            deps.db, inst.uuid, task_states=[inst.task_state], change=Change(task_state=None)
+        )

@@ -14,6 +14,7 @@ from typing import Any
 from ministack.compute import instances, states
 from ministack.compute.claims import claim_flavor, node_uuid
 from ministack.compute.conductor.base import ConductorDeps
+from ministack.compute.instances import Change
 from ministack.compute.rpcapi.scheduler import Selection
 
 log = logging.getLogger("ministack.compute.conductor")
@@ -40,7 +41,9 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
         answer = Selection(error=f"The scheduler did not answer: {exc}")
     if answer.error is not None:
         await instances.finish_event(cond.db, event, answer.error)
-        await instances.cas(cond.db, uuid, task_states=[states.RESIZE_PREP], task_state=None)
+        await instances.cas(
+            cond.db, uuid, task_states=[states.RESIZE_PREP], change=Change(task_state=None)
+        )
         return
     dest = answer.hosts[0].host
     try:
@@ -51,20 +54,24 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
         else:
             await cond.placement.release(uuid, node_uuid(dest))
         await instances.finish_event(cond.db, event, f"Stopping the guest on {source}: {exc}")
-        await instances.cas(cond.db, uuid, task_states=[states.RESIZE_PREP], task_state=None)
+        await instances.cas(
+            cond.db, uuid, task_states=[states.RESIZE_PREP], change=Change(task_state=None)
+        )
         return
     sysmeta["source_host"] = source
     await instances.cas(
         cond.db,
         uuid,
-        host=dest,
-        node=dest,
-        flavor=new_flavor,
-        vcpus=new_flavor["vcpus"],
-        memory_mb=new_flavor["ram"],
-        root_gb=new_flavor["disk"],
-        system_metadata=sysmeta,
-        task_state=states.RESIZE_MIGRATING,
+        change=Change(
+            host=dest,
+            node=dest,
+            flavor=new_flavor,
+            vcpus=new_flavor["vcpus"],
+            memory_mb=new_flavor["ram"],
+            root_gb=new_flavor["disk"],
+            system_metadata=sysmeta,
+            task_state=states.RESIZE_MIGRATING,
+        ),
     )
     await instances.finish_event(cond.db, event)
     await cond.agent(dest).finish_resize(uuid, source)
