@@ -24,6 +24,8 @@ from ministack.compute import models as m
 from ministack.compute import states
 
 _ANY: Any = object()
+ANY_HOST: Any = _ANY
+"""For `on_host`: do not check the instance's host."""
 
 
 class Unset(enum.Enum):

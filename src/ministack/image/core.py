@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors, policy
 from ministack.common.auth import Auth
 from ministack.common.db import Database, utcnow
-from ministack.config import Settings
+from ministack.config import ImageSection, Settings
 from ministack.image import attrs, quotas
 from ministack.image import constants as c
 from ministack.image.models import Image, ImageMember, ImageProperty, ImageTag
@@ -42,7 +42,7 @@ class ImageCore:
         self.store = store
 
     @property
-    def limits(self) -> Any:
+    def limits(self) -> ImageSection:
         return self.settings.image
 
     # -- access -----------------------------------------------------------------------------

@@ -14,58 +14,43 @@ import logging
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.agent.task import InstanceTask, instance_task, reason_of
 from ministack.compute.instances import Change
 from ministack.compute.virt.driver import ImageUnusable, PowerState
 
 log = logging.getLogger("ministack.compute.agent")
 EVENT = "compute__do_build_and_run_instance"
+BUILT = Change(vm_state=states.ACTIVE, task_state=None, power_state=int(PowerState.RUNNING))
 
 
 async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[str]) -> None:
     """Spawn the instance here. Never raises: every outcome is written to the instance."""
-    async with agent.locks[uuid]:
+
+    async def failed(task: InstanceTask, exc: Exception) -> None:
+        await _undo(agent, uuid)
+        if isinstance(exc, ImageUnusable):
+            await _abort(agent, uuid, reason_of(exc))
+        else:
+            await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason_of(exc))
+
+    async with instance_task(agent, uuid, EVENT, on_failure=failed, open_event=False) as task:
         inst = await instances.get(agent.db, uuid)
         if inst is None or inst.host != agent.host or inst.task_state != states.SCHEDULING:
             # Deleted (or moved) while it was on its way here: drop what was claimed for it.
             await agent.deps.placement.release(uuid, agent.provider_uuid)
             return
-        step = await instances.begin_step(
-            agent.db,
-            uuid,
-            EVENT,
-            agent.host,
+        if not await task.open(
+            Change(task_state=states.SPAWNING),
             vm_states=[states.BUILDING],
             task_states=[states.SCHEDULING],
             on_host=agent.host,
-            change=Change(task_state=states.SPAWNING),
-        )
-        if not step.moved:
+        ):
             return
-        event = step.event_id
-        try:
-            await agent.driver.spawn(guest_spec(inst))
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            log.warning("build of %s failed on %s: %s", uuid, agent.host, reason)
-            await _undo(agent, uuid)
-            await instances.finish_event(agent.db, event, reason)
-            if isinstance(exc, ImageUnusable):
-                await _abort(agent, uuid, reason)
-            else:
-                await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason)
-            return
-        await instances.end_step(
-            agent.db,
-            uuid,
-            event,
+        await agent.driver.spawn(guest_spec(inst))
+        await task.finish(
+            Change(**BUILT.values(), launched_at=utcnow()),
             vm_states=[states.BUILDING],
             task_states=[states.SPAWNING],
-            change=Change(
-                vm_state=states.ACTIVE,
-                task_state=None,
-                power_state=int(PowerState.RUNNING),
-                launched_at=utcnow(),
-            ),
         )
 
 

@@ -3,32 +3,26 @@ the row deleted. Idempotent: a guest already gone is fine, a second delete finds
 
 from __future__ import annotations
 
-import logging
-
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.task import error_with, instance_task
 from ministack.compute.claims import local_delete
 
-log = logging.getLogger("ministack.compute.agent")
 EVENT = "compute_terminate_instance"
 
 
 async def terminate(agent: AgentBase, uuid: str) -> None:
     """Finish the delete the API started (task_state deleting). On a driver failure the
     instance goes ERROR with the reason (a later delete retries); never raises."""
-    async with agent.locks[uuid]:
+    failed = error_with("Delete failed on the host")
+    deleted = False
+    async with instance_task(agent, uuid, EVENT, on_failure=failed, open_event=False) as task:
         inst = await instances.get(agent.db, uuid)
         if inst is None or inst.task_state != states.DELETING:
             return
-        event = await instances.start_event(agent.db, uuid, EVENT, agent.host)
-        try:
-            await agent.driver.destroy(uuid)
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            log.warning("delete of %s failed on %s: %s", uuid, agent.host, reason)
-            await instances.finish_event(agent.db, event, reason)
-            await instances.set_error(agent.db, uuid, f"Delete failed on the host: {reason}")
-            return
+        await task.open()
+        await agent.driver.destroy(uuid)
         await local_delete(agent.deps.placement, agent.db, uuid)
-        await instances.finish_event(agent.db, event)
-    agent.locks.pop(uuid, None)
+        deleted = True
+    if deleted:
+        agent.locks.pop(uuid, None)

@@ -21,100 +21,79 @@ from typing import Any
 
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
+from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
 from ministack.compute.claims import claim_flavor, node_uuid
 from ministack.compute.instances import Change
-from ministack.compute.virt.driver import PowerState
 
 log = logging.getLogger("ministack.compute.agent")
 
 
+def _settled(vm_state: str, **more: Any) -> Change:
+    """Out of the task: `vm_state` with its usual power_state and no task_state."""
+    power = int(states.power_state_for(vm_state))
+    return Change(vm_state=vm_state, task_state=None, power_state=power, **more)
+
+
 async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
     """Recreate the guest from the instance's (new) image. A failure is ERROR with a fault."""
-    async with agent.locks[uuid]:
+    failed = error_with("Rebuild failed")
+    event = "compute_rebuild_instance"
+    async with instance_task(agent, uuid, event, on_failure=failed, open_event=False) as task:
         inst = await instances.get(agent.db, uuid)
         if inst is None or inst.task_state != states.REBUILDING:
             return
-        event = await instances.start_event(agent.db, uuid, "compute_rebuild_instance", agent.host)
-        try:
-            await agent.driver.destroy(uuid)
-            await instances.cas(
-                agent.db,
-                uuid,
-                task_states=[states.REBUILDING],
-                change=Change(task_state=states.REBUILD_SPAWNING),
-            )
-            await agent.driver.spawn(guest_spec(inst))
-            if from_vm_state == states.STOPPED:
-                await agent.driver.power_off(uuid)
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            await instances.finish_event(agent.db, event, reason)
-            await instances.set_error(agent.db, uuid, f"Rebuild failed: {reason}")
-            return
+        await task.open()
+        await agent.driver.destroy(uuid)
+        spawning = Change(task_state=states.REBUILD_SPAWNING)
+        await task.settle(spawning, task_states=[states.REBUILDING])
+        await agent.driver.spawn(guest_spec(inst))
+        if from_vm_state == states.STOPPED:
+            await agent.driver.power_off(uuid)
         final = states.STOPPED if from_vm_state == states.STOPPED else states.ACTIVE
-        await instances.cas(
-            agent.db,
-            uuid,
+        await task.settle(
+            _settled(final, fault=None, launched_at=utcnow()),
             task_states=[states.REBUILD_SPAWNING],
-            change=Change(
-                vm_state=final,
-                task_state=None,
-                power_state=int(states.power_state_for(final)),
-                fault=None,
-                launched_at=utcnow(),
-            ),
         )
-        await instances.finish_event(agent.db, event)
 
 
 async def resize_source(agent: AgentBase, uuid: str) -> None:
     """Stop the guest on the source host (kept for a revert). Raises on a driver failure."""
-    async with agent.locks[uuid]:
-        event = await instances.start_event(agent.db, uuid, "compute_resize_instance", agent.host)
-        try:
-            await agent.driver.power_off(uuid)
-        except Exception as exc:
-            await instances.finish_event(agent.db, event, str(exc))
-            raise
-        await instances.cas(
-            agent.db,
-            uuid,
-            task_states=[states.RESIZE_PREP],
-            change=Change(task_state=states.RESIZE_MIGRATING),
-        )
-        await instances.finish_event(agent.db, event)
+    event = "compute_resize_instance"
+    async with instance_task(agent, uuid, event, on_failure=None, reraise=True) as task:
+        await agent.driver.power_off(uuid)
+        migrating = Change(task_state=states.RESIZE_MIGRATING)
+        await task.settle(migrating, task_states=[states.RESIZE_PREP])
 
 
 async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
-    """Start the guest with the new flavor here; the instance is VERIFY_RESIZE on success."""
-    async with agent.locks[uuid]:
+    """Start the guest with the new flavor here; the instance is VERIFY_RESIZE on success.
+    On failure the allocation and the instance go back to the source, ERROR with a fault."""
+    found: list[m.Instance] = []
+
+    async def failed(task: InstanceTask, exc: Exception) -> None:
+        inst = found[0]
+        if source_host == agent.host:
+            old = inst.system_metadata.get("old_flavor") or inst.flavor
+            await claim_flavor(agent.deps.placement, uuid, agent.host, old, inst)
+        else:
+            await agent.deps.placement.release(uuid, agent.provider_uuid)
+        await _restore_source(agent, uuid, source_host, inst.system_metadata)
+        await error_with("Resize failed")(task, exc)
+
+    event = "compute_finish_resize"
+    async with instance_task(agent, uuid, event, on_failure=failed, open_event=False) as task:
         inst = await instances.get(agent.db, uuid)
         if inst is None:
             return
-        event = await instances.start_event(agent.db, uuid, "compute_finish_resize", agent.host)
-        try:
-            await agent.driver.spawn(guest_spec(inst))
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            await instances.finish_event(agent.db, event, reason)
-            if source_host == agent.host:
-                old = inst.system_metadata.get("old_flavor") or inst.flavor
-                await claim_flavor(agent.deps.placement, uuid, agent.host, old, inst)
-            else:
-                await agent.deps.placement.release(uuid, agent.provider_uuid)
-            await _restore_source(agent, uuid, source_host, inst.system_metadata)
-            await instances.set_error(agent.db, uuid, f"Resize failed: {reason}")
-            return
-        await instances.cas(
-            agent.db,
-            uuid,
+        found.append(inst)
+        await task.open()
+        await agent.driver.spawn(guest_spec(inst))
+        await task.settle(
+            _settled(states.RESIZED),
             task_states=[states.RESIZE_MIGRATING, states.RESIZE_FINISH],
-            change=Change(
-                vm_state=states.RESIZED, task_state=None, power_state=int(PowerState.RUNNING)
-            ),
         )
-        await instances.finish_event(agent.db, event)
 
 
 async def _restore_source(
@@ -128,113 +107,89 @@ async def _restore_source(
     await instances.cas(agent.db, uuid, change=change)
 
 
+def _final_after_resize(inst: m.Instance | None) -> str:
+    """The vm_state the instance had before the resize (stopped stays stopped)."""
+    old_vm = (inst.system_metadata if inst else {}).get("old_vm_state", states.ACTIVE)
+    return states.STOPPED if old_vm == states.STOPPED else states.ACTIVE
+
+
 async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
     """Destroy the source guest and free the source's allocation (runs on the source host).
     On the same host there is only the resized guest and its new allocation: both stay."""
-    event = await instances.start_event(agent.db, uuid, "compute_confirm_resize", agent.host)
-    inst = await instances.get(agent.db, uuid)
-    if inst is not None and inst.host != source_host:
-        await agent.driver.destroy(uuid)
-        await agent.deps.placement.release(uuid, node_uuid(source_host))
-    old_vm = (inst.system_metadata if inst else {}).get("old_vm_state", states.ACTIVE)
-    final = states.STOPPED if old_vm == states.STOPPED else states.ACTIVE
-    await instances.cas(
-        agent.db,
-        uuid,
-        task_states=[states.RESIZE_CONFIRMING],
-        change=Change(
-            vm_state=final, task_state=None, power_state=int(states.power_state_for(final))
-        ),
-    )
-    await instances.finish_event(agent.db, event)
+    failed = error_with("Confirm resize failed")
+    event = "compute_confirm_resize"
+    async with instance_task(agent, uuid, event, on_failure=failed, lock=False) as task:
+        inst = await instances.get(agent.db, uuid)
+        if inst is not None and inst.host != source_host:
+            await agent.driver.destroy(uuid)
+            await agent.deps.placement.release(uuid, node_uuid(source_host))
+        final = _final_after_resize(inst)
+        await task.settle(_settled(final), task_states=[states.RESIZE_CONFIRMING])
 
 
 async def revert_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
     """On the destination: destroy the new guest, free this allocation, hand back to the
     source host, which starts the old guest again. On the same host: respawn the guest with
     the old flavor and claim its allocation back instead."""
-    async with agent.locks[uuid]:
-        event = await instances.start_event(agent.db, uuid, "compute_revert_resize", agent.host)
+    failed = error_with("Revert resize failed")
+    handed_back = False
+    async with instance_task(agent, uuid, "compute_revert_resize", on_failure=failed):
         inst = await instances.get(agent.db, uuid)
         sysmeta = inst.system_metadata if inst else {}
         if source_host != agent.host:
             await agent.driver.destroy(uuid)
             await agent.deps.placement.release(uuid, agent.provider_uuid)
         await _restore_source(agent, uuid, source_host, sysmeta)
-        if source_host == agent.host and not await _respawn_old(agent, uuid, event):
-            return
-        await instances.finish_event(agent.db, event)
-    await agent.deps.agent(source_host).finish_revert_resize(uuid)
+        if source_host == agent.host:
+            await _respawn_old(agent, uuid)
+        handed_back = True
+    if handed_back:
+        await agent.deps.agent(source_host).finish_revert_resize(uuid)
 
 
-async def _respawn_old(agent: AgentBase, uuid: str, event: int | None) -> bool:
+async def _respawn_old(agent: AgentBase, uuid: str) -> None:
     """Same-host revert: the guest again with the old flavor (already restored on the
-    instance) and the old flavor's allocation. False, with the instance ERROR, on failure."""
+    instance) and the old flavor's allocation. Raises when the driver fails."""
     inst = await instances.get(agent.db, uuid)
     if inst is None:
-        return False
+        raise RuntimeError("the instance is gone")
     await claim_flavor(agent.deps.placement, uuid, agent.host, inst.flavor, inst)
-    try:
-        await agent.driver.power_off(uuid)
-        await agent.driver.spawn(guest_spec(inst))
-    except Exception as exc:
-        reason = str(exc) or type(exc).__name__
-        await instances.finish_event(agent.db, event, reason)
-        await instances.set_error(agent.db, uuid, f"Revert resize failed: {reason}")
-        return False
-    return True
+    await agent.driver.power_off(uuid)
+    await agent.driver.spawn(guest_spec(inst))
 
 
 async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
-    """On the source: start the old guest again; the instance is back as it was."""
-    event = await instances.start_event(agent.db, uuid, "compute_finish_revert_resize", agent.host)
-    inst = await instances.get(agent.db, uuid)
-    old_vm = (inst.system_metadata if inst else {}).get("old_vm_state", states.ACTIVE)
-    error = None
-    try:
-        if old_vm != states.STOPPED:
-            await agent.driver.power_on(uuid)
-        else:
-            await agent.driver.power_off(uuid)  # a same-host revert respawned it running
-    except Exception as exc:
-        error = str(exc) or type(exc).__name__
-    final = states.STOPPED if old_vm == states.STOPPED else states.ACTIVE
-    await instances.cas(
-        agent.db,
-        uuid,
-        task_states=[states.RESIZE_REVERTING],
-        change=Change(
-            vm_state=final, task_state=None, power_state=int(states.power_state_for(final))
-        ),
-    )
-    await instances.finish_event(agent.db, event, error)
+    """On the source: start the old guest again; the instance is back as it was (a driver
+    failure is recorded in the event; the instance still leaves the task)."""
+    event = "compute_finish_revert_resize"
+    async with instance_task(agent, uuid, event, on_failure=None, lock=False) as task:
+        inst = await instances.get(agent.db, uuid)
+        final = _final_after_resize(inst)
+        try:
+            if final != states.STOPPED:
+                await agent.driver.power_on(uuid)
+            else:
+                await agent.driver.power_off(uuid)  # a same-host revert respawned it running
+        except Exception as exc:
+            task.error = reason_of(exc)
+        await task.settle(_settled(final), task_states=[states.RESIZE_REVERTING])
 
 
 async def snapshot(agent: AgentBase, uuid: str, image_id: str) -> None:
     """Write the guest's disk into the image `image_id` (queued by the API). On failure the
     image is deleted and the error is in the action's event; the instance is unchanged."""
-    event = await instances.start_event(agent.db, uuid, "compute_snapshot_instance", agent.host)
-    error = None
-    images = agent.deps.images
-    try:
+    snapshotting = [states.IMAGE_SNAPSHOT, states.IMAGE_UPLOADING]
+
+    async def failed(task: InstanceTask, exc: Exception) -> None:
+        await agent.deps.images.delete(image_id)
+        await task.settle(Change(task_state=None), task_states=snapshotting)
+
+    event = "compute_snapshot_instance"
+    async with instance_task(agent, uuid, event, on_failure=failed, lock=False) as task:
         with tempfile.TemporaryDirectory() as tmp:
             dest = Path(tmp) / "snapshot"
-            await instances.cas(
-                agent.db,
-                uuid,
-                task_states=[states.IMAGE_SNAPSHOT],
-                change=Change(task_state=states.IMAGE_UPLOADING),
-            )
+            uploading = Change(task_state=states.IMAGE_UPLOADING)
+            await task.settle(uploading, task_states=[states.IMAGE_SNAPSHOT])
             disk_format = await agent.driver.snapshot(uuid, dest)
-            await images.upload(image_id, dest, disk_format)
-    except Exception as exc:
-        error = str(exc) or type(exc).__name__
-        log.warning("snapshot of %s failed: %s", uuid, error)
-        await images.delete(image_id)
-    await instances.cas(
-        agent.db,
-        uuid,
-        task_states=[states.IMAGE_SNAPSHOT, states.IMAGE_UPLOADING],
-        change=Change(task_state=None),
-    )
-    await instances.finish_event(agent.db, event, error)
+            await agent.deps.images.upload(image_id, dest, disk_format)
+        await task.settle(Change(task_state=None), task_states=snapshotting)

@@ -7,13 +7,10 @@ state it came from with the failure in the action's event.
 
 from __future__ import annotations
 
-import logging
-
-from ministack.compute import instances, states
+from ministack.compute import states
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.task import InstanceTask, instance_task
 from ministack.compute.instances import Change
-
-log = logging.getLogger("ministack.compute.agent")
 
 
 async def _drive(agent: AgentBase, uuid: str, action: str) -> None:
@@ -40,28 +37,16 @@ async def power_action(agent: AgentBase, uuid: str, action: str, from_vm_state: 
     """Run one power action the API started. Never raises: a driver failure puts the
     instance back in `from_vm_state` and is recorded in the action's event."""
     spec = states.POWER_ACTIONS[action]
-    async with agent.locks[uuid]:
-        event = await instances.start_event(agent.db, uuid, spec.event, agent.host)
-        try:
-            await _drive(agent, uuid, action)
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            log.warning("%s of %s failed on %s: %s", action, uuid, agent.host, reason)
-            await instances.cas(
-                agent.db,
-                uuid,
-                task_states=[spec.task_state],
-                change=Change(vm_state=from_vm_state, task_state=None),
-            )
-            await instances.finish_event(agent.db, event, reason)
-            return
-        info = await agent.driver.get_info(uuid)
-        await instances.cas(
-            agent.db,
-            uuid,
-            task_states=[spec.task_state],
-            change=Change(
-                vm_state=spec.vm_state, task_state=None, power_state=int(info.power_state)
-            ),
+
+    async def back(task: InstanceTask, exc: Exception) -> None:
+        await task.settle(
+            Change(vm_state=from_vm_state, task_state=None), task_states=[spec.task_state]
         )
-        await instances.finish_event(agent.db, event)
+
+    async with instance_task(agent, uuid, spec.event, on_failure=back) as task:
+        await _drive(agent, uuid, action)
+        info = await agent.driver.get_info(uuid)
+        await task.settle(
+            Change(vm_state=spec.vm_state, task_state=None, power_state=int(info.power_state)),
+            task_states=[spec.task_state],
+        )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from ministack.common.auth import TokenValidator
 from ministack.common.web import ApiMiddleware, make_app
 from ministack.compute.api import (
     admin,
@@ -44,7 +43,8 @@ def routes() -> list[BaseRoute]:
     return out
 
 
-def build(api: Api, validator: Any, max_body: int) -> ASGIApp:
+def build(api: Api, validator: TokenValidator | None, max_body: int) -> ASGIApp:
+    """The Compute v2.1 API's ASGI app (microversions, request ids, body limit)."""
     app, _served = make_app(
         "compute",
         routes(),
