@@ -15,22 +15,14 @@ from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors
-from ministack.compute.api.common import Api, check_metadata, check_name
+from ministack.compute.api.common import Api
 from ministack.compute.api.views import render_server
-
-
-def _obj(body: Any, action: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {action}: an object is required."
-        )
-    return body
 
 
 async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     from ministack.compute.api.server_actions import begin
 
-    body = _obj(body, "rebuild")
+    # body checked by compute.schemas.server_action
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
         raise errors.BadRequest("Invalid input for field/attribute imageRef: it is required.")
@@ -39,9 +31,9 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     )
     values: dict[str, Any] = {"image_ref": str(image["id"])}
     if "name" in body:
-        values["display_name"] = check_name(body["name"])
+        values["display_name"] = body["name"]
     if "metadata" in body:
-        values["metadata_"] = check_metadata(body["metadata"])
+        values["metadata_"] = dict(body["metadata"])
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, **values)
     await api.bus.cast(
         "compute",
@@ -59,7 +51,6 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     from ministack.compute.api.server_actions import begin
 
-    body = _obj(body, "resize")
     flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
     async with api.db.session() as s:
         f = await flavors.find(s, flavor_ref, auth)
@@ -119,16 +110,15 @@ async def create_image(
 ) -> Response:
     from ministack.compute.api.server_actions import begin
 
-    body = _obj(body, "createImage")
-    name = check_name(body.get("name"))
-    props = check_metadata(body.get("metadata", {}))
+    name: str = body["name"]
+    props = dict(body.get("metadata", {}))
     props.update(instance_uuid=inst.uuid, image_type="snapshot")
     if inst.image_ref:
         props["base_image_ref"] = inst.image_ref
     disk_format = "raw" if api.settings.compute.virt_driver == "fake" else "qcow2"
     await begin(api, auth, inst, "createImage", "createImage", states.IMAGE_SNAPSHOT)
     try:
-        image_id = await api.images.create_queued(name or "", inst.project_id, props, disk_format)
+        image_id = await api.images.create_queued(name, inst.project_id, props, disk_format)
     except Exception:
         await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], task_state=None)
         raise
