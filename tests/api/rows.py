@@ -4,6 +4,7 @@ files of the image store, read from the state directory (SQLite) while the cloud
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from tests.cloud import Cloud
@@ -13,7 +14,9 @@ CHURNING: frozenset[str] = frozenset()
 
 
 def row_counts(cloud: Cloud) -> dict[str, int]:
-    """{table: rows} for every table of the cloud's SQLite database."""
+    """{table: rows} for every table of the cloud's database (SQLite or PostgreSQL)."""
+    if cloud.database_url:
+        return _pg_counts(cloud.database_url)
     path = cloud.state_dir / "ministack.db"
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
@@ -42,3 +45,30 @@ def store_files(cloud: Cloud) -> set[str]:
 def grown(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Tables with more rows after than before."""
     return {t: (before.get(t, 0), n) for t, n in after.items() if n > before.get(t, 0)}
+
+
+def _psql(url: str, sql: str) -> list[str]:
+    out = subprocess.run(
+        ["psql", url, "-At", "-F", "\t", "-c", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return [line for line in out.stdout.splitlines() if line]
+
+
+def _pg_counts(url: str) -> dict[str, int]:
+    tables = [
+        t
+        for t in _psql(
+            url,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+            "AND table_type = 'BASE TABLE'",
+        )
+        if t not in CHURNING and t != "alembic_version"
+    ]
+    if not tables:
+        return {}
+    union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in tables)
+    return {name: int(n) for name, n in (line.split("\t") for line in _psql(url, union))}
