@@ -2,9 +2,9 @@
 
 Every service's `schemas` module builds its JSON Schemas from these fragments, so an id, a
 name or an IP address means the same thing in identity, image, compute and placement. The
-fragments are plain JSON Schema (draft 2020-12) dicts; the custom formats they use (`name`,
-`text`, `description`, `uuid`, `ipv4`, `ipv6`, `iso8601`) and keywords (`x-integer` for digit
-strings in range, `x-positive-number` for decimal strings > 0) are checked by
+fragments are plain JSON Schema (draft 7) dicts; the custom formats they use (`name`, `text`,
+`description`, `uuid`, `ipv4`, `ipv6`, `iso8601`, `base64`, `time-filter`, `int:<min>:<max>`
+for digit strings in range, `positive-number` for decimal strings > 0) are checked by
 `common.validation`.
 
 Upstream facts kept here: Nova's name rule (printable characters only, no leading or trailing
@@ -131,7 +131,7 @@ def integer(minimum: int = 0, maximum: int = MAX_INT) -> Schema:
     return {
         "anyOf": [
             {"type": "integer", "minimum": minimum, "maximum": maximum},
-            {"type": "string", "pattern": "^-?[0-9]{1,20}$", "x-integer": [minimum, maximum]},
+            {"type": "string", "pattern": "^-?[0-9]{1,20}$", "format": f"int:{minimum}:{maximum}"},
         ]
     }
 
@@ -147,7 +147,11 @@ non_negative_int = integer(0)
 rxtx_factor: Schema = {
     "anyOf": [
         {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FLOAT},
-        {"type": "string", "pattern": "^[0-9]{1,40}(\\.[0-9]{1,40})?$", "x-positive-number": True},
+        {
+            "type": "string",
+            "pattern": "^[0-9]{1,40}(\\.[0-9]{1,40})?$",
+            "format": "positive-number",
+        },
     ]
 }
 
@@ -174,7 +178,7 @@ def array(items: Schema, max_items: int | None = None, unique: bool = False) -> 
 
 def query_int(minimum: int = 0, maximum: int = MAX_INT) -> Schema:
     """A query parameter holding an integer in range."""
-    return {"type": "string", "pattern": "^-?[0-9]{1,20}$", "x-integer": [minimum, maximum]}
+    return {"type": "string", "pattern": "^-?[0-9]{1,20}$", "format": f"int:{minimum}:{maximum}"}
 
 
 query_bool: Schema = {"enum": [*TRUE_SPELLINGS, *FALSE_SPELLINGS]}
