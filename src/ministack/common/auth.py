@@ -45,11 +45,17 @@ class TokenValidator(Protocol):
 
 
 async def require_auth(request: Request) -> Auth:
-    """Validate the request's X-Auth-Token with the app's validator; 401 when absent or bad."""
+    """Validate the request's X-Auth-Token with the app's validator; 401 when absent or bad.
+    The result is kept on the request, so the validation step and the handler share it."""
+    cached: Auth | None = getattr(request.state, "auth", None)
+    if cached is not None:
+        return cached
     token = request.headers.get("x-auth-token")
     if not token:
         raise errors.Unauthorized(
             "The request you have made requires authentication: send X-Auth-Token."
         )
     validator: TokenValidator = request.app.state.validator
-    return await validator.validate(token)
+    auth = await validator.validate(token)
+    request.state.auth = auth
+    return auth

@@ -81,7 +81,7 @@ class PayloadTooLarge(ApiError):
 
 
 class UnsupportedMediaType(ApiError):
-    status, title, nova_key = 415, "Unsupported Media Type", "mediaTypeNotSupported"
+    status, title, nova_key = 415, "Unsupported Media Type", "badMediaType"
 
 
 class ServiceUnavailable(ApiError):

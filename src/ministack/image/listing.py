@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.pagination import bool_param
+from ministack.common.validation import parse_time_filter
 from ministack.image import constants as c
 from ministack.image.models import Image, ImageMember, ImageProperty, ImageTag
 from ministack.image.views import extras, image_view
@@ -153,6 +154,9 @@ def filters(params: Any) -> list[ColumnElement[bool]]:
         out.append(Image.protected == protected)
     hidden = bool_param(params.get("os_hidden"), "os_hidden")
     out.append(Image.os_hidden == (hidden or False))
+    for name, stamp in (("created_at", Image.created_at), ("updated_at", Image.updated_at)):
+        if params.get(name) is not None:
+            out.append(_time_clause(stamp, name, params[name]))
     for name in params:
         if name not in NON_PROPERTY and name not in EQUALITY:
             out.append(
@@ -163,6 +167,22 @@ def filters(params: Any) -> list[ColumnElement[bool]]:
                 )
             )
     return out
+
+
+def _time_clause(column: Any, name: str, raw: str) -> ColumnElement[bool]:
+    parsed = parse_time_filter(raw)
+    if parsed is None:  # the query schema refuses it first; kept for direct callers
+        raise errors.BadRequest(f"Invalid value {raw!r} for '{name}'.")
+    op, when = parsed
+    clauses: dict[str, ColumnElement[bool]] = {
+        "gt": column > when,
+        "gte": column >= when,
+        "lt": column < when,
+        "lte": column <= when,
+        "eq": column == when,
+        "neq": column != when,
+    }
+    return clauses[op]
 
 
 async def _after_marker(

@@ -20,8 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ministack.common import errors, policy
 from ministack.common.auth import require_auth
 from ministack.common.db import Database
+from ministack.common.validation import Router
 from ministack.common.web import empty_response, json_response
 from ministack.placement import models as m
+from ministack.placement import schemas
 
 MIN_VERSION = (1, 0)
 MAX_VERSION = (1, 14)
@@ -89,6 +91,10 @@ class VersionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+# Declares placement's routes with their query schemas (placement.schemas)
+route = Router(version_of=_version, authenticate=require_auth)
 
 
 async def _admin(request: Request) -> Database:
@@ -281,7 +287,7 @@ async def project_usages(request: Request) -> Response:
 
 ROUTES = [
     Route("/", versions, methods=["GET"]),
-    Route("/resource_providers", list_providers, methods=["GET"]),
+    route("/resource_providers", list_providers, "GET", query=schemas.list_resource_providers),
     Route("/resource_providers/{uuid}", show_provider, methods=["GET"]),
     Route("/resource_providers/{uuid}/inventories", list_inventories, methods=["GET"]),
     Route(
@@ -291,5 +297,5 @@ ROUTES = [
     Route("/allocations/{consumer}", show_allocations, methods=["GET"]),
     Route("/allocations/{consumer}", delete_allocations, methods=["DELETE"]),
     Route("/resource_classes", list_resource_classes, methods=["GET"]),
-    Route("/usages", project_usages, methods=["GET"]),
+    route("/usages", project_usages, "GET", query=schemas.usages),
 ]

@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.db import utcnow
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
 from ministack.compute import servicegroup
-from ministack.compute.api.common import api_of, body_of, caller, check_name, iso_micro
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, iso_micro, route
 
 RULE = "admin"
 
@@ -44,10 +45,10 @@ async def list_aggregates(request: Request) -> Response:
 
 async def create_aggregate(request: Request) -> Response:
     await caller(request, "os_compute_api:os-aggregates:create", RULE)
-    body = body_of(await read_json(request), "aggregate")
-    name = check_name(body.get("name"))
+    body = validation.body(request)["aggregate"]  # checked by schemas.create_aggregate
+    name = body["name"]
     zone = body.get("availability_zone")
-    metadata = {"availability_zone": check_name(zone, "availability_zone")} if zone else {}
+    metadata = {"availability_zone": zone} if zone else {}
     agg = m.Aggregate(uuid=str(uuid.uuid4()), name=name, hosts=[], metadata_=metadata)
     async with api_of(request).db.writer() as s:
         if (await s.execute(select(m.Aggregate).where(m.Aggregate.name == name))).first():
@@ -72,12 +73,12 @@ async def show_aggregate(request: Request) -> Response:
 
 async def update_aggregate(request: Request) -> Response:
     await caller(request, "os_compute_api:os-aggregates:update", RULE)
-    body = body_of(await read_json(request), "aggregate")
+    body = validation.body(request)["aggregate"]  # checked by schemas.update_aggregate
     api = api_of(request)
     async with api.db.writer() as s:
         agg = await _load(s, request)
         if "name" in body:
-            agg.name = check_name(body["name"]) or agg.name
+            agg.name = body["name"]
         if "availability_zone" in body:
             meta = dict(agg.metadata_)
             meta["availability_zone"] = body["availability_zone"]
@@ -101,31 +102,27 @@ async def delete_aggregate(request: Request) -> Response:
 
 async def aggregate_action(request: Request) -> Response:
     await caller(request, "os_compute_api:os-aggregates:action", RULE)
-    data = await read_json(request)
+    data = validation.body(request)  # one action, checked by schemas.aggregate_action
     api = api_of(request)
     known = await servicegroup.compute_services(api.db)
     async with api.db.writer() as s:
         agg = await _load(s, request)
         if "add_host" in data:
-            host = str(body_of(data, "add_host").get("host"))
+            host = data["add_host"]["host"]
             if host not in known:
                 raise errors.NotFound(f"Compute host {host} could not be found.")
             if host in agg.hosts:
                 raise errors.Conflict(f"Aggregate {agg.id} already has host {host}.")
             agg.hosts = [*agg.hosts, host]
         elif "remove_host" in data:
-            host = str(body_of(data, "remove_host").get("host"))
+            host = data["remove_host"]["host"]
             if host not in agg.hosts:
                 raise errors.NotFound(f"Aggregate {agg.id} has no host {host}.")
             agg.hosts = [h for h in agg.hosts if h != host]
         elif "set_metadata" in data:
-            meta = body_of(body_of(data, "set_metadata"), "metadata")
+            meta = data["set_metadata"]["metadata"]
             merged = {**agg.metadata_, **meta}
             agg.metadata_ = {k: str(v) for k, v in merged.items() if v is not None}
-        else:
-            raise errors.BadRequest(
-                "Unknown aggregate action: use add_host, remove_host or set_metadata."
-            )
         agg.updated_at = utcnow()
     await api.scheduler.refresh()
     return json_response({"aggregate": render(agg)})
@@ -133,9 +130,16 @@ async def aggregate_action(request: Request) -> Response:
 
 ROUTES = [
     Route("/v2.1/os-aggregates", list_aggregates, methods=["GET"]),
-    Route("/v2.1/os-aggregates", create_aggregate, methods=["POST"]),
+    route("/v2.1/os-aggregates", create_aggregate, "POST", body=schemas.create_aggregate),
     Route("/v2.1/os-aggregates/{aggregate_id}", show_aggregate, methods=["GET"]),
-    Route("/v2.1/os-aggregates/{aggregate_id}", update_aggregate, methods=["PUT"]),
+    route(
+        "/v2.1/os-aggregates/{aggregate_id}", update_aggregate, "PUT", body=schemas.update_aggregate
+    ),
     Route("/v2.1/os-aggregates/{aggregate_id}", delete_aggregate, methods=["DELETE"]),
-    Route("/v2.1/os-aggregates/{aggregate_id}/action", aggregate_action, methods=["POST"]),
+    route(
+        "/v2.1/os-aggregates/{aggregate_id}/action",
+        aggregate_action,
+        "POST",
+        body=schemas.aggregate_action,
+    ),
 ]

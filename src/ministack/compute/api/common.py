@@ -1,12 +1,11 @@
 """What compute's API handlers share: the service objects, the caller, the microversion,
-Nova's time formats, links, and input checks with Nova's error wording."""
+Nova's time formats, links, and `route`, which declares a handler with its request schemas
+(compute.api.schemas) so input is checked before the handler runs."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 
@@ -14,6 +13,7 @@ from ministack.common import errors, policy
 from ministack.common.auth import Auth, require_auth
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
+from ministack.common.validation import Router
 from ministack.compute import models as m
 from ministack.compute.api.microversion import MIN_VERSION, Version
 from ministack.compute.images import Images
@@ -22,10 +22,6 @@ from ministack.compute.rpcapi.conductor import ConductorAPI
 from ministack.compute.rpcapi.scheduler import SchedulerAPI
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
-
-MAX_NAME = 255
-MAX_METADATA_ITEMS = 128
-METADATA_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
 
 
 @dataclass
@@ -51,11 +47,6 @@ class Api:
         return ComputeAgentAPI(self.bus, host)
 
 
-def api_of(request: Request) -> Api:
-    api: Api = request.app.state.api
-    return api
-
-
 def host_of(inst: m.Instance) -> str:
     """The host an action on the instance goes to; 409 when it has none (never scheduled)."""
     if inst.host is None:
@@ -66,6 +57,15 @@ def host_of(inst: m.Instance) -> str:
 def version(request: Request) -> Version:
     v: Version = request.scope.get("state", {}).get("microversion", MIN_VERSION)
     return v
+
+
+# Declares compute's routes with their request schemas (compute.schemas), per microversion
+route = Router(version_of=version, wording="nova", authenticate=require_auth)
+
+
+def api_of(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
 
 
 async def caller(request: Request, action: str, rule: str, project_id: str | None = None) -> Auth:
@@ -100,72 +100,3 @@ def links(request: Request, collection: str, ident: str) -> list[dict[str, str]]
         {"rel": "self", "href": f"{base}/v2.1/{collection}/{ident}"},
         {"rel": "bookmark", "href": f"{base}/{collection}/{ident}"},
     ]
-
-
-def body_of(data: dict[str, Any], key: str) -> dict[str, Any]:
-    """data[key] as an object; 400 in Nova's words otherwise."""
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {key}. Value: {value}. "
-            f"'{key}' is a required property"
-            if value is None
-            else f"Invalid input for field/attribute {key}. Value: {value}. "
-            f"{value!r} is not of type 'object'"
-        )
-    return value
-
-
-def check_name(value: Any, field: str = "name", required: bool = True) -> str | None:
-    """A Nova name: 1-255 printable characters, no leading/trailing whitespace."""
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {value}. "
-            "A non-empty string without leading or trailing whitespace is required."
-        )
-    if len(value) > MAX_NAME:
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {value[:20]}... "
-            f"is too long (more than {MAX_NAME} characters)."
-        )
-    return value
-
-
-def check_metadata(value: Any, field: str = "metadata") -> dict[str, str]:
-    """Metadata: string keys of [a-zA-Z0-9-_:. ]{1,255} and string values ≤ 255."""
-    if not isinstance(value, dict):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {value}. Must be an object."
-        )
-    for key, item in value.items():
-        if not METADATA_KEY.match(key):
-            raise errors.BadRequest(
-                f"Invalid input for field/attribute {field}. Value: {key}. Keys must be 1-255 "
-                "characters of letters, digits and - _ : . or space."
-            )
-        if not isinstance(item, str) or len(item) > 255:
-            raise errors.BadRequest(
-                f"Invalid input for field/attribute {field}. Value: {item}. Values must be "
-                "strings of at most 255 characters."
-            )
-    return dict(value)
-
-
-def int_field(value: Any, field: str, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
-    """An integer (or integer string) in range; 400 naming the field otherwise."""
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        number = int(value)
-    except (TypeError, ValueError):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {value}. An integer is required."
-        ) from None
-    if not minimum <= number <= maximum:
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {value}. "
-            f"Must be between {minimum} and {maximum}."
-        )
-    return number

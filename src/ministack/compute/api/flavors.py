@@ -10,18 +10,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.auth import Auth
 from ministack.common.pagination import paginate, parse_page
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.params import to_bool
+from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
-from ministack.compute.api.common import api_of, body_of, caller, check_name, int_field, links
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, links, route
 
 ADMIN = "admin"
 ANY = "any"
-MAX_FLAVOR = 2**31 - 1
 
 
 def render(request: Request, f: m.Flavor, detail: bool = True) -> dict[str, Any]:
@@ -96,9 +97,9 @@ async def _list(request: Request, detail: bool) -> Response:
     if not auth.is_admin:
         query = query.where(m.Flavor.disabled.is_(False))
     if "minRam" in params:
-        query = query.where(m.Flavor.memory_mb >= int_field(params["minRam"], "minRam"))
+        query = query.where(m.Flavor.memory_mb >= int(params["minRam"]))
     if "minDisk" in params:
-        query = query.where(m.Flavor.root_gb >= int_field(params["minDisk"], "minDisk"))
+        query = query.where(m.Flavor.root_gb >= int(params["minDisk"]))
     sort_key = {
         "memory_mb": m.Flavor.memory_mb,
         "ram": m.Flavor.memory_mb,
@@ -107,9 +108,14 @@ async def _list(request: Request, detail: bool) -> Response:
         "root_gb": m.Flavor.root_gb,
         "flavorid": m.Flavor.flavorid,
         "id": m.Flavor.id,
-    }.get(params.get("sort_key", "flavorid"))
-    if sort_key is None:
-        raise errors.BadRequest(f"Invalid sort_key {params.get('sort_key')!r}.")
+        "swap": m.Flavor.swap,
+        "ephemeral_gb": m.Flavor.ephemeral_gb,
+        "rxtx_factor": m.Flavor.rxtx_factor,
+        "is_public": m.Flavor.is_public,
+        "disabled": m.Flavor.disabled,
+        "description": m.Flavor.description,
+        "created_at": m.Flavor.created_at,
+    }.get(params.get("sort_key", "flavorid"), m.Flavor.flavorid)  # the schema whitelists keys
     async with api_of(request).db.session() as s:
         query = await paginate(
             s,
@@ -140,24 +146,19 @@ async def show_flavor(request: Request) -> Response:
 
 async def create_flavor(request: Request) -> Response:
     await caller(request, "os_compute_api:os-flavor-manage:create", ADMIN)
-    body = body_of(await read_json(request), "flavor")
-    name = check_name(body.get("name"))
+    body = validation.body(request)["flavor"]  # checked by schemas.create_flavor
+    name = body["name"]
     flavorid = body.get("id") or str(uuid.uuid4())
-    if not isinstance(flavorid, str) or len(flavorid) > 255:
-        raise errors.BadRequest(f"Invalid input for field/attribute id. Value: {flavorid}.")
-    is_public = body.get("os-flavor-access:is_public", True)
-    if not isinstance(is_public, bool):
-        raise errors.BadRequest("Invalid input for field/attribute os-flavor-access:is_public.")
     f = m.Flavor(
         flavorid=flavorid,
         name=name,
-        vcpus=int_field(body.get("vcpus"), "vcpus", 1, MAX_FLAVOR),
-        memory_mb=int_field(body.get("ram"), "ram", 1, MAX_FLAVOR),
-        root_gb=int_field(body.get("disk"), "disk", 0, MAX_FLAVOR),
-        ephemeral_gb=int_field(body.get("OS-FLV-EXT-DATA:ephemeral", 0), "ephemeral"),
-        swap=int_field(body.get("swap", 0) or 0, "swap"),
+        vcpus=int(body["vcpus"]),
+        memory_mb=int(body["ram"]),
+        root_gb=int(body["disk"]),
+        ephemeral_gb=int(body.get("OS-FLV-EXT-DATA:ephemeral", 0)),
+        swap=int(body.get("swap") or 0),
         rxtx_factor=float(body.get("rxtx_factor", 1.0)),
-        is_public=is_public,
+        is_public=to_bool(body.get("os-flavor-access:is_public", True)),
         extra_specs={},
     )
     try:
@@ -197,25 +198,14 @@ async def list_extra_specs(request: Request) -> Response:
     return json_response({"extra_specs": dict(f.extra_specs or {})})
 
 
-def _check_specs(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not value:
-        raise errors.BadRequest(
-            "Invalid input for field/attribute extra_specs: an object of "
-            "string keys and values is required."
-        )
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not 0 < len(key) <= 255:
-            raise errors.BadRequest(f"Invalid extra spec key {key!r}.")
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise errors.BadRequest(f"Invalid extra spec value for {key!r}.")
-        out[key] = str(item)
-    return out
+def _specs(value: dict[str, Any]) -> dict[str, str]:
+    """Extra specs as stored: every value as text (the schema allowed strings and numbers)."""
+    return {key: str(item) for key, item in value.items()}
 
 
 async def create_extra_specs(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-flavor-extra-specs:create", ADMIN)
-    specs = _check_specs((await read_json(request)).get("extra_specs"))
+    specs = _specs(validation.body(request)["extra_specs"])
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)
         f.extra_specs = {**(f.extra_specs or {}), **specs}
@@ -235,7 +225,7 @@ async def show_extra_spec(request: Request) -> Response:
 async def update_extra_spec(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-flavor-extra-specs:update", ADMIN)
     key = request.path_params["key"]
-    specs = _check_specs(await read_json(request))
+    specs = _specs(validation.body(request))
     if list(specs) != [key]:
         raise errors.BadRequest("Request body and URI mismatch")
     async with api_of(request).db.writer() as s:
@@ -273,11 +263,11 @@ async def list_flavor_access(request: Request) -> Response:
 
 async def flavor_action(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-flavor-access:add_tenant_access", ADMIN)
-    data = await read_json(request)
+    data = validation.body(request)  # exactly one of the two actions (schemas.flavor_action)
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)
         if "addTenantAccess" in data:
-            tenant = str(body_of(data, "addTenantAccess").get("tenant", ""))
+            tenant = data["addTenantAccess"]["tenant"]
             if f.is_public:
                 raise errors.Conflict("Can not add access to a public flavor.")
             if await s.get(m.FlavorAccess, (f.id, tenant)):
@@ -287,7 +277,7 @@ async def flavor_action(request: Request) -> Response:
                 )
             s.add(m.FlavorAccess(flavor_id=f.id, project_id=tenant))
         elif "removeTenantAccess" in data:
-            tenant = str(body_of(data, "removeTenantAccess").get("tenant", ""))
+            tenant = data["removeTenantAccess"]["tenant"]
             result = await s.execute(
                 delete(m.FlavorAccess).where(
                     m.FlavorAccess.flavor_id == f.id, m.FlavorAccess.project_id == tenant
@@ -297,25 +287,23 @@ async def flavor_action(request: Request) -> Response:
                 raise errors.NotFound(
                     f"Flavor access not found for {f.flavorid} / {tenant} combination."
                 )
-        else:
-            raise errors.BadRequest(
-                "Unknown flavor action: use addTenantAccess or removeTenantAccess."
-            )
         await s.flush()
         return json_response(await _access_list(s, f))
 
 
-ROUTES = [
-    Route("/v2.1/flavors", list_flavors, methods=["GET"]),
-    Route("/v2.1/flavors", create_flavor, methods=["POST"]),
-    Route("/v2.1/flavors/detail", list_flavors_detail, methods=["GET"]),
-    Route("/v2.1/flavors/{flavor_id}", show_flavor, methods=["GET"]),
-    Route("/v2.1/flavors/{flavor_id}", delete_flavor, methods=["DELETE"]),
-    Route("/v2.1/flavors/{flavor_id}/action", flavor_action, methods=["POST"]),
-    Route("/v2.1/flavors/{flavor_id}/os-flavor-access", list_flavor_access, methods=["GET"]),
-    Route("/v2.1/flavors/{flavor_id}/os-extra_specs", list_extra_specs, methods=["GET"]),
-    Route("/v2.1/flavors/{flavor_id}/os-extra_specs", create_extra_specs, methods=["POST"]),
-    Route("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", show_extra_spec, methods=["GET"]),
-    Route("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", update_extra_spec, methods=["PUT"]),
-    Route("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", delete_extra_spec, methods=["DELETE"]),
+_ONE = "/v2.1/flavors/{flavor_id}"
+_SPECS = _ONE + "/os-extra_specs"
+ROUTES: list[BaseRoute] = [
+    route("/v2.1/flavors", list_flavors, "GET", query=schemas.list_flavors),
+    route("/v2.1/flavors", create_flavor, "POST", body=schemas.create_flavor),
+    route("/v2.1/flavors/detail", list_flavors_detail, "GET", query=schemas.list_flavors),
+    route(_ONE, show_flavor, "GET"),
+    route(_ONE, delete_flavor, "DELETE"),
+    route(_ONE + "/action", flavor_action, "POST", body=schemas.flavor_action),
+    route(_ONE + "/os-flavor-access", list_flavor_access, "GET"),
+    route(_SPECS, list_extra_specs, "GET"),
+    route(_SPECS, create_extra_specs, "POST", body=schemas.create_extra_specs),
+    route(_SPECS + "/{key}", show_extra_spec, "GET"),
+    route(_SPECS + "/{key}", update_extra_spec, "PUT", body=schemas.update_extra_spec),
+    route(_SPECS + "/{key}", delete_extra_spec, "DELETE"),
 ]

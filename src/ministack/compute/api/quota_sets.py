@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common import validation
+from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
 from ministack.compute import quotas
-from ministack.compute.api.common import api_of, body_of, caller, int_field, version
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, route, version
 
 LEGACY = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
 
@@ -69,14 +70,10 @@ async def show_class_defaults(request: Request) -> Response:
 async def update_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     await caller(request, "os_compute_api:os-quota-sets:update", "admin", project_id)
-    body = body_of(await read_json(request), "quota_set")
+    # keys and values checked by schemas.update_quota_set (legacy keys before 2.36)
+    body = dict(validation.body(request)["quota_set"])
     body.pop("force", None)
-    known = set(quotas.DEFAULTS) | (set(LEGACY) if version(request) < (2, 36) else set())
-    values = {}
-    for key, raw in body.items():
-        if key not in known:
-            raise errors.BadRequest(f"Bad key(s) {key} in quota_set")
-        values[key] = int_field(raw, key, -1)
+    values = {key: int(raw) for key, raw in body.items()}
     api = api_of(request)
     async with api.db.writer() as s:
         for key, value in values.items():
@@ -135,7 +132,9 @@ async def show_limits(request: Request) -> Response:
 
 ROUTES = [
     Route("/v2.1/os-quota-sets/{project_id}", show_quota_set, methods=["GET"]),
-    Route("/v2.1/os-quota-sets/{project_id}", update_quota_set, methods=["PUT"]),
+    route(
+        "/v2.1/os-quota-sets/{project_id}", update_quota_set, "PUT", body=schemas.update_quota_set
+    ),
     Route("/v2.1/os-quota-sets/{project_id}", delete_quota_set, methods=["DELETE"]),
     Route("/v2.1/os-quota-sets/{project_id}/detail", show_quota_set, methods=["GET"]),
     Route("/v2.1/os-quota-sets/{project_id}/defaults", show_defaults, methods=["GET"]),

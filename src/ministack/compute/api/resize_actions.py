@@ -16,21 +16,13 @@ from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
-from ministack.compute.api.common import Api, check_metadata, check_name, host_of
+from ministack.compute.api.common import Api, host_of
 from ministack.compute.api.views import render_server
 from ministack.compute.instances import UNSET, Change
 
 
-def _obj(body: Any, action: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {action}: an object is required."
-        )
-    return body
-
-
 async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    body = _obj(body, "rebuild")
+    # body checked by compute.schemas.server_action
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
         raise errors.BadRequest("Invalid input for field/attribute imageRef: it is required.")
@@ -39,8 +31,8 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     )
     change = Change(
         image_ref=str(image["id"]),
-        display_name=check_name(body["name"]) or "" if "name" in body else UNSET,
-        metadata_=check_metadata(body["metadata"]) if "metadata" in body else UNSET,
+        display_name=body.get("name", UNSET),
+        metadata_=dict(body["metadata"]) if "metadata" in body else UNSET,
     )
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
     await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
@@ -51,7 +43,6 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 
 async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    body = _obj(body, "resize")
     flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
     async with api.db.session() as s:
         f = await flavors.find(s, flavor_ref, auth)
@@ -95,20 +86,18 @@ async def revert_resize(
 async def create_image(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    body = _obj(body, "createImage")
-    name = check_name(body.get("name"))
-    props = check_metadata(body.get("metadata", {}))
+    name: str = body["name"]
+    props = dict(body.get("metadata", {}))
     props.update(instance_uuid=inst.uuid, image_type="snapshot")
     if inst.image_ref:
         props["base_image_ref"] = inst.image_ref
     disk_format = "raw" if api.settings.compute.virt_driver == "fake" else "qcow2"
     await begin(api, auth, inst, "createImage", "createImage", states.IMAGE_SNAPSHOT)
     try:
-        image_id = await api.images.create_queued(name or "", inst.project_id, props, disk_format)
+        image_id = await api.images.create_queued(name, inst.project_id, props, disk_format)
     except Exception:
-        await instances.cas(
-            api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], change=Change(task_state=None)
-        )
+        clear = Change(task_state=None)
+        await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], change=clear)
         raise
     await api.agent(host_of(inst)).snapshot_instance(inst.uuid, image_id)
     location = f"{api.settings.endpoint('image')}/v2/images/{image_id}"

@@ -12,16 +12,16 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.auth import Auth
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.api import resize_actions
+from ministack.compute.api import resize_actions, schemas
 from ministack.compute.api.actions import WRITE, Handler, begin
-from ministack.compute.api.common import Api, api_of, caller, host_of
+from ministack.compute.api.common import Api, api_of, caller, host_of, route
 from ministack.compute.api.servers import check_unlocked, load
 from ministack.compute.instances import Change
 
@@ -36,11 +36,7 @@ def _power(name: str, action: str) -> Handler:
 
 
 async def _reboot(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    kind = (body or {}).get("type") if isinstance(body, dict) else None
-    if kind not in ("SOFT", "HARD", "soft", "hard"):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute type. Value: {kind}. It must be SOFT or HARD."
-        )
+    kind: str = body["type"]  # SOFT or HARD, checked by the schema
     action = "reboot_hard" if kind.upper() == "HARD" else "reboot"
     return await _power("reboot", action)(request, api, auth, inst, body)
 
@@ -64,13 +60,9 @@ async def _unlock(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 
 async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    length = (body or {}).get("length") if isinstance(body, dict) else None
+    length = (body or {}).get("length")  # an integer or digit string, checked by the schema
     if length is not None:
-        try:
-            length = int(length)
-        except (TypeError, ValueError):
-            raise errors.BadRequest("Invalid input for field/attribute length.") from None
-        length = None if length < 0 else length
+        length = None if int(length) < 0 else int(length)
     if inst.host is None or inst.vm_state == states.BUILDING:
         raise errors.Conflict(f"Instance {inst.uuid} is not ready: it is still building.")
     try:
@@ -104,9 +96,7 @@ NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput")
 
 
 async def server_action(request: Request) -> Response:
-    data = await read_json(request)
-    if len(data) != 1:
-        raise errors.BadRequest("There is no such action: give exactly one action.")
+    data = validation.body(request)  # one action, its body checked by schemas.server_action
     name, body = next(iter(data.items()))
     handler = ACTION_HANDLERS.get(name)
     if handler is None:
@@ -119,4 +109,6 @@ async def server_action(request: Request) -> Response:
     return await handler(request, api_of(request), auth, inst, body)
 
 
-ROUTES = [Route("/v2.1/servers/{server_id}/action", server_action, methods=["POST"])]
+ROUTES: list[BaseRoute] = [
+    route("/v2.1/servers/{server_id}/action", server_action, "POST", body=schemas.server_action)
+]

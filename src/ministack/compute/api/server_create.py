@@ -1,11 +1,11 @@
-"""POST /servers: validate everything first (nothing is created on a 4xx, PROMISES 13), claim
-quota and create the instance rows in one transaction, then hand them to the conductor.
+"""POST /servers: the body has passed compute.schemas.create_server before this runs; check
+what a schema cannot (flavor, image, key, group, zone exist and fit: nothing is created on a
+4xx, PROMISES 13), claim quota and create the instance rows in one transaction, then hand them
+to the conductor.
 Answers 202 with the server's id and adminPass; the build continues asynchronously."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
 import uuid
@@ -16,10 +16,11 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
-from ministack.common.web import json_response, read_json
+from ministack.common.params import to_bool
+from ministack.common.web import json_response
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors, idempotency
@@ -27,16 +28,10 @@ from ministack.compute.api.common import (
     Api,
     api_of,
     base_url,
-    body_of,
     caller,
-    check_metadata,
-    check_name,
-    int_field,
     links,
-    version,
 )
 
-MAX_USER_DATA = 65535
 _HOSTNAME = re.compile(r"[^a-zA-Z0-9-]+")
 
 
@@ -63,30 +58,8 @@ class Plan:
     config_drive: str = ""
 
 
-def _user_data(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_USER_DATA:
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute user_data: must be base64 text of at most "
-            f"{MAX_USER_DATA} characters."
-        )
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.BadRequest("User data needs to be valid base 64.") from None
-    return value
-
-
-def _networks(request: Request, value: Any) -> None:
-    if value is None:
-        if version(request) >= (2, 37):
-            raise errors.BadRequest(
-                "Invalid input for field/attribute networks. Value: None. "
-                "'networks' is a required property"
-            )
-        return
-    if value in ("auto", "none") or value == []:
+def _networks(value: Any) -> None:
+    if value is None or value in ("auto", "none") or value == []:
         return
     raise errors.BadRequest(
         "Requested networks are not available: networking is not enabled in this cloud yet; "
@@ -95,21 +68,20 @@ def _networks(request: Request, value: Any) -> None:
 
 
 def _count(body: dict[str, Any]) -> tuple[int, int]:
-    low = int_field(body.get("min_count", 1), "min_count", 1)
-    high = int_field(body.get("max_count", low), "max_count", 1)
+    low = int(body.get("min_count", 1))
+    high = int(body.get("max_count", low))
     if low > high:
         raise errors.BadRequest("min_count must be <= max_count")
     return low, high
 
 
 async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) -> Plan:
-    body = body_of(data, "server")
-    name = check_name(body.get("name"))
-    assert name is not None
-    metadata = check_metadata(body.get("metadata", {}))
+    body: dict[str, Any] = data["server"]
+    name: str = body["name"]
+    metadata = dict(body.get("metadata", {}))
     low, high = _count(body)
-    _networks(request, body.get("networks"))
-    user_data = _user_data(body.get("user_data"))
+    _networks(body.get("networks"))
+    user_data: str | None = body.get("user_data")
     flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not flavor_ref:
@@ -143,11 +115,11 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
     plan.security_groups = [
         str(g.get("name")) for g in body.get("security_groups") or [] if isinstance(g, dict)
     ] or ["default"]
-    if version(request) >= (2, 19) and body.get("description") is not None:
-        plan.description = str(body["description"])
+    plan.description = body.get("description")  # the schema allows it from 2.19 on
     plan.access_ip_v4 = body.get("accessIPv4")
     plan.access_ip_v6 = body.get("accessIPv6")
-    plan.config_drive = "True" if body.get("config_drive") in (True, "true", "True") else ""
+    drive = body.get("config_drive")
+    plan.config_drive = "True" if to_bool(drive) else ""
     return plan
 
 
@@ -167,7 +139,7 @@ async def _key(s: Any, body: dict[str, Any], auth: Auth, plan: Plan) -> None:
 
 async def _group(s: Any, data: dict[str, Any], auth: Auth, plan: Plan) -> None:
     hints = data.get("os:scheduler_hints") or data.get("OS-SCH-HNT:scheduler_hints") or {}
-    if not isinstance(hints, dict) or not hints.get("group"):
+    if not hints.get("group"):
         return
     group = (
         await s.execute(select(m.ServerGroup).where(m.ServerGroup.uuid == str(hints["group"])))
@@ -314,7 +286,7 @@ async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
 async def create_server(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:servers:create", "admin | member")
     api = api_of(request)
-    data = await read_json(request)
+    data = validation.body(request)
     key = idempotency.key_of(request)
     if key is not None:
         replay = await idempotency.replay(api.db, key, auth.project_id or "", data)

@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common import errors, validation
+from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
 from ministack.compute import quotas
-from ministack.compute.api.common import api_of, body_of, caller, check_name, version
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, route, version
 
 HARD = ("affinity", "anti-affinity")
 SOFT = ("soft-affinity", "soft-anti-affinity")
@@ -51,15 +52,8 @@ async def list_groups(request: Request) -> Response:
 
 async def create_group(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-server-groups:create", "admin | member")
-    body = body_of(await read_json(request), "server_group")
-    name = check_name(body.get("name"))
-    policies = body.get("policies")
-    allowed = HARD + (SOFT if version(request) >= (2, 15) else ())
-    if not isinstance(policies, list) or len(policies) != 1 or policies[0] not in allowed:
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute policies. Value: {policies}. Give exactly one "
-            f"of {', '.join(allowed)}."
-        )
+    body = validation.body(request)["server_group"]  # checked by schemas.create_server_group
+    name, policies = body["name"], body["policies"]
     group = m.ServerGroup(
         uuid=str(uuid.uuid4()),
         name=name,
@@ -116,7 +110,7 @@ async def delete_group(request: Request) -> Response:
 
 ROUTES = [
     Route("/v2.1/os-server-groups", list_groups, methods=["GET"]),
-    Route("/v2.1/os-server-groups", create_group, methods=["POST"]),
+    route("/v2.1/os-server-groups", create_group, "POST", body=schemas.create_server_group),
     Route("/v2.1/os-server-groups/{group_id}", show_group, methods=["GET"]),
     Route("/v2.1/os-server-groups/{group_id}", delete_group, methods=["DELETE"]),
 ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
-from ministack.common import errors
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common import errors, validation
+from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
 from ministack.compute import quotas
-from ministack.compute.api.common import api_of, caller, check_metadata
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, route
 from ministack.compute.api.servers import check_unlocked, load
 
 
@@ -25,11 +26,11 @@ async def _write(request: Request, replace: bool, key: str | None = None) -> dic
     auth = await caller(request, "os_compute_api:server-metadata:update", "admin | member")
     inst = await load(request, auth)
     check_unlocked(inst, auth)
-    data = await read_json(request)
+    data = validation.body(request)  # checked by schemas.set_metadata / set_meta_item
     if key is None:
-        new = check_metadata(data.get("metadata"))
+        new: dict[str, str] = dict(data["metadata"])
     else:
-        new = check_metadata(data.get("meta"), "meta")
+        new = dict(data["meta"])
         if list(new) != [key]:
             raise errors.BadRequest("Request body and URI mismatch")
     api = api_of(request)
@@ -82,11 +83,11 @@ async def delete_meta_item(request: Request) -> Response:
 
 
 _BASE = "/v2.1/servers/{server_id}/metadata"
-ROUTES = [
-    Route(_BASE, show_metadata, methods=["GET"]),
-    Route(_BASE, update_metadata, methods=["POST"]),
-    Route(_BASE, replace_metadata, methods=["PUT"]),
-    Route(_BASE + "/{key}", show_meta_item, methods=["GET"]),
-    Route(_BASE + "/{key}", set_meta_item, methods=["PUT"]),
-    Route(_BASE + "/{key}", delete_meta_item, methods=["DELETE"]),
+ROUTES: list[BaseRoute] = [
+    route(_BASE, show_metadata, "GET"),
+    route(_BASE, update_metadata, "POST", body=schemas.set_metadata),
+    route(_BASE, replace_metadata, "PUT", body=schemas.set_metadata),
+    route(_BASE + "/{key}", show_meta_item, "GET"),
+    route(_BASE + "/{key}", set_meta_item, "PUT", body=schemas.set_meta_item),
+    route(_BASE + "/{key}", delete_meta_item, "DELETE"),
 ]

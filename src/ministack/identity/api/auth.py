@@ -10,11 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy
+from ministack.common import errors, policy, validation
 from ministack.common.auth import require_auth
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
-from ministack.identity.api.crud import assigned_targets, base_url, core_of
+from ministack.identity.api import schemas
+from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route
 from ministack.identity.api.resources import render_domain, render_project
 from ministack.identity.authn import authenticate
 from ministack.identity.catalog import catalog_for
@@ -62,7 +63,7 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
 
 async def issue_token(request: Request) -> Response:
     core = core_of(request)
-    info = await authenticate(core, await read_json(request))
+    info = await authenticate(core, validation.body(request))
     nocatalog = "nocatalog" in request.query_params
     catalog = None if nocatalog else await catalog_for(core)
     return json_response(
@@ -163,7 +164,7 @@ ROUTES = [
     Route("/", versions, methods=["GET"]),
     Route("/v3", version_v3, methods=["GET"]),
     Route("/v3/", version_v3, methods=["GET"]),
-    Route("/v3/auth/tokens", issue_token, methods=["POST"]),
+    public_route("/v3/auth/tokens", issue_token, "POST", body=schemas.issue_token),
     Route("/v3/auth/tokens", check_token, methods=["HEAD"]),
     Route("/v3/auth/tokens", validate_token, methods=["GET"]),
     Route("/v3/auth/tokens", revoke_token, methods=["DELETE"]),

@@ -18,16 +18,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy
+from ministack.common import errors, policy, validation
+from ministack.common import params as p
 from ministack.common.auth import Auth, require_auth
 from ministack.common.db import new_id
 from ministack.common.pagination import bool_param, paginate, parse_page
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.validation import Router
+from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity.core import IdentityCore
 
 Row = Any
 Hook = Callable[[AsyncSession, Row, Auth], Awaitable[None]]
+
+# Declare identity's routes with their request schemas. Keystone answers 400 (not 415) for a
+# body that is not JSON; the token is checked first, as keystonemiddleware would.
+route = Router(wrong_media=errors.BadRequest, authenticate=require_auth)
+public_route = Router(wrong_media=errors.BadRequest)
 
 
 @dataclass(frozen=True)
@@ -81,50 +88,47 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def check_value(f: Field, value: Any, where: str) -> Any:
-    """Validate one field value; 400 naming the field when it is the wrong type or too long."""
-    if value is None and f.nullable:
-        return None
+def field_schema(f: Field) -> p.Schema:
+    """The JSON Schema of one declared field."""
+    schema: p.Schema
     if f.kind is bool:
-        if not isinstance(value, bool):
-            raise errors.BadRequest(
-                f"Invalid input for field '{where}': {value!r} is not a boolean."
-            )
-        return value
-    if f.kind is list:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise errors.BadRequest(
-                f"Invalid input for field '{where}': a list of strings is required."
-            )
-        return value
-    if not isinstance(value, str):
-        raise errors.BadRequest(f"Invalid input for field '{where}': {value!r} is not a string.")
-    if f.required and not value.strip():
-        raise errors.BadRequest(f"Invalid input for field '{where}': it must not be empty.")
-    if f.max_len is not None and len(value) > f.max_len:
-        raise errors.BadRequest(
-            f"Invalid input for field '{where}': longer than {f.max_len} characters."
-        )
-    return value
+        schema = p.strict_boolean
+    elif f.kind is list:
+        schema = p.array(p.string(1, 255, format="text"))
+    else:
+        schema = {"type": "string", "format": "text"}
+        if f.max_len is not None:
+            schema["maxLength"] = f.max_len
+        if f.required:
+            schema["pattern"] = "\\S"  # not blank
+    return p.nullable(schema) if f.nullable else schema
 
 
-def body_object(body: dict[str, Any], key: str) -> dict[str, Any]:
-    obj = body.get(key)
-    if not isinstance(obj, dict):
-        raise errors.BadRequest(f"Invalid input: the body must contain a '{key}' object.")
-    return obj
+def body_schemas(coll: Collection) -> tuple[p.Schema, p.Schema]:
+    """(create, update) schemas from the collection's fields; other attributes pass, as
+    Keystone keeps these resources open to extra attributes. A field that cannot change is
+    typed on create and refused by `parse_fields` on update."""
+    props = {f.name: field_schema(f) for f in coll.fields}
+    if coll.id_from_body:
+        props["id"] = {"type": "string", "minLength": 1, "maxLength": 64,
+                       "pattern": "^[a-zA-Z0-9-_.]+$"}  # fmt: skip
+    required = tuple(f.name for f in coll.fields if f.required)
+    create = p.envelope(coll.singular, p.obj(props, required=required, additional=True))
+    updatable = {f.name: field_schema(f) for f in coll.fields if f.updatable}
+    update = p.envelope(coll.singular, p.obj(updatable, additional=True))
+    return create, update
 
 
 def parse_fields(coll: Collection, obj: dict[str, Any], *, create: bool) -> dict[str, Any]:
+    """The declared fields of a body the schema accepted, with defaults on create."""
     values: dict[str, Any] = {}
     for f in coll.fields:
-        where = f"{coll.singular}.{f.name}"
         if f.name in obj:
             if not create and not f.updatable:
-                raise errors.BadRequest(f"Invalid input for field '{where}': it cannot be changed.")
-            values[f.name] = check_value(f, obj[f.name], where)
-        elif create and f.required:
-            raise errors.BadRequest(f"Invalid input for field '{where}': it is required.")
+                raise errors.BadRequest(
+                    f"Invalid input for field '{coll.singular}.{f.name}': it cannot be changed."
+                )
+            values[f.name] = obj[f.name]
         elif create and f.default is not None:
             values[f.name] = f.default() if callable(f.default) else f.default
     return values
@@ -171,12 +175,10 @@ def routes(coll: Collection) -> list[Route]:
 
     async def create_item(request: Request) -> Response:
         auth = await require_auth(request)
-        obj = body_object(await read_json(request), coll.singular)
+        obj = validation.body(request)[coll.singular]
         policy.enforce(auth, f"identity:create_{coll.singular}", coll.rule("create"))
         values = parse_fields(coll, obj, create=True)
-        item_id = (
-            obj.get("id") if coll.id_from_body and isinstance(obj.get("id"), str) else new_id()
-        )
+        item_id = obj.get("id") if coll.id_from_body and obj.get("id") else new_id()
         row = coll.model(id=item_id, **values)
         core = core_of(request)
         try:
@@ -204,7 +206,7 @@ def routes(coll: Collection) -> list[Route]:
 
     async def update_item(request: Request) -> Response:
         auth = await require_auth(request)
-        obj = body_object(await read_json(request), coll.singular)
+        obj = validation.body(request)[coll.singular]
         policy.enforce(auth, f"identity:update_{coll.singular}", coll.rule("update"))
         values = parse_fields(coll, obj, create=False)
         core = core_of(request)
@@ -234,10 +236,23 @@ def routes(coll: Collection) -> list[Route]:
         return empty_response()
 
     path = f"/v3/{coll.plural}"
+    create, update = body_schemas(coll)
     return [
-        Route(path, list_items, methods=["GET"]),
-        Route(path, create_item, methods=["POST"]),
-        Route(path + "/{item_id}", show_item, methods=["GET"]),
-        Route(path + "/{item_id}", update_item, methods=["PATCH"]),
-        Route(path + "/{item_id}", delete_item, methods=["DELETE"]),
+        route(path, list_items, "GET", query=LIST_QUERY),
+        route(path, create_item, "POST", body=create),
+        route(path + "/{item_id}", show_item, "GET"),
+        route(path + "/{item_id}", update_item, "PATCH", body=update),
+        route(path + "/{item_id}", delete_item, "DELETE"),
     ]
+
+
+# limit/marker as Keystone pages; enabled/is_domain filters are booleans
+LIST_QUERY = p.query(
+    {
+        "limit": p.limit,
+        "marker": p.marker,
+        "enabled": p.query_bool,
+        "is_domain": p.query_bool,
+        "name": p.string(0, 255),
+    }
+)

@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy
+from ministack.common import errors, policy, validation
 from ministack.common.auth import require_auth
 from ministack.common.db import new_id
 from ministack.common.pagination import bool_param, paginate, parse_page
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
-from ministack.identity.api.crud import assigned_targets, base_url, body_object, core_of
+from ministack.identity.api import schemas
+from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 
@@ -82,7 +83,7 @@ async def list_users(request: Request) -> Response:
 
 async def create_user(request: Request) -> Response:
     auth = await require_auth(request)
-    obj = body_object(await read_json(request), "user")
+    obj = validation.body(request)["user"]
     policy.enforce(auth, "identity:create_user", "admin")
     name = _check_str(obj, "name", MAX_USER_NAME, required=True)
     password = _check_str(obj, "password", MAX_PASSWORD_LENGTH)
@@ -133,7 +134,7 @@ async def show_user(request: Request) -> Response:
 
 async def update_user(request: Request) -> Response:
     auth = await require_auth(request)
-    obj = body_object(await read_json(request), "user")
+    obj = validation.body(request)["user"]
     policy.enforce(auth, "identity:update_user", "admin")
     user_id = request.path_params["user_id"]
     name = _check_str(obj, "name", MAX_USER_NAME)
@@ -195,7 +196,7 @@ async def delete_user(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     """POST /v3/users/{id}/password: the user changes their own password (needs the old one)."""
     user_id = request.path_params["user_id"]
-    obj = body_object(await read_json(request), "user")
+    obj = validation.body(request)["user"]
     original = obj.get("original_password")
     new = obj.get("password")
     if not isinstance(original, str) or not isinstance(new, str) or not new:
@@ -308,7 +309,7 @@ async def create_app_cred(request: Request) -> Response:
     policy.enforce(auth, "identity:create_application_credential", "owner", {"user_id": user_id})
     if auth.project_id is None:
         raise errors.Forbidden("An application credential needs a project-scoped token.")
-    obj = body_object(await read_json(request), "application_credential")
+    obj = validation.body(request)["application_credential"]
     name = obj.get("name")
     if not isinstance(name, str) or not name or len(name) > 255:
         raise errors.BadRequest("Invalid input for field 'application_credential.name'.")
@@ -429,15 +430,23 @@ async def delete_app_cred(request: Request) -> Response:
 
 ROUTES = [
     Route("/v3/users", list_users, methods=["GET"]),
-    Route("/v3/users", create_user, methods=["POST"]),
+    route("/v3/users", create_user, "POST", body=schemas.create_user),
     Route("/v3/users/{user_id}", show_user, methods=["GET"]),
-    Route("/v3/users/{user_id}", update_user, methods=["PATCH"]),
+    route("/v3/users/{user_id}", update_user, "PATCH", body=schemas.update_user),
     Route("/v3/users/{user_id}", delete_user, methods=["DELETE"]),
-    Route("/v3/users/{user_id}/password", change_password, methods=["POST"]),
+    # the user proves who they are with the old password, not a token
+    public_route(
+        "/v3/users/{user_id}/password", change_password, "POST", body=schemas.change_password
+    ),
     Route("/v3/users/{user_id}/projects", list_user_projects, methods=["GET"]),
     Route("/v3/users/{user_id}/groups", list_user_groups, methods=["GET"]),
     Route("/v3/users/{user_id}/application_credentials", list_app_creds, methods=["GET"]),
-    Route("/v3/users/{user_id}/application_credentials", create_app_cred, methods=["POST"]),
+    route(
+        "/v3/users/{user_id}/application_credentials",
+        create_app_cred,
+        "POST",
+        body=schemas.create_application_credential,
+    ),
     Route("/v3/users/{user_id}/application_credentials/{cred_id}", show_app_cred, methods=["GET"]),
     Route(
         "/v3/users/{user_id}/application_credentials/{cred_id}", delete_app_cred, methods=["DELETE"]

@@ -8,6 +8,8 @@ import orjson
 from starlette.requests import Request
 
 from ministack.common import errors
+from ministack.common.auth import require_auth
+from ministack.common.validation import Router
 from ministack.image import constants as c
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
@@ -17,6 +19,10 @@ PATCH_TYPES = (
     "application/openstack-images-v2.1-json-patch",
     "application/openstack-images-v2.0-json-patch",
 )
+
+
+# Declares the image API's routes with their request schemas (image.api.schemas)
+route = Router(authenticate=require_auth)
 
 
 def core_of(request: Request) -> ImageCore:

@@ -8,10 +8,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response
-from ministack.image.api.common import data_of, declared_size, image_id, read_object
+from ministack.image.api import schemas
+from ministack.image.api.common import data_of, declared_size, image_id, route
 
 # PUT bodies on these paths are image data and bypass the JSON body limit.
 UNLIMITED_PATH = r"^/v2/images/[^/]+/(file|stage)$"
@@ -51,11 +52,7 @@ async def stage_image(request: Request) -> Response:
 
 async def import_image(request: Request) -> Response:
     auth = await require_auth(request)
-    body = await read_object(request)
-    method = body.get("method")
-    name = method.get("name") if isinstance(method, dict) else None
-    if not isinstance(name, str):
-        raise errors.BadRequest("Invalid input: the body needs 'method': {'name': ...}.")
+    name = validation.body(request)["method"]["name"]  # checked by schemas.import_image
     await data_of(request).import_staged(auth, image_id(request), name)
     return empty_response(202)
 
@@ -94,5 +91,5 @@ ROUTES = [
     Route("/v2/images/{image_id}/file", upload_image, methods=["PUT"]),
     Route("/v2/images/{image_id}/file", download_image, methods=["GET"]),
     Route("/v2/images/{image_id}/stage", stage_image, methods=["PUT"]),
-    Route("/v2/images/{image_id}/import", import_image, methods=["POST"]),
+    route("/v2/images/{image_id}/import", import_image, "POST", body=schemas.import_image),
 ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response, json_response
 from ministack.image import attrs
 from ministack.image import constants as c
-from ministack.image.api.common import PATCH_TYPES, core_of, image_id, read_body, read_object
+from ministack.image.api import schemas
+from ministack.image.api.common import PATCH_TYPES, core_of, image_id, read_body, route
 from ministack.image.listing import list_images
 
 
@@ -25,8 +26,7 @@ async def list_images_handler(request: Request) -> Response:
 
 async def create_image(request: Request) -> Response:
     auth = await require_auth(request)
-    body = await read_object(request)
-    image = await core_of(request).create(auth, body)
+    image = await core_of(request).create(auth, validation.body(request))
     headers = {
         "Location": f"{str(request.base_url).rstrip('/')}/v2/images/{image['id']}",
         "OpenStack-image-import-methods": ",".join(c.IMPORT_METHODS),
@@ -82,14 +82,15 @@ async def reactivate_image(request: Request) -> Response:
     return empty_response()
 
 
-ROUTES = [
-    Route("/v2/images", list_images_handler, methods=["GET"]),
-    Route("/v2/images", create_image, methods=["POST"]),
-    Route("/v2/images/{image_id}", show_image, methods=["GET"]),
-    Route("/v2/images/{image_id}", update_image, methods=["PATCH"]),
-    Route("/v2/images/{image_id}", delete_image, methods=["DELETE"]),
-    Route("/v2/images/{image_id}/tags/{tag}", add_tag, methods=["PUT"]),
-    Route("/v2/images/{image_id}/tags/{tag}", delete_tag, methods=["DELETE"]),
-    Route("/v2/images/{image_id}/actions/deactivate", deactivate_image, methods=["POST"]),
-    Route("/v2/images/{image_id}/actions/reactivate", reactivate_image, methods=["POST"]),
+_ONE = "/v2/images/{image_id}"
+ROUTES: list[BaseRoute] = [
+    route("/v2/images", list_images_handler, "GET", query=schemas.list_images),
+    route("/v2/images", create_image, "POST", body=schemas.create_image),
+    route(_ONE, show_image, "GET"),
+    route(_ONE, update_image, "PATCH"),
+    route(_ONE, delete_image, "DELETE"),
+    route(_ONE + "/tags/{tag}", add_tag, "PUT"),
+    route(_ONE + "/tags/{tag}", delete_tag, "DELETE"),
+    route(_ONE + "/actions/deactivate", deactivate_image, "POST"),
+    route(_ONE + "/actions/reactivate", reactivate_image, "POST"),
 ]

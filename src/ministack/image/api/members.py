@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
+from ministack.common import validation
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response, json_response
-from ministack.image.api.common import image_id, read_object, sharing_of
+from ministack.image.api import schemas
+from ministack.image.api.common import image_id, route, sharing_of
 
 
 async def list_members(request: Request) -> Response:
@@ -19,8 +21,8 @@ async def list_members(request: Request) -> Response:
 
 async def create_member(request: Request) -> Response:
     auth = await require_auth(request)
-    body = await read_object(request)
-    return json_response(await sharing_of(request).add(auth, image_id(request), body.get("member")))
+    member = validation.body(request)["member"]
+    return json_response(await sharing_of(request).add(auth, image_id(request), member))
 
 
 async def show_member(request: Request) -> Response:
@@ -31,11 +33,9 @@ async def show_member(request: Request) -> Response:
 
 async def update_member(request: Request) -> Response:
     auth = await require_auth(request)
-    body = await read_object(request)
+    status = validation.body(request)["status"]
     member = request.path_params["member_id"]
-    updated = await sharing_of(request).set_status(
-        auth, image_id(request), member, body.get("status")
-    )
+    updated = await sharing_of(request).set_status(auth, image_id(request), member, status)
     return json_response(updated)
 
 
@@ -45,10 +45,11 @@ async def delete_member(request: Request) -> Response:
     return empty_response()
 
 
-ROUTES = [
-    Route("/v2/images/{image_id}/members", list_members, methods=["GET"]),
-    Route("/v2/images/{image_id}/members", create_member, methods=["POST"]),
-    Route("/v2/images/{image_id}/members/{member_id}", show_member, methods=["GET"]),
-    Route("/v2/images/{image_id}/members/{member_id}", update_member, methods=["PUT"]),
-    Route("/v2/images/{image_id}/members/{member_id}", delete_member, methods=["DELETE"]),
+_MEMBERS = "/v2/images/{image_id}/members"
+ROUTES: list[BaseRoute] = [
+    route(_MEMBERS, list_members, "GET"),
+    route(_MEMBERS, create_member, "POST", body=schemas.create_member),
+    route(_MEMBERS + "/{member_id}", show_member, "GET"),
+    route(_MEMBERS + "/{member_id}", update_member, "PUT", body=schemas.update_member),
+    route(_MEMBERS + "/{member_id}", delete_member, "DELETE"),
 ]
