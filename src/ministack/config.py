@@ -34,6 +34,12 @@ class DefaultSection:
     public_host: str = _opt("127.0.0.1", "Host name or address written into the catalog.")
     region: str = _opt("RegionOne", "Region name in the catalog.")
     host: str = _opt("", "Name of this host (defaults to the machine's host name).")
+    trusted_proxies: tuple[str, ...] = _opt(
+        (),
+        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed for the client's address; empty: none, loopback "
+        "included. Response links always use public_host and the service's port.",
+    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from ministack.common import log as mlog
 from ministack.common.auth import TokenValidator
 from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
+from ministack.common.origin import PublicOrigin, uvicorn_proxy_options
 from ministack.config import Settings
 
 logger = logging.getLogger("ministack.server")
@@ -119,7 +120,7 @@ class Process:
 
     async def _serve(self, name: str, app: ASGIApp) -> None:
         config = uvicorn.Config(
-            app,
+            PublicOrigin(app, self.settings.endpoint(name)),
             host=self.settings.default.bind_host,
             port=self.settings.port(name),
             log_config=None,
@@ -128,6 +129,7 @@ class Process:
             http="httptools",
             loop="none",
             timeout_graceful_shutdown=10,
+            **uvicorn_proxy_options(self.settings.default.trusted_proxies),
         )
         config.load()
         server = uvicorn.Server(config)
