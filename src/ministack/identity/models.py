@@ -48,7 +48,7 @@ class User(Base):
     failed_auth_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failed_auth_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     password_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    password_history: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    password_history: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
 
 
 class Group(Base):

@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.add_column("identity_users", sa.Column("password_expires_at", sa.DateTime(), nullable=True))
     op.add_column(
         "identity_users",
-        sa.Column("password_history", sa.JSON(), nullable=False, server_default="[]"),
+        sa.Column("password_history", sa.JSON(), nullable=True),
     )
 
 
