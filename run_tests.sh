@@ -8,4 +8,5 @@ for f in scripts/test.d/*.sh; do
 done
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

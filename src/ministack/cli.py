@@ -23,6 +23,7 @@ from rich.table import Table
 from ministack import config
 from ministack.common import files
 from ministack.config import Settings
+from ministack.pidfile import pid_file, running_pid
 
 app = typer.Typer(
     help="ministack: an OpenStack-compatible cloud in one process.", no_args_is_help=True
@@ -42,21 +43,6 @@ def _settings() -> Settings:
     except config.ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
-
-
-def _pid_file(settings: Settings) -> Path:
-    return settings.state_path / "ministack.pid"
-
-
-def running_pid(settings: Settings) -> int | None:
-    """The pid of the running all-in-one process, or None (a stale pid file is ignored)."""
-    path = _pid_file(settings)
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
 
 
 @app.command()
@@ -193,13 +179,13 @@ def up(
 def _run_foreground(settings: Settings) -> None:
     from ministack import server
 
-    pid_file = _pid_file(settings)
-    pid_file.write_text(str(os.getpid()))
+    path = pid_file(settings)
+    path.write_text(str(os.getpid()))
     try:
         asyncio.run(server.run(settings, stderr_logs=True))
     finally:
-        if pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):
-            pid_file.unlink()
+        if path.exists() and path.read_text().strip() == str(os.getpid()):
+            path.unlink()
 
 
 def _port_open(host: str, port: int) -> bool:

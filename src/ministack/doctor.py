@@ -112,7 +112,7 @@ def libvirtd(_s: Settings) -> Check:
 
 
 def free_ports(s: Settings) -> Check:
-    from ministack.cli import running_pid
+    from ministack.pidfile import running_pid
     from ministack.server import enabled_services
 
     if running_pid(s) is not None:

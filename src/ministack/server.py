@@ -16,19 +16,17 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import uvicorn
 from sqlalchemy import select
 from starlette.types import ASGIApp
 
 from ministack.common import log as mlog
-from ministack.common.auth import TokenValidator
 from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
 from ministack.common.origin import PublicOrigin, uvicorn_proxy_options
+from ministack.common.rpc.base import Bus
+from ministack.common.runtime import Context, Runtime
 from ministack.config import Settings
 
 logger = logging.getLogger("ministack.server")
@@ -37,24 +35,6 @@ logger = logging.getLogger("ministack.server")
 KNOWN_SERVICES = ("identity", "image", "placement", "compute", "network", "volume", "object")
 HEARTBEAT_SECONDS = 10.0
 SERVICE_DOWN_SECONDS = 60.0
-
-
-@dataclass
-class Context:
-    """What a service gets at start: settings, database, bus, token validation."""
-
-    settings: Settings
-    db: Database
-    bus: Any
-    validator: TokenValidator | None = None
-    shared: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Runtime:
-    app: ASGIApp | None = None
-    stop: Callable[[], Awaitable[None]] | None = None
-    binaries: tuple[str, ...] = ()
 
 
 def available_services() -> list[str]:
@@ -93,16 +73,17 @@ class Process:
         self.runtimes: list[Runtime] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.stopping = asyncio.Event()
-        self.bus: Any = None
+        self.bus: Bus | None = None
         self.ctx: Context | None = None
 
     async def start(self) -> None:
         from ministack.common.rpc import make_bus
 
-        self.bus = make_bus(self.settings.messaging.url)
-        await self.bus.start()
-        ctx = self.ctx = Context(settings=self.settings, db=self.db, bus=self.bus)
-        ctx.shared["services"] = list(self.services)
+        bus = self.bus = make_bus(self.settings.messaging.url)
+        await bus.start()
+        ctx = self.ctx = Context(
+            settings=self.settings, db=self.db, bus=bus, services=tuple(self.services)
+        )
         if self.settings.identity.auth_url:
             from ministack.identity.client import HttpValidator
 

@@ -6,14 +6,14 @@ compute agent of the instance's host learns about it (Nova's os-server-external-
 
 from __future__ import annotations
 
-from typing import Any
-
 from ministack.common.db import Database
+from ministack.common.rpc.base import Bus
 from ministack.compute import instances
+from ministack.compute.rpcapi.agent import ComputeAgentAPI
 
 
 class ComputeClient:
-    def __init__(self, db: Database, bus: Any) -> None:
+    def __init__(self, db: Database, bus: Bus) -> None:
         self.db = db
         self.bus = bus
 
@@ -23,12 +23,5 @@ class ComputeClient:
         inst = await instances.get(self.db, instance_uuid)
         if inst is None or inst.host is None:
             return False
-        await self.bus.cast(
-            "compute",
-            "external_event",
-            server=inst.host,
-            instance_uuid=instance_uuid,
-            name=name,
-            tag=tag,
-        )
+        await ComputeAgentAPI(self.bus, inst.host).external_event(instance_uuid, name, tag)
         return True

@@ -1,7 +1,7 @@
 """How compute reaches the image service: look up an imageRef for the user, and (for
 createImage) create a queued image and upload a snapshot into it.
 
-In-process it uses the image service's client (``ctx.shared["image_client"]``); when the image
+In-process it uses the image service's client (`ministack.image.client`); when the image
 service runs elsewhere, lookups go over HTTP with the caller's token.
 """
 
@@ -14,18 +14,15 @@ import httpx
 
 from ministack.common import errors
 from ministack.config import Settings
+from ministack.image.client import ImageClient
 
 
 class Images:
     """Image lookups and snapshot uploads for compute."""
 
-    def __init__(self, settings: Settings, shared: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, client: ImageClient | None) -> None:
         self.settings = settings
-        self.shared = shared
-
-    @property
-    def client(self) -> Any:
-        return self.shared.get("image_client")
+        self.client = client
 
     async def lookup(self, image_id: str, project_id: str | None, token: str) -> dict[str, Any]:
         """The image if the project may boot from it; 400 naming it otherwise."""

@@ -8,7 +8,9 @@ PostgreSQL alike (PROMISES 9).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,70 @@ from ministack.compute import states
 _ANY: Any = object()
 
 
+class Unset(enum.Enum):
+    """Marks a `Change` field that the change leaves alone (None is a value: NULL)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True)
+class Change:
+    """The columns one state change writes; every field left UNSET keeps its value.
+
+    Setting task_state also stamps task_started_at (None when it is cleared).
+    """
+
+    vm_state: str | Unset = UNSET
+    task_state: str | Unset | None = UNSET
+    power_state: int | Unset = UNSET
+    host: str | Unset | None = UNSET
+    node: str | Unset | None = UNSET
+    availability_zone: str | Unset | None = UNSET
+    launched_at: dt.datetime | Unset = UNSET
+    fault: dict[str, Any] | Unset | None = UNSET
+    flavor: dict[str, Any] | Unset = UNSET
+    vcpus: int | Unset = UNSET
+    memory_mb: int | Unset = UNSET
+    root_gb: int | Unset = UNSET
+    system_metadata: dict[str, Any] | Unset = UNSET
+    image_ref: str | Unset = UNSET
+    display_name: str | Unset = UNSET
+    display_description: str | Unset | None = UNSET
+    metadata_: dict[str, str] | Unset = UNSET
+    access_ip_v4: str | Unset | None = UNSET
+    access_ip_v6: str | Unset | None = UNSET
+    locked: bool | Unset = UNSET
+    locked_by: str | Unset | None = UNSET
+
+    def values(self) -> dict[str, Any]:
+        """The columns to write, by attribute name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not UNSET
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.values())
+
+
+NO_CHANGE = Change()
+
+
+def with_flavor(flavor: dict[str, Any], **more: Any) -> Change:
+    """A change to `flavor` with its vcpus, memory_mb and root_gb columns."""
+    return Change(
+        flavor=flavor,
+        vcpus=int(flavor["vcpus"]),
+        memory_mb=int(flavor["ram"]),
+        root_gb=int(flavor["disk"]),
+        **more,
+    )
+
+
 def _fmt(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -33,7 +99,7 @@ def _cas_statement(
     vm_states: Collection[str] | None,
     task_states: Collection[str | None] | None,
     on_host: str | None,
-    values: dict[str, Any],
+    change: Change,
 ) -> Any:
     query = update(m.Instance).where(m.Instance.uuid == uuid, m.Instance.deleted.is_(False))
     if vm_states is not None:
@@ -47,7 +113,8 @@ def _cas_statement(
     if on_host is not _ANY:
         query = query.where(m.Instance.host == on_host)
     now = utcnow()
-    values.setdefault("updated_at", now)
+    values = change.values()
+    values["updated_at"] = now
     if "task_state" in values:
         values["task_started_at"] = now if values["task_state"] is not None else None
     return query.values(**values)
@@ -60,14 +127,13 @@ async def cas(
     vm_states: Collection[str] | None = None,
     task_states: Collection[str | None] | None = None,
     on_host: str | None = _ANY,
-    **values: Any,
+    change: Change = NO_CHANGE,
 ) -> bool:
-    """Set `values` on the live instance when its vm_state is in `vm_states` and its
-    task_state in `task_states` (None in the collection matches NULL) and, when
-    given, its host is `on_host`. Returns whether it matched. Setting task_state also stamps
-    task_started_at."""
+    """Apply `change` to the live instance when its vm_state is in `vm_states` and its
+    task_state in `task_states` (None in the collection matches NULL) and, when given, its
+    host is `on_host`. Returns whether it matched."""
     async with db.writer() as s:
-        result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+        result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, change))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -88,12 +154,12 @@ async def begin_step(
     vm_states: Collection[str] | None = None,
     task_states: Collection[str | None] | None = None,
     on_host: str | None = _ANY,
-    **values: Any,
+    change: Change = NO_CHANGE,
 ) -> Step:
     """`cas` and, when it matched, open `event` under the current request's action — in one
     transaction."""
     async with db.writer() as s:
-        result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+        result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, change))
         if not result.rowcount:  # type: ignore[attr-defined]
             return Step(False)
         action_id = await _action_id_in(s, uuid)
@@ -114,13 +180,13 @@ async def end_step(
     vm_states: Collection[str] | None = None,
     task_states: Collection[str | None] | None = None,
     on_host: str | None = _ANY,
-    **values: Any,
+    change: Change = NO_CHANGE,
 ) -> bool:
-    """`cas` (when values are given) and close the event, in one transaction."""
+    """`cas` (when `change` is not empty) and close the event, in one transaction."""
     async with db.writer() as s:
         moved = True
-        if values:
-            result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+        if change:
+            result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, change))
             moved = bool(result.rowcount)  # type: ignore[attr-defined]
         if event_id is not None:
             await s.execute(
@@ -141,14 +207,14 @@ async def whole_step(
     vm_states: Collection[str] | None = None,
     task_states: Collection[str | None] | None = None,
     on_host: str | None = _ANY,
-    **values: Any,
+    change: Change = NO_CHANGE,
 ) -> bool:
-    """`cas` (when values are given) and record a finished event that began at `started`,
+    """`cas` (when `change` is not empty) and record a finished event that began at `started`,
     in one transaction. Returns whether the state moved."""
     async with db.writer() as s:
         moved = True
-        if values:
-            result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, values))
+        if change:
+            result = await s.execute(_cas_statement(uuid, vm_states, task_states, on_host, change))
             moved = bool(result.rowcount)  # type: ignore[attr-defined]
         action_id = await _action_id_in(s, uuid)
         if action_id is not None:
@@ -185,7 +251,7 @@ async def get(db: Database, uuid: str, *, deleted: bool = False) -> m.Instance |
 async def set_error(db: Database, uuid: str, message: str, *, details: str = "") -> None:
     """Put the instance in ERROR (task_state None) with a fault; a no-op once deleted."""
     fault = {"code": 500, "message": message, "details": details, "created": _fmt(utcnow())}
-    await cas(db, uuid, vm_state=states.ERROR, task_state=None, fault=fault)
+    await cas(db, uuid, change=Change(vm_state=states.ERROR, task_state=None, fault=fault))
 
 
 def new_action(

@@ -8,11 +8,11 @@ import asyncio
 import dataclasses
 import logging
 import signal
-from types import SimpleNamespace
 
 from ministack.common import log as mlog
 from ministack.common.db import Database
 from ministack.common.rpc import make_bus
+from ministack.common.runtime import Context
 from ministack.compute.service import start_agents
 from ministack.config import Settings
 
@@ -46,7 +46,7 @@ async def run_agents(settings: Settings, *, stderr_logs: bool = True) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    group = await start_agents(SimpleNamespace(settings=settings, db=db, bus=bus, shared={}))
+    group = await start_agents(Context(settings=settings, db=db, bus=bus))
     logger.info("compute agents running for %d host(s)", len(group.agents))
     try:
         await stop.wait()

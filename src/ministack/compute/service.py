@@ -7,8 +7,7 @@ the chosen host's agent → virt driver. The API never calls a driver.
 
 from __future__ import annotations
 
-from typing import Any
-
+from ministack.common.runtime import Context, Runtime
 from ministack.compute.agent.base import AgentDeps
 from ministack.compute.agent.group import AgentGroup, host_names
 from ministack.compute.api.app import build
@@ -16,28 +15,31 @@ from ministack.compute.api.common import Api
 from ministack.compute.conductor import Conductor
 from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
+from ministack.image import client as image_client
 from ministack.placement.client import PlacementClient
 
 
-async def start_agents(ctx: Any) -> AgentGroup:
+def images_for(ctx: Context) -> Images:
+    """Compute's way to the image service: in-process when it runs here."""
+    client = image_client.in_process(ctx.settings, ctx.db) if ctx.runs("image") else None
+    return Images(ctx.settings, client)
+
+
+async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
-    deps = AgentDeps(
-        settings, ctx.db, ctx.bus, PlacementClient(ctx.db), Images(settings, ctx.shared)
-    )
+    deps = AgentDeps(settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx))
     count = settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
     group = AgentGroup(deps, host_names(settings.hostname, count))
     await group.start()
     return group
 
 
-async def start(ctx: Any) -> Any:
+async def start(ctx: Context) -> Runtime:
     """Serve the scheduler and conductor on the bus, start the agents, return the API."""
-    from ministack.server import Runtime
-
     settings = ctx.settings
     placement = PlacementClient(ctx.db)
-    images = Images(settings, ctx.shared)
+    images = images_for(ctx)
     scheduler = Scheduler(settings, ctx.db, placement)
     await ctx.bus.serve("scheduler", scheduler)
     conductor = Conductor(settings, ctx.db, ctx.bus, placement)

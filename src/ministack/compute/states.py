@@ -8,9 +8,20 @@ actions racing on one server cannot both win (PROMISES 9); the loser gets 409.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
-from ministack.compute.virt.driver import PowerState
+
+class PowerState(IntEnum):
+    """Nova's power_state codes."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
+
 
 # vm_state
 ACTIVE = "active"
@@ -45,6 +56,27 @@ RESIZE_REVERTING = "resize_reverting"
 RESIZE_CONFIRMING = "resize_confirming"
 IMAGE_SNAPSHOT = "image_snapshot"
 IMAGE_UPLOADING = "image_uploading"
+
+
+@dataclass(frozen=True)
+class PowerAction:
+    """A power action: the task_state it runs in, the vm_state it ends in, its event."""
+
+    task_state: str
+    vm_state: str
+    event: str
+
+
+POWER_ACTIONS: dict[str, PowerAction] = {
+    "stop": PowerAction(POWERING_OFF, STOPPED, "compute_stop_instance"),
+    "start": PowerAction(POWERING_ON, ACTIVE, "compute_start_instance"),
+    "reboot": PowerAction(REBOOTING, ACTIVE, "compute_reboot_instance"),
+    "reboot_hard": PowerAction(REBOOTING_HARD, ACTIVE, "compute_reboot_instance"),
+    "pause": PowerAction(PAUSING, PAUSED, "compute_pause_instance"),
+    "unpause": PowerAction(UNPAUSING, ACTIVE, "compute_unpause_instance"),
+    "suspend": PowerAction(SUSPENDING, SUSPENDED, "compute_suspend_instance"),
+    "resume": PowerAction(RESUMING, ACTIVE, "compute_resume_instance"),
+}
 
 _STATUS: dict[str, dict[str | None, str]] = {
     ACTIVE: {

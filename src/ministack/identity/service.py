@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.types import ASGIApp
 
 from ministack.common.db import Database
+from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.config import Settings
 from ministack.identity.api import assignments, auth, crud, resources, users
@@ -30,16 +29,14 @@ def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     return served
 
 
-async def start(ctx: Any) -> Any:
+async def start(ctx: Context) -> Runtime:
     """Bootstrap identity, write the catalog for this process's services, serve the API."""
     from ministack.identity.bootstrap import bootstrap
     from ministack.identity.catalog import ensure_catalog
-    from ministack.server import Runtime
 
     core = IdentityCore(ctx.settings, ctx.db)
     await bootstrap(core, ctx.settings.identity.admin_password)
-    await ensure_catalog(core, ctx.shared.get("services", ["identity"]))
+    await ensure_catalog(core, list(ctx.services or ("identity",)))
     if ctx.validator is None:
         ctx.validator = LocalValidator(core)
-    ctx.shared["identity_core"] = core
     return Runtime(app=build(ctx.settings, ctx.db, core), stop=core.close)

@@ -15,9 +15,11 @@ from typing import Any
 
 from ministack.common import errors
 from ministack.common.auth import Auth
+from ministack.common.db import Database
+from ministack.config import Settings
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
-from ministack.image.store import READ_CHUNK
+from ministack.image.store import READ_CHUNK, FilesystemStore, store_root
 
 
 def service_auth(project_id: str | None) -> Auth:
@@ -134,3 +136,9 @@ class ImageClient:
             await self.delete(image_id)
             raise
         return image_id
+
+
+def in_process(settings: Settings, db: Database) -> ImageClient:
+    """The in-process client for a component that shares the image service's database and
+    store (the all-in-one process)."""
+    return ImageClient(ImageCore(settings, db, FilesystemStore(store_root(settings))))

@@ -7,18 +7,17 @@ with no body limit; every other request keeps the common 112 KiB limit.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ministack.common.auth import TokenValidator
+from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.image.api import data, discovery, images, members
-from ministack.image.client import ImageClient
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
 from ministack.image.sharing import Sharing
-from ministack.image.store import FilesystemStore
+from ministack.image.store import FilesystemStore, store_root
 
 NO_LIMIT = 1 << 62
 
@@ -42,7 +41,7 @@ class _DataRouter:
             await self.limited(scope, receive, send)
 
 
-def build(core: ImageCore, validator: Any) -> ASGIApp:
+def build(core: ImageCore, validator: TokenValidator | None) -> ASGIApp:
     """The image API's ASGI app."""
     routes = discovery.ROUTES + images.ROUTES + data.ROUTES + members.ROUTES
     state = {
@@ -56,13 +55,8 @@ def build(core: ImageCore, validator: Any) -> ASGIApp:
     return _DataRouter(limited, unlimited)
 
 
-async def start(ctx: Any) -> Any:
+async def start(ctx: Context) -> Runtime:
     """Open the store, put interrupted uploads back to queued, serve the API."""
-    from ministack.server import Runtime
-
-    settings = ctx.settings
-    root = Path(settings.image.store_dir or settings.state_path / "images")
-    core = ImageCore(settings, ctx.db, FilesystemStore(root))
+    core = ImageCore(ctx.settings, ctx.db, FilesystemStore(store_root(ctx.settings)))
     await ImageData(core).recover()
-    ctx.shared["image_client"] = ImageClient(core)
     return Runtime(app=build(core, ctx.validator))

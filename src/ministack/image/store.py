@@ -14,11 +14,19 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ministack.config import Settings
 
 from ministack.common import files
 
 READ_CHUNK = 1 << 20
+
+
+def store_root(settings: Settings) -> Path:
+    """The filesystem store's directory: ``[image] store_dir`` or ``<state_dir>/images``."""
+    return Path(settings.image.store_dir or settings.state_path / "images")
 
 
 class Store(Protocol):

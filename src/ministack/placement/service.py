@@ -3,14 +3,13 @@ Compute's scheduler and agents use `placement.client` directly (same database)."
 
 from __future__ import annotations
 
-from typing import Any
-
+from ministack.common.runtime import Context, Runtime
 from ministack.common.web import ApiMiddleware, make_app
 from ministack.placement.api import ROUTES, VersionMiddleware
 
 
-async def start(ctx: Any) -> Any:
-    from ministack.server import Runtime
+async def start(ctx: Context) -> Runtime:
+    """Serve the Placement API (its own version middleware inside the common one)."""
 
     app, _served = make_app(
         "placement", ROUTES, style="placement", state={"db": ctx.db, "validator": ctx.validator}

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import uuid as uuidlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from ministack.common.db import Database
+from ministack.common.rpc.base import Bus
 from ministack.compute import models as m
+from ministack.compute.claims import node_uuid
+from ministack.compute.images import Images
+from ministack.compute.rpcapi.agent import ComputeAgentAPI
+from ministack.compute.rpcapi.conductor import ConductorAPI
+from ministack.compute.rpcapi.scheduler import SchedulerAPI
 from ministack.compute.virt.driver import GuestSpec, VirtDriver
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
-
-NODE_NAMESPACE = uuidlib.UUID("6f1b3f8e-5c1a-4d8e-9b59-2f3c8e1a7d40")
-
-
-def node_uuid(hypervisor_hostname: str) -> str:
-    """The compute node's (and its resource provider's) uuid, stable across restarts."""
-    return str(uuidlib.uuid5(NODE_NAMESPACE, hypervisor_hostname))
 
 
 @dataclass
@@ -30,10 +27,22 @@ class AgentDeps:
 
     settings: Settings
     db: Database
-    bus: Any
+    bus: Bus
     placement: PlacementClient
-    images: Any = None
-    """The image client (upload/delete) used by snapshots; None when unavailable."""
+    images: Images
+    """Image downloads for the driver and snapshot uploads."""
+
+    @property
+    def conductor(self) -> ConductorAPI:
+        return ConductorAPI(self.bus)
+
+    @property
+    def scheduler(self) -> SchedulerAPI:
+        return SchedulerAPI(self.bus)
+
+    def agent(self, host: str) -> ComputeAgentAPI:
+        """The RPC API of another host's compute agent."""
+        return ComputeAgentAPI(self.bus, host)
 
 
 @dataclass

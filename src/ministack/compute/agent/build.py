@@ -14,6 +14,7 @@ import logging
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.instances import Change
 from ministack.compute.virt.driver import ImageUnusable, PowerState
 
 log = logging.getLogger("ministack.compute.agent")
@@ -36,7 +37,7 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             vm_states=[states.BUILDING],
             task_states=[states.SCHEDULING],
             on_host=agent.host,
-            task_state=states.SPAWNING,
+            change=Change(task_state=states.SPAWNING),
         )
         if not step.moved:
             return
@@ -59,10 +60,12 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             event,
             vm_states=[states.BUILDING],
             task_states=[states.SPAWNING],
-            vm_state=states.ACTIVE,
-            task_state=None,
-            power_state=int(PowerState.RUNNING),
-            launched_at=utcnow(),
+            change=Change(
+                vm_state=states.ACTIVE,
+                task_state=None,
+                power_state=int(PowerState.RUNNING),
+                launched_at=utcnow(),
+            ),
         )
 
 
@@ -91,17 +94,9 @@ async def _retry_or_fail(
         uuid,
         vm_states=[states.BUILDING],
         task_states=[states.SPAWNING],
-        task_state=states.SCHEDULING,
-        host=None,
-        node=None,
+        change=Change(task_state=states.SCHEDULING, host=None, node=None),
     ):
-        await agent.deps.bus.cast(
-            "conductor",
-            "build_instances",
-            instance_uuids=[uuid],
-            attempt=attempt + 1,
-            tried_hosts=tried,
-        )
+        await agent.deps.conductor.build_instances([uuid], attempt + 1, tried)
         return
     message = (
         "Exceeded maximum number of retries. Exceeded max scheduling attempts "

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-
-from ministack.common.db import Database
 from ministack.compute import instances, states
-from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase
-from ministack.placement.client import PlacementClient
+from ministack.compute.claims import local_delete
 
 log = logging.getLogger("ministack.compute.agent")
 EVENT = "compute_terminate_instance"
@@ -36,14 +32,3 @@ async def terminate(agent: AgentBase, uuid: str) -> None:
         await local_delete(agent.deps.placement, agent.db, uuid)
         await instances.finish_event(agent.db, event)
     agent.locks.pop(uuid, None)
-
-
-async def local_delete(placement: PlacementClient, db: Database, uuid: str) -> None:
-    """Free everything the instance holds in the database: placement allocations, server
-    group membership and (by marking the row deleted) its quota. Idempotent."""
-    await placement.release(uuid)
-    async with db.writer() as s:
-        for group in (await s.execute(select(m.ServerGroup))).scalars():
-            if uuid in group.members:
-                group.members = [u for u in group.members if u != uuid]
-    await instances.mark_deleted(db, uuid)

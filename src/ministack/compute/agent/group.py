@@ -63,7 +63,7 @@ class AgentGroup:
                 self.started.append(agent)
             else:
                 self.waiting.append(agent)
-        await self.deps.bus.fanout("scheduler", "refresh")
+        await self.deps.scheduler.refresh()
         self.tasks.append(asyncio.create_task(self._every("heartbeat", self._beat)))
         self.tasks.append(asyncio.create_task(self._every("power sync", self._sync)))
         if self.waiting:
@@ -74,7 +74,7 @@ class AgentGroup:
             if await hostinit.try_start(agent):
                 self.waiting.remove(agent)
                 self.started.append(agent)
-                await self.deps.bus.fanout("scheduler", "refresh")
+                await self.deps.scheduler.refresh()
 
     async def _beat(self) -> None:
         await host.heartbeat(self.deps.db, [a.host for a in self.started])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +20,9 @@ from ministack.common.models import ServiceRecord
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.agent import delete
-from ministack.compute.agent.base import AgentBase, node_uuid
+from ministack.compute.agent.base import AgentBase
+from ministack.compute.claims import node_uuid
+from ministack.compute.instances import UNSET, Change
 from ministack.compute.virt.driver import HostResources, PowerState
 from ministack.placement.client import InventorySpec
 
@@ -158,15 +159,16 @@ _VM_FOR_POWER = {
 
 
 async def _settle(agent: AgentBase, inst: m.Instance, power: PowerState, clear: bool) -> None:
-    values: dict[str, Any] = {"power_state": int(power)}
+    change = Change(power_state=int(power))
     if clear:
-        values["task_state"] = None
-        values["vm_state"] = _VM_FOR_POWER.get(power, inst.vm_state)
+        vm_state = _VM_FOR_POWER.get(power, inst.vm_state)
+        change = Change(power_state=int(power), task_state=None, vm_state=vm_state)
     elif inst.vm_state == states.ACTIVE and power == PowerState.SHUTDOWN:
-        values["vm_state"] = states.STOPPED  # the guest shut itself down (Nova does the same)
-    if inst.power_state != int(power) or clear or "vm_state" in values:
+        # The guest shut itself down (Nova does the same).
+        change = Change(power_state=int(power), vm_state=states.STOPPED)
+    if inst.power_state != int(power) or change.vm_state is not UNSET:
         await instances.cas(
-            agent.db, inst.uuid, task_states=[inst.task_state], on_host=agent.host, **values
+            agent.db, inst.uuid, task_states=[inst.task_state], on_host=agent.host, change=change
         )
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from ministack.common.db import utcnow
 from ministack.compute import instances, states
-from ministack.compute.agent.base import AgentBase, guest_spec, node_uuid
-from ministack.compute.resize import claim_flavor
+from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.claims import claim_flavor, node_uuid
+from ministack.compute.instances import Change
 from ministack.compute.virt.driver import PowerState
 
 log = logging.getLogger("ministack.compute.agent")
@@ -38,7 +39,10 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
         try:
             await agent.driver.destroy(uuid)
             await instances.cas(
-                agent.db, uuid, task_states=[states.REBUILDING], task_state=states.REBUILD_SPAWNING
+                agent.db,
+                uuid,
+                task_states=[states.REBUILDING],
+                change=Change(task_state=states.REBUILD_SPAWNING),
             )
             await agent.driver.spawn(guest_spec(inst))
             if from_vm_state == states.STOPPED:
@@ -53,11 +57,13 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
             agent.db,
             uuid,
             task_states=[states.REBUILD_SPAWNING],
-            vm_state=final,
-            task_state=None,
-            power_state=int(states.power_state_for(final)),
-            fault=None,
-            launched_at=utcnow(),
+            change=Change(
+                vm_state=final,
+                task_state=None,
+                power_state=int(states.power_state_for(final)),
+                fault=None,
+                launched_at=utcnow(),
+            ),
         )
         await instances.finish_event(agent.db, event)
 
@@ -72,7 +78,10 @@ async def resize_source(agent: AgentBase, uuid: str) -> None:
             await instances.finish_event(agent.db, event, str(exc))
             raise
         await instances.cas(
-            agent.db, uuid, task_states=[states.RESIZE_PREP], task_state=states.RESIZE_MIGRATING
+            agent.db,
+            uuid,
+            task_states=[states.RESIZE_PREP],
+            change=Change(task_state=states.RESIZE_MIGRATING),
         )
         await instances.finish_event(agent.db, event)
 
@@ -101,9 +110,9 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
             agent.db,
             uuid,
             task_states=[states.RESIZE_MIGRATING, states.RESIZE_FINISH],
-            vm_state=states.RESIZED,
-            task_state=None,
-            power_state=int(PowerState.RUNNING),
+            change=Change(
+                vm_state=states.RESIZED, task_state=None, power_state=int(PowerState.RUNNING)
+            ),
         )
         await instances.finish_event(agent.db, event)
 
@@ -112,10 +121,11 @@ async def _restore_source(
     agent: AgentBase, uuid: str, source_host: str, sysmeta: dict[str, Any]
 ) -> None:
     old = sysmeta.get("old_flavor")
-    values: dict[str, Any] = {"host": source_host, "node": source_host}
     if old:
-        values.update(flavor=old, vcpus=old["vcpus"], memory_mb=old["ram"], root_gb=old["disk"])
-    await instances.cas(agent.db, uuid, **values)
+        change = instances.with_flavor(old, host=source_host, node=source_host)
+    else:
+        change = Change(host=source_host, node=source_host)
+    await instances.cas(agent.db, uuid, change=change)
 
 
 async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
@@ -132,9 +142,9 @@ async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         agent.db,
         uuid,
         task_states=[states.RESIZE_CONFIRMING],
-        vm_state=final,
-        task_state=None,
-        power_state=int(states.power_state_for(final)),
+        change=Change(
+            vm_state=final, task_state=None, power_state=int(states.power_state_for(final))
+        ),
     )
     await instances.finish_event(agent.db, event)
 
@@ -154,9 +164,7 @@ async def revert_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         if source_host == agent.host and not await _respawn_old(agent, uuid, event):
             return
         await instances.finish_event(agent.db, event)
-    await agent.deps.bus.cast(
-        "compute", "finish_revert_resize", server=source_host, instance_uuid=uuid
-    )
+    await agent.deps.agent(source_host).finish_revert_resize(uuid)
 
 
 async def _respawn_old(agent: AgentBase, uuid: str, event: int | None) -> bool:
@@ -195,9 +203,9 @@ async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
         agent.db,
         uuid,
         task_states=[states.RESIZE_REVERTING],
-        vm_state=final,
-        task_state=None,
-        power_state=int(states.power_state_for(final)),
+        change=Change(
+            vm_state=final, task_state=None, power_state=int(states.power_state_for(final))
+        ),
     )
     await instances.finish_event(agent.db, event, error)
 
@@ -215,21 +223,18 @@ async def snapshot(agent: AgentBase, uuid: str, image_id: str) -> None:
                 agent.db,
                 uuid,
                 task_states=[states.IMAGE_SNAPSHOT],
-                task_state=states.IMAGE_UPLOADING,
+                change=Change(task_state=states.IMAGE_UPLOADING),
             )
             disk_format = await agent.driver.snapshot(uuid, dest)
-            if images is None:
-                raise RuntimeError("the image service is not reachable from this host")
             await images.upload(image_id, dest, disk_format)
     except Exception as exc:
         error = str(exc) or type(exc).__name__
         log.warning("snapshot of %s failed: %s", uuid, error)
-        if images is not None:
-            await images.delete(image_id)
+        await images.delete(image_id)
     await instances.cas(
         agent.db,
         uuid,
         task_states=[states.IMAGE_SNAPSHOT, states.IMAGE_UPLOADING],
-        task_state=None,
+        change=Change(task_state=None),
     )
     await instances.finish_event(agent.db, event, error)

@@ -9,81 +9,100 @@ from __future__ import annotations
 
 from typing import Any
 
+from ministack.common.rpc.payload import receives
 from ministack.compute.agent import build, delete, host, lifecycle, power
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.rpcapi.agent import (
+    TOPIC,
+    BuildAndRun,
+    ConsoleOutput,
+    ExternalEvent,
+    FakeSettings,
+    InstanceRef,
+    PowerAction,
+    Rebuild,
+    ResizeStep,
+    Snapshot,
+)
 from ministack.compute.virt.driver import GuestNotFound
-
-TOPIC = "compute"
 
 
 class ComputeAgent(AgentBase):
     """One host's agent."""
 
     async def start(self) -> None:
-        """Prepare the driver, register the host, reconcile, then start serving RPC."""
+        """Prepare the driver, reconcile, serve RPC, then register the host: the scheduler
+        sees it up only once its queue is served (a build cast earlier would find no one)."""
         await self.driver.init_host(self.host)
-        await host.register(self)
         await host.reconcile(self)
         await self.deps.bus.serve(TOPIC, self, server=self.host)
+        await host.register(self)
 
-    async def build_and_run_instance(
-        self, instance_uuid: str, attempt: int = 1, tried_hosts: list[str] | None = None
-    ) -> None:
-        await build.build_and_run(self, instance_uuid, attempt, list(tried_hosts or []))
+    @receives(BuildAndRun)
+    async def build_and_run_instance(self, req: BuildAndRun) -> None:
+        await build.build_and_run(self, req.instance_uuid, req.attempt, list(req.tried_hosts))
 
-    async def terminate_instance(self, instance_uuid: str) -> None:
-        await delete.terminate(self, instance_uuid)
+    @receives(InstanceRef)
+    async def terminate_instance(self, req: InstanceRef) -> None:
+        await delete.terminate(self, req.instance_uuid)
 
-    async def power_action(self, instance_uuid: str, action: str, from_vm_state: str) -> None:
-        await power.power_action(self, instance_uuid, action, from_vm_state)
+    @receives(PowerAction)
+    async def power_action(self, req: PowerAction) -> None:
+        await power.power_action(self, req.instance_uuid, req.action, req.from_vm_state)
 
-    async def rebuild_instance(self, instance_uuid: str, from_vm_state: str) -> None:
-        await lifecycle.rebuild(self, instance_uuid, from_vm_state)
+    @receives(Rebuild)
+    async def rebuild_instance(self, req: Rebuild) -> None:
+        await lifecycle.rebuild(self, req.instance_uuid, req.from_vm_state)
 
-    async def resize_instance(self, instance_uuid: str) -> None:
+    @receives(InstanceRef)
+    async def resize_instance(self, req: InstanceRef) -> None:
         """Source side of a resize: stop the guest; it stays until confirm or revert."""
-        await lifecycle.resize_source(self, instance_uuid)
+        await lifecycle.resize_source(self, req.instance_uuid)
 
-    async def finish_resize(self, instance_uuid: str, source_host: str) -> None:
-        await lifecycle.finish_resize(self, instance_uuid, source_host)
+    @receives(ResizeStep)
+    async def finish_resize(self, req: ResizeStep) -> None:
+        await lifecycle.finish_resize(self, req.instance_uuid, req.source_host)
 
-    async def confirm_resize(self, instance_uuid: str, source_host: str) -> None:
-        await lifecycle.confirm_resize(self, instance_uuid, source_host)
+    @receives(ResizeStep)
+    async def confirm_resize(self, req: ResizeStep) -> None:
+        await lifecycle.confirm_resize(self, req.instance_uuid, req.source_host)
 
-    async def revert_resize(self, instance_uuid: str, source_host: str) -> None:
-        await lifecycle.revert_resize(self, instance_uuid, source_host)
+    @receives(ResizeStep)
+    async def revert_resize(self, req: ResizeStep) -> None:
+        await lifecycle.revert_resize(self, req.instance_uuid, req.source_host)
 
-    async def finish_revert_resize(self, instance_uuid: str) -> None:
-        await lifecycle.finish_revert_resize(self, instance_uuid)
+    @receives(InstanceRef)
+    async def finish_revert_resize(self, req: InstanceRef) -> None:
+        await lifecycle.finish_revert_resize(self, req.instance_uuid)
 
-    async def destroy_guest(self, instance_uuid: str) -> None:
-        """Remove a guest left on this host by a resize. Idempotent."""
-        await self.driver.destroy(instance_uuid)
+    @receives(Snapshot)
+    async def snapshot_instance(self, req: Snapshot) -> None:
+        await lifecycle.snapshot(self, req.instance_uuid, req.image_id)
 
-    async def snapshot_instance(self, instance_uuid: str, image_id: str) -> None:
-        await lifecycle.snapshot(self, instance_uuid, image_id)
-
-    async def get_console_output(self, instance_uuid: str, length: int | None = None) -> str:
+    @receives(ConsoleOutput)
+    async def get_console_output(self, req: ConsoleOutput) -> str:
         """The guest's console log ('' when the guest is gone)."""
         try:
-            return await self.driver.console_log(instance_uuid, length)
+            return await self.driver.console_log(req.instance_uuid, req.length)
         except GuestNotFound:
             return ""
 
-    async def set_fake(
-        self,
-        delay: dict[str, float] | None = None,
-        fail: dict[str, str] | None = None,
-        fail_once: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
+    @receives(FakeSettings)
+    async def set_fake(self, req: FakeSettings) -> dict[str, Any]:
         """Test hook: set the fake driver's delays and failures. Errors on other drivers."""
         configure = getattr(self.driver, "configure", None)
         if configure is None:
             raise RuntimeError(f"{self.host} does not run the fake driver")
-        configure(delay=delay, fail=fail, fail_once=fail_once)
+        configure(delay=req.delay, fail=req.fail, fail_once=req.fail_once)
         guests = [g.uuid for g in await self.driver.list_guests()]
-        return {"host": self.host, "delay": delay or {}, "fail": fail or {}, "guests": guests}
+        return {
+            "host": self.host,
+            "delay": req.delay or {},
+            "fail": req.fail or {},
+            "guests": guests,
+        }
 
-    async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
+    @receives(ExternalEvent)
+    async def external_event(self, req: ExternalEvent) -> None:
         """network-vif-plugged, volume attach and the like: recorded, nothing waits yet."""
         return None

@@ -8,31 +8,12 @@ state it came from with the failure in the action's event.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from ministack.compute import instances, states
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.instances import Change
 
 log = logging.getLogger("ministack.compute.agent")
-
-
-@dataclass(frozen=True)
-class PowerAction:
-    task_state: str
-    vm_state: str
-    event: str
-
-
-ACTIONS: dict[str, PowerAction] = {
-    "stop": PowerAction(states.POWERING_OFF, states.STOPPED, "compute_stop_instance"),
-    "start": PowerAction(states.POWERING_ON, states.ACTIVE, "compute_start_instance"),
-    "reboot": PowerAction(states.REBOOTING, states.ACTIVE, "compute_reboot_instance"),
-    "reboot_hard": PowerAction(states.REBOOTING_HARD, states.ACTIVE, "compute_reboot_instance"),
-    "pause": PowerAction(states.PAUSING, states.PAUSED, "compute_pause_instance"),
-    "unpause": PowerAction(states.UNPAUSING, states.ACTIVE, "compute_unpause_instance"),
-    "suspend": PowerAction(states.SUSPENDING, states.SUSPENDED, "compute_suspend_instance"),
-    "resume": PowerAction(states.RESUMING, states.ACTIVE, "compute_resume_instance"),
-}
 
 
 async def _drive(agent: AgentBase, uuid: str, action: str) -> None:
@@ -58,7 +39,7 @@ async def _drive(agent: AgentBase, uuid: str, action: str) -> None:
 async def power_action(agent: AgentBase, uuid: str, action: str, from_vm_state: str) -> None:
     """Run one power action the API started. Never raises: a driver failure puts the
     instance back in `from_vm_state` and is recorded in the action's event."""
-    spec = ACTIONS[action]
+    spec = states.POWER_ACTIONS[action]
     async with agent.locks[uuid]:
         event = await instances.start_event(agent.db, uuid, spec.event, agent.host)
         try:
@@ -70,8 +51,7 @@ async def power_action(agent: AgentBase, uuid: str, action: str, from_vm_state: 
                 agent.db,
                 uuid,
                 task_states=[spec.task_state],
-                vm_state=from_vm_state,
-                task_state=None,
+                change=Change(vm_state=from_vm_state, task_state=None),
             )
             await instances.finish_event(agent.db, event, reason)
             return
@@ -80,8 +60,8 @@ async def power_action(agent: AgentBase, uuid: str, action: str, from_vm_state: 
             agent.db,
             uuid,
             task_states=[spec.task_state],
-            vm_state=spec.vm_state,
-            task_state=None,
-            power_state=int(info.power_state),
+            change=Change(
+                vm_state=spec.vm_state, task_state=None, power_state=int(info.power_state)
+            ),
         )
         await instances.finish_event(agent.db, event)

@@ -83,7 +83,7 @@ async def update_aggregate(request: Request) -> Response:
             meta["availability_zone"] = body["availability_zone"]
             agg.metadata_ = {k: v for k, v in meta.items() if v is not None}
         agg.updated_at = utcnow()
-    await api.bus.fanout("scheduler", "refresh")
+    await api.scheduler.refresh()
     return json_response({"aggregate": render(agg)})
 
 
@@ -95,7 +95,7 @@ async def delete_aggregate(request: Request) -> Response:
         if agg.hosts:
             raise errors.BadRequest(f"Aggregate {agg.id} still has hosts; remove them first.")
         await s.delete(agg)
-    await api.bus.fanout("scheduler", "refresh")
+    await api.scheduler.refresh()
     return empty_response(200)
 
 
@@ -127,7 +127,7 @@ async def aggregate_action(request: Request) -> Response:
                 "Unknown aggregate action: use add_host, remove_host or set_metadata."
             )
         agg.updated_at = utcnow()
-    await api.bus.fanout("scheduler", "refresh")
+    await api.scheduler.refresh()
     return json_response({"aggregate": render(agg)})
 
 

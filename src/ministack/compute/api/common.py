@@ -13,7 +13,13 @@ from starlette.requests import Request
 from ministack.common import errors, policy
 from ministack.common.auth import Auth, require_auth
 from ministack.common.db import Database
+from ministack.common.rpc.base import Bus
+from ministack.compute import models as m
 from ministack.compute.api.microversion import MIN_VERSION, Version
+from ministack.compute.images import Images
+from ministack.compute.rpcapi.agent import ComputeAgentAPI
+from ministack.compute.rpcapi.conductor import ConductorAPI
+from ministack.compute.rpcapi.scheduler import SchedulerAPI
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
@@ -28,14 +34,33 @@ class Api:
 
     settings: Settings
     db: Database
-    bus: Any
+    bus: Bus
     placement: PlacementClient
-    images: Any
+    images: Images
+
+    @property
+    def conductor(self) -> ConductorAPI:
+        return ConductorAPI(self.bus)
+
+    @property
+    def scheduler(self) -> SchedulerAPI:
+        return SchedulerAPI(self.bus)
+
+    def agent(self, host: str) -> ComputeAgentAPI:
+        """The RPC API of `host`'s compute agent."""
+        return ComputeAgentAPI(self.bus, host)
 
 
 def api_of(request: Request) -> Api:
     api: Api = request.app.state.api
     return api
+
+
+def host_of(inst: m.Instance) -> str:
+    """The host an action on the instance goes to; 409 when it has none (never scheduled)."""
+    if inst.host is None:
+        raise errors.Conflict(f"Instance {inst.uuid} is not on any host.")
+    return inst.host
 
 
 def version(request: Request) -> Version:

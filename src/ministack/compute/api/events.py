@@ -21,6 +21,7 @@ from ministack.common import errors
 from ministack.common.web import json_response, read_json
 from ministack.compute import instances
 from ministack.compute.api.common import api_of, caller
+from ministack.compute.rpcapi.agent import FakeSettings
 
 EVENT_NAMES = (
     "network-changed",
@@ -52,14 +53,7 @@ async def create_events(request: Request) -> Response:
             item["code"] = 404 if inst is None else 422
         else:
             item["code"] = 200
-            await api.bus.cast(
-                "compute",
-                "external_event",
-                server=inst.host,
-                instance_uuid=inst.uuid,
-                name=item["name"],
-                tag=item.get("tag"),
-            )
+            await api.agent(inst.host).external_event(inst.uuid, item["name"], item.get("tag"))
         out.append(item)
     codes = {e["code"] for e in out}
     status = 200 if codes == {200} else (404 if codes == {404} else 207)
@@ -75,15 +69,8 @@ async def set_fake_host(request: Request) -> Response:
     data = await read_json(request) if raw else {}
     host = request.path_params["host"]
     try:
-        result = await api.bus.call(
-            "compute",
-            "set_fake",
-            server=host,
-            timeout=10.0,
-            delay=data.get("delay"),
-            fail=data.get("fail"),
-            fail_once=data.get("fail_once"),
-        )
+        fake = FakeSettings(data.get("delay"), data.get("fail"), data.get("fail_once"))
+        result = await api.agent(host).set_fake(fake)
     except Exception as exc:
         raise errors.NotFound(f"Fake compute host {host} is not reachable: {exc}") from None
     return json_response(result)

@@ -15,8 +15,10 @@ from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors
-from ministack.compute.api.common import Api, check_metadata, check_name
+from ministack.compute.api.actions import begin
+from ministack.compute.api.common import Api, check_metadata, check_name, host_of
 from ministack.compute.api.views import render_server
+from ministack.compute.instances import UNSET, Change
 
 
 def _obj(body: Any, action: str) -> dict[str, Any]:
@@ -28,8 +30,6 @@ def _obj(body: Any, action: str) -> dict[str, Any]:
 
 
 async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     body = _obj(body, "rebuild")
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
@@ -37,19 +37,13 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     image = await api.images.lookup(
         image_ref, auth.project_id, request.headers.get("x-auth-token", "")
     )
-    values: dict[str, Any] = {"image_ref": str(image["id"])}
-    if "name" in body:
-        values["display_name"] = check_name(body["name"])
-    if "metadata" in body:
-        values["metadata_"] = check_metadata(body["metadata"])
-    await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, **values)
-    await api.bus.cast(
-        "compute",
-        "rebuild_instance",
-        server=inst.host,
-        instance_uuid=inst.uuid,
-        from_vm_state=inst.vm_state,
+    change = Change(
+        image_ref=str(image["id"]),
+        display_name=check_name(body["name"]) or "" if "name" in body else UNSET,
+        metadata_=check_metadata(body["metadata"]) if "metadata" in body else UNSET,
     )
+    await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
+    await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
     fresh = await instances.get(api.db, inst.uuid)
     server = render_server(request, fresh or inst, auth)
     server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
@@ -57,8 +51,6 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 
 async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     body = _obj(body, "resize")
     flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
     async with api.db.session() as s:
@@ -75,50 +67,34 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
     )
     sysmeta = dict(inst.system_metadata or {})
     sysmeta.update(new_flavor=new, old_flavor=dict(inst.flavor), old_vm_state=inst.vm_state)
-    await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, system_metadata=sysmeta)
-    await api.bus.cast("conductor", "resize_instance", instance_uuid=inst.uuid)
+    change = Change(system_metadata=sysmeta)
+    await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, change)
+    await api.conductor.resize_instance(inst.uuid)
     return empty_response(202)
 
 
 async def confirm_resize(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "confirmResize", "confirmResize", states.RESIZE_CONFIRMING)
-    await api.bus.cast(
-        "compute",
-        "confirm_resize",
-        server=source or inst.host,
-        instance_uuid=inst.uuid,
-        source_host=source or inst.host,
-    )
+    source = source or host_of(inst)
+    await api.agent(source).confirm_resize(inst.uuid, source)
     return empty_response(204)
 
 
 async def revert_resize(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "revertResize", "revertResize", states.RESIZE_REVERTING)
-    await api.bus.cast(
-        "compute",
-        "revert_resize",
-        server=inst.host,
-        instance_uuid=inst.uuid,
-        source_host=source or inst.host,
-    )
+    await api.agent(host_of(inst)).revert_resize(inst.uuid, source or host_of(inst))
     return empty_response(202)
 
 
 async def create_image(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    from ministack.compute.api.server_actions import begin
-
     body = _obj(body, "createImage")
     name = check_name(body.get("name"))
     props = check_metadata(body.get("metadata", {}))
@@ -130,10 +106,10 @@ async def create_image(
     try:
         image_id = await api.images.create_queued(name or "", inst.project_id, props, disk_format)
     except Exception:
-        await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], task_state=None)
+        await instances.cas(
+            api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], change=Change(task_state=None)
+        )
         raise
-    await api.bus.cast(
-        "compute", "snapshot_instance", server=inst.host, instance_uuid=inst.uuid, image_id=image_id
-    )
+    await api.agent(host_of(inst)).snapshot_instance(inst.uuid, image_id)
     location = f"{api.settings.endpoint('image')}/v2/images/{image_id}"
     return empty_response(202, headers={"Location": location})

@@ -8,7 +8,6 @@ to the agent of the server's host. Answers 202; the work continues asynchronousl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -20,65 +19,17 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response, read_json
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.agent.power import ACTIONS
 from ministack.compute.api import resize_actions
-from ministack.compute.api.common import Api, api_of, caller
+from ministack.compute.api.actions import WRITE, Handler, begin
+from ministack.compute.api.common import Api, api_of, caller, host_of
 from ministack.compute.api.servers import check_unlocked, load
-
-WRITE = "admin | member"
-Handler = Callable[[Request, Api, Auth, m.Instance, Any], Awaitable[Response]]
-
-
-def conflict(inst: m.Instance, action: str) -> errors.Conflict:
-    if inst.task_state is not None:
-        return errors.Conflict(
-            f"Cannot '{action}' instance {inst.uuid} while it is in task_state {inst.task_state}"
-        )
-    return errors.Conflict(
-        f"Cannot '{action}' instance {inst.uuid} while it is in vm_state {inst.vm_state}"
-    )
-
-
-async def begin(
-    api: Api,
-    auth: Auth,
-    inst: m.Instance,
-    action: str,
-    allowed_key: str,
-    task_state: str,
-    **values: Any,
-) -> None:
-    """The compare-and-swap into `task_state` plus the action record; 409 when the server is
-    not in a state that allows `action` (or another action got there first)."""
-    if inst.vm_state not in states.ALLOWED[allowed_key] or inst.task_state is not None:
-        raise conflict(inst, action)
-    if inst.host is None:
-        raise errors.Conflict(f"Instance {inst.uuid} is not ready: it has no host.")
-    won = await instances.cas(
-        api.db,
-        inst.uuid,
-        vm_states=[inst.vm_state],
-        task_states=[None],
-        task_state=task_state,
-        **values,
-    )
-    if not won:
-        fresh = await instances.get(api.db, inst.uuid)
-        raise conflict(fresh or inst, action)
-    await instances.add_action(api.db, inst.uuid, action, auth.user_id, inst.project_id)
+from ministack.compute.instances import Change
 
 
 def _power(name: str, action: str) -> Handler:
     async def run(request: Request, api: Api, auth: Auth, inst: m.Instance, _b: Any) -> Response:
-        await begin(api, auth, inst, name, action, ACTIONS[action].task_state)
-        await api.bus.cast(
-            "compute",
-            "power_action",
-            server=inst.host,
-            instance_uuid=inst.uuid,
-            action=action,
-            from_vm_state=inst.vm_state,
-        )
+        await begin(api, auth, inst, name, action, states.POWER_ACTIONS[action].task_state)
+        await api.agent(host_of(inst)).power_action(inst.uuid, action, inst.vm_state)
         return empty_response(202)
 
     return run
@@ -96,7 +47,9 @@ async def _reboot(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     await instances.cas(
-        api.db, inst.uuid, locked=True, locked_by="admin" if auth.is_admin else "owner"
+        api.db,
+        inst.uuid,
+        change=Change(locked=True, locked_by="admin" if auth.is_admin else "owner"),
     )
     await instances.add_action(api.db, inst.uuid, "lock", auth.user_id, inst.project_id)
     return empty_response(202)
@@ -105,7 +58,7 @@ async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: 
 async def _unlock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     if inst.locked_by == "admin" and not auth.is_admin:
         raise errors.Forbidden("The server was locked by an admin; only an admin may unlock it.")
-    await instances.cas(api.db, inst.uuid, locked=False, locked_by=None)
+    await instances.cas(api.db, inst.uuid, change=Change(locked=False, locked_by=None))
     await instances.add_action(api.db, inst.uuid, "unlock", auth.user_id, inst.project_id)
     return empty_response(202)
 
@@ -121,14 +74,7 @@ async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
     if inst.host is None or inst.vm_state == states.BUILDING:
         raise errors.Conflict(f"Instance {inst.uuid} is not ready: it is still building.")
     try:
-        output = await api.bus.call(
-            "compute",
-            "get_console_output",
-            server=inst.host,
-            timeout=10.0,
-            instance_uuid=inst.uuid,
-            length=length,
-        )
+        output = await api.agent(inst.host).get_console_output(inst.uuid, length)
     except Exception:
         raise errors.Conflict(
             f"The console of instance {inst.uuid} is unavailable: its host {inst.host} does "

@@ -329,7 +329,7 @@ async def create_server(request: Request) -> Response:
 async def _create(request: Request, api: Api, auth: Auth, data: dict[str, Any]) -> Response:
     plan = await _plan(request, api, auth, data)
     rows = await _claim(api, plan, auth)
-    await api.bus.cast("conductor", "build_instances", instance_uuids=[r.uuid for r in rows])
+    await api.conductor.build_instances([r.uuid for r in rows])
     if data["server"].get("return_reservation_id"):
         return json_response({"reservation_id": rows[0].reservation_id}, status=202)
     first = rows[0]

@@ -17,7 +17,6 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response, read_json
 from ministack.compute import instances, servicegroup, states
 from ministack.compute import models as m
-from ministack.compute.agent.delete import local_delete
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -29,6 +28,8 @@ from ministack.compute.api.common import (
 )
 from ministack.compute.api.server_create import create_server
 from ministack.compute.api.views import render_brief, render_server
+from ministack.compute.claims import local_delete
+from ministack.compute.instances import UNSET, Change
 
 READ = "admin | reader"
 WRITE = "admin | member"
@@ -159,17 +160,17 @@ async def update_server(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:servers:update", WRITE)
     inst = await load(request, auth)
     body = body_of(await read_json(request), "server")
-    values: dict[str, Any] = {}
-    if "name" in body:
-        values["display_name"] = check_name(body["name"])
-    if "description" in body and version(request) >= (2, 19):
-        values["display_description"] = body["description"]
-    for key, col in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
-        if key in body:
-            values[col] = body[key]
+    change = Change(
+        display_name=check_name(body["name"]) or "" if "name" in body else UNSET,
+        display_description=(
+            body["description"] if "description" in body and version(request) >= (2, 19) else UNSET
+        ),
+        access_ip_v4=body.get("accessIPv4", UNSET),
+        access_ip_v6=body.get("accessIPv6", UNSET),
+    )
     api = api_of(request)
-    if values:
-        await instances.cas(api.db, inst.uuid, **values)
+    if change:
+        await instances.cas(api.db, inst.uuid, change=change)
     fresh = await instances.get(api.db, inst.uuid)
     if fresh is None:
         raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
@@ -192,7 +193,7 @@ async def delete_server(request: Request) -> Response:
         api.db,
         inst.uuid,
         task_states=[t for t in (None, *states.BY_TASK_STATE) if t != states.DELETING],
-        task_state=states.DELETING,
+        change=Change(task_state=states.DELETING),
     )
     if not won:
         return empty_response(204)  # already being deleted: no second action
@@ -212,7 +213,7 @@ async def _finish_delete(api: Api, inst: m.Instance) -> None:
         await local_delete(api.placement, api.db, inst.uuid)
         return
     try:
-        await api.bus.cast("compute", "terminate_instance", server=host, instance_uuid=inst.uuid)
+        await api.agent(host).terminate_instance(inst.uuid)
     except Exception:
         await local_delete(api.placement, api.db, inst.uuid)
 

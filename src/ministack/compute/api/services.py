@@ -88,7 +88,7 @@ async def _update(request: Request, action: str) -> dict[str, Any]:
             out["status"] = "disabled" if rec.disabled else "enabled"
             if action == "disable-log-reason":
                 out["disabled_reason"] = rec.disabled_reason
-    await api.bus.fanout("scheduler", "refresh")
+    await api.scheduler.refresh()
     return out
 
 
@@ -120,7 +120,7 @@ async def delete_service(request: Request) -> Response:
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             raise errors.NotFound(f"Service {ident} could not be found.")
-    await api.bus.fanout("scheduler", "refresh")
+    await api.scheduler.refresh()
     return empty_response(204)
 
 

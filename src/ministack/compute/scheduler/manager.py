@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import select
 
 from ministack.common.db import Database
+from ministack.common.rpc.payload import receives
 from ministack.compute import models as m
+from ministack.compute.rpcapi.scheduler import Destination, Refresh, SelectDestinations, Selection
 from ministack.compute.scheduler import weighers
 from ministack.compute.scheduler.filters import HostFilter, Request, load_filters
 from ministack.compute.scheduler.hosts import HostCache, HostState
@@ -50,16 +52,22 @@ class Scheduler:
         self.filters: list[HostFilter] = load_filters()
         self._start = 0
 
-    async def refresh(self) -> None:
+    @receives(Refresh)
+    async def refresh(self, _req: Refresh) -> None:
         """Drop the host view; the next request reloads it (fanout from agents and admins)."""
         self.cache.invalidate()
 
-    async def select_destinations(
-        self, instance_uuids: list[str], spec: dict[str, Any], ignore_hosts: list[str] | None = None
-    ) -> dict[str, Any]:
-        """Claim a host for each instance: {"hosts": [{host, node}, ...]} in order, or
-        {"error": "No valid host was found. <why>"} with nothing claimed."""
-        req = await self._request(spec, ignore_hosts or [])
+    @receives(SelectDestinations)
+    async def select_destinations(self, ask: SelectDestinations) -> dict[str, Any]:
+        """The wire form of `select`."""
+        return (await self.select(ask.instance_uuids, ask.spec, ask.ignore_hosts)).to_wire()
+
+    async def select(
+        self, instance_uuids: list[str], spec: dict[str, Any], ignore_hosts: list[str]
+    ) -> Selection:
+        """Claim a host for each instance, in order; or, with nothing claimed, the error
+        "No valid host was found. <why>"."""
+        req = await self._request(spec, ignore_hosts)
         placed: list[tuple[str, HostState]] = []
         try:
             for uuid in instance_uuids:
@@ -70,12 +78,10 @@ class Scheduler:
             for uuid, host in placed:
                 await self.placement.release(uuid, host.provider_uuid)
                 self._unuse(host, req)
-            return {"error": str(exc)}
-        return {
-            "hosts": [
-                {"host": h.host, "node": h.node, "zone": h.availability_zone} for _, h in placed
-            ]
-        }
+            return Selection(error=str(exc))
+        return Selection(
+            hosts=[Destination(h.host, h.node, h.availability_zone) for _, h in placed]
+        )
 
     async def _request(self, spec: dict[str, Any], ignore_hosts: list[str]) -> Request:
         flavor = spec["flavor"]

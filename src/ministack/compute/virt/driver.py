@@ -11,20 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
 from typing import Protocol
 
-
-class PowerState(IntEnum):
-    """Nova's power_state codes."""
-
-    NOSTATE = 0
-    RUNNING = 1
-    PAUSED = 3
-    SHUTDOWN = 4
-    CRASHED = 6
-    SUSPENDED = 7
+# Drivers report Nova's power_state codes; the vocabulary lives with the other states.
+from ministack.compute.states import PowerState as PowerState
 
 
 class DriverError(Exception):

@@ -1,0 +1,144 @@
+"""RPC API of one host's compute agent (topic "compute", server = the host's name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ministack.common.rpc.base import Bus
+from ministack.common.rpc.payload import Payload
+
+TOPIC = "compute"
+CONSOLE_TIMEOUT = 10.0
+"""Seconds the API waits for a console log before telling the user the host is silent."""
+
+
+@dataclass(frozen=True)
+class InstanceRef(Payload):
+    """An operation that needs only the instance (terminate, resize source, revert finish)."""
+
+    instance_uuid: str
+
+
+@dataclass(frozen=True)
+class BuildAndRun(Payload):
+    instance_uuid: str
+    attempt: int = 1
+    tried_hosts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PowerAction(Payload):
+    instance_uuid: str
+    action: str
+    """A key of `compute.states.POWER_ACTIONS`."""
+    from_vm_state: str
+
+
+@dataclass(frozen=True)
+class Rebuild(Payload):
+    instance_uuid: str
+    from_vm_state: str
+
+
+@dataclass(frozen=True)
+class ResizeStep(Payload):
+    """finish, confirm or revert a resize whose guest came from `source_host`."""
+
+    instance_uuid: str
+    source_host: str
+
+
+@dataclass(frozen=True)
+class Snapshot(Payload):
+    instance_uuid: str
+    image_id: str
+
+
+@dataclass(frozen=True)
+class ConsoleOutput(Payload):
+    instance_uuid: str
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class ExternalEvent(Payload):
+    instance_uuid: str
+    name: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeSettings(Payload):
+    """Test hook: the fake driver's delays and failures (see `compute.virt.fake`)."""
+
+    delay: dict[str, float] | None = None
+    fail: dict[str, str] | None = None
+    fail_once: dict[str, str] | None = None
+
+
+class ComputeAgentAPI:
+    """What may be asked of the agent of `host`. Casts return once the bus holds the message
+    (NoConsumer when the host's agent is not serving); calls raise RpcError on no answer."""
+
+    def __init__(self, bus: Bus, host: str) -> None:
+        self.bus = bus
+        self.host = host
+
+    async def _cast(self, method: str, payload: Payload) -> None:
+        await self.bus.cast(TOPIC, method, server=self.host, payload=payload.to_wire())
+
+    async def _call(self, method: str, payload: Payload, timeout: float | None = None) -> Any:
+        return await self.bus.call(
+            TOPIC, method, server=self.host, timeout=timeout, payload=payload.to_wire()
+        )
+
+    async def build_and_run_instance(
+        self, instance_uuid: str, attempt: int = 1, tried_hosts: list[str] | None = None
+    ) -> None:
+        await self._cast(
+            "build_and_run_instance", BuildAndRun(instance_uuid, attempt, list(tried_hosts or []))
+        )
+
+    async def terminate_instance(self, instance_uuid: str) -> None:
+        await self._cast("terminate_instance", InstanceRef(instance_uuid))
+
+    async def power_action(self, instance_uuid: str, action: str, from_vm_state: str) -> None:
+        await self._cast("power_action", PowerAction(instance_uuid, action, from_vm_state))
+
+    async def rebuild_instance(self, instance_uuid: str, from_vm_state: str) -> None:
+        await self._cast("rebuild_instance", Rebuild(instance_uuid, from_vm_state))
+
+    async def resize_instance(self, instance_uuid: str) -> None:
+        """Stop the guest on this (source) host; waits, and raises when the agent could not."""
+        await self._call("resize_instance", InstanceRef(instance_uuid))
+
+    async def finish_resize(self, instance_uuid: str, source_host: str) -> None:
+        await self._cast("finish_resize", ResizeStep(instance_uuid, source_host))
+
+    async def confirm_resize(self, instance_uuid: str, source_host: str) -> None:
+        await self._cast("confirm_resize", ResizeStep(instance_uuid, source_host))
+
+    async def revert_resize(self, instance_uuid: str, source_host: str) -> None:
+        await self._cast("revert_resize", ResizeStep(instance_uuid, source_host))
+
+    async def finish_revert_resize(self, instance_uuid: str) -> None:
+        await self._cast("finish_revert_resize", InstanceRef(instance_uuid))
+
+    async def snapshot_instance(self, instance_uuid: str, image_id: str) -> None:
+        await self._cast("snapshot_instance", Snapshot(instance_uuid, image_id))
+
+    async def get_console_output(self, instance_uuid: str, length: int | None) -> str:
+        """The guest's console log; raises RpcError when the host does not answer in time."""
+        output = await self._call(
+            "get_console_output", ConsoleOutput(instance_uuid, length), CONSOLE_TIMEOUT
+        )
+        return str(output)
+
+    async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
+        await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))
+
+    async def set_fake(self, settings: FakeSettings) -> dict[str, Any]:
+        """Test hook; raises RemoteError when the host does not run the fake driver."""
+        result: dict[str, Any] = await self._call("set_fake", settings, CONSOLE_TIMEOUT)
+        return result

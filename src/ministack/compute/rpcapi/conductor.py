@@ -1,0 +1,45 @@
+"""RPC API of the conductor (topic "conductor"): build and resize requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ministack.common.rpc.base import Bus
+from ministack.common.rpc.payload import Payload
+
+TOPIC = "conductor"
+
+
+@dataclass(frozen=True)
+class BuildInstances(Payload):
+    """Schedule these instances (one request) and hand each to its host."""
+
+    instance_uuids: list[str]
+    attempt: int = 1
+    tried_hosts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResizeInstance(Payload):
+    """Find a host for the instance's new flavor and move it there."""
+
+    instance_uuid: str
+
+
+class ConductorAPI:
+    """Casts to whichever conductor takes the message; none of them answers."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def build_instances(
+        self, instance_uuids: list[str], attempt: int = 1, tried_hosts: list[str] | None = None
+    ) -> None:
+        """Raises NoConsumer when no conductor runs."""
+        payload = BuildInstances(list(instance_uuids), attempt, list(tried_hosts or []))
+        await self.bus.cast(TOPIC, "build_instances", payload=payload.to_wire())
+
+    async def resize_instance(self, instance_uuid: str) -> None:
+        """Raises NoConsumer when no conductor runs."""
+        payload = ResizeInstance(instance_uuid)
+        await self.bus.cast(TOPIC, "resize_instance", payload=payload.to_wire())
