@@ -229,6 +229,7 @@ async def change_password(request: Request) -> Response:
         raise errors.Unauthorized("The request you have made requires authentication.")
     # an expired password (or one that must change on first use) may still be changed here
     history = list(user.password_history or [])
+    core.compliance.check_rules(new)
     await core.compliance.check_history(new, user.password_hash, history)
     changed = await core.compliance.new_password(new, by_admin=False)
     async with core.db.writer() as s:
