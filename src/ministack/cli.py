@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ministack import config
+from ministack.common import files
 from ministack.config import Settings
 from ministack.pidfile import pid_file, running_pid
 
@@ -49,44 +51,66 @@ def init(
 ) -> None:
     """Create the state directory and configuration file, and migrate the database."""
     path = config.config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
     if not path.exists():
         password = admin_password or secrets.token_urlsafe(12)
-        path.write_text(
-            "# ministack configuration; see docs/config.md for every key.\n"
-            "[identity]\n"
-            f'admin_password = "{password}"\n'
-            "\n[compute]\n"
-            "# real QEMU/KVM guests through libvirtd (the built-in default is the fake driver)\n"
-            'virt_driver = "libvirt"\n'
-        )
-        path.chmod(0o600)
+        files.write_private(path, initial_config(password))
         console.print(f"wrote {path}")
     settings = _settings()
+    files.private_dir(settings.state_path, tighten=True)
     _upgrade(settings)
     write_credentials(settings)
 
 
+def initial_config(admin_password: str) -> str:
+    """The first ministack.toml: the admin password and the libvirt driver, as TOML.
+
+    Written through a TOML serializer, so any password (quotes, newlines, brackets) reads back
+    as exactly itself and can never add a key or a section.
+    """
+    import tomli_w
+
+    return (
+        "# ministack configuration; see docs/config.md for every key.\n"
+        "# [compute] virt_driver: real QEMU/KVM guests through libvirtd (the built-in default "
+        "is the fake driver)\n"
+        + tomli_w.dumps(
+            {"identity": {"admin_password": admin_password}, "compute": {"virt_driver": "libvirt"}}
+        )
+    )
+
+
+def openrc_text(auth_url: str, password: str, region: str) -> str:
+    """The admin openrc: every value shell-quoted, so sourcing it runs nothing but `export`."""
+    values = {
+        "OS_AUTH_URL": auth_url,
+        "OS_IDENTITY_API_VERSION": "3",
+        "OS_USERNAME": "admin",
+        "OS_PASSWORD": password,
+        "OS_PROJECT_NAME": "admin",
+        "OS_USER_DOMAIN_ID": "default",
+        "OS_PROJECT_DOMAIN_ID": "default",
+        "OS_REGION_NAME": region,
+        "OS_INTERFACE": "public",
+    }
+    lines = ["# source this file to use the openstack CLI as admin"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
 def write_credentials(settings: Settings) -> None:
-    """Write <state>/openrc and the `ministack` entry of ~/.config/openstack/clouds.yaml."""
+    """Write <state>/openrc and the `ministack` entry of ~/.config/openstack/clouds.yaml.
+
+    Both are created 0600 (never readable by others, not even for a moment) and replaced
+    atomically; clouds.yaml keeps the user's other clouds.
+    """
     import yaml
 
     auth_url = settings.endpoint("identity") + "/v3"
     password = settings.identity.admin_password
-    openrc = settings.state_path / "openrc"
-    openrc.write_text(
-        "# source this file to use the openstack CLI as admin\n"
-        f"export OS_AUTH_URL={auth_url}\n"
-        "export OS_IDENTITY_API_VERSION=3\n"
-        "export OS_USERNAME=admin\n"
-        f"export OS_PASSWORD='{password}'\n"
-        "export OS_PROJECT_NAME=admin\n"
-        "export OS_USER_DOMAIN_ID=default\n"
-        "export OS_PROJECT_DOMAIN_ID=default\n"
-        f"export OS_REGION_NAME={settings.default.region}\n"
-        "export OS_INTERFACE=public\n"
+    files.write_private(
+        settings.state_path / "openrc", openrc_text(auth_url, password, settings.default.region)
     )
-    openrc.chmod(0o600)
     clouds_path = Path.home() / ".config/openstack/clouds.yaml"
     clouds_path.parent.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load(clouds_path.read_text()) if clouds_path.exists() else None
@@ -104,8 +128,7 @@ def write_credentials(settings: Settings) -> None:
         "interface": "public",
         "identity_api_version": 3,
     }
-    clouds_path.write_text(yaml.safe_dump(data, default_flow_style=False))
-    clouds_path.chmod(0o600)
+    files.write_private(clouds_path, yaml.safe_dump(data, default_flow_style=False))
 
 
 def _upgrade(settings: Settings) -> None:
@@ -132,12 +155,12 @@ def up(
     if pid is not None:
         console.print(f"ministack is already running (pid {pid})")
         return
+    files.private_dir(settings.state_path, tighten=True)
     _upgrade(settings)
     if foreground:
         _run_foreground(settings)
         return
-    logs = settings.state_path / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = files.private_dir(settings.state_path / "logs")
     with (logs / "console.log").open("ab") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "ministack", "up", "--foreground"],
@@ -363,4 +386,5 @@ def config_doc() -> None:
 
 
 def main() -> None:
+    files.restrict_umask()  # before anything is created: the database, logs, keys, images
     app()

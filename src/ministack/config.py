@@ -34,6 +34,12 @@ class DefaultSection:
     public_host: str = _opt("127.0.0.1", "Host name or address written into the catalog.")
     region: str = _opt("RegionOne", "Region name in the catalog.")
     host: str = _opt("", "Name of this host (defaults to the machine's host name).")
+    trusted_proxies: tuple[str, ...] = _opt(
+        (),
+        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed for the client's address; empty: none, loopback "
+        "included. Response links always use public_host and the service's port.",
+    )
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,39 @@ class IdentitySection:
     password_cache_seconds: int = _opt(300, "How long a verified password skips bcrypt.")
     auth_url: str = _opt("", "Identity URL other services use; empty means this process.")
     token_cache_seconds: int = _opt(30, "How long remote services cache a validated token.")
+
+
+@dataclass(frozen=True)
+class SecurityComplianceSection:
+    """Keystone's [security_compliance] options: every one is off by default, as in Keystone."""
+
+    lockout_failure_attempts: int = _opt(
+        0, "Failed password logins in a row that lock a user's account; 0: never lock."
+    )
+    lockout_duration: int = _opt(
+        1800, "Seconds an account stays locked after lockout_failure_attempts failures."
+    )
+    password_regex: str = _opt(
+        "",
+        "Regular expression every new password must match (e.g. '^.{12,}$' for a minimum "
+        "length); empty: any password.",
+    )
+    password_regex_description: str = _opt(
+        "", "The password_regex in words, shown to a user whose new password does not match."
+    )
+    password_expires_days: int = _opt(
+        0, "Days a password stays valid after it is set; 0: passwords never expire."
+    )
+    unique_last_password_count: int = _opt(
+        0,
+        "A user changing their password cannot reuse any of this many most recent ones "
+        "(the current one included); 0: no history.",
+    )
+    change_password_upon_first_use: bool = _opt(
+        False,
+        "A password set by an administrator (user create or reset) must be changed by the "
+        "user before it can be used to log in.",
+    )
 
 
 @dataclass(frozen=True)
@@ -151,6 +190,9 @@ class Settings:
     messaging: MessagingSection = field(default_factory=MessagingSection)
     services: ServicesSection = field(default_factory=ServicesSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
+    security_compliance: SecurityComplianceSection = field(
+        default_factory=SecurityComplianceSection
+    )
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)

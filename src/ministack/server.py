@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 from ministack.common import log as mlog
 from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
+from ministack.common.origin import PublicOrigin, uvicorn_proxy_options
 from ministack.common.rpc.base import Bus
 from ministack.common.runtime import Context, Runtime
 from ministack.config import Settings
@@ -100,7 +101,7 @@ class Process:
 
     async def _serve(self, name: str, app: ASGIApp) -> None:
         config = uvicorn.Config(
-            app,
+            PublicOrigin(app, self.settings.endpoint(name)),
             host=self.settings.default.bind_host,
             port=self.settings.port(name),
             log_config=None,
@@ -109,6 +110,7 @@ class Process:
             http="httptools",
             loop="none",
             timeout_graceful_shutdown=10,
+            **uvicorn_proxy_options(self.settings.default.trusted_proxies),
         )
         config.load()
         server = uvicorn.Server(config)

@@ -153,6 +153,12 @@ def test_boot_metadata_power_snapshot_delete(cloud: Cloud, conn: Any) -> None:
     assert server.id in meta and '"hostname": "vm1"' in meta and key in meta
     assert drive["openstack/latest/user_data"] == USER_DATA
     assert domstate(server.id) == "running"
+    # promise 28: the running guest's files (disk, config drive, base) are not world-readable
+    # (console.log at the top is the test harness's own output, not ministack's)
+    harness_log = cloud.state_dir / "console.log"
+    paths = [cloud.state_dir, *cloud.state_dir.rglob("*")]
+    world = [str(p) for p in paths if p != harness_log and p.lstat().st_mode & 0o004]
+    assert world == []
 
     conn.compute.stop_server(server)
     wait_status(conn, server, "SHUTOFF")

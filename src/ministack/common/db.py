@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from ministack.common import files
+
 MIGRATION_SERVICES = ("common", "identity", "image", "compute", "placement", "network", "volume")
 
 NAMING = {
@@ -58,6 +60,20 @@ def async_url(url: str) -> str:
     )
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database file 0600 in a 0700 directory before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the database file's mode, so all three stay private
+    whatever the process umask. No-op for other backends and in-memory databases.
+    """
+    parsed = make_url(url)
+    db_path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db_path or db_path == ":memory:":
+        return
+    files.private_dir(Path(db_path).parent)
+    files.touch_private(Path(db_path))
+
+
 class Database:
     """The process's engine and its session factories."""
 
@@ -66,9 +82,7 @@ class Database:
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
-            db_path = make_url(url).database
-            if db_path:
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(url)
             kwargs["connect_args"] = {"isolation_level": None, "timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -124,6 +138,7 @@ def upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    prepare_sqlite_file(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "alembic"))
     cfg.set_main_option("version_locations", " ".join(migration_locations()))

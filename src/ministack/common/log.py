@@ -10,7 +10,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from ministack.common import context
+from ministack.common import context, files
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
@@ -32,7 +32,7 @@ class PrefixFilter(logging.Filter):
 
 def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bool = False) -> None:
     """Configure the `ministack` logger tree. Safe to call again (replaces handlers)."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    files.private_dir(log_dir)
     root = logging.getLogger("ministack")
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
@@ -49,8 +49,13 @@ def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bo
             handler.addFilter(PrefixFilter(prefix))
         root.addHandler(handler)
 
-    add(logging.handlers.WatchedFileHandler(log_dir / "ministack.log"))
+    def log_file(name: str) -> logging.Handler:
+        path = log_dir / f"{name}.log"
+        files.touch_private(path)  # 0600 before the handler appends to it: logs name tenants
+        return logging.handlers.WatchedFileHandler(path)
+
+    add(log_file("ministack"))
     for name in services:
-        add(logging.handlers.WatchedFileHandler(log_dir / f"{name}.log"), f"ministack.{name}")
+        add(log_file(name), f"ministack.{name}")
     if stderr:
         add(logging.StreamHandler())

@@ -118,8 +118,10 @@ class ApiMiddleware:
             )
             await error_response(fault, self.style)(scope, receive, send_wrapper)
         finally:
+            client = scope.get("client")
             self.log.info(
-                "%s %s %d %.1fms",
+                "%s %s %s %d %.1fms",
+                client[0] if client else "-",
                 scope["method"],
                 scope["path"],
                 status_holder[0],

@@ -83,20 +83,29 @@ async def _password_user(core: IdentityCore, s: AsyncSession, password: dict[str
         # Spend the same time as a real check so timing does not reveal unknown users.
         await core.hasher.burn(secret)
         raise errors.Unauthorized(LOGIN_FAILED)
-    ref, password_hash, enabled = row
-    ok = await core.check_password(ref.id, secret, password_hash)
-    if not ok or not enabled:
+    ref, password_hash, enabled, expires_at = row
+    # Keystone's order: a locked account is refused before its password is even checked
+    failures = await core.compliance.check_locked(s, ref.id)
+    if not await core.check_password(ref.id, secret, password_hash):
+        await core.compliance.record_failure(ref.id)
         raise errors.Unauthorized(LOGIN_FAILED)
+    if not enabled:
+        raise errors.Unauthorized(LOGIN_FAILED)
+    core.compliance.check_expiry(ref.id, expires_at)
+    if failures:
+        await core.compliance.reset_failures(ref.id)
     return ref
 
 
-async def _login_row(s: AsyncSession, query: Any) -> tuple[Ref, str | None, bool] | None:
+async def _login_row(
+    s: AsyncSession, query: Any
+) -> tuple[Ref, str | None, bool, dt.datetime | None] | None:
     row = (await s.execute(query)).first()
     if row is None:
         return None
     user, domain = row
     ref = Ref(user.id, user.name, domain.id, domain.name)
-    return ref, user.password_hash, bool(user.enabled and domain.enabled)
+    return ref, user.password_hash, bool(user.enabled and domain.enabled), user.password_expires_at
 
 
 def _domain_filter(domain: dict[str, Any], where: str) -> list[Any]:

@@ -27,6 +27,7 @@ from ministack.common.auth import Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
+from ministack.identity.compliance import Compliance
 from ministack.identity.passwords import PasswordHasher
 from ministack.identity.tokens import (
     SCOPE_NONE,
@@ -92,6 +93,7 @@ class IdentityCore:
         self.hasher = PasswordHasher(
             settings.identity.password_hash_rounds, settings.identity.password_cache_seconds
         )
+        self.compliance = Compliance(settings.security_compliance, self.hasher, db)
         self._cache: dict[str, tuple[int, TokenInfo]] = {}
         self._memo: dict[tuple[Any, ...], tuple[int, object]] = {}
         self._sqlite: sqlite3.Connection | None = None

@@ -44,6 +44,11 @@ class User(Base):
     default_project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # [security_compliance]: lockout counter, password expiry and the previous hashes
+    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_auth_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    password_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    password_history: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
 
 
 class Group(Base):

@@ -50,6 +50,10 @@ class PasswordHasher:
             self._cache[key] = (mac, now + self.cache_seconds)
         return ok
 
+    async def matches(self, password: str, stored: str) -> bool:
+        """True when `password` matches the bcrypt hash `stored`; never cached (history)."""
+        return await asyncio.to_thread(bcrypt.checkpw, _prehash(password), stored.encode())
+
     async def burn(self, password: str) -> None:
         """Spend the time of one real check, so a login for an unknown user takes as long."""
         if self._dummy is None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import msgpack
 from cryptography.fernet import Fernet, InvalidToken
 
+from ministack.common import files
+
 METHODS = ("password", "token", "application_credential")
 SCOPE_NONE, SCOPE_PROJECT, SCOPE_DOMAIN = 0, 1, 2
 
@@ -40,7 +42,7 @@ class TokenCodec:
     """Encodes and decodes tokens with the key in ``<state>/identity/fernet.key``."""
 
     def __init__(self, key_file: Path) -> None:
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        files.private_dir(key_file.parent)
         if not key_file.exists():
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ministack.config import Settings
 
+from ministack.common import files
+
 READ_CHUNK = 1 << 20
 
 
@@ -56,9 +58,8 @@ class FilesystemStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "tmp").mkdir(exist_ok=True)
-        (self.root / "staging").mkdir(exist_ok=True)
+        for path in (self.root, self.root / "tmp", self.root / "staging"):
+            files.private_dir(path)  # tenant data: 0700 whatever the umask
 
     def scratch_dir(self) -> Path:
         return self.root / "tmp"

@@ -34,7 +34,11 @@ def render_user(u: m.User, base: str) -> dict[str, Any]:
         name=u.name,
         domain_id=u.domain_id,
         enabled=u.enabled,
-        password_expires_at=None,
+        password_expires_at=(
+            u.password_expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+            if u.password_expires_at
+            else None
+        ),
         options={},
         links={"self": f"{base}/v3/users/{u.id}"},
     )
@@ -93,13 +97,15 @@ async def create_user(request: Request) -> Response:
     if not isinstance(enabled, bool):
         raise errors.BadRequest("Invalid input for field 'user.enabled': a boolean is required.")
     core = core_of(request)
-    hashed = await core.hasher.hash(password) if password else None
+    new = await core.compliance.new_password(password, by_admin=True) if password else None
     user = m.User(
         id=new_id(),
         name=name,
         domain_id=domain_id,
         enabled=enabled,
-        password_hash=hashed,
+        password_hash=new.hash if new else None,
+        password_expires_at=new.expires_at if new else None,
+        password_history=[],
         default_project_id=project_id,
         extra={k: v for k, v in obj.items() if k not in CORE_FIELDS},
     )
@@ -140,7 +146,7 @@ async def update_user(request: Request) -> Response:
     name = _check_str(obj, "name", MAX_USER_NAME)
     password = _check_str(obj, "password", MAX_PASSWORD_LENGTH)
     core = core_of(request)
-    hashed = await core.hasher.hash(password) if password else None
+    new = await core.compliance.new_password(password, by_admin=True) if password else None
     try:
         async with core.db.writer() as s:
             user = await s.get(m.User, user_id)
@@ -152,14 +158,21 @@ async def update_user(request: Request) -> Response:
                 if not isinstance(obj["enabled"], bool):
                     raise errors.BadRequest("Invalid input for field 'user.enabled'.")
                 user.enabled = obj["enabled"]
+                if user.enabled:  # Keystone: enabling a user also unlocks the account
+                    user.failed_auth_count = 0
+                    user.failed_auth_at = None
             if "default_project_id" in obj:
                 user.default_project_id = _check_str(obj, "default_project_id", 64)
-            if hashed:
-                user.password_hash = hashed
+            if new is not None:
+                user.password_history = core.compliance.history_after(
+                    user.password_hash, list(user.password_history or [])
+                )
+                user.password_hash = new.hash
+                user.password_expires_at = new.expires_at
             extra = dict(user.extra or {})
             extra.update({k: v for k, v in obj.items() if k not in CORE_FIELDS})
             user.extra = extra
-            if hashed or not user.enabled:
+            if new is not None or not user.enabled:
                 await core.revoke_user(s, user.id)
             await s.flush()
             await core.bump(s)
@@ -209,13 +222,27 @@ async def change_password(request: Request) -> Response:
     core = core_of(request)
     async with core.db.session() as s:
         user = await s.get(m.User, user_id)
+        if user is not None:
+            await core.compliance.check_locked(s, user_id)
     if user is None or not await core.check_password(user_id, original, user.password_hash):
+        if user is not None:
+            await core.compliance.record_failure(user_id)
         raise errors.Unauthorized("The request you have made requires authentication.")
-    hashed = await core.hasher.hash(new)
+    # an expired password (or one that must change on first use) may still be changed here
+    history = list(user.password_history or [])
+    core.compliance.check_rules(new)
+    await core.compliance.check_history(new, user.password_hash, history)
+    changed = await core.compliance.new_password(new, by_admin=False)
     async with core.db.writer() as s:
         row = await s.get(m.User, user_id)
         assert row is not None
-        row.password_hash = hashed
+        row.password_history = core.compliance.history_after(
+            row.password_hash, list(row.password_history or [])
+        )
+        row.password_hash = changed.hash
+        row.password_expires_at = changed.expires_at
+        row.failed_auth_count = 0
+        row.failed_auth_at = None
         await core.revoke_user(s, user_id)
         await core.bump(s)
     return empty_response()

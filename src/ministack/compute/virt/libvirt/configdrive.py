@@ -19,6 +19,7 @@ from pathlib import Path
 import pycdlib
 
 from ministack.compute.virt.driver import GuestSpec
+from ministack.compute.virt.libvirt import access
 
 LABEL = "config-2"
 VERSION_DIR = "openstack/latest"
@@ -97,7 +98,10 @@ def write_config_drive(spec: GuestSpec, dest: Path) -> None:
         )
     partial = dest.with_name(f".{dest.name}.partial")
     try:
-        iso.write(str(partial))
+        # 0640 before a byte is written: it holds user data and admin_pass
+        access.create_shared_file(partial)
+        with partial.open("r+b") as out:
+            iso.write_fp(out)
         os.replace(partial, dest)
     finally:
         iso.close()

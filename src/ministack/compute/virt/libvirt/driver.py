@@ -38,7 +38,7 @@ from ministack.compute.virt.driver import (
     ImageUnusable,
     PowerState,
 )
-from ministack.compute.virt.libvirt import disks, host
+from ministack.compute.virt.libvirt import access, disks, host
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
 from ministack.compute.virt.libvirt.connection import (
     Connection,
@@ -112,10 +112,12 @@ class LibvirtDriver:
         Raises DriverError saying how to start libvirtd when it is not reachable.
         """
         self.host = host_name
+        gid = access.hypervisor_gid()
         for path in (self.options.instances_path, self.options.image_cache_path):
-            path.mkdir(parents=True, exist_ok=True)
-            path.chmod(0o755)  # QEMU runs as libvirt-qemu and must reach the disks
+            access.shared_dir(path, gid)
+            access.reachable(path, gid)
         probe_dir = self.options.instances_path / ".host"
+        access.shared_dir(probe_dir, gid)
         virt_type = await self._call(
             lambda conn: host.choose_virt_type(conn, self.options.virt_type, probe_dir)
         )
@@ -214,7 +216,7 @@ class LibvirtDriver:
             async with AsyncExitStack() as undo:
                 if layout.directory.exists():  # leftovers of a guest that no longer exists
                     shutil.rmtree(layout.directory)
-                layout.directory.mkdir(parents=True)
+                access.shared_dir(layout.directory, access.hypervisor_gid())
                 undo.push_async_callback(asyncio.to_thread, shutil.rmtree, layout.directory, True)
                 files = await self._make_files(spec, layout)
                 xml = domain_xml(spec, files, facts)

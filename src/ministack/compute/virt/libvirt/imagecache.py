@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ministack.compute.virt.driver import DriverError, ImageSource, ImageUnusable
-from ministack.compute.virt.libvirt import disks
+from ministack.compute.virt.libvirt import access, disks
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,7 @@ class ImageCache:
         or unsafe qcow2, unknown format), DriverError when the download fails; on error
         nothing new is left in the cache.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o755)  # QEMU runs as libvirt-qemu and must read bases
+        access.shared_dir(self.directory, access.hypervisor_gid())
         path = self.path_of(image_id)
         lock = self._locks.setdefault(image_id, asyncio.Lock())
         async with lock:
@@ -114,7 +113,6 @@ class ImageCache:
                 await disks.first_sector(download, fmt, self.directory)
             ).endswith(b"\x55\xaa")
             base_format = "raw" if fmt == "iso" else fmt
-            os.chmod(download, 0o644)
             download.rename(path)
             record = {
                 "image_id": image_id,
