@@ -13,16 +13,14 @@ from ministack.common.rpc.base import Bus
 from ministack.compute import models as m
 from ministack.compute.claims import node_uuid
 from ministack.compute.images import Images
-from ministack.compute.rpcapi.agent import ComputeAgentAPI
-from ministack.compute.rpcapi.conductor import ConductorAPI
-from ministack.compute.rpcapi.scheduler import SchedulerAPI
+from ministack.compute.rpcapi import RpcPeers
 from ministack.compute.virt.driver import GuestSpec, VirtDriver
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
 
 @dataclass
-class AgentDeps:
+class AgentDeps(RpcPeers):
     """What the agents of one process share."""
 
     settings: Settings
@@ -31,18 +29,6 @@ class AgentDeps:
     placement: PlacementClient
     images: Images
     """Image downloads for the driver and snapshot uploads."""
-
-    @property
-    def conductor(self) -> ConductorAPI:
-        return ConductorAPI(self.bus)
-
-    @property
-    def scheduler(self) -> SchedulerAPI:
-        return SchedulerAPI(self.bus)
-
-    def agent(self, host: str) -> ComputeAgentAPI:
-        """The RPC API of another host's compute agent."""
-        return ComputeAgentAPI(self.bus, host)
 
 
 @dataclass

@@ -17,15 +17,13 @@ from ministack.common.validation import Router
 from ministack.compute import models as m
 from ministack.compute.api.microversion import MIN_VERSION, Version
 from ministack.compute.images import Images
-from ministack.compute.rpcapi.agent import ComputeAgentAPI
-from ministack.compute.rpcapi.conductor import ConductorAPI
-from ministack.compute.rpcapi.scheduler import SchedulerAPI
+from ministack.compute.rpcapi import RpcPeers
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
 
 @dataclass
-class Api:
+class Api(RpcPeers):
     """The objects the compute API works with (app.state.api)."""
 
     settings: Settings
@@ -33,18 +31,6 @@ class Api:
     bus: Bus
     placement: PlacementClient
     images: Images
-
-    @property
-    def conductor(self) -> ConductorAPI:
-        return ConductorAPI(self.bus)
-
-    @property
-    def scheduler(self) -> SchedulerAPI:
-        return SchedulerAPI(self.bus)
-
-    def agent(self, host: str) -> ComputeAgentAPI:
-        """The RPC API of `host`'s compute agent."""
-        return ComputeAgentAPI(self.bus, host)
 
 
 def host_of(inst: m.Instance) -> str:
