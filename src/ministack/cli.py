@@ -76,9 +76,28 @@ def init(
         )
         path.chmod(0o600)
         console.print(f"wrote {path}")
+    add_service_passwords(path)
     settings = _settings()
     _upgrade(settings)
     write_credentials(settings)
+
+
+def add_service_passwords(path: Path) -> None:
+    """Append a [service_auth] section with a generated password per service user when the
+    file has none (idempotent; an existing section is left as it is)."""
+    import tomllib
+
+    if "service_auth" in tomllib.loads(path.read_text()):
+        return
+    lines = [
+        "",
+        "[service_auth]",
+        "# the services' own users (project service); see docs/config.md",
+    ]
+    for user in config.SERVICE_USERS.values():
+        lines.append(f'{user}_password = "{secrets.token_urlsafe(18)}"')
+    with path.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def write_credentials(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ministack.common.db import Database
 from ministack.compute import models as m
+from ministack.compute.images import Images
 from ministack.compute.virt.driver import GuestSpec, VirtDriver
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
@@ -32,8 +33,8 @@ class AgentDeps:
     db: Database
     bus: Any
     placement: PlacementClient
-    images: Any = None
-    """The image client (upload/delete) used by snapshots; None when unavailable."""
+    images: Images
+    """Compute's image client: downloads into the image cache, snapshot uploads."""
 
 
 @dataclass
