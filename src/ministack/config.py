@@ -74,7 +74,11 @@ class IdentitySection:
     max_request_body_size: int = _opt(114688, "Largest request body accepted, in bytes.")
     password_hash_rounds: int = _opt(12, "bcrypt cost for stored passwords.")
     password_cache_seconds: int = _opt(300, "How long a verified password skips bcrypt.")
-    auth_url: str = _opt("", "Identity URL other services use; empty means this process.")
+    auth_url: str = _opt(
+        "",
+        "Keystone v3 URL (http://controller:5000/v3) where services validate tokens and service "
+        "users log in; empty means this host's identity service.",
+    )
     token_cache_seconds: int = _opt(30, "How long remote services cache a validated token.")
 
 

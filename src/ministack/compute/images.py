@@ -45,8 +45,9 @@ class Images:
         return await self.client.create_queued(name, disk_format, owner, properties)
 
     async def upload(self, image_id: str, path: Path, disk_format: str) -> None:
-        """Upload the snapshot file into the queued image."""
-        await self.client.upload_file(image_id, path)
+        """Upload the snapshot file into the queued image, as the `disk_format` the driver
+        wrote (the API queued it before the host's driver was known)."""
+        await self.client.upload_file(image_id, path, disk_format)
 
     async def delete(self, image_id: str) -> None:
         """Delete a snapshot image whose upload failed. Idempotent."""

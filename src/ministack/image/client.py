@@ -32,6 +32,7 @@ from ministack.common.db import Database
 from ministack.common.runtime import Context
 from ministack.config import Settings
 from ministack.identity.client import ServiceSession
+from ministack.image.attrs import Op
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
 from ministack.image.store import READ_CHUNK, FilesystemStore, store_root
@@ -40,6 +41,7 @@ from ministack.image.store import READ_CHUNK, FilesystemStore, store_root
 WRITE_BATCH = 8 << 20
 # Bytes read from disk per chunk of an HTTP upload.
 UPLOAD_CHUNK = 4 << 20
+JSON_PATCH = "application/openstack-images-v2.1-json-patch"
 # An image download may stall this long between bytes (connect: 10 s).
 DOWNLOAD_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
@@ -70,9 +72,11 @@ class ImageApi(Protocol):
         """A new image record owned by `owner`, queued with no data yet; returns its id."""
         ...
 
-    async def upload_file(self, image_id: str, path: Path) -> None:
+    async def upload_file(self, image_id: str, path: Path, disk_format: str | None = None) -> None:
         """Stream a local file into a queued image with the checks of an API upload; on
-        failure the image is queued again and nothing is stored."""
+        failure the image is queued again and nothing is stored. A `disk_format` (what the
+        writer of the file knows it to be, e.g. a driver's snapshot) replaces the queued
+        record's first."""
         ...
 
     async def delete(self, image_id: str) -> None:
@@ -212,7 +216,10 @@ class ImageClient:
         image = await self.core.create(service_auth(owner), body)
         return str(image["id"])
 
-    async def upload_file(self, image_id: str, path: Path) -> None:
+    async def upload_file(self, image_id: str, path: Path, disk_format: str | None = None) -> None:
+        if disk_format is not None:
+            op = Op("replace", "disk_format", disk_format)
+            await self.core.update(service_auth(None), image_id, [op])
         size = await asyncio.to_thread(lambda: path.stat().st_size)
         await self.data.upload(service_auth(None), image_id, _file_chunks(path), size)
 
@@ -364,7 +371,17 @@ class HttpImageClient:
         _check(resp, f"Creating image {name!r}")
         return str(resp.json()["id"])
 
-    async def upload_file(self, image_id: str, path: Path) -> None:
+    async def upload_file(self, image_id: str, path: Path, disk_format: str | None = None) -> None:
+        if disk_format is not None:
+            patch = [{"op": "replace", "path": "/disk_format", "value": disk_format}]
+            resp = await self.session.request(
+                "image",
+                "PATCH",
+                f"/v2/images/{image_id}",
+                json=patch,
+                headers={"Content-Type": JSON_PATCH},
+            )
+            _check(resp, f"Setting disk_format of image {image_id}")
         size = await asyncio.to_thread(lambda: path.stat().st_size)
         # The body is a fresh stream on each attempt, so the 401 retry re-reads the file.
         for attempt in (0, 1):

@@ -195,7 +195,7 @@ async def test_http_image_client_streams_both_ways(two_hosts: TwoHosts, tmp_path
         await client.download(image_id, dest)
         assert dest.read_bytes() == source.read_bytes()
         # a queued image has no data: an error, and nothing is left in the cache directory
-        queued = await client.create_queued("empty", "raw", project)
+        queued = await client.create_queued("empty", "qcow2", project)
         with pytest.raises(errors.Conflict):
             await client.download(queued, tmp_path / "cache" / "other")
         assert sorted(p.name for p in dest.parent.iterdir()) == ["base"]
@@ -203,6 +203,9 @@ async def test_http_image_client_streams_both_ways(two_hosts: TwoHosts, tmp_path
         with pytest.raises(errors.BadRequest):
             await client.create_from_file("bad", source, "qcow2", project)
         assert [i.name for i in c.conn.image.images(name="bad")] == []
+        # the uploader's disk_format (a driver's snapshot) replaces the queued record's
+        await client.upload_file(queued, source, "raw")
+        assert (await client.get(queued))["disk_format"] == "raw"
         for gone in (image_id, queued, image_id):
             await client.delete(gone)
         with pytest.raises(errors.NotFound):
