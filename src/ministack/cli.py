@@ -87,8 +87,11 @@ def add_service_passwords(path: Path) -> None:
     file has none (idempotent; an existing section is left as it is)."""
     import tomllib
 
-    if "service_auth" in tomllib.loads(path.read_text()):
-        return
+    try:
+        if "service_auth" in tomllib.loads(path.read_text()):
+            return
+    except tomllib.TOMLDecodeError:
+        return  # reported with its location by the settings loader next
     lines = [
         "",
         "[service_auth]",

@@ -171,12 +171,17 @@ def service_password(cloud: Cloud, user: str) -> str:
         return str(tomllib.load(fh)["service_auth"][f"{user}_password"])
 
 
-def test_service_users_have_service_and_admin_roles(two_hosts: TwoHosts) -> None:
+def test_init_makes_service_users_with_service_and_admin_roles(two_hosts: TwoHosts) -> None:
     cloud = two_hosts.compute.cloud
     out = cloud.cli("role", "assignment", "list", "--project", "service", "--names", "-f", "json")
     got = {(row["User"], row["Role"]) for row in json.loads(out.stdout)}
     for user in ("nova", "glance", "placement"):
         assert {(f"{user}@Default", "service"), (f"{user}@Default", "admin")} <= got, got
+    # init again (as an upgrade would): the passwords written the first time stay
+    before = (cloud.state_dir / "ministack.toml").read_text()
+    cloud.ministack("init")
+    assert (cloud.state_dir / "ministack.toml").read_text() == before
+    assert before.count("[service_auth]") == 1 and service_password(cloud, "glance")
 
 
 async def test_http_image_client_streams_both_ways(two_hosts: TwoHosts, tmp_path: Path) -> None:
