@@ -148,7 +148,7 @@ def _write_hashed(fh: BinaryIO, md5: Any, data: bytes) -> None:
     fh.write(data)
 
 
-async def save_stream(
+async def _save_stream(
     chunks: AsyncIterator[bytes], dest: Path, checksum: str | None, image_id: str
 ) -> None:
     """Write `chunks` to a temporary file next to `dest` (hashing and writing in a thread
@@ -201,7 +201,7 @@ class ImageClient:
         got = await self.data.download(service_auth(None), image_id, None)
         if got.chunks is None:
             raise errors.Conflict(f"Image {image_id} has no data (it is not active).")
-        await save_stream(got.chunks, dest, got.checksum, image_id)
+        await _save_stream(got.chunks, dest, got.checksum, image_id)
 
     async def create_queued(
         self,
