@@ -28,7 +28,7 @@ class AgentDeps(RpcPeers):
     bus: Bus
     placement: PlacementClient
     images: Images
-    """Image downloads for the driver and snapshot uploads."""
+    """Compute's image client: downloads into the image cache, snapshot uploads."""
 
 
 @dataclass
