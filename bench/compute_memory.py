@@ -46,8 +46,10 @@ def main() -> None:
     base_rss, base_start, _ = measure(1)
     rss, start, listed = measure(hosts)
     print(f"all-in-one, 1 fake host (baseline): {base_rss:7.1f} MB, started in {base_start:5.1f} s")
-    print(f"all-in-one, {hosts} fake hosts:       {rss:7.1f} MB, started in {start:5.1f} s "
-          f"({listed} hypervisors listed; target < 400 MB)")
+    print(
+        f"all-in-one, {hosts} fake hosts:       {rss:7.1f} MB, started in {start:5.1f} s "
+        f"({listed} hypervisors listed; target < 400 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -66,9 +66,33 @@ def burst_until_active(
 def seed(db: Path, count: int, project: str, user: str, flavor: dict[str, object]) -> None:
     now = "2026-01-01 00:00:00.000000"
     rows = [
-        (str(uuid.uuid4()), f"seed-{i}", f"seed-{i}", project, user, "r-seed", 0, "",
-         json.dumps(flavor), 1, 64, 1, "{}", "{}", "{}", "active", 1, 0, "", "[]",
-         f"2026-01-01 00:{i // 600 % 60:02d}:{i % 60:02d}.000000", now, 0, "nova", "seed-host")
+        (
+            str(uuid.uuid4()),
+            f"seed-{i}",
+            f"seed-{i}",
+            project,
+            user,
+            "r-seed",
+            0,
+            "",
+            json.dumps(flavor),
+            1,
+            64,
+            1,
+            "{}",
+            "{}",
+            "{}",
+            "active",
+            1,
+            0,
+            "",
+            "[]",
+            f"2026-01-01 00:{i // 600 % 60:02d}:{i % 60:02d}.000000",
+            now,
+            0,
+            "nova",
+            "seed-host",
+        )
         for i in range(count)
     ]
     with sqlite3.connect(db) as conn:
@@ -96,28 +120,46 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-compute-"))
     with running_cloud(base, services=("identity", "image", "compute"), extra_env=ENV) as cloud:
         conn = cloud.connect()
-        image = conn.image.create_image(name="b", data=b"\0" * 512, disk_format="raw",
-                                        container_format="bare", visibility="public")
+        image = conn.image.create_image(
+            name="b",
+            data=b"\0" * 512,
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+        )
         flavor = conn.compute.create_flavor(name="b1", ram=64, vcpus=1, disk=1)
-        conn.compute.update_quota_set(conn.current_project_id, instances=1000, cores=1000,
-                                      ram=1000000)
+        conn.compute.update_quota_set(
+            conn.current_project_id, instances=1000, cores=1000, ram=1000000
+        )
         headers = {"X-Auth-Token": conn.auth_token, "OpenStack-API-Version": "compute 2.38"}
         http = httpx.Client(base_url=cloud.url("compute"), headers=headers, timeout=60)
-        body = {"server": {"name": "b", "imageRef": image.id, "flavorRef": flavor.id,
-                           "networks": "none"}}
+        body = {
+            "server": {
+                "name": "b",
+                "imageRef": image.id,
+                "flavorRef": flavor.id,
+                "networks": "none",
+            }
+        }
         baseline = p50(http, "/v2.1")
         boot(http, body)  # warm-up
         alone = sorted(ms(boot(http, body)) for _ in range(100))
         burst = burst_until_active(cloud.url("compute"), headers, body, http)
-        seed(base / "ministack.db", count, conn.current_project_id, conn.current_user_id,
-             {"id": flavor.id, "name": "b1", "vcpus": 1, "ram": 64, "disk": 1})
+        seed(
+            base / "ministack.db",
+            count,
+            conn.current_project_id,
+            conn.current_user_id,
+            {"id": flavor.id, "name": "b1", "vcpus": 1, "ram": 64, "disk": 1},
+        )
         detail = p50(http, "/v2.1/servers/detail?limit=100")
     print(f"GET /v2.1 (baseline, no auth/DB):          p50 {baseline:7.2f} ms")
-    print(f"POST /servers -> ACTIVE, one at a time:    p50 {statistics.median(alone):7.2f} ms,"
-          f" p99 {alone[98]:7.2f} ms (target p50 < 100 ms)")
+    print(
+        f"POST /servers -> ACTIVE, one at a time:    p50 {statistics.median(alone):7.2f} ms,"
+        f" p99 {alone[98]:7.2f} ms (target p50 < 100 ms)"
+    )
     print(f"50 concurrent POST /servers -> all ACTIVE: {ms(burst):7.1f} ms (target < 3000 ms)")
-    print(f"GET /servers/detail?limit=100 ({count} servers): p50 {detail:7.2f} ms "
-          "(target < 50 ms)")
+    print(f"GET /servers/detail?limit=100 ({count} servers): p50 {detail:7.2f} ms (target < 50 ms)")
 
 
 if __name__ == "__main__":

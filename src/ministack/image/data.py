@@ -19,10 +19,10 @@ from sqlalchemy import update
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
+from ministack.common.diskformat import FormatError, Inspection, inspect_file
 from ministack.image import constants as c
 from ministack.image import quotas
 from ministack.image.core import Gone, ImageCore, RangeNotSatisfiable
-from ministack.image.inspect import FormatError, Inspection, inspect_file
 from ministack.image.models import Image
 from ministack.image.spool import Spooled, spool
 from ministack.image.store import discard
@@ -116,9 +116,10 @@ class ImageData:
                 img = await s.get(Image, image_id)
                 disk_format = img.disk_format if img else None
                 container = img.container_format if img else None
-            inspection = Inspection(disk_format or "raw", got.size)
-            if container in (None, "bare", "ovf") and disk_format:
-                inspection = await asyncio.to_thread(inspect_file, path, disk_format)
+            # every upload is inspected, whatever its declared formats (PROMISES 20)
+            inspection = await asyncio.to_thread(
+                inspect_file, path, disk_format or "raw", container
+            )
             await self._adopt(image_id, from_status, path, got, inspection)
         except FormatError as exc:
             discard(path)
