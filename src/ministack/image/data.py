@@ -4,7 +4,8 @@ An upload moves the image queued -> saving, spools the body to the store's scrat
 while hashing it, inspects the result, and only then adopts it and marks the image active.
 Every failure — bad format, quota, a client that disconnects, the image deleted meanwhile —
 removes the partial file and returns the image to queued (or leaves no record when deleted):
-nothing half-stored survives. A restart finds no image in saving or importing (`recover`).
+nothing half-stored survives. A client that sends nothing for `states.UPLOAD_IDLE_TIMEOUT`
+seconds is cut off the same way. A restart applies each transitional status's rule (`recover`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
 from ministack.common.diskformat import FormatError, Inspection, inspect_file
 from ministack.image import constants as c
-from ministack.image import quotas
+from ministack.image import quotas, states
 from ministack.image.core import Gone, ImageCore, RangeNotSatisfiable
 from ministack.image.models import Image
 from ministack.image.spool import Spooled, spool
@@ -92,7 +93,7 @@ class ImageData:
     ) -> Spooled:
         try:
             return await spool(
-                chunks,
+                _idle_limited(chunks, states.UPLOAD_IDLE_TIMEOUT),
                 self.core.store.scratch_dir(),
                 allowed,
                 lambda _limit: quotas.too_large(self.core.limits, owner),
@@ -224,21 +225,55 @@ class ImageData:
         return Download(chunks, start, end, size, img.checksum, partial)
 
     async def recover(self) -> None:
-        """At start-up: no upload is in flight, so saving/importing images go back to queued."""
+        """At start-up no request is in flight: apply each transitional status's restart rule
+        (image/states.py). An image saving, importing, or uploading without complete staged
+        data goes back to queued; its scratch and staging files are removed. Idempotent."""
         self.core.store.sweep()
-        for status in (c.SAVING, c.IMPORTING):
-            async with self.core.db.writer() as s:
-                await s.execute(
-                    update(Image)
-                    .where(Image.status == status)
-                    .values(
-                        status=c.QUEUED,
-                        staged_size=None,
-                        checksum=None,
-                        os_hash_value=None,
-                        os_hash_algo=None,
-                    )
+        async with self.core.db.writer() as s:
+            rows = await s.execute(
+                select(Image.id, Image.status, Image.staged_size).where(
+                    Image.status.in_([t.status for t in states.TRANSITIONAL])
                 )
+            )
+            for image_id, status, staged_size in rows.all():
+                staged = self.core.store.staging_path(image_id)
+                if status == c.UPLOADING and staged_size is not None and staged.is_file():
+                    continue  # the stage finished: the data awaits its import
+                if states.BY_STATUS[status].restart == "queued":
+                    discard(staged)
+                    await s.execute(
+                        update(Image)
+                        .where(Image.id == image_id, Image.status == status)
+                        .values(
+                            status=c.QUEUED,
+                            staged_size=None,
+                            checksum=None,
+                            os_hash_value=None,
+                            os_hash_algo=None,
+                            updated_at=utcnow(),
+                        )
+                    )
+
+
+class UploadTimeout(errors.ApiError):
+    status, title, nova_key = 408, "Request Timeout", "requestTimeout"
+
+
+async def _idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """`chunks`, ended with 408 when the client sends nothing for `seconds`."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTimeout(
+                f"The client sent no image data for {seconds:.0f} seconds; the upload was "
+                "abandoned and the image is queued again. Upload it again."
+            ) from None
+        yield chunk
 
 
 def parse_range(header: str, size: int) -> tuple[int, int]:
