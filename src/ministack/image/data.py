@@ -22,7 +22,7 @@ from ministack.common.auth import Auth
 from ministack.common.db import utcnow
 from ministack.common.diskformat import FormatError, Inspection, inspect_file
 from ministack.image import constants as c
-from ministack.image import quotas, states
+from ministack.image import policies, quotas, states
 from ministack.image.core import Gone, ImageCore, RangeNotSatisfiable
 from ministack.image.models import Image
 from ministack.image.spool import Spooled, spool
@@ -51,7 +51,10 @@ class ImageData:
         """queued -> `to_status` after the checks; returns (bytes allowed, owner)."""
         async with self.core.db.writer() as s:
             img = await self.core.find(s, auth, image_id)
-            self.core.enforce_write(auth, img, "upload_image")
+            # Glance: PUT /file is upload_image, PUT /stage is modify_image
+            self.core.enforce_write(
+                auth, img, "upload_image" if to_status == c.SAVING else "modify_image"
+            )
             if img.status != c.QUEUED:
                 raise errors.Conflict(
                     f"Image {image_id} is {img.status}: data can only be uploaded to a queued "
@@ -187,7 +190,7 @@ class ImageData:
             )
         async with self.core.db.writer() as s:
             img = await self.core.find(s, auth, image_id)
-            self.core.enforce_write(auth, img, "import_image")
+            self.core.enforce_write(auth, img, "modify_image")
             if img.status != c.UPLOADING or img.staged_size is None:
                 raise errors.Conflict(
                     f"Image {image_id} is {img.status}: stage its data (PUT /stage) before "
@@ -210,6 +213,7 @@ class ImageData:
         """GET /file: 204-style empty Download when there is no data; 403 when deactivated."""
         async with self.core.db.session() as s:
             img = await self.core.find(s, auth, image_id)
+        policies.authorize(auth, "download_image", auth.project_id)
         if img.status == c.DEACTIVATED and not auth.is_admin:
             raise errors.Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."

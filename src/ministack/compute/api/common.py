@@ -14,6 +14,7 @@ from ministack.common import errors, policy
 from ministack.common.auth import Auth, require_auth
 from ministack.common.db import Database
 from ministack.compute.api.microversion import MIN_VERSION, Version
+from ministack.compute.policies import RULES
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
@@ -43,15 +44,15 @@ def version(request: Request) -> Version:
     return v
 
 
-async def caller(request: Request, action: str, rule: str, project_id: str | None = None) -> Auth:
-    """Authenticate, then enforce `rule` for `action` on the project (the caller's own by
-    default). 401/403 otherwise."""
+async def caller(request: Request, action: str, project_id: str | None = None) -> Auth:
+    """Authenticate, then authorize policy rule `action` (its default in compute/policies.py)
+    on the project (the caller's own by default). 401/403 otherwise."""
     auth = await require_auth(request)
     target = {
         "project_id": project_id if project_id is not None else auth.project_id,
         "user_id": auth.user_id,
     }
-    policy.enforce(auth, action, rule, target)
+    policy.authorize(RULES, auth, action, target)
     return auth
 
 

@@ -22,7 +22,6 @@ from ministack.compute import models as m
 from ministack.compute import quotas
 from ministack.compute.api.common import api_of, body_of, caller, iso_micro, version
 
-RULE = "admin | owner"
 _NAME = re.compile(r"^[a-zA-Z0-9 _-]{1,255}$")
 
 
@@ -83,7 +82,7 @@ def _user(request: Request, auth: Auth) -> str:
 
 
 async def list_keypairs(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:index", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:index")
     user_id = _user(request, auth)
     async with api_of(request).db.session() as s:
         rows = (
@@ -99,7 +98,7 @@ async def list_keypairs(request: Request) -> Response:
 
 
 async def create_keypair(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:create", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:create")
     body = body_of(await read_json(request), "keypair")
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
@@ -165,12 +164,12 @@ async def _get(request: Request, auth: Auth) -> m.KeyPair:
 
 
 async def show_keypair(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:show", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:show")
     return json_response({"keypair": render(await _get(request, auth), request, full=True)})
 
 
 async def delete_keypair(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:delete", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:delete")
     kp = await _get(request, auth)
     async with api_of(request).db.writer() as s:
         await s.execute(delete(m.KeyPair).where(m.KeyPair.id == kp.id))

@@ -312,7 +312,7 @@ async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
 
 
 async def create_server(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:servers:create", "admin | member")
+    auth = await caller(request, "os_compute_api:servers:create")
     api = api_of(request)
     data = await read_json(request)
     key = idempotency.key_of(request)

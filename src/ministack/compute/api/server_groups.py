@@ -35,7 +35,7 @@ def render(request: Request, g: m.ServerGroup) -> dict[str, Any]:
 
 
 async def list_groups(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-server-groups:index", "admin | reader")
+    auth = await caller(request, "os_compute_api:os-server-groups:index")
     query = select(m.ServerGroup).order_by(m.ServerGroup.id)
     if not (auth.is_admin and request.query_params.get("all_projects")):
         query = query.where(m.ServerGroup.project_id == (auth.project_id or ""))
@@ -50,7 +50,7 @@ async def list_groups(request: Request) -> Response:
 
 
 async def create_group(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-server-groups:create", "admin | member")
+    auth = await caller(request, "os_compute_api:os-server-groups:create")
     body = body_of(await read_json(request), "server_group")
     name = check_name(body.get("name"))
     policies = body.get("policies")
@@ -87,10 +87,12 @@ async def create_group(request: Request) -> Response:
 
 
 async def _load(request: Request, write: bool) -> m.ServerGroup:
-    rule = "admin | member" if write else "admin | reader"
-    auth = await caller(
-        request, f"os_compute_api:os-server-groups:{'delete' if write else 'show'}", rule
+    rule = (
+        "os_compute_api:os-server-groups:delete"
+        if write
+        else "os_compute_api:os-server-groups:show"
     )
+    auth = await caller(request, rule)
     ident = request.path_params["group_id"]
     async with api_of(request).db.session() as s:
         g = (

@@ -30,9 +30,6 @@ from ministack.compute.api.common import (
 from ministack.compute.api.server_create import create_server
 from ministack.compute.api.views import render_brief, render_server
 
-READ = "admin | reader"
-WRITE = "admin | member"
-
 
 async def load(request: Request, auth: Auth) -> m.Instance:
     """The live server of the path, if the caller's project owns it (or admin); else 404."""
@@ -108,7 +105,7 @@ def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
 
 
 async def _list(request: Request, detail: bool) -> Response:
-    auth = await caller(request, "os_compute_api:servers:index", READ)
+    auth = await caller(request, "os_compute_api:servers:index")
     page = parse_page(request.query_params)
     query = _filters(request, auth, select(m.Instance))
     sort_dir = request.query_params.get("sort_dir", "desc")
@@ -149,14 +146,14 @@ async def list_servers_detail(request: Request) -> Response:
 
 
 async def show_server(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:servers:show", READ)
+    auth = await caller(request, "os_compute_api:servers:show")
     inst = await load(request, auth)
     statuses = await host_statuses(request, auth)
     return json_response({"server": render_server(request, inst, auth, statuses)})
 
 
 async def update_server(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:servers:update", WRITE)
+    auth = await caller(request, "os_compute_api:servers:update")
     inst = await load(request, auth)
     body = body_of(await read_json(request), "server")
     values: dict[str, Any] = {}
@@ -184,7 +181,7 @@ def check_unlocked(inst: m.Instance, auth: Auth) -> None:
 async def delete_server(request: Request) -> Response:
     """204. Idempotent while deleting (PROMISES 7); a host that is down, or no host at all,
     means the delete completes here (local delete)."""
-    auth = await caller(request, "os_compute_api:servers:delete", WRITE)
+    auth = await caller(request, "os_compute_api:servers:delete")
     inst = await load(request, auth)
     check_unlocked(inst, auth)
     api = api_of(request)
