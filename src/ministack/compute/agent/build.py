@@ -41,8 +41,10 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
         if not step.moved:
             return
         event = step.event_id
+        spec = guest_spec(inst)
+        await instances.forget_admin_pass(agent.db, uuid)
         try:
-            await agent.driver.spawn(guest_spec(inst))
+            await agent.driver.spawn(spec)
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             log.warning("build of %s failed on %s: %s", uuid, agent.host, reason)

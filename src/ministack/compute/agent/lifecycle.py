@@ -40,7 +40,9 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
             await instances.cas(
                 agent.db, uuid, task_states=[states.REBUILDING], task_state=states.REBUILD_SPAWNING
             )
-            await agent.driver.spawn(guest_spec(inst))
+            spec = guest_spec(inst)
+            await instances.forget_admin_pass(agent.db, uuid)
+            await agent.driver.spawn(spec)
             if from_vm_state == states.STOPPED:
                 await agent.driver.power_off(uuid)
         except Exception as exc:

@@ -3,7 +3,6 @@ createImage (a snapshot into the image service)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.common import Api, check_metadata, check_name
+from ministack.compute.api.server_create import admin_pass
 from ministack.compute.api.views import render_server
 
 
@@ -42,6 +42,8 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
         values["display_name"] = check_name(body["name"])
     if "metadata" in body:
         values["metadata_"] = check_metadata(body["metadata"])
+    password = admin_pass(body.get("adminPass"))
+    values["system_metadata"] = {**(inst.system_metadata or {}), instances.ADMIN_PASS_KEY: password}
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, **values)
     await api.bus.cast(
         "compute",
@@ -52,7 +54,7 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     )
     fresh = await instances.get(api.db, inst.uuid)
     server = render_server(request, fresh or inst, auth)
-    server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
+    server["adminPass"] = password
     return json_response({"server": server}, status=202)
 
 

@@ -121,6 +121,14 @@ json_public_keys() {
         | grep -v '^[[:space:]]*$'
 }
 
+# The server's adminPass (config drive or metadata service) becomes root's console password.
+set_root_password() {
+    case "$1" in
+    "" | *\\*) ;; # none, or JSON escapes json_string does not undo: root stays key-only
+    *) echo "root:$1" | chpasswd >/dev/null 2>&1 && log "set root's password from admin_pass" ;;
+    esac
+}
+
 apply_metadata() {
     name=""
     if [ -f "$STATE/meta_data.json" ]; then
@@ -135,6 +143,7 @@ apply_metadata() {
             chmod 600 /root/.ssh/authorized_keys
             log "installed $(echo "$keys" | wc -l) SSH key(s) for root"
         fi
+        set_root_password "$(json_string admin_pass <"$STATE/meta_data.json")"
     fi
     [ -z "$name" ] && [ -f "$STATE/dhcp-hostname" ] && name=$(cat "$STATE/dhcp-hostname")
     [ -z "$name" ] && name=ministack-test
