@@ -96,7 +96,7 @@ class ImageData:
     ) -> Spooled:
         try:
             return await spool(
-                _idle_limited(chunks, states.UPLOAD_IDLE_TIMEOUT),
+                idle_limited(chunks, states.UPLOAD_IDLE_TIMEOUT),
                 self.core.store.scratch_dir(),
                 allowed,
                 lambda _limit: quotas.too_large(self.core.limits, owner),
@@ -263,7 +263,7 @@ class UploadTimeout(errors.ApiError):
     status, title, nova_key = 408, "Request Timeout", "requestTimeout"
 
 
-async def _idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+async def idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
     """`chunks`, ended with 408 when the client sends nothing for `seconds`."""
     iterator = aiter(chunks)
     while True:
