@@ -20,7 +20,7 @@ import asyncio
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,16 @@ def _save(path: Path, guests: Mapping[str, _Guest]) -> None:
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    data = json.dumps({uuid: asdict(g) for uuid, g in guests.items()}).encode()
+    records = {
+        uuid: {
+            "vcpus": g.vcpus,
+            "memory_mb": g.memory_mb,
+            "power_state": int(g.power_state),
+            "console": g.console,
+        }
+        for uuid, g in guests.items()
+    }
+    data = json.dumps(records, separators=(",", ":")).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
