@@ -122,11 +122,13 @@ json_public_keys() {
 }
 
 # The server's adminPass (config drive or metadata service) becomes root's console password.
+# Debian's static busybox has mkpasswd but no chpasswd, so the shadow entry is written here.
 set_root_password() {
     case "$1" in
-    "" | *\\*) ;; # none, or JSON escapes json_string does not undo: root stays key-only
-    *) echo "root:$1" | chpasswd >/dev/null 2>&1 && log "set root's password from admin_pass" ;;
+    "" | *\\*) return 0 ;; # none, or JSON escapes json_string does not undo: leave root as is
     esac
+    hash=$(mkpasswd -m sha512 "$1" 2>/dev/null) || return 0
+    sed -i "s|^root:[^:]*:|root:$hash:|" /etc/shadow && log "set root's password from admin_pass"
 }
 
 apply_metadata() {
