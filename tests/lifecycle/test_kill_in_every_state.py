@@ -229,6 +229,18 @@ def _image_status(w: Walk, image_id: str) -> dict[str, Any]:
     return body
 
 
+def _put_data(w: Walk, image_id: str, path: str) -> int:
+    """PUT a small raw body to /file or /stage of an image; the status code."""
+    c = w.compute
+    resp = httpx.put(
+        f"{c.cloud.url('image')}/v2/images/{image_id}/{path}",
+        content=b"\0" * 4096,
+        headers={"X-Auth-Token": c.conn.auth_token, "Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    return resp.status_code
+
+
 def _sql(db: Path, statement: str, *args: object) -> None:
     with sqlite3.connect(db) as conn:
         changed = conn.execute(statement, args).rowcount
@@ -260,22 +272,8 @@ def test_kill_in_every_state_then_restart(walk: Walk) -> None:
         if status
     }
     injected = {state: _prepare_server(walk, hosts[0], "ACTIVE") for state in INJECTED}
-    staged = _image(walk, "walk-staged")
-    resp = httpx.put(
-        f"{cloud.url('image')}/v2/images/{staged}/stage",
-        content=b"\0" * 4096,
-        headers={"X-Auth-Token": c.conn.auth_token, "Content-Type": "application/octet-stream"},
-        timeout=30,
-    )
-    assert resp.status_code == 204, resp.text
-    importing = _image(walk, "walk-importing")
-    resp = httpx.put(
-        f"{cloud.url('image')}/v2/images/{importing}/stage",
-        content=b"\0" * 4096,
-        headers={"X-Auth-Token": c.conn.auth_token, "Content-Type": "application/octet-stream"},
-        timeout=30,
-    )
-    assert resp.status_code == 204, resp.text
+    staged, importing = _image(walk, "walk-staged"), _image(walk, "walk-importing")
+    assert _put_data(walk, staged, "stage") == _put_data(walk, importing, "stage") == 204
 
     # now every driver call waits, and each resource enters its state
     for host in hosts:
@@ -311,16 +309,22 @@ def test_kill_in_every_state_then_restart(walk: Walk) -> None:
     cloud.start()
     c.conn = cloud.connect()
 
-    # every compute row: left its state as its rule says
-    everything = {**held, **injected}
+    _check_servers(walk, {**held, **injected})
+    _check_fake_guests(walk, at_rest, deleted)
+    _check_images(walk, stalled, importing, staged)
+
+
+def _check_servers(w: Walk, servers: dict[str, str]) -> None:
+    """Every server left its transitional state as the state's restart rule says."""
+    c = w.compute
     _until(
         "every server left its transitional state",
         lambda: all(
             _task(_status(c, s)) is None or _status(c, s)["status"] in ("ERROR", "GONE")
-            for s in everything.values()
+            for s in servers.values()
         ),
     )
-    for state, server_id in everything.items():
+    for state, server_id in servers.items():
         rule = cs.BY_TASK_STATE[state].restart
         server = _status(c, server_id)
         if rule == "resume":
@@ -332,45 +336,46 @@ def test_kill_in_every_state_then_restart(walk: Walk) -> None:
             assert _task(server) is None, (state, server)
             before = HELD[state][0] if state in HELD else "ACTIVE"
             assert server["status"] == before, (state, server)  # the held call never ran
-    # the fake driver kept its guests: servers at rest are as they were, and deletable
+
+
+def _check_fake_guests(w: Walk, at_rest: dict[str, str], deleted: str) -> None:
+    """The fake driver kept its guests: servers at rest are as they were, and deletable; a
+    server deleted before the kill (and the ones deleted now) left no guest record."""
+    c = w.compute
     for status, server_id in at_rest.items():
         assert _status(c, server_id)["status"] == status
     assert _status(c, deleted)["status"] == "GONE"
     for server_id in at_rest.values():
-        _delete(walk, server_id)
+        _delete(w, server_id)
         _until("deleted", lambda s=server_id: _status(c, s)["status"] == "GONE")
-    recorded = [json.loads(p.read_text()) for p in (cloud.state_dir / "fake-hosts").glob("*")]
-    left = {u for guests in recorded for u in guests}
+    records = (c.cloud.state_dir / "fake-hosts").glob("*.json")
+    left = {u for path in records for u in json.loads(path.read_text())}
     assert not left & {deleted, *at_rest.values()}, left
 
-    # every image row: back to queued with no data, and the data calls work again
-    images = cloud.state_dir / "images"
+
+def _check_images(
+    w: Walk, stalled: dict[str, tuple[str, StalledUpload]], importing: str, staged: str
+) -> None:
+    """Images back to queued with no data and no files, and their data calls work again; a
+    finished stage (not transitional) stays uploading and imports after the restart."""
+    images = w.compute.cloud.state_dir / "images"
     for image_id, upload in stalled.values():
         upload.stop.set()  # its client notices the dead connection on the next send
         upload.thread.join(30)
-        shown = _image_status(walk, image_id)
+        shown = _image_status(w, image_id)
         assert (shown["status"], shown["size"], shown["checksum"]) == ("queued", None, None)
-    shown = _image_status(walk, importing)
-    assert shown["status"] == "queued"
+    assert _image_status(w, importing)["status"] == "queued"
     assert not (images / "staging" / importing).exists()
     assert not list((images / "tmp").glob("*.part"))
-    # a finished stage is not transitional: it stays uploading and imports after the restart
-    assert _image_status(walk, staged)["status"] == "uploading"
-    token = {"X-Auth-Token": c.conn.auth_token}
+    assert _image_status(w, staged)["status"] == "uploading"
     resp = httpx.post(
-        f"{cloud.url('image')}/v2/images/{staged}/import",
+        f"{w.compute.cloud.url('image')}/v2/images/{staged}/import",
         json={"method": {"name": "glance-direct"}},
-        headers=token,
+        headers={"X-Auth-Token": w.compute.conn.auth_token},
         timeout=30,
     )
     assert resp.status_code == 202, resp.text
-    _until("staged image active", lambda: _image_status(walk, staged)["status"] == "active")
-    for image_id in (stalled["uploading"][0], importing, stalled["saving"][0]):
-        path = "stage" if image_id != stalled["saving"][0] else "file"
-        resp = httpx.put(
-            f"{cloud.url('image')}/v2/images/{image_id}/{path}",
-            content=b"\0" * 4096,
-            headers={**token, "Content-Type": "application/octet-stream"},
-            timeout=30,
-        )
-        assert resp.status_code == 204, (image_id, resp.text)
+    _until("staged image active", lambda: _image_status(w, staged)["status"] == "active")
+    assert _put_data(w, stalled["saving"][0], "file") == 204
+    assert _put_data(w, stalled["uploading"][0], "stage") == 204
+    assert _put_data(w, importing, "stage") == 204
