@@ -46,12 +46,20 @@ def _status(env: Env, image_id: str) -> str:
         ("qcow2", formats.qcow2(data_file_bit=True), "external data file"),
         ("vmdk", formats.vmdk_flat_descriptor(), "text descriptor"),
         ("vhd", formats.vdi(), "is vdi"),
+        # declared formats the content cannot be: the qcow2 is refused whatever it claims
+        ("ami", formats.qcow2(backing=b"/etc/passwd"), "is qcow2, but disk_format is ami"),
+        ("aki", formats.qcow2(backing=b"/etc/passwd"), "is qcow2, but disk_format is aki"),
+        ("ari", formats.qcow2(data_file_bit=True), "is qcow2, but disk_format is ari"),
+        ("raw", formats.qcow2(backing=b"/etc/passwd"), "is qcow2, but disk_format is raw"),
+        ("ploop", formats.qcow2(backing=b"/etc/passwd"), "backing file"),
+        ("qcow2@ova", formats.qcow2(backing=b"/etc/passwd"), "backing file"),
     ],
 )
 def test_wrong_or_unsafe_format_is_400_and_stores_nothing(
     image_env: Env, declared: str, data: bytes, reason: str
 ) -> None:
-    image = _create(image_env, disk_format=declared)
+    declared, _, container = declared.partition("@")
+    image = _create(image_env, disk_format=declared, container_format=container or "bare")
     before = image_env.stored_files()
     with image_env.http() as http:
         resp = http.put(f"/v2/images/{image['id']}/file", content=data, headers=OCTET)

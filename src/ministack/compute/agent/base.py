@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
+from ministack.compute import instances
 from ministack.compute import models as m
 from ministack.compute.claims import node_uuid
 from ministack.compute.images import Images
@@ -73,6 +74,7 @@ def guest_spec(inst: m.Instance) -> GuestSpec:
         user_data=user_data,
         metadata=dict(inst.metadata_ or {}),
         public_keys=keys,
+        admin_password=(inst.system_metadata or {}).get(instances.ADMIN_PASS_KEY) or None,
         project_id=inst.project_id,
         availability_zone=inst.availability_zone or "nova",
     )
