@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,7 +13,7 @@ import openstack.connection
 import pytest
 from openstack import exceptions
 
-from tests.cloud import Cloud, admin_token, password_body
+from tests.cloud import Cloud, admin_token, make_cloud, password_body
 
 
 def _password_body(user: str, password: str) -> dict[str, Any]:
@@ -174,3 +177,27 @@ def test_every_response_has_a_request_id(identity_cloud: Cloud) -> None:
         httpx.get(f"{identity_cloud.auth_url}/projects"),
     ):
         assert resp.headers["X-OpenStack-Request-Id"].startswith("req-")
+
+
+def test_limit_is_capped(tmp_path: Path) -> None:
+    """`limit=5000` answers at most 1000 items (PROMISES 12), asked of a cloud that holds
+    more than 1000 projects (seeded straight into its fresh database: 1001 API creates would
+    be slow)."""
+    cloud = make_cloud(tmp_path)
+    with contextlib.closing(sqlite3.connect(tmp_path / "ministack.db")) as db:
+        db.executemany(
+            "INSERT INTO identity_projects (id, name, domain_id, description, enabled, tags, "
+            "created_at) VALUES (?, ?, 'default', '', 1, '[]', '2026-01-01 00:00:00')",
+            [(f"{i:032x}", f"bulk-{i}") for i in range(1001)],
+        )
+        db.commit()
+    try:
+        cloud.start()
+        headers = {"X-Auth-Token": _token(cloud)}
+        url = f"{cloud.auth_url}/projects"
+        assert len(httpx.get(url, headers=headers).json()["projects"]) > 1001  # all, uncapped
+        capped = httpx.get(url, params={"limit": "5000"}, headers=headers)
+        assert capped.status_code == 200
+        assert len(capped.json()["projects"]) == 1000
+    finally:
+        cloud.stop()
