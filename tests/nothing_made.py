@@ -4,7 +4,7 @@
 could have left behind, and fails the test when anything differs:
 
 - the row count of every table in the cloud's database (read-only: sqlite3 or psql);
-- placement: every resource provider's usages (when placement runs);
+- placement: every allocation, with its amounts (when placement runs);
 - compute: quota usage (`in_use`) of the projects asked for (when compute runs);
 - the host's objects: each fake host's guests (through the admin test hook) and the files
   under the state directory (instance directories, image store, config drives), except
@@ -69,54 +69,46 @@ class Target:
         return resp.json()
 
 
-def row_counts(cloud: Cloud) -> dict[str, int]:
-    """The number of rows in every table of the cloud's database (read-only)."""
+def query(cloud: Cloud, sql: str) -> list[tuple[str, ...]]:
+    """Rows of a read-only query on the cloud's database (SQLite file or PostgreSQL), as text."""
     if cloud.database_url:
-        return _pg_row_counts(cloud.database_url)
+        done = subprocess.run(
+            ["psql", cloud.database_url, "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, f"psql failed: {done.stderr}"
+        return [tuple(line.split("\t")) for line in done.stdout.splitlines() if line]
     path = cloud.state_dir / "ministack.db"
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        tables = [
-            name
-            for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        return {t: int(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables}
+        return [tuple(str(v) for v in row) for row in db.execute(sql)]
 
 
-def _psql(url: str, sql: str) -> list[list[str]]:
-    done = subprocess.run(
-        ["psql", url, "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, f"psql failed: {done.stderr}"
-    return [line.split("\t") for line in done.stdout.splitlines() if line]
-
-
-def _pg_row_counts(url: str) -> dict[str, int]:
-    tables = [
-        row[0]
-        for row in _psql(
-            url,
+def tables(cloud: Cloud) -> list[str]:
+    if cloud.database_url:
+        sql = (
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+            "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
         )
-    ]
-    if not tables:
-        return {}
-    union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in tables)
-    return {name: int(n) for name, n in _psql(url, union)}
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    return sorted(row[0] for row in query(cloud, sql))
 
 
-def placement_usages(target: Target) -> dict[str, dict[str, int]]:
-    """Every resource provider's usages, by provider uuid."""
-    providers = target.get("placement", "/resource_providers")["resource_providers"]
-    return {
-        p["uuid"]: target.get("placement", f"/resource_providers/{p['uuid']}/usages")["usages"]
-        for p in providers
-    }
+def row_counts(cloud: Cloud) -> dict[str, int]:
+    """The number of rows in every table of the cloud's database."""
+    union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in tables(cloud))
+    return {name: int(n) for name, n in query(cloud, union)} if union else {}
+
+
+def placement_allocations(cloud: Cloud) -> list[tuple[str, ...]]:
+    """Every allocation placement holds: (provider, consumer, resource class, amount)."""
+    return query(
+        cloud,
+        "SELECT provider_id, consumer_id, resource_class, used FROM placement_allocations "
+        "ORDER BY provider_id, consumer_id, resource_class",
+    )
 
 
 def quota_used(target: Target) -> dict[str, dict[str, int]]:
@@ -159,7 +151,7 @@ def snapshot(target: Target) -> dict[str, Any]:
         "files": state_files(target.cloud.state_dir),
     }
     if target.enabled("placement"):
-        snap["placement"] = placement_usages(target)
+        snap["placement"] = placement_allocations(target.cloud)
     if target.enabled("compute"):
         snap["quota"] = quota_used(target)
         snap["guests"] = fake_guests(target)
