@@ -4,6 +4,7 @@ its deletes done locally; every transitional state has an owner, a timeout and a
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 import uuid
@@ -136,5 +137,15 @@ def test_every_transitional_state_has_owner_timeout_and_rule() -> None:
         assert entry.owner in ("conductor", "agent")
         assert entry.timeout > 0
         assert entry.restart in ("error", "resume", "clear")
-    named = {t.task_state for t in states.TRANSITIONAL}
-    assert {states.SCHEDULING, states.SPAWNING, states.DELETING, states.REBUILDING} <= named
+    named = [t.task_state for t in states.TRANSITIONAL]
+    assert len(named) == len(set(named))
+    assert set(named) == task_state_constants()  # every task_state has its row
+
+
+def task_state_constants() -> set[str]:
+    """The values of the constants in compute/states.py's `# task_state` block."""
+    source = Path(states.__file__).read_text().split("# task_state\n", 1)[1]
+    block = source.split("\n\n", 1)[0]
+    found = set(re.findall(r'^[A-Z_]+ = "([a-z_-]+)"$', block, flags=re.MULTILINE))
+    assert len(found) > 10
+    return found
