@@ -342,8 +342,6 @@ def describe(error: ValidationError, wording: str) -> str:
 
 # --- the route wrapper -----------------------------------------------------------------------
 
-_ENABLED = True  # private switch: bench/validation_cost.py turns it off to measure the cost
-
 
 def _query_instance(request: Request, multi: frozenset[str]) -> dict[str, Any]:
     params = request.query_params
@@ -436,14 +434,12 @@ class _Checked:
         query_schema = router.pick(self.query, request)
         if query_schema is not None:
             instance = _query_instance(request, query_schema.multi)
-            if _ENABLED:
-                query_schema.check(instance, router.wording)
+            query_schema.check(instance, router.wording)
             request.state.query = instance
         body_schema = router.pick(self.body, request)
         if body_schema is not None:
             data = await self._json(request)
-            if _ENABLED:
-                body_schema.check(data, router.wording)
+            body_schema.check(data, router.wording)
             request.state.body = data
 
     async def _json(self, request: Request) -> Any:
