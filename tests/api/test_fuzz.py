@@ -243,6 +243,7 @@ ENDPOINTS = [
         ("sort_key", "sort_dir", "limit", "marker", "changes-since", "status", "name"),
     ),
     Endpoint("compute", "GET", "/v2.1/os-keypairs", (), ("limit", "marker", "user_id")),
+    Endpoint("compute", "GET", "/v2.1/os-server-groups", (), ("limit", "offset", "all_projects")),
     Endpoint("compute", "GET", "/v2.1/flavors/detail", (), ("sort_key", "minRam", "is_public")),
     # image
     Endpoint("image", "POST", "/v2/images", ((None, IMAGE_FIELDS),)),

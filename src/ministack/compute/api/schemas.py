@@ -447,3 +447,7 @@ _event = p.obj(
     required=("name", "server_uuid"),
 )
 create_events = p.envelope("events", {**p.array(_event), "minItems": 1})
+
+list_server_groups = p.query(
+    {"all_projects": p.string(0, 255), "limit": p.query_int(1), "offset": p.query_int(0)}
+)
