@@ -42,9 +42,16 @@ def allowed_hosts(setting: str) -> frozenset[str]:
 
 
 def uri_allowed(uri: str, hosts: frozenset[str]) -> bool:
-    """http(s) URL whose host is one of `hosts` (Glance's allowed_hosts filter)."""
-    parts = urlsplit(uri)
-    return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in hosts
+    """http(s) URL whose host, as the HTTP client will read it, is one of `hosts` written
+    exactly (Glance's allowed_hosts filter). Other spellings of an allowed address (decimal,
+    hex, short forms) are refused: they are not on the list."""
+    try:
+        url = httpx.URL(uri)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    split_host = (urlsplit(uri).hostname or "").lower()
+    host = url.host.lower()
+    return url.scheme in ("http", "https") and host == split_host and host in hosts
 
 
 class WebImport:

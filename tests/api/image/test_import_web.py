@@ -138,8 +138,18 @@ def test_web_download_with_the_cli_becomes_active(image_env: Env, web: str) -> N
 def test_a_host_not_allowed_is_refused_before_anything_starts(image_env: Env, web: str) -> None:
     image_id = _new_image(image_env)
     port = web.rsplit(":", 1)[1]
-    for uri in (f"http://localhost:{port}/good.qcow2", "file:///etc/passwd", "ftp://127.0.0.1/x"):
-        assert _import(image_env, image_id, uri) == 400
+    refused = (
+        f"http://localhost:{port}/good.qcow2",
+        f"http://2130706433:{port}/good.qcow2",  # 127.0.0.1 spelled otherwise: not on the list
+        f"http://0x7f.0.0.1:{port}/good.qcow2",
+        f"http://127.1:{port}/good.qcow2",
+        f"http://127.0.0.1@localhost:{port}/good.qcow2",
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "not a url",
+    )
+    for uri in refused:
+        assert _import(image_env, image_id, uri) == 400, uri
     with image_env.http("a_member") as http:
         image = http.get(f"/v2/images/{image_id}").json()
         assert image["status"] == "queued" and "os_glance_failed_import" not in image
