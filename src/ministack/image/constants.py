@@ -30,7 +30,10 @@ STATUSES: Final = (QUEUED, SAVING, ACTIVE, KILLED, DEACTIVATED, DELETED, UPLOADI
 # Transitional statuses: who owns them and what a restart does (PROMISES 4).
 TRANSITIONAL: Final = {
     SAVING: "the upload request; on restart the image returns to queued, partial data removed",
-    IMPORTING: "the import request; on restart the image returns to queued, staging removed",
+    IMPORTING: (
+        "the import request (glance-direct) or its web-download task; on restart the image "
+        "returns to queued, staging removed, a web-download's task failed"
+    ),
 }
 
 # Attributes the server owns: a create or PATCH naming one is 403 (Glance).

@@ -13,7 +13,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ministack.common.auth import TokenValidator
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
-from ministack.image import tasks
 from ministack.image.api import (
     data,
     discovery,
@@ -80,7 +79,8 @@ async def start(ctx: Context) -> Runtime:
     """Open the store, put interrupted uploads back to queued (their tasks failed), load the
     standard metadef namespaces that are missing, serve the API."""
     core = ImageCore(ctx.settings, ctx.db, FilesystemStore(store_root(ctx.settings)))
-    await ImageData(core).recover()
-    await tasks.fail_unfinished(ctx.db, "The image service restarted during the import.")
+    image_data = ImageData(core)
+    await image_data.recover()
+    await WebImport(image_data).recover()
     await catalog.load(ctx.db)
     return Runtime(app=build(core, ctx.validator))

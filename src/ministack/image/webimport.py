@@ -134,6 +134,18 @@ class WebImport:
                 return
         raise errors.BadRequest(f"more than {MAX_REDIRECTS} redirects")
 
+    async def recover(self) -> None:
+        """At start-up (after ImageData.recover queued the images): every import task still
+        processing lost its download; it failed, and its image says so."""
+        async with self.core.db.session() as s:
+            rows = await s.execute(
+                select(tasks.Task.image_id).where(tasks.Task.status == tasks.PROCESSING)
+            )
+            image_ids = [i for i in rows.scalars() if i]
+        await tasks.fail_unfinished(self.core.db, "The image service restarted during the import.")
+        for image_id in image_ids:
+            await self._set_props(image_id, {IMPORTING_TO: "", FAILED: "file"}, drop=(LOCK,))
+
     async def _set_props(
         self, image_id: str, values: dict[str, str], drop: tuple[str, ...] = ()
     ) -> None:
