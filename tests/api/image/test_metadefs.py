@@ -315,5 +315,10 @@ def test_listing_pages_and_schemas(image_env: Env) -> None:
         for name in ("namespaces", "objects", "properties", "tags", "resource_types"):
             assert http.get(f"/v2/schemas/metadefs/{name}").status_code == 200
         assert http.get("/v2/schemas/metadefs/nothing").status_code == 404
+    # the SDK follows `next` through pages to the same list
+    paged = [n.namespace for n in image_env.admin.image.metadef_namespaces(limit=3)]
+    with image_env.http() as http:
+        whole = http.get("/v2/metadefs/namespaces", params={"limit": 1000}).json()["namespaces"]
+    assert paged == [n["namespace"] for n in whole] and len(paged) > 3
     schema = image_env.admin.image.get_metadef_namespace_schema()
     assert "namespace" in schema.properties
