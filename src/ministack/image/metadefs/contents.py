@@ -21,7 +21,6 @@ from ministack.image.metadefs.models import (
     MetadefTag,
 )
 
-Row = MetadefObject | MetadefProperty | MetadefTag
 MODELS: dict[str, type[MetadefObject] | type[MetadefProperty] | type[MetadefTag]] = {
     "object": MetadefObject,
     "property": MetadefProperty,
