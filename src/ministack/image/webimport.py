@@ -31,7 +31,9 @@ from ministack.image.models import Image, ImageProperty
 
 METHOD = "web-download"
 MAX_REDIRECTS = 5
-TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # per connect and per read
+# The whole import, however slowly the server sends: the importing state ends (PROMISES 4)
+MAX_SECONDS = 6 * 3600
 IMPORTING_TO = "os_glance_importing_to_stores"
 FAILED = "os_glance_failed_import"
 LOCK = "os_glance_import_task"
@@ -98,22 +100,30 @@ class WebImport:
         self, image_id: str, owner: str | None, allowed: int, uri: str, task_id: str
     ) -> None:
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as http:
-                chunks = self._download(http, uri)
-                try:
-                    got = await self.data._receive(image_id, owner, c.IMPORTING, allowed, chunks)
-                finally:
-                    with contextlib.suppress(Exception):
-                        await chunks.aclose()
-            await self.data._finish(image_id, c.IMPORTING, got.path, got)
+            async with asyncio.timeout(MAX_SECONDS):
+                await self._fetch(image_id, owner, allowed, uri)
         except Exception as exc:
-            reason = exc.message if isinstance(exc, errors.ApiError) else str(exc)
+            if isinstance(exc, TimeoutError):
+                reason = f"it took longer than {MAX_SECONDS} seconds"
+            else:
+                reason = exc.message if isinstance(exc, errors.ApiError) else str(exc)
             reason = reason or type(exc).__name__
             await self._set_props(image_id, {IMPORTING_TO: "", FAILED: "file"}, drop=(LOCK,))
             await tasks.finish(self.core.db, task_id, f"Import from {uri} failed: {reason}")
             return
         await self._set_props(image_id, {IMPORTING_TO: ""}, drop=(LOCK,))
         await tasks.finish(self.core.db, task_id, None)
+
+    async def _fetch(self, image_id: str, owner: str | None, allowed: int, uri: str) -> None:
+        """Download into the spool, then inspect and adopt (ImageData's upload steps)."""
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as http:
+            chunks = self._download(http, uri)
+            try:
+                got = await self.data._receive(image_id, owner, c.IMPORTING, allowed, chunks)
+            finally:
+                with contextlib.suppress(Exception):
+                    await chunks.aclose()
+        await self.data._finish(image_id, c.IMPORTING, got.path, got)
 
     async def _download(self, http: httpx.AsyncClient, uri: str) -> AsyncGenerator[bytes, None]:
         """The body at `uri`, following redirects to allowed hosts only."""

@@ -9,6 +9,8 @@ import asyncio
 import json
 import uuid
 
+import httpx
+
 from tests.api.image.conftest import Env
 
 STANDARD = (
@@ -315,6 +317,7 @@ def test_listing_pages_and_schemas(image_env: Env) -> None:
         for name in ("namespaces", "objects", "properties", "tags", "resource_types"):
             assert http.get(f"/v2/schemas/metadefs/{name}").status_code == 200
         assert http.get("/v2/schemas/metadefs/nothing").status_code == 404
+    assert httpx.get(image_env.image_url + "/v2/schemas/metadefs/namespace").status_code == 401
     # the SDK follows `next` through pages to the same list
     paged = [n.namespace for n in image_env.admin.image.metadef_namespaces(limit=3)]
     with image_env.http() as http:

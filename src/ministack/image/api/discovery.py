@@ -12,6 +12,7 @@ from ministack.common import errors
 from ministack.common.web import json_response
 from ministack.image import constants as c
 from ministack.image import schemas
+from ministack.image.api.common import route
 from ministack.image.metadefs import published
 
 CURRENT = 16  # v2.16 (2023.2 and later): every feature ministack implements
@@ -72,7 +73,7 @@ ROUTES = [
     Route("/", root, methods=["GET"]),
     Route("/versions", versions, methods=["GET"]),
     Route("/v2/schemas/{name}", schema, methods=["GET"]),
-    Route("/v2/schemas/metadefs/{name}", metadef_schema, methods=["GET"]),
+    route("/v2/schemas/metadefs/{name}", metadef_schema, "GET"),
     Route("/v2/info/import", import_info, methods=["GET"]),
     Route("/v2/info/stores", stores_info, methods=["GET"]),
 ]
