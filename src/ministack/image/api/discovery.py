@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ministack.common import errors
+from ministack.common.auth import require_auth
 from ministack.common.web import json_response
 from ministack.image import constants as c
 from ministack.image import schemas
@@ -63,6 +64,7 @@ async def stores_info(_request: Request) -> Response:
 
 
 async def metadef_schema(request: Request) -> Response:
+    await require_auth(request)
     name = request.path_params["name"]
     if name not in published.ALL:
         raise errors.NotFound(f"No schema named metadefs/{name!r}.")
