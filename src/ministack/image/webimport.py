@@ -75,7 +75,7 @@ class WebImport:
             raise errors.BadRequest("The web-download method needs a 'uri' to fetch from.")
         async with self.core.db.session() as s:
             img = await self.core.find(s, auth, image_id)
-            self.core.enforce_write(auth, img, "import_image")
+            self.core.enforce_write(auth, img, "modify_image")
             if img.status != c.QUEUED:
                 raise errors.Conflict(
                     f"Image needs to be in 'queued' state to use '{METHOD}' method; image "
