@@ -345,14 +345,12 @@ async def mark_deleted(db: Database, uuid: str) -> bool:
 ADMIN_PASS_KEY = "admin_pass"
 
 
-async def forget_admin_pass(db: Database, uuid: str) -> None:
-    """Drop the admin password from the instance once its guest spec holds it: it is written
-    into the config drive and kept nowhere else (Nova keeps it out of its database too)."""
-    async with db.writer() as s:
-        inst = (
-            await s.execute(select(m.Instance).where(m.Instance.uuid == uuid))
-        ).scalar_one_or_none()
-        if inst is not None and ADMIN_PASS_KEY in (inst.system_metadata or {}):
-            inst.system_metadata = {
-                k: v for k, v in inst.system_metadata.items() if k != ADMIN_PASS_KEY
-            }
+def without_admin_pass(inst: m.Instance) -> dict[str, Any] | Unset:
+    """The instance's system_metadata without the admin password, to write in the same
+    compare-and-swap that starts the spawn (the guest spec already holds the password, which
+    is written into the config drive and kept nowhere else, as Nova keeps it out of its
+    database); UNSET when there is none to drop, so nothing more is written."""
+    sysmeta = inst.system_metadata or {}
+    if ADMIN_PASS_KEY not in sysmeta:
+        return UNSET
+    return {k: v for k, v in sysmeta.items() if k != ADMIN_PASS_KEY}

@@ -39,6 +39,7 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             # Deleted (or moved) while it was on its way here: drop what was claimed for it.
             await agent.deps.placement.release(uuid, agent.provider_uuid)
             return
+        spec = guest_spec(inst)
         if not await task.open(
             Change(task_state=states.SPAWNING),
             vm_states=[states.BUILDING],
@@ -46,11 +47,12 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             on_host=agent.host,
         ):
             return
-        spec = guest_spec(inst)
-        await instances.forget_admin_pass(agent.db, uuid)
         await agent.driver.spawn(spec)
+        # The guest holds the admin password now; it is kept nowhere else (a reschedule
+        # before this point still needs it).
+        forget = instances.without_admin_pass(inst)
         await task.finish(
-            Change(**BUILT.values(), launched_at=utcnow()),
+            Change(**BUILT.values(), launched_at=utcnow(), system_metadata=forget),
             vm_states=[states.BUILDING],
             task_states=[states.SPAWNING],
         )

@@ -46,16 +46,20 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
             return
         await task.open()
         await agent.driver.destroy(uuid)
+        spec = guest_spec(inst)
         spawning = Change(task_state=states.REBUILD_SPAWNING)
         await task.settle(spawning, task_states=[states.REBUILDING])
-        spec = guest_spec(inst)
-        await instances.forget_admin_pass(agent.db, uuid)
         await agent.driver.spawn(spec)
         if from_vm_state == states.STOPPED:
             await agent.driver.power_off(uuid)
         final = states.STOPPED if from_vm_state == states.STOPPED else states.ACTIVE
         await task.settle(
-            _settled(final, fault=None, launched_at=utcnow()),
+            _settled(
+                final,
+                fault=None,
+                launched_at=utcnow(),
+                system_metadata=instances.without_admin_pass(inst),
+            ),
             task_states=[states.REBUILD_SPAWNING],
         )
 
