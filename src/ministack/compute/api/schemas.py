@@ -241,7 +241,7 @@ create_flavor = p.envelope(
     p.obj(
         {
             "name": p.name,
-            "id": p.nullable(p.flavor_id),
+            "id": p.flavor_id_or_number,
             "ram": p.positive_int,
             "vcpus": p.positive_int,
             "disk": p.non_negative_int,
