@@ -10,6 +10,7 @@ from ministack.common.web import ApiMiddleware, make_app
 from ministack.compute.api import (
     admin,
     flavors,
+    hosts,
     instance_actions,
     keypairs,
     quota_sets,
@@ -17,6 +18,8 @@ from ministack.compute.api import (
     server_groups,
     server_meta,
     servers,
+    usage,
+    usage_audit,
     versions,
     zones,
 )
@@ -38,6 +41,9 @@ def routes() -> list[BaseRoute]:
         admin,
         quota_sets,
         server_groups,
+        usage,
+        usage_audit,
+        hosts,
     ):
         out += module.ROUTES
     return out

@@ -410,3 +410,26 @@ def _quota_set(keys: tuple[str, ...]) -> p.Schema:
 update_quota_set = Versions(
     {"2.1": _quota_set(_QUOTAS + _LEGACY_QUOTAS), "2.36": _quota_set(_QUOTAS)}
 )
+
+# --- usage (os-simple-tenant-usage) ----------------------------------------------------------
+
+_when = p.string(0, 64)
+_usage_2_1 = {"start": _when, "end": _when}
+list_usages = Versions(
+    {
+        "2.1": p.query({**_usage_2_1, "detailed": p.string(0, 16)}),
+        "2.40": p.query(
+            {**_usage_2_1, "detailed": p.string(0, 16), "limit": p.limit, "marker": p.marker}
+        ),
+    }
+)
+show_usage = Versions(
+    {
+        "2.1": p.query(_usage_2_1),
+        "2.40": p.query({**_usage_2_1, "limit": p.limit, "marker": p.marker}),
+    }
+)
+
+# --- hosts (os-hosts) ------------------------------------------------------------------------
+
+list_hosts = p.query({"zone": p.string(0, 255)})
