@@ -9,6 +9,7 @@ from ministack.common.auth import TokenValidator
 from ministack.common.web import ApiMiddleware, make_app
 from ministack.compute.api import (
     admin,
+    extensions,
     flavors,
     hosts,
     instance_actions,
@@ -44,6 +45,7 @@ def routes() -> list[BaseRoute]:
         usage,
         usage_audit,
         hosts,
+        extensions,
     ):
         out += module.ROUTES
     return out

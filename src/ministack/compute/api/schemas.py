@@ -407,6 +407,10 @@ def _quota_set(keys: tuple[str, ...]) -> p.Schema:
     return p.envelope("quota_set", p.obj({**props, "force": p.boolean}))
 
 
+# Nova's quota class update before 2.50: the quotas and the network ones
+update_quota_class_set = p.envelope(
+    "quota_class_set", p.obj({key: _quota_value for key in _QUOTAS + _LEGACY_QUOTAS})
+)
 update_quota_set = Versions(
     {"2.1": _quota_set(_QUOTAS + _LEGACY_QUOTAS), "2.36": _quota_set(_QUOTAS)}
 )
