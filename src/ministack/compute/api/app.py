@@ -16,6 +16,7 @@ from ministack.compute.api import (
     keypairs,
     quota_sets,
     server_actions,
+    server_diagnostics,
     server_groups,
     server_meta,
     servers,
@@ -46,6 +47,7 @@ def routes() -> list[BaseRoute]:
         usage_audit,
         hosts,
         extensions,
+        server_diagnostics,
     ):
         out += module.ROUTES
     return out
