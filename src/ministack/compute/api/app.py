@@ -19,6 +19,7 @@ from ministack.compute.api import (
     server_diagnostics,
     server_groups,
     server_meta,
+    server_tags,
     servers,
     usage,
     usage_audit,
@@ -48,6 +49,7 @@ def routes() -> list[BaseRoute]:
         hosts,
         extensions,
         server_diagnostics,
+        server_tags,
     ):
         out += module.ROUTES
     return out

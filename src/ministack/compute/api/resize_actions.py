@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
-from ministack.compute import instances, quotas, states
+from ministack.compute import instances, quotas, states, tags
 from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
@@ -37,7 +37,8 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
     await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
     fresh = await instances.get(api.db, inst.uuid)
-    server = render_server(request, fresh or inst, auth)
+    own = await tags.tags_of(api.db, [inst.uuid])
+    server = render_server(request, fresh or inst, auth, None, own.get(inst.uuid))
     server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
     return json_response({"server": server}, status=202)
 

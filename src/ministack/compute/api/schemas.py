@@ -174,8 +174,15 @@ list_servers = p.query(
         "changes-before": p.iso8601,
         "deleted": p.query_bool,
         "locked": p.query_bool,
+        "tags": p.string(0, 1024),
+        "tags-any": p.string(0, 1024),
+        "not-tags": p.string(0, 1024),
+        "not-tags-any": p.string(0, 1024),
     }
 )
+
+# Nova's server tags (2.26): a full replacement list; the handler enforces the 50-tag limit
+replace_tags = p.envelope("tags", p.array(p.tag))
 
 # --- server actions --------------------------------------------------------------------------
 
