@@ -177,8 +177,8 @@ class Migration(Base):
     dest_compute: Mapped[str | None] = mapped_column(String(255), nullable=True)
     dest_node: Mapped[str | None] = mapped_column(String(255), nullable=True)
     dest_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    old_flavor_id: Mapped[str] = mapped_column(String(255), default="")
-    new_flavor_id: Mapped[str] = mapped_column(String(255), default="")
+    old_instance_type_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_instance_type_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

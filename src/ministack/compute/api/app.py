@@ -14,6 +14,7 @@ from ministack.compute.api import (
     hosts,
     instance_actions,
     keypairs,
+    migrations,
     quota_sets,
     server_actions,
     server_diagnostics,
@@ -50,6 +51,7 @@ def routes() -> list[BaseRoute]:
         extensions,
         server_diagnostics,
         server_tags,
+        migrations,
     ):
         out += module.ROUTES
     return out

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
-from ministack.compute import instances, quotas, states, tags
+from ministack.compute import instances, migration_records, quotas, states, tags
 from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
@@ -52,6 +52,7 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
         new = flavors.flavor_dict(f)
         if new["id"] == inst.flavor.get("id"):
             raise errors.BadRequest("When resizing, instances must change flavor!")
+        old = await flavors.find(s, str(inst.flavor.get("id", "")))
         limit = await quotas.limits(s, inst.project_id)
         used = await quotas.usage(s, inst.project_id)
     quotas.check(
@@ -61,6 +62,7 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
     sysmeta.update(new_flavor=new, old_flavor=dict(inst.flavor), old_vm_state=inst.vm_state)
     change = Change(system_metadata=sysmeta)
     await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, change)
+    await migration_records.start(api.db, inst, old.id if old else None, f.id)
     await api.conductor.resize_instance(inst.uuid)
     return empty_response(202)
 
@@ -70,6 +72,7 @@ async def confirm_resize(
 ) -> Response:
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "confirmResize", "confirmResize", states.RESIZE_CONFIRMING)
+    await migration_records.advance(api.db, inst.uuid, "confirming")
     source = source or host_of(inst)
     await api.agent(source).confirm_resize(inst.uuid, source)
     return empty_response(204)
@@ -80,6 +83,7 @@ async def revert_resize(
 ) -> Response:
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "revertResize", "revertResize", states.RESIZE_REVERTING)
+    await migration_records.advance(api.db, inst.uuid, "reverting")
     await api.agent(host_of(inst)).revert_resize(inst.uuid, source or host_of(inst))
     return empty_response(202)
 

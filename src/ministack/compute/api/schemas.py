@@ -234,6 +234,7 @@ def _actions(description: bool) -> p.Schema:
             required=("flavorRef",),
         ),
         "createImage": p.obj({"name": p.name, "metadata": p.metadata}, required=("name",)),
+        "os-resetState": p.obj({"state": p.enum("active", "error")}, required=("state",)),
     }
     # one action per request; an unknown action is the handler's 400 ("no such action")
     return p.obj(actions, additional=True, minProperties=1, maxProperties=1)
@@ -444,3 +445,15 @@ show_usage = Versions(
 # --- hosts (os-hosts) ------------------------------------------------------------------------
 
 list_hosts = p.query({"zone": p.string(0, 255)})
+
+# --- migrations (os-migrations) --------------------------------------------------------------
+
+list_migrations = p.query(
+    {
+        "status": p.string(0, 255),
+        "host": p.string(0, 255),
+        "source_compute": p.string(0, 255),
+        "instance_uuid": p.string(0, 36),
+        "migration_type": p.string(0, 32),
+    }
+)

@@ -75,6 +75,16 @@ async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
     return json_response({"output": output})
 
 
+async def _reset_state(
+    request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
+) -> Response:
+    """Admin: force vm_state to active or error and clear the task (Nova's os-resetState);
+    what the hypervisor holds is left as it is."""
+    state = states.ACTIVE if body["state"] == "active" else states.ERROR
+    await instances.cas(api.db, inst.uuid, change=Change(vm_state=state, task_state=None))
+    return empty_response(202)
+
+
 ACTION_HANDLERS: dict[str, Handler] = {
     "os-start": _power("start", "start"),
     "os-stop": _power("stop", "stop"),
@@ -91,8 +101,14 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "confirmResize": resize_actions.confirm_resize,
     "revertResize": resize_actions.revert_resize,
     "createImage": resize_actions.create_image,
+    "os-resetState": _reset_state,
 }
-NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput")
+NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput", "os-resetState")
+# actions whose policy names and defaults differ from os_compute_api:servers:<action>
+POLICIES = {
+    "os-getConsoleOutput": ("os_compute_api:servers:os-getConsoleOutput", "admin | reader"),
+    "os-resetState": ("os_compute_api:os-admin-actions:reset_state", "admin"),
+}
 
 
 async def server_action(request: Request) -> Response:
@@ -101,8 +117,8 @@ async def server_action(request: Request) -> Response:
     handler = ACTION_HANDLERS.get(name)
     if handler is None:
         raise errors.BadRequest(f"There is no such action: {name}")
-    rule = "admin | reader" if name == "os-getConsoleOutput" else WRITE
-    auth = await caller(request, f"os_compute_api:servers:{name}", rule)
+    action, rule = POLICIES.get(name, (f"os_compute_api:servers:{name}", WRITE))
+    auth = await caller(request, action, rule)
     inst = await load(request, auth)
     if name not in NO_LOCK_CHECK:
         check_unlocked(inst, auth)
