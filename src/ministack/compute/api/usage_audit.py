@@ -33,22 +33,19 @@ def last_completed_month(before: dt.datetime) -> tuple[dt.datetime, dt.datetime]
 def audit_log(hosts: list[str], before: dt.datetime) -> dict[str, Any]:
     """The audit summary for the month completed before `before`: no host has run it."""
     begin, end = last_completed_month(before)
-    done = 0
+    # Nova's wording: "ALL" when every host is done (so also when there are none)
+    done = "ALL" if not hosts else f"0 of {len(hosts)}"
     return {
         "period_beginning": str(begin),
         "period_ending": str(end),
         "num_hosts": len(hosts),
-        "num_hosts_done": done,
+        "num_hosts_done": 0,
         "num_hosts_running": 0,
         "num_hosts_not_run": len(hosts),
         "hosts_not_run": hosts,
         "total_instances": 0,
         "total_errors": 0,
-        "overall_status": (
-            "ALL hosts done. 0 errors."
-            if done == len(hosts)
-            else f"{done} of {len(hosts)} hosts done. 0 errors."
-        ),
+        "overall_status": f"{done} hosts done. 0 errors.",
         "log": {},
     }
 
