@@ -36,6 +36,10 @@ def test_access_ipv6_is_compressed(compute: Compute, pair: Any) -> None:
     assert resp.status_code == 200 and resp.json()["server"]["accessIPv6"] == "fe80::a"
     shown = json.loads(compute.cloud.cli("server", "show", alpha.id, "-f", "json").stdout)
     assert shown["accessIPv6"] == "fe80::a"
+    rebuild = {"rebuild": {"imageRef": compute.image_id, "accessIPv6": "2001:DB8:0:0:1::1"}}
+    resp = compute.api("POST", f"/servers/{alpha.id}/action", json=rebuild)
+    assert resp.status_code == 202 and resp.json()["server"]["accessIPv6"] == "2001:db8::1:0:0:1"
+    compute.conn.compute.wait_for_server(alpha, status="ACTIVE", wait=60, interval=0.2)
 
 
 def test_name_filter_is_a_regular_expression(compute: Compute, pair: Any) -> None:

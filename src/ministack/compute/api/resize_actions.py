@@ -17,7 +17,7 @@ from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
 from ministack.compute.api.common import Api, host_of
-from ministack.compute.api.views import render_server
+from ministack.compute.api.views import canonical_ipv6, render_server
 from ministack.compute.instances import UNSET, Change
 
 
@@ -33,6 +33,8 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
         image_ref=str(image["id"]),
         display_name=body.get("name", UNSET),
         metadata_=dict(body["metadata"]) if "metadata" in body else UNSET,
+        access_ip_v4=body.get("accessIPv4", UNSET),
+        access_ip_v6=canonical_ipv6(body["accessIPv6"]) if "accessIPv6" in body else UNSET,
     )
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
     await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
