@@ -26,12 +26,7 @@ QUEUED, SAVING, ACTIVE, KILLED = "queued", "saving", "active", "killed"
 DEACTIVATED, DELETED = "deactivated", "deleted"
 UPLOADING, IMPORTING = "uploading", "importing"
 STATUSES: Final = (QUEUED, SAVING, ACTIVE, KILLED, DEACTIVATED, DELETED, UPLOADING, IMPORTING)
-
-# Transitional statuses: who owns them and what a restart does (PROMISES 4).
-TRANSITIONAL: Final = {
-    SAVING: "the upload request; on restart the image returns to queued, partial data removed",
-    IMPORTING: "the import request; on restart the image returns to queued, staging removed",
-}
+# The transitional ones, with owner, timeout and restart rule: image/states.py.
 
 # Attributes the server owns: a create or PATCH naming one is 403 (Glance).
 READ_ONLY: Final = frozenset(

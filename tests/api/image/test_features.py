@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 
 import httpx
@@ -171,5 +170,7 @@ def test_list_filters_sort_and_pagination(image_env: Env) -> None:
         mine = http.get("/v2/images", params={"owner": owner}).json()["images"]
         assert set(ids) <= {i["id"] for i in mine}
         for iid in ids:
-            http.delete(f"/v2/images/{iid}")
-    assert os.path.isdir(image_env.cloud.state_dir / "images")
+            assert http.delete(f"/v2/images/{iid}").status_code == 204
+        assert [http.get(f"/v2/images/{iid}").status_code for iid in ids] == [404] * len(ids)
+        left = http.get("/v2/images", params={"visibility": "private"}).json()["images"]
+        assert not set(ids) & {i["id"] for i in left}

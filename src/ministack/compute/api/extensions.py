@@ -81,12 +81,12 @@ def _render(alias: str, name: str, description: str) -> dict[str, Any]:
 
 
 async def list_extensions(request: Request) -> Response:
-    await caller(request, "os_compute_api:extensions", "any")
+    await caller(request, "os_compute_api:extensions")
     return json_response({"extensions": [_render(*e) for e in sorted(EXTENSIONS)]})
 
 
 async def show_extension(request: Request) -> Response:
-    await caller(request, "os_compute_api:extensions", "any")
+    await caller(request, "os_compute_api:extensions")
     alias = request.path_params["alias"]
     for ext in EXTENSIONS:
         if ext[0] == alias:

@@ -45,7 +45,7 @@ def render(mig: m.Migration, dest_ip: str | None, v: tuple[int, int]) -> dict[st
 
 
 async def list_migrations(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-migrations:index", "admin")
+    await caller(request, "os_compute_api:os-migrations:index")
     params = validation.query(request)
     query = select(m.Migration).order_by(m.Migration.id)
     for key, column in (
@@ -75,7 +75,7 @@ async def list_migrations(request: Request) -> Response:
 async def _server_migrations(request: Request) -> None:
     if version(request) < TYPES:
         raise errors.NotFound("The resource could not be found.")
-    auth = await caller(request, "os_compute_api:servers:migrations:index", "admin")
+    auth = await caller(request, "os_compute_api:servers:migrations:index")
     await load(request, auth)
 
 

@@ -28,7 +28,7 @@ def _visible(request: Request, values: dict[str, Any]) -> dict[str, Any]:
 
 async def show_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:show", "admin | reader", project_id)
+    await caller(request, "os_compute_api:os-quota-sets:show", project_id)
     api = api_of(request)
     async with api.db.session() as s:
         limit = await quotas.limits(s, project_id)
@@ -51,7 +51,7 @@ async def show_quota_set(request: Request) -> Response:
 
 async def show_defaults(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:defaults", "any")
+    await caller(request, "os_compute_api:os-quota-sets:defaults")
     async with api_of(request).db.session() as s:
         values = {k: v for k, v in (await quotas.class_limits(s)).items() if k in quotas.DEFAULTS}
     return json_response({"quota_set": {"id": project_id, **_visible(request, values)}})
@@ -67,7 +67,7 @@ def _class_view(values: dict[str, int]) -> dict[str, int]:
 
 
 async def show_quota_class(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-quota-class-sets:show", "admin")
+    await caller(request, "os_compute_api:os-quota-class-sets:show")
     name = request.path_params["name"]
     async with api_of(request).db.session() as s:
         values = await quotas.class_limits(s, name)
@@ -76,7 +76,7 @@ async def show_quota_class(request: Request) -> Response:
 
 async def update_quota_class(request: Request) -> Response:
     """Set a quota class's limits; the `default` class is every project's default."""
-    await caller(request, "os_compute_api:os-quota-class-sets:update", "admin")
+    await caller(request, "os_compute_api:os-quota-class-sets:update")
     name = request.path_params["name"]
     # keys and values checked by schemas.update_quota_class_set
     body = validation.body(request)["quota_class_set"]
@@ -94,7 +94,7 @@ async def update_quota_class(request: Request) -> Response:
 
 async def update_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:update", "admin", project_id)
+    await caller(request, "os_compute_api:os-quota-sets:update", project_id)
     # keys and values checked by schemas.update_quota_set (legacy keys before 2.36)
     body = dict(validation.body(request)["quota_set"])
     body.pop("force", None)
@@ -115,14 +115,14 @@ async def update_quota_set(request: Request) -> Response:
 
 async def delete_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:delete", "admin", project_id)
+    await caller(request, "os_compute_api:os-quota-sets:delete", project_id)
     async with api_of(request).db.writer() as s:
         await s.execute(delete(m.QuotaLimit).where(m.QuotaLimit.project_id == project_id))
     return empty_response(202)
 
 
 async def show_limits(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:limits", "any")
+    auth = await caller(request, "os_compute_api:limits")
     project_id = request.query_params.get("tenant_id") if auth.is_admin else None
     project_id = project_id or auth.project_id or ""
     async with api_of(request).db.session() as s:

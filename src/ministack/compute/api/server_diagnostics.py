@@ -100,7 +100,7 @@ def standard(report: DiagnosticsReport) -> dict[str, Any]:
 
 
 async def show_diagnostics(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-server-diagnostics", "admin")
+    auth = await caller(request, "os_compute_api:os-server-diagnostics")
     inst = await load(request, auth)
     if inst.host is None or inst.vm_state == states.BUILDING:
         raise errors.Conflict(f"Instance {inst.uuid} is not ready")

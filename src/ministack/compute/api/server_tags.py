@@ -22,14 +22,12 @@ from ministack.compute.tags import SINCE, tags_of
 MAX_TAGS = 50
 _SETTLED = ("active", "paused", "suspended", "stopped", "shelved", "shelved_offloaded")
 _TAG = validation.compile_schema(p.tag)
-READ = "admin | reader"
-WRITE = "admin | member"
 
 
-async def _server(request: Request, rule: str, action: str, write: bool) -> m.Instance:
+async def _server(request: Request, action: str, write: bool) -> m.Instance:
     if version(request) < SINCE:
         raise errors.NotFound("The resource could not be found.")
-    auth = await caller(request, f"os_compute_api:os-server-tags:{action}", rule)
+    auth = await caller(request, f"os_compute_api:os-server-tags:{action}")
     inst = await load(request, auth)
     if write and inst.vm_state not in _SETTLED:
         raise errors.Conflict(
@@ -43,12 +41,12 @@ async def _current(db: Database, uuid: str) -> list[str]:
 
 
 async def list_tags(request: Request) -> Response:
-    inst = await _server(request, READ, "index", write=False)
+    inst = await _server(request, "index", write=False)
     return json_response({"tags": await _current(api_of(request).db, inst.uuid)})
 
 
 async def show_tag(request: Request) -> Response:
-    inst = await _server(request, READ, "show", write=False)
+    inst = await _server(request, "show", write=False)
     tag = request.path_params["tag"]
     if tag not in await _current(api_of(request).db, inst.uuid):
         raise errors.NotFound(f"Tag {tag} could not be found for instance {inst.uuid}.")
@@ -62,7 +60,7 @@ def _too_many(count: int) -> errors.ApiError:
 
 
 async def replace_tags(request: Request) -> Response:
-    inst = await _server(request, WRITE, "update_all", write=True)
+    inst = await _server(request, "update_all", write=True)
     tags = sorted(set(validation.body(request)["tags"]))  # checked by schemas.replace_tags
     if len(tags) > MAX_TAGS:
         raise _too_many(len(tags))
@@ -73,7 +71,7 @@ async def replace_tags(request: Request) -> Response:
 
 
 async def add_tag(request: Request) -> Response:
-    inst = await _server(request, WRITE, "update", write=True)
+    inst = await _server(request, "update", write=True)
     tag = request.path_params["tag"]
     if not _TAG.fast_accepts(tag):
         raise errors.BadRequest(f"Tag '{tag}' is invalid: 1 to 60 characters without '/' or ','.")
@@ -91,7 +89,7 @@ async def add_tag(request: Request) -> Response:
 
 
 async def delete_tag(request: Request) -> Response:
-    inst = await _server(request, WRITE, "delete", write=True)
+    inst = await _server(request, "delete", write=True)
     tag = request.path_params["tag"]
     async with api_of(request).db.writer() as s:
         row = await s.get(m.InstanceTag, (inst.uuid, tag))
@@ -102,7 +100,7 @@ async def delete_tag(request: Request) -> Response:
 
 
 async def delete_tags(request: Request) -> Response:
-    inst = await _server(request, WRITE, "delete_all", write=True)
+    inst = await _server(request, "delete_all", write=True)
     async with api_of(request).db.writer() as s:
         await s.execute(delete(m.InstanceTag).where(m.InstanceTag.instance_uuid == inst.uuid))
     return empty_response(204)

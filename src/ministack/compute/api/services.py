@@ -24,7 +24,7 @@ def _zone(rec: ServiceRecord, zones: dict[str, str]) -> str:
 
 
 async def list_services(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-services:list", "admin")
+    await caller(request, "os_compute_api:os-services:list")
     api = api_of(request)
     p = request.query_params
     query = select(ServiceRecord).where(ServiceRecord.binary.like("nova-%"))
@@ -57,7 +57,7 @@ async def list_services(request: Request) -> Response:
 
 
 async def _update(request: Request, action: str) -> dict[str, Any]:
-    await caller(request, f"os_compute_api:os-services:{action}", "admin")
+    await caller(request, "os_compute_api:os-services:update")
     data = await read_json(request)
     host, binary = data.get("host"), data.get("binary")
     if not isinstance(host, str) or not isinstance(binary, str):
@@ -109,7 +109,7 @@ async def force_down(request: Request) -> Response:
 
 
 async def delete_service(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-services:delete", "admin")
+    await caller(request, "os_compute_api:os-services:delete")
     ident = request.path_params["service_id"]
     api = api_of(request)
     async with api.db.writer() as s:

@@ -164,7 +164,7 @@ def _links(
 
 
 async def list_usages(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-simple-tenant-usage:list", "admin")
+    await caller(request, "os_compute_api:os-simple-tenant-usage:list")
     start, end = _period(request)
     detailed = validation.query(request).get("detailed") == "1"
     usages, limit = await _usages(request, start, end, None)
@@ -177,9 +177,7 @@ async def list_usages(request: Request) -> Response:
 
 async def show_usage(request: Request) -> Response:
     project_id = request.path_params["tenant_id"]
-    await caller(
-        request, "os_compute_api:os-simple-tenant-usage:show", "admin | reader", project_id
-    )
+    await caller(request, "os_compute_api:os-simple-tenant-usage:show", project_id)
     start, end = _period(request)
     usages, limit = await _usages(request, start, end, project_id)
     summaries = summarize(usages, start, end, detailed=True)

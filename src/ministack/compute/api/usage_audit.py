@@ -55,13 +55,13 @@ async def _hosts(request: Request) -> list[str]:
 
 
 async def list_audit_logs(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-instance-usage-audit-log:list", "admin")
+    await caller(request, "os_compute_api:os-instance-usage-audit-log:list")
     body = audit_log(await _hosts(request), utcnow())
     return json_response({"instance_usage_audit_logs": body})
 
 
 async def show_audit_log(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-instance-usage-audit-log:show", "admin")
+    await caller(request, "os_compute_api:os-instance-usage-audit-log:show")
     raw = request.path_params["before"]
     fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in raw else "%Y-%m-%d %H:%M:%S"
     try:

@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy
+from ministack.common import errors
 from ministack.common.auth import require_auth
 from ministack.common.pagination import bool_param
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api.crud import base_url, core_of
 from ministack.identity.api.resources import render_role
 from ministack.identity.api.users import render_user
@@ -55,7 +56,7 @@ def _where(target_kind: str, target_id: str, actor_kind: str, actor_id: str) -> 
 
 async def grant_role(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:create_grant", "admin")
+    policies.authorize(auth, "identity:create_grant")
     tk, tid, ak, aid = await _grant_parts(request)
     core = core_of(request)
     try:
@@ -84,7 +85,7 @@ async def grant_role(request: Request) -> Response:
 
 async def check_grant(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:check_grant", "admin")
+    policies.authorize(auth, "identity:check_grant")
     tk, tid, ak, aid = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -104,7 +105,7 @@ async def check_grant(request: Request) -> Response:
 
 async def revoke_grant(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:revoke_grant", "admin")
+    policies.authorize(auth, "identity:revoke_grant")
     tk, tid, ak, aid = await _grant_parts(request)
     core = core_of(request)
     async with core.db.writer() as s:
@@ -123,7 +124,7 @@ async def revoke_grant(request: Request) -> Response:
 
 async def list_grants(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_grants", "admin")
+    policies.authorize(auth, "identity:list_grants")
     tk, tid, ak, aid = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -163,7 +164,7 @@ async def _group_and_user(request: Request) -> tuple[str, str]:
 
 async def add_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:add_user_to_group", "admin")
+    policies.authorize(auth, "identity:add_user_to_group")
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     try:
@@ -178,7 +179,7 @@ async def add_member(request: Request) -> Response:
 
 async def check_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:check_user_in_group", "admin")
+    policies.authorize(auth, "identity:check_user_in_group")
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -189,7 +190,7 @@ async def check_member(request: Request) -> Response:
 
 async def remove_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:remove_user_from_group", "admin")
+    policies.authorize(auth, "identity:remove_user_from_group")
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     async with core.db.writer() as s:
@@ -204,7 +205,7 @@ async def remove_member(request: Request) -> Response:
 
 async def list_members(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_users_in_group", "admin")
+    policies.authorize(auth, "identity:list_users_in_group")
     gid = request.path_params["group_id"]
     core = core_of(request)
     async with core.db.session() as s:
@@ -240,7 +241,7 @@ async def list_role_assignments(request: Request) -> Response:
     params = request.query_params
     scope_project = params.get("scope.project.id")
     target = {"project_id": scope_project} if scope_project else {}
-    policy.enforce(auth, "identity:list_role_assignments", "admin | reader", target)
+    policies.authorize(auth, "identity:list_role_assignments", target)
     effective = "effective" in params and bool_param(params.get("effective") or "true", "effective")
     names = "include_names" in params and bool_param(
         params.get("include_names") or "true", "include_names"

@@ -8,7 +8,7 @@ filters, its policy rules and its hooks, and this module does the rest.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy, validation
+from ministack.common import errors, validation
 from ministack.common import params as p
 from ministack.common.auth import Auth, require_auth
 from ministack.common.db import new_id
@@ -26,6 +26,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.validation import Router
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.core import IdentityCore
 
 Row = Any
@@ -58,15 +59,11 @@ class Collection:
     fields: tuple[Field, ...]
     render: Callable[[Row, str], dict[str, Any]]
     filters: tuple[str, ...] = ("name",)
-    rules: dict[str, str] = field(default_factory=dict)
     target: Callable[[Row], dict[str, str | None]] = lambda _row: {}
     before_create: Hook | None = None
     before_update: Hook | None = None
     before_delete: Hook | None = None
     id_from_body: bool = False
-
-    def rule(self, action: str) -> str:
-        return self.rules.get(action, "admin")
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:
@@ -151,7 +148,7 @@ def duplicate(coll: Collection) -> errors.Conflict:
 def routes(coll: Collection) -> list[Route]:
     async def list_items(request: Request) -> Response:
         auth = await require_auth(request)
-        policy.enforce(auth, f"identity:list_{coll.plural}", coll.rule("list"))
+        policies.authorize(auth, f"identity:list_{coll.plural}")
         params = request.query_params
         query = select(coll.model)
         for name in coll.filters:
@@ -176,7 +173,7 @@ def routes(coll: Collection) -> list[Route]:
     async def create_item(request: Request) -> Response:
         auth = await require_auth(request)
         obj = validation.body(request)[coll.singular]
-        policy.enforce(auth, f"identity:create_{coll.singular}", coll.rule("create"))
+        policies.authorize(auth, f"identity:create_{coll.singular}")
         values = parse_fields(coll, obj, create=True)
         item_id = obj.get("id") if coll.id_from_body and obj.get("id") else new_id()
         row = coll.model(id=item_id, **values)
@@ -201,13 +198,13 @@ def routes(coll: Collection) -> list[Route]:
             raise errors.NotFound(
                 f"Could not find {coll.singular}: {request.path_params['item_id']}."
             )
-        policy.enforce(auth, f"identity:get_{coll.singular}", coll.rule("get"), coll.target(row))
+        policies.authorize(auth, f"identity:get_{coll.singular}", coll.target(row))
         return json_response({coll.singular: coll.render(row, base_url(request))})
 
     async def update_item(request: Request) -> Response:
         auth = await require_auth(request)
         obj = validation.body(request)[coll.singular]
-        policy.enforce(auth, f"identity:update_{coll.singular}", coll.rule("update"))
+        policies.authorize(auth, f"identity:update_{coll.singular}")
         values = parse_fields(coll, obj, create=False)
         core = core_of(request)
         try:
@@ -225,7 +222,7 @@ def routes(coll: Collection) -> list[Route]:
 
     async def delete_item(request: Request) -> Response:
         auth = await require_auth(request)
-        policy.enforce(auth, f"identity:delete_{coll.singular}", coll.rule("delete"))
+        policies.authorize(auth, f"identity:delete_{coll.singular}")
         core = core_of(request)
         async with core.db.writer() as s:
             row = await find(s, coll, request.path_params["item_id"])

@@ -223,7 +223,6 @@ PROJECTS = Collection(
     ),
     render_project,
     filters=("name", "domain_id", "enabled", "parent_id"),
-    rules={"get": "admin | reader"},
     target=lambda p: {"project_id": p.id},
     before_create=_project_create,
     before_delete=_project_delete,
@@ -244,7 +243,6 @@ ROLES = Collection(
     m.Role,
     (Field("name", max_len=255, required=True), DESCRIPTION),
     render_role,
-    rules={"list": "any", "get": "any"},
     before_delete=_role_delete,
 )
 REGIONS = Collection(
@@ -254,7 +252,6 @@ REGIONS = Collection(
     (DESCRIPTION, Field("parent_region_id", max_len=255, nullable=True)),
     render_region,
     filters=("parent_region_id",),
-    rules={"list": "any", "get": "any"},
     id_from_body=True,
 )
 SERVICES = Collection(
@@ -269,7 +266,6 @@ SERVICES = Collection(
     ),
     render_service,
     filters=("name", "type"),
-    rules={"list": "any", "get": "any"},
     before_delete=_service_delete,
 )
 ENDPOINTS = Collection(
@@ -285,7 +281,6 @@ ENDPOINTS = Collection(
     ),
     render_endpoint,
     filters=("service_id", "interface", "region_id"),
-    rules={"list": "any", "get": "any"},
     before_create=_endpoint_check,
     before_update=_endpoint_check,
 )

@@ -12,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy, validation
+from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.db import new_id
 from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api import schemas
 from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
@@ -62,7 +63,7 @@ def _check_str(obj: dict[str, Any], key: str, limit: int, required: bool = False
 
 async def list_users(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_users", "admin")
+    policies.authorize(auth, "identity:list_users")
     params = request.query_params
     query = select(m.User)
     if "name" in params:
@@ -88,7 +89,7 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     auth = await require_auth(request)
     obj = validation.body(request)["user"]
-    policy.enforce(auth, "identity:create_user", "admin")
+    policies.authorize(auth, "identity:create_user")
     name = _check_str(obj, "name", MAX_USER_NAME, required=True)
     password = _check_str(obj, "password", MAX_PASSWORD_LENGTH)
     domain_id = _check_str(obj, "domain_id", 64) or DEFAULT_DOMAIN_ID
@@ -129,7 +130,7 @@ async def create_user(request: Request) -> Response:
 async def show_user(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:get_user", "admin | owner", {"user_id": user_id})
+    policies.authorize(auth, "identity:get_user", {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         user = await s.get(m.User, user_id)
@@ -141,7 +142,7 @@ async def show_user(request: Request) -> Response:
 async def update_user(request: Request) -> Response:
     auth = await require_auth(request)
     obj = validation.body(request)["user"]
-    policy.enforce(auth, "identity:update_user", "admin")
+    policies.authorize(auth, "identity:update_user")
     user_id = request.path_params["user_id"]
     name = _check_str(obj, "name", MAX_USER_NAME)
     password = _check_str(obj, "password", MAX_PASSWORD_LENGTH)
@@ -185,7 +186,7 @@ async def update_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:delete_user", "admin")
+    policies.authorize(auth, "identity:delete_user")
     user_id = request.path_params["user_id"]
     core = core_of(request)
     async with core.db.writer() as s:
@@ -251,7 +252,7 @@ async def change_password(request: Request) -> Response:
 async def list_user_projects(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_user_projects", "admin | owner", {"user_id": user_id})
+    policies.authorize(auth, "identity:list_user_projects", {"user_id": user_id})
     core = core_of(request)
     targets = assigned_targets(user_id, "project")
     async with core.db.session() as s:
@@ -280,7 +281,7 @@ async def list_user_projects(request: Request) -> Response:
 async def list_user_groups(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_groups_for_user", "admin | owner", {"user_id": user_id})
+    policies.authorize(auth, "identity:list_groups_for_user", {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         rows = (
@@ -333,7 +334,7 @@ async def _role_refs(request: Request, ids: list[str]) -> list[dict[str, str]]:
 async def create_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:create_application_credential", "owner", {"user_id": user_id})
+    policies.authorize(auth, "identity:create_application_credential", {"user_id": user_id})
     if auth.project_id is None:
         raise errors.Forbidden("An application credential needs a project-scoped token.")
     obj = validation.body(request)["application_credential"]
@@ -405,9 +406,7 @@ def _parse_expiry(value: Any) -> dt.datetime | None:
 async def list_app_creds(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(
-        auth, "identity:list_application_credentials", "admin | owner", {"user_id": user_id}
-    )
+    policies.authorize(auth, "identity:list_application_credentials", {"user_id": user_id})
     core = core_of(request)
     query = select(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
     if "name" in request.query_params:
@@ -424,9 +423,7 @@ async def list_app_creds(request: Request) -> Response:
 async def show_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(
-        auth, "identity:get_application_credential", "admin | owner", {"user_id": user_id}
-    )
+    policies.authorize(auth, "identity:get_application_credential", {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         cred = await s.get(m.ApplicationCredential, request.path_params["cred_id"])
@@ -441,9 +438,7 @@ async def show_app_cred(request: Request) -> Response:
 async def delete_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(
-        auth, "identity:delete_application_credential", "admin | owner", {"user_id": user_id}
-    )
+    policies.authorize(auth, "identity:delete_application_credential", {"user_id": user_id})
     core = core_of(request)
     cred_id = request.path_params["cred_id"]
     async with core.db.writer() as s:
