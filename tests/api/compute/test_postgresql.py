@@ -57,7 +57,8 @@ def test_name_regex_tags_usage_and_migrations_on_postgresql(pg: Compute) -> None
     assert ids(tags="x,y") == {alpha.id}
     assert ids(**{"not-tags": "x,y"}) == {beta.id}
     assert ids(**{"tags-any": "y"}) == {alpha.id}
-    usage = pg.api("GET", "/os-simple-tenant-usage", params={"detailed": "1"})
+    window = {"start": "2000-01-01T00:00:00", "end": "2100-01-01T00:00:00", "detailed": "1"}
+    usage = pg.api("GET", "/os-simple-tenant-usage", params=window)
     assert usage.status_code == 200
     servers = {u["instance_id"] for t in usage.json()["tenant_usages"] for u in t["server_usages"]}
     assert {alpha.id, beta.id} <= servers

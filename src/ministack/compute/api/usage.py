@@ -48,7 +48,7 @@ def _period(request: Request) -> tuple[dt.datetime, dt.datetime]:
     """The period asked for; 400 unless start < end (both absent: up to now). The end is
     capped at now, as Nova does."""
     params = validation.query(request)
-    now = utcnow()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # to the microsecond, as Nova's
     start, end = parse_when(params.get("start"), now), parse_when(params.get("end"), now)
     if start >= end and (params.get("start") or params.get("end")):
         raise errors.BadRequest(
