@@ -178,6 +178,11 @@ class ImageSection:
     image_size_total: int = _opt(
         1099511627776, "Bytes of image data (stored and staged) one project may hold; -1: no limit."
     )
+    web_download_allowed_hosts: str = _opt(
+        "",
+        "Hosts (names or IP addresses, comma-separated) the web-download import method may fetch "
+        "from, over http or https; empty: web-download refuses every URL.",
+    )
 
 
 @dataclass(frozen=True)

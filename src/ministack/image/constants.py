@@ -76,6 +76,7 @@ MAX_MEMBERS: Final = 128
 DEFAULT_LIMIT: Final = 25
 MAX_LIMIT: Final = 1000
 HASH_ALGO: Final = "sha512"
-IMPORT_METHODS: Final = ("glance-direct",)
+IMPORT_METHODS: Final = ("glance-direct", "web-download")
+STORE: Final = "file"  # the one store (Glance multi-store id) that holds image data
 # JSON bodies (not image data) stay under the common limit.
 MAX_JSON_BODY: Final = 114688

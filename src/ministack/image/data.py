@@ -184,9 +184,10 @@ class ImageData:
 
     async def import_staged(self, auth: Auth, image_id: str, method: str) -> None:
         """POST /v2/images/{id}/import with glance-direct: uploading -> importing -> active."""
-        if method not in c.IMPORT_METHODS:
+        if method != "glance-direct":
             raise errors.BadRequest(
-                f"Import method {method!r} is not available here; use glance-direct."
+                f"Import method {method!r} is not available here; use one of "
+                f"{', '.join(c.IMPORT_METHODS)}."
             )
         async with self.core.db.writer() as s:
             img = await self.core.find(s, auth, image_id)

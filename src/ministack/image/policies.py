@@ -33,6 +33,29 @@ RULES: Final[dict[str, str]] = {
     "modify_member": PROJECT_MEMBER_OR_ADMIN,
     "deactivate": PROJECT_MEMBER_OR_ADMIN,
     "reactivate": PROJECT_MEMBER_OR_ADMIN,
+    # tasks: admin only, as Glance's tasks_api_access
+    "tasks_api_access": ADMIN,
+    # metadata definitions: admin manages them; a reader reads (visibility decides which)
+    "get_metadef_namespaces": PROJECT_READER_OR_ADMIN,
+    "get_metadef_namespace": PROJECT_READER_OR_ADMIN,
+    "add_metadef_namespace": ADMIN,
+    "modify_metadef_namespace": ADMIN,
+    "delete_metadef_namespace": ADMIN,
+    "list_metadef_resource_types": PROJECT_READER_OR_ADMIN,
+    "add_metadef_resource_type_association": ADMIN,
+    "remove_metadef_resource_type_association": ADMIN,
+    "add_metadef_tags": ADMIN,
+    **{
+        rule: check
+        for kind in ("object", "property", "tag")
+        for rule, check in (
+            (f"get_metadef_{kind}s", PROJECT_READER_OR_ADMIN),
+            (f"get_metadef_{kind}", PROJECT_READER_OR_ADMIN),
+            (f"add_metadef_{kind}", ADMIN),
+            (f"modify_metadef_{kind}", ADMIN),
+            (f"delete_metadef_{kind}", ADMIN),
+        )
+    },
 }
 
 

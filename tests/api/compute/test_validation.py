@@ -204,3 +204,10 @@ def test_unauthenticated_bad_body_is_401_first(compute: Compute) -> None:
 
     resp = httpx.post(f"{compute.cloud.url('compute')}/v2.1/servers", json={"x": 1}, timeout=30)
     assert resp.status_code == 401
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=0", "offset=-1", "offset=x"])
+def test_server_group_list_paging_is_checked(compute: Compute, query: str) -> None:
+    """Before the schema, limit=abc was a 500 (an int() in the handler)."""
+    resp = compute.api("GET", f"/os-server-groups?{query}")
+    assert resp.status_code == 400, resp.text

@@ -27,7 +27,7 @@ def test_version_discovery_and_schemas(image_env: Env) -> None:
         for name in ("images", "member", "members"):
             assert http.get(f"/v2/schemas/{name}").json()["name"] == name
         methods = http.get("/v2/info/import").json()["import-methods"]["value"]
-        assert methods == ["glance-direct"]
+        assert methods == ["glance-direct", "web-download"]
 
 
 def test_glance_direct_import_with_the_sdk(image_env: Env) -> None:

@@ -29,8 +29,8 @@ def _check_version(request: Request) -> None:
 
 
 async def list_hosts(request: Request) -> Response:
-    _check_version(request)
     await caller(request, "os_compute_api:os-hosts:list")
+    _check_version(request)
     api = api_of(request)
     async with api.db.session() as s:
         rows = (
@@ -65,8 +65,8 @@ def _resource(host: str, project: str, cpu: int, memory_mb: int, disk_gb: int) -
 
 
 async def show_host(request: Request) -> Response:
-    _check_version(request)
     await caller(request, "os_compute_api:os-hosts:show")
+    _check_version(request)
     host = request.path_params["host_name"]
     api = api_of(request)
     async with api.db.session() as s:

@@ -73,9 +73,9 @@ async def list_migrations(request: Request) -> Response:
 
 
 async def _server_migrations(request: Request) -> None:
+    auth = await caller(request, "os_compute_api:servers:migrations:index")
     if version(request) < TYPES:
         raise errors.NotFound("The resource could not be found.")
-    auth = await caller(request, "os_compute_api:servers:migrations:index")
     await load(request, auth)
 
 

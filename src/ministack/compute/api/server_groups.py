@@ -40,7 +40,7 @@ async def list_groups(request: Request) -> Response:
     query = select(m.ServerGroup).order_by(m.ServerGroup.id)
     if not (auth.is_admin and request.query_params.get("all_projects")):
         query = query.where(m.ServerGroup.project_id == (auth.project_id or ""))
-    offset = int(request.query_params.get("offset", 0) or 0)
+    offset = int(request.query_params.get("offset", 0) or 0)  # digits: schemas.list_server_groups
     limit = request.query_params.get("limit")
     query = query.offset(offset)
     if limit:
@@ -111,7 +111,7 @@ async def delete_group(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v2.1/os-server-groups", list_groups, methods=["GET"]),
+    route("/v2.1/os-server-groups", list_groups, "GET", query=schemas.list_server_groups),
     route("/v2.1/os-server-groups", create_group, "POST", body=schemas.create_server_group),
     Route("/v2.1/os-server-groups/{group_id}", show_group, methods=["GET"]),
     Route("/v2.1/os-server-groups/{group_id}", delete_group, methods=["DELETE"]),

@@ -25,9 +25,9 @@ _TAG = validation.compile_schema(p.tag)
 
 
 async def _server(request: Request, action: str, write: bool) -> m.Instance:
+    auth = await caller(request, f"os_compute_api:os-server-tags:{action}")
     if version(request) < SINCE:
         raise errors.NotFound("The resource could not be found.")
-    auth = await caller(request, f"os_compute_api:os-server-tags:{action}")
     inst = await load(request, auth)
     if write and inst.vm_state not in _SETTLED:
         raise errors.Conflict(
