@@ -73,7 +73,7 @@ class NotAcceptable(ApiError):
 
 
 class Conflict(ApiError):
-    status, title, nova_key = 409, "Conflict", "conflict"
+    status, title, nova_key = 409, "Conflict", "conflictingRequest"  # Nova's fault name
 
 
 class PayloadTooLarge(ApiError):

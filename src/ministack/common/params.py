@@ -23,9 +23,12 @@ MAX_INT = 2**31 - 1
 # Nova's db.MAX_FLOAT-like ceiling for rxtx_factor (a C float's range)
 MAX_FLOAT = 3.40282e38
 
-# The spellings oslo's bool_from_string accepts, as Nova's parameter_types.boolean lists them
-TRUE_SPELLINGS = ("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t")
-FALSE_SPELLINGS = ("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", "n", "f")
+# The spellings Nova's parameter_types.boolean lists (a JSON body's booleans)
+NOVA_TRUE_SPELLINGS = ("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes")
+NOVA_FALSE_SPELLINGS = ("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no")
+# oslo's bool_from_string also takes the one-letter forms (query strings)
+TRUE_SPELLINGS = (*NOVA_TRUE_SPELLINGS, "y", "t")
+FALSE_SPELLINGS = (*NOVA_FALSE_SPELLINGS, "n", "f")
 
 
 def to_bool(value: object) -> bool:
@@ -94,6 +97,11 @@ flavor_id: Schema = {
     "pattern": "^(?! )[a-zA-Z0-9. _-]+(?<! )$",
     "not": {"enum": [".", ".."]},
 }
+# Nova's flavor create `id`: a string as above, a number (stored as its text) or null (the
+# service makes a UUID). A number's text is digits, '-', '.', 'e' or '+': never a path.
+flavor_id_or_number: Schema = {
+    "anyOf": [{"type": "null"}, {"type": "number"}, flavor_id],
+}
 # An id the service chose or a client named (Keystone, Glance members): no path characters
 resource_id: Schema = {
     "type": "string",
@@ -122,7 +130,8 @@ iso8601: Schema = {"type": "string", "format": "iso8601"}
 
 # --- booleans and numbers --------------------------------------------------------------------
 
-boolean: Schema = {"enum": [True, False, *TRUE_SPELLINGS, *FALSE_SPELLINGS]}
+# Nova's body boolean: JSON true/false or exactly its 20 spellings ("y" and "t" are refused)
+boolean: Schema = {"enum": [True, False, *NOVA_TRUE_SPELLINGS, *NOVA_FALSE_SPELLINGS]}
 strict_boolean: Schema = {"type": "boolean"}
 
 

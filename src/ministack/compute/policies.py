@@ -73,6 +73,21 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:os-quota-sets:update": ADMIN,
     "os_compute_api:os-quota-sets:delete": ADMIN,
     "os_compute_api:os-quota-class-sets:show": ADMIN,
+    "os_compute_api:os-quota-class-sets:update": ADMIN,
+    # usage and audit
+    "os_compute_api:os-simple-tenant-usage:list": ADMIN,
+    "os_compute_api:os-simple-tenant-usage:show": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
+    # server tags (2.26)
+    "os_compute_api:os-server-tags:index": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-server-tags:show": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-server-tags:update": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-server-tags:update_all": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-server-tags:delete": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-server-tags:delete_all": PROJECT_MEMBER_OR_ADMIN,
+    # discovery
+    "os_compute_api:extensions": ANY,
     # availability zones
     "os_compute_api:os-availability-zone:list": ANY,
     "os_compute_api:os-availability-zone:detail": ADMIN,
@@ -93,6 +108,12 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:os-hypervisors:uptime": ADMIN,
     "os_compute_api:os-hypervisors:search": ADMIN,
     "os_compute_api:os-hypervisors:servers": ADMIN,
+    "os_compute_api:os-hosts:list": ADMIN,
+    "os_compute_api:os-hosts:show": ADMIN,
+    "os_compute_api:os-migrations:index": ADMIN,
+    "os_compute_api:servers:migrations:index": ADMIN,
+    "os_compute_api:os-server-diagnostics": ADMIN,
+    "os_compute_api:os-admin-actions:reset_state": ADMIN,
     # ministack's own: the fake driver's test hook
     "ministack:fake-hosts:update": ADMIN,
 }

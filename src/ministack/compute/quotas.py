@@ -31,11 +31,23 @@ DEFAULTS: dict[str, int] = {
     "injected_file_path_bytes": 255,
 }
 UNLIMITED = -1
+DEFAULT_CLASS = "default"
+
+
+async def class_limits(s: AsyncSession, class_name: str = DEFAULT_CLASS) -> dict[str, int]:
+    """A quota class's limits: what it sets over Nova's defaults (it may also hold the
+    legacy network keys a pre-2.50 client set)."""
+    out = dict(DEFAULTS)
+    rows = await s.execute(select(m.QuotaClass).where(m.QuotaClass.class_name == class_name))
+    for row in rows.scalars():
+        out[row.resource] = row.hard_limit
+    return out
 
 
 async def limits(s: AsyncSession, project_id: str) -> dict[str, int]:
-    """The project's limits: its overrides over the defaults (-1 is unlimited)."""
-    out = dict(DEFAULTS)
+    """The project's limits: its overrides over the `default` quota class (-1 is
+    unlimited)."""
+    out = {k: v for k, v in (await class_limits(s)).items() if k in DEFAULTS}
     rows = await s.execute(select(m.QuotaLimit).where(m.QuotaLimit.project_id == project_id))
     for row in rows.scalars():
         out[row.resource] = row.hard_limit

@@ -179,6 +179,40 @@ CASES = [
     ("os_compute_api:flavors:index", "GET", "/flavors", None, False),
     ("os_compute_api:os-keypairs:index", "GET", "/os-keypairs", None, False),
     ("os_compute_api:limits", "GET", "/limits", None, False),
+    ("os_compute_api:os-simple-tenant-usage:list", "GET", "/os-simple-tenant-usage", None, False),
+    (
+        "os_compute_api:os-instance-usage-audit-log:list",
+        "GET",
+        "/os-instance_usage_audit_log",
+        None,
+        False,
+    ),
+    ("os_compute_api:os-hosts:list", "GET", "/os-hosts", None, False),
+    ("os_compute_api:os-migrations:index", "GET", "/os-migrations", None, False),
+    (
+        "os_compute_api:os-server-diagnostics",
+        "GET",
+        "/servers/{sid}/diagnostics",
+        None,
+        True,
+    ),
+    (
+        "os_compute_api:os-admin-actions:reset_state",
+        "POST",
+        "/servers/{sid}/action",
+        {"os-resetState": {"state": "active"}},
+        True,
+    ),
+    (
+        "os_compute_api:os-quota-class-sets:update",
+        "PUT",
+        "/os-quota-class-sets/persona",
+        {"quota_class_set": {"instances": 10}},
+        False,
+    ),
+    ("os_compute_api:os-server-tags:index", "GET", "/servers/{sid}/tags", None, True),
+    ("os_compute_api:os-server-tags:update", "PUT", "/servers/{sid}/tags/persona", None, True),
+    ("os_compute_api:extensions", "GET", "/extensions", None, False),
 ]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ministack.common.db import utcnow
-from ministack.compute import instances, states
+from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
@@ -86,6 +86,7 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         else:
             await agent.deps.placement.release(uuid, agent.provider_uuid)
         await _restore_source(agent, uuid, source_host, inst.system_metadata)
+        await migration_records.advance(agent.db, uuid, "error")
         await error_with("Resize failed")(task, exc)
 
     event = "compute_finish_resize"
@@ -100,6 +101,7 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
             _settled(states.RESIZED),
             task_states=[states.RESIZE_MIGRATING, states.RESIZE_FINISH],
         )
+        await migration_records.advance(agent.db, uuid, "finished")
 
 
 async def _restore_source(
@@ -131,6 +133,7 @@ async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
             await agent.deps.placement.release(uuid, node_uuid(source_host))
         final = _final_after_resize(inst)
         await task.settle(_settled(final), task_states=[states.RESIZE_CONFIRMING])
+        await migration_records.advance(agent.db, uuid, "confirmed")
 
 
 async def revert_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
@@ -179,6 +182,7 @@ async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
         except Exception as exc:
             task.error = reason_of(exc)
         await task.settle(_settled(final), task_states=[states.RESIZE_REVERTING])
+        await migration_records.advance(agent.db, uuid, "reverted")
 
 
 async def snapshot(agent: AgentBase, uuid: str, image_id: str) -> None:

@@ -7,6 +7,7 @@ failures are written to the instance (fault, event) where the user can see them.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from ministack.common.rpc.payload import receives
@@ -16,6 +17,7 @@ from ministack.compute.rpcapi.agent import (
     TOPIC,
     BuildAndRun,
     ConsoleOutput,
+    DiagnosticsReport,
     ExternalEvent,
     FakeSettings,
     InstanceRef,
@@ -86,6 +88,26 @@ class ComputeAgent(AgentBase):
             return await self.driver.console_log(req.instance_uuid, req.length)
         except GuestNotFound:
             return ""
+
+    @receives(InstanceRef)
+    async def get_diagnostics(self, req: InstanceRef) -> dict[str, Any]:
+        """The driver's diagnostics of the guest, as a DiagnosticsReport on the wire; raises
+        GuestNotFound (a RemoteError to the caller) when the guest is not here."""
+        found = await self.driver.get_diagnostics(req.instance_uuid)
+        report = DiagnosticsReport(
+            state=found.state,
+            driver=found.driver,
+            hypervisor=found.hypervisor,
+            hypervisor_os=found.hypervisor_os,
+            uptime=found.uptime,
+            config_drive=found.config_drive,
+            memory_kib=found.memory_kib,
+            memory_used_kib=found.memory_used_kib,
+            cpus=[asdict(c) for c in found.cpus],
+            disks=[asdict(d) for d in found.disks],
+            nics=[asdict(n) for n in found.nics],
+        )
+        return report.to_wire()
 
     @receives(FakeSettings)
     async def set_fake(self, req: FakeSettings) -> dict[str, Any]:

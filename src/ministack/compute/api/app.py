@@ -9,14 +9,21 @@ from ministack.common.auth import TokenValidator
 from ministack.common.web import ApiMiddleware, make_app
 from ministack.compute.api import (
     admin,
+    extensions,
     flavors,
+    hosts,
     instance_actions,
     keypairs,
+    migrations,
     quota_sets,
     server_actions,
+    server_diagnostics,
     server_groups,
     server_meta,
+    server_tags,
     servers,
+    usage,
+    usage_audit,
     versions,
     zones,
 )
@@ -38,6 +45,13 @@ def routes() -> list[BaseRoute]:
         admin,
         quota_sets,
         server_groups,
+        usage,
+        usage_audit,
+        hosts,
+        extensions,
+        server_diagnostics,
+        server_tags,
+        migrations,
     ):
         out += module.ROUTES
     return out

@@ -145,7 +145,9 @@ async def create_flavor(request: Request) -> Response:
     await caller(request, "os_compute_api:os-flavor-manage:create")
     body = validation.body(request)["flavor"]  # checked by schemas.create_flavor
     name = body["name"]
-    flavorid = body.get("id") or str(uuid.uuid4())
+    # Nova: a number is kept as its text; null, missing (or 0) lets the service pick a UUID
+    given = body.get("id")
+    flavorid = str(given) if given else str(uuid.uuid4())
     f = m.Flavor(
         flavorid=flavorid,
         name=name,

@@ -52,19 +52,44 @@ async def show_quota_set(request: Request) -> Response:
 async def show_defaults(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     await caller(request, "os_compute_api:os-quota-sets:defaults")
-    return json_response({"quota_set": {"id": project_id, **_visible(request, quotas.DEFAULTS)}})
+    async with api_of(request).db.session() as s:
+        values = {k: v for k, v in (await quotas.class_limits(s)).items() if k in quotas.DEFAULTS}
+    return json_response({"quota_set": {"id": project_id, **_visible(request, values)}})
 
 
-async def show_class_defaults(request: Request) -> Response:
+# Before 2.50 a quota class shows the network quotas and hides the server group ones (Nova)
+_CLASS_HIDDEN = ("server_groups", "server_group_members")
+
+
+def _class_view(values: dict[str, int]) -> dict[str, int]:
+    shown = {**LEGACY, **values}
+    return {k: v for k, v in shown.items() if k not in _CLASS_HIDDEN}
+
+
+async def show_quota_class(request: Request) -> Response:
     await caller(request, "os_compute_api:os-quota-class-sets:show")
-    return json_response(
-        {
-            "quota_class_set": {
-                "id": request.path_params["name"],
-                **_visible(request, quotas.DEFAULTS),
-            }
-        }
-    )
+    name = request.path_params["name"]
+    async with api_of(request).db.session() as s:
+        values = await quotas.class_limits(s, name)
+    return json_response({"quota_class_set": {"id": name, **_class_view(values)}})
+
+
+async def update_quota_class(request: Request) -> Response:
+    """Set a quota class's limits; the `default` class is every project's default."""
+    await caller(request, "os_compute_api:os-quota-class-sets:update")
+    name = request.path_params["name"]
+    # keys and values checked by schemas.update_quota_class_set
+    body = validation.body(request)["quota_class_set"]
+    async with api_of(request).db.writer() as s:
+        for key, raw in body.items():
+            row = await s.get(m.QuotaClass, (name, key))
+            if row is None:
+                s.add(m.QuotaClass(class_name=name, resource=key, hard_limit=int(raw)))
+            else:
+                row.hard_limit = int(raw)
+        await s.flush()
+        values = await quotas.class_limits(s, name)
+    return json_response({"quota_class_set": _class_view(values)})
 
 
 async def update_quota_set(request: Request) -> Response:
@@ -138,6 +163,12 @@ ROUTES = [
     Route("/v2.1/os-quota-sets/{project_id}", delete_quota_set, methods=["DELETE"]),
     Route("/v2.1/os-quota-sets/{project_id}/detail", show_quota_set, methods=["GET"]),
     Route("/v2.1/os-quota-sets/{project_id}/defaults", show_defaults, methods=["GET"]),
-    Route("/v2.1/os-quota-class-sets/{name}", show_class_defaults, methods=["GET"]),
+    route("/v2.1/os-quota-class-sets/{name}", show_quota_class, "GET"),
+    route(
+        "/v2.1/os-quota-class-sets/{name}",
+        update_quota_class,
+        "PUT",
+        body=schemas.update_quota_class_set,
+    ),
     Route("/v2.1/limits", show_limits, methods=["GET"]),
 ]

@@ -11,13 +11,13 @@ from starlette.responses import Response
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
-from ministack.compute import instances, quotas, states
+from ministack.compute import instances, migration_records, quotas, states, tags
 from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
 from ministack.compute.api.common import Api, host_of
 from ministack.compute.api.server_create import admin_pass
-from ministack.compute.api.views import render_server
+from ministack.compute.api.views import canonical_ipv6, render_server
 from ministack.compute.instances import UNSET, Change
 
 
@@ -35,12 +35,15 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
         image_ref=str(image["id"]),
         display_name=body.get("name", UNSET),
         metadata_=dict(body["metadata"]) if "metadata" in body else UNSET,
+        access_ip_v4=body.get("accessIPv4", UNSET),
+        access_ip_v6=canonical_ipv6(body["accessIPv6"]) if "accessIPv6" in body else UNSET,
         system_metadata=sysmeta,
     )
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
     await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
     fresh = await instances.get(api.db, inst.uuid)
-    server = render_server(request, fresh or inst, auth)
+    own = await tags.tags_of(api.db, [inst.uuid])
+    server = render_server(request, fresh or inst, auth, None, own.get(inst.uuid))
     server["adminPass"] = password
     return json_response({"server": server}, status=202)
 
@@ -54,6 +57,7 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
         new = flavors.flavor_dict(f)
         if new["id"] == inst.flavor.get("id"):
             raise errors.BadRequest("When resizing, instances must change flavor!")
+        old = await flavors.find(s, str(inst.flavor.get("id", "")))
         limit = await quotas.limits(s, inst.project_id)
         used = await quotas.usage(s, inst.project_id)
     quotas.check(
@@ -63,6 +67,7 @@ async def resize(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
     sysmeta.update(new_flavor=new, old_flavor=dict(inst.flavor), old_vm_state=inst.vm_state)
     change = Change(system_metadata=sysmeta)
     await begin(api, auth, inst, "resize", "resize", states.RESIZE_PREP, change)
+    await migration_records.start(api.db, inst, old.id if old else None, f.id)
     await api.conductor.resize_instance(inst.uuid)
     return empty_response(202)
 
@@ -72,6 +77,7 @@ async def confirm_resize(
 ) -> Response:
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "confirmResize", "confirmResize", states.RESIZE_CONFIRMING)
+    await migration_records.advance(api.db, inst.uuid, "confirming")
     source = source or host_of(inst)
     await api.agent(source).confirm_resize(inst.uuid, source)
     return empty_response(204)
@@ -82,6 +88,7 @@ async def revert_resize(
 ) -> Response:
     source = (inst.system_metadata or {}).get("source_host")
     await begin(api, auth, inst, "revertResize", "revertResize", states.RESIZE_REVERTING)
+    await migration_records.advance(api.db, inst.uuid, "reverting")
     await api.agent(host_of(inst)).revert_resize(inst.uuid, source or host_of(inst))
     return empty_response(202)
 

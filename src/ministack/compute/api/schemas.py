@@ -174,8 +174,15 @@ list_servers = p.query(
         "changes-before": p.iso8601,
         "deleted": p.query_bool,
         "locked": p.query_bool,
+        "tags": p.string(0, 1024),
+        "tags-any": p.string(0, 1024),
+        "not-tags": p.string(0, 1024),
+        "not-tags-any": p.string(0, 1024),
     }
 )
+
+# Nova's server tags (2.26): a full replacement list; the handler enforces the 50-tag limit
+replace_tags = p.envelope("tags", p.array(p.tag))
 
 # --- server actions --------------------------------------------------------------------------
 
@@ -227,6 +234,7 @@ def _actions(description: bool) -> p.Schema:
             required=("flavorRef",),
         ),
         "createImage": p.obj({"name": p.name, "metadata": p.metadata}, required=("name",)),
+        "os-resetState": p.obj({"state": p.enum("active", "error")}, required=("state",)),
     }
     # one action per request; an unknown action is the handler's 400 ("no such action")
     return p.obj(actions, additional=True, minProperties=1, maxProperties=1)
@@ -241,7 +249,7 @@ create_flavor = p.envelope(
     p.obj(
         {
             "name": p.name,
-            "id": p.nullable(p.flavor_id),
+            "id": p.flavor_id_or_number,
             "ram": p.positive_int,
             "vcpus": p.positive_int,
             "disk": p.non_negative_int,
@@ -407,8 +415,47 @@ def _quota_set(keys: tuple[str, ...]) -> p.Schema:
     return p.envelope("quota_set", p.obj({**props, "force": p.boolean}))
 
 
+# Nova's quota class update before 2.50: the quotas and the network ones
+update_quota_class_set = p.envelope(
+    "quota_class_set", p.obj({key: _quota_value for key in _QUOTAS + _LEGACY_QUOTAS})
+)
 update_quota_set = Versions(
     {"2.1": _quota_set(_QUOTAS + _LEGACY_QUOTAS), "2.36": _quota_set(_QUOTAS)}
+)
+
+# --- usage (os-simple-tenant-usage) ----------------------------------------------------------
+
+_when = p.string(0, 64)
+_usage_2_1 = {"start": _when, "end": _when}
+list_usages = Versions(
+    {
+        "2.1": p.query({**_usage_2_1, "detailed": p.string(0, 16)}),
+        "2.40": p.query(
+            {**_usage_2_1, "detailed": p.string(0, 16), "limit": p.limit, "marker": p.marker}
+        ),
+    }
+)
+show_usage = Versions(
+    {
+        "2.1": p.query(_usage_2_1),
+        "2.40": p.query({**_usage_2_1, "limit": p.limit, "marker": p.marker}),
+    }
+)
+
+# --- hosts (os-hosts) ------------------------------------------------------------------------
+
+list_hosts = p.query({"zone": p.string(0, 255)})
+
+# --- migrations (os-migrations) --------------------------------------------------------------
+
+list_migrations = p.query(
+    {
+        "status": p.string(0, 255),
+        "host": p.string(0, 255),
+        "source_compute": p.string(0, 255),
+        "instance_uuid": p.string(0, 36),
+        "migration_type": p.string(0, 32),
+    }
 )
 
 # --- services and external events (admin and service users) ----------------------------------

@@ -75,6 +75,16 @@ async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
     return json_response({"output": output})
 
 
+async def _reset_state(
+    request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
+) -> Response:
+    """Admin: force vm_state to active or error and clear the task (Nova's os-resetState);
+    what the hypervisor holds is left as it is."""
+    state = states.ACTIVE if body["state"] == "active" else states.ERROR
+    await instances.cas(api.db, inst.uuid, change=Change(vm_state=state, task_state=None))
+    return empty_response(202)
+
+
 ACTION_HANDLERS: dict[str, Handler] = {
     "os-start": _power("start", "start"),
     "os-stop": _power("stop", "stop"),
@@ -91,8 +101,9 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "confirmResize": resize_actions.confirm_resize,
     "revertResize": resize_actions.revert_resize,
     "createImage": resize_actions.create_image,
+    "os-resetState": _reset_state,
 }
-NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput")
+NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput", "os-resetState")
 # each action's policy rule (Nova's names; defaults in compute/policies.py)
 ACTION_RULES: dict[str, str] = {
     "os-start": "os_compute_api:servers:start",
@@ -110,6 +121,7 @@ ACTION_RULES: dict[str, str] = {
     "confirmResize": "os_compute_api:servers:confirm_resize",
     "revertResize": "os_compute_api:servers:revert_resize",
     "createImage": "os_compute_api:servers:create_image",
+    "os-resetState": "os_compute_api:os-admin-actions:reset_state",
 }
 
 

@@ -31,6 +31,7 @@ from ministack.compute.api.common import (
     caller,
     links,
 )
+from ministack.compute.api.views import canonical_ipv6
 from ministack.compute.instances import ADMIN_PASS_KEY
 
 _HOSTNAME = re.compile(r"[^a-zA-Z0-9-]+")
@@ -132,7 +133,7 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
     ] or ["default"]
     plan.description = body.get("description")  # the schema allows it from 2.19 on
     plan.access_ip_v4 = body.get("accessIPv4")
-    plan.access_ip_v6 = body.get("accessIPv6")
+    plan.access_ip_v6 = canonical_ipv6(body.get("accessIPv6")) or None
     drive = body.get("config_drive")
     plan.config_drive = "True" if to_bool(drive) else ""
     return plan

@@ -4,6 +4,7 @@ Create is in server_create, actions in server_actions."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -15,7 +16,7 @@ from ministack.common import errors, validation
 from ministack.common.auth import Auth
 from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
-from ministack.compute import instances, servicegroup, states
+from ministack.compute import instances, servicegroup, states, tags
 from ministack.compute import models as m
 from ministack.compute.api import schemas
 from ministack.compute.api.common import (
@@ -27,7 +28,7 @@ from ministack.compute.api.common import (
     version,
 )
 from ministack.compute.api.server_create import create_server
-from ministack.compute.api.views import render_brief, render_server
+from ministack.compute.api.views import canonical_ipv6, render_brief, render_server
 from ministack.compute.claims import local_delete
 from ministack.compute.instances import UNSET, Change
 
@@ -55,6 +56,16 @@ def _since(raw: str) -> dt.datetime:
     return when
 
 
+def name_pattern(raw: str) -> str:
+    """The `name` filter: a regular expression searched anywhere in the name, as Nova
+    applies it; 400 when it is not one."""
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise errors.BadRequest(f"Invalid regular expression {raw!r} for 'name': {exc}.") from None
+    return raw
+
+
 def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
     p = request.query_params
     all_tenants = auth.is_admin and p.get("all_tenants") not in (None, "0", "false", "False")
@@ -79,8 +90,7 @@ def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
             return query.where(m.Instance.id < 0)
         query = query.where(m.Instance.vm_state.in_(states.STATUS_TO_VM_STATES[wanted]))
     if p.get("name"):
-        pattern = p["name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(m.Instance.display_name.like(f"%{pattern}%", escape="\\"))
+        query = query.where(m.Instance.display_name.regexp_match(name_pattern(p["name"])))
     simple = {
         "image": m.Instance.image_ref,
         "reservation_id": m.Instance.reservation_id,
@@ -95,6 +105,8 @@ def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
         query = query.where(m.Instance.flavor["id"].as_string() == p["flavor"])
     if auth.is_admin and p.get("host"):
         query = query.where(m.Instance.host == p["host"])
+    if version(request) >= tags.SINCE:
+        query = tags.tag_filters(p, query)
     if p.get("locked") is not None and version(request) >= (2, 9):
         query = query.where(m.Instance.locked.is_(bool(bool_param(p["locked"], "locked"))))
     return query
@@ -116,7 +128,8 @@ async def _list(request: Request, detail: bool) -> Response:
         rows = (await s.execute(query)).scalars().all()
     if detail:
         statuses = await host_statuses(request, auth)
-        servers = [render_server(request, i, auth, statuses) for i in rows]
+        by_uuid = await tags.tags_of(api_of(request).db, [i.uuid for i in rows])
+        servers = [render_server(request, i, auth, statuses, by_uuid.get(i.uuid)) for i in rows]
     else:
         servers = [render_brief(request, i) for i in rows]
     body: dict[str, Any] = {"servers": servers}
@@ -169,7 +182,10 @@ async def show_server(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:servers:show")
     inst = await load(request, auth)
     statuses = await host_statuses(request, auth)
-    return json_response({"server": render_server(request, inst, auth, statuses)})
+    own = await tags.tags_of(api_of(request).db, [inst.uuid])
+    return json_response(
+        {"server": render_server(request, inst, auth, statuses, own.get(inst.uuid))}
+    )
 
 
 async def update_server(request: Request) -> Response:
@@ -180,7 +196,7 @@ async def update_server(request: Request) -> Response:
         display_name=body.get("name", UNSET),
         display_description=body.get("description", UNSET),  # the schema allows it from 2.19
         access_ip_v4=body.get("accessIPv4", UNSET),
-        access_ip_v6=body.get("accessIPv6", UNSET),
+        access_ip_v6=canonical_ipv6(body["accessIPv6"]) if "accessIPv6" in body else UNSET,
     )
     api = api_of(request)
     if change:
@@ -188,7 +204,8 @@ async def update_server(request: Request) -> Response:
     fresh = await instances.get(api.db, inst.uuid)
     if fresh is None:
         raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
-    return json_response({"server": render_server(request, fresh, auth)})
+    own = await tags.tags_of(api.db, [fresh.uuid])
+    return json_response({"server": render_server(request, fresh, auth, None, own.get(fresh.uuid))})
 
 
 def check_unlocked(inst: m.Instance, auth: Auth) -> None:

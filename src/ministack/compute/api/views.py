@@ -7,6 +7,7 @@ introduced it, and admin-only fields only for admins.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -65,10 +66,25 @@ def _fault(inst: m.Instance, auth: Auth) -> dict[str, Any] | None:
     return fault
 
 
+def canonical_ipv6(address: str | None) -> str:
+    """An IPv6 address in its compressed canonical form (as Nova returns it), '' when none."""
+    if not address:
+        return ""
+    try:
+        return str(ipaddress.IPv6Address(address))
+    except ValueError:
+        return address
+
+
 def render_server(
-    request: Request, inst: m.Instance, auth: Auth, host_status: dict[str, str] | None = None
+    request: Request,
+    inst: m.Instance,
+    auth: Auth,
+    host_status: dict[str, str] | None = None,
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The full server body (show, detail list, update) at the request's microversion."""
+    """The full server body (show, detail list, update) at the request's microversion;
+    `tags` are the server's tags (shown from 2.26)."""
     v = version(request)
     base = base_url(request)
     status = states.status(inst.vm_state, inst.task_state)
@@ -96,7 +112,7 @@ def render_server(
         "updated": iso(inst.updated_at),
         "addresses": {},
         "accessIPv4": inst.access_ip_v4 or "",
-        "accessIPv6": inst.access_ip_v6 or "",
+        "accessIPv6": canonical_ipv6(inst.access_ip_v6),
         "links": links(request, "servers", inst.uuid),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
@@ -136,7 +152,7 @@ def render_server(
     if v >= (2, 19):
         body["description"] = inst.display_description
     if v >= (2, 26):
-        body["tags"] = []
+        body["tags"] = list(tags or [])
     fault = _fault(inst, auth)
     if fault is not None:
         body["fault"] = fault

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ministack.compute import instances, states
+from ministack.compute import instances, migration_records, states
 from ministack.compute.claims import claim_flavor, node_uuid
 from ministack.compute.conductor.base import ConductorDeps
 from ministack.compute.instances import Change
@@ -40,12 +40,14 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
     except Exception as exc:
         answer = Selection(error=f"The scheduler did not answer: {exc}")
     if answer.error is not None:
+        await migration_records.advance(cond.db, uuid, "error")
         await instances.finish_event(cond.db, event, answer.error)
         await instances.cas(
             cond.db, uuid, task_states=[states.RESIZE_PREP], change=Change(task_state=None)
         )
         return
     dest = answer.hosts[0].host
+    await migration_records.advance(cond.db, uuid, "migrating", dest=dest)
     try:
         await cond.agent(source).resize_instance(uuid)
     except Exception as exc:
@@ -53,6 +55,7 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
             await claim_flavor(cond.placement, uuid, source, sysmeta["old_flavor"], inst)
         else:
             await cond.placement.release(uuid, node_uuid(dest))
+        await migration_records.advance(cond.db, uuid, "error")
         await instances.finish_event(cond.db, event, f"Stopping the guest on {source}: {exc}")
         await instances.cas(
             cond.db, uuid, task_states=[states.RESIZE_PREP], change=Change(task_state=None)

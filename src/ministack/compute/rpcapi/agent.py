@@ -62,6 +62,26 @@ class ConsoleOutput(Payload):
 
 
 @dataclass(frozen=True)
+class DiagnosticsReport(Payload):
+    """What `get_diagnostics` answers: the driver's Diagnostics as JSON. `cpus` holds
+    {id, time_ns, utilisation}, `disks` {device, read_bytes, read_requests, write_bytes,
+    write_requests, errors_count}, `nics` {device, mac_address, rx_octets, rx_errors, rx_drop,
+    rx_packets, tx_octets, tx_errors, tx_drop, tx_packets}; memory in KiB."""
+
+    state: str
+    driver: str
+    hypervisor: str | None
+    hypervisor_os: str | None
+    uptime: int | None
+    config_drive: bool
+    memory_kib: int
+    memory_used_kib: int | None = None
+    cpus: list[dict[str, Any]] = field(default_factory=list)
+    disks: list[dict[str, Any]] = field(default_factory=list)
+    nics: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class ExternalEvent(Payload):
     instance_uuid: str
     name: str
@@ -134,6 +154,12 @@ class ComputeAgentAPI:
             "get_console_output", ConsoleOutput(instance_uuid, length), CONSOLE_TIMEOUT
         )
         return str(output)
+
+    async def get_diagnostics(self, instance_uuid: str) -> DiagnosticsReport:
+        """The hypervisor's figures for the guest; raises RpcError when the host does not
+        answer in time, RemoteError when it has no such guest."""
+        answer = await self._call("get_diagnostics", InstanceRef(instance_uuid), CONSOLE_TIMEOUT)
+        return DiagnosticsReport.from_wire(answer)
 
     async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
         await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))

@@ -91,6 +91,75 @@ class GuestInfo:
     cpu_time_ns: int = 0
 
 
+# Nova's names of the power states, as diagnostics report them
+POWER_STATE_NAMES = {
+    PowerState.NOSTATE: "pending",
+    PowerState.RUNNING: "running",
+    PowerState.PAUSED: "paused",
+    PowerState.SHUTDOWN: "shutdown",
+    PowerState.CRASHED: "crashed",
+    PowerState.SUSPENDED: "suspended",
+}
+
+
+@dataclass(frozen=True)
+class CpuStats:
+    """One vCPU: its time in ns and utilisation in percent (None when unknown)."""
+
+    id: int
+    time_ns: int | None = None
+    utilisation: int | None = None
+
+
+@dataclass(frozen=True)
+class DiskStats:
+    """One guest disk's counters (libvirt's blockStats); `device` is the target (vda)."""
+
+    device: str
+    read_bytes: int | None = None
+    read_requests: int | None = None
+    write_bytes: int | None = None
+    write_requests: int | None = None
+    errors_count: int | None = None
+
+
+@dataclass(frozen=True)
+class NicStats:
+    """One guest interface's counters (libvirt's interfaceStats); `device` is the host tap."""
+
+    device: str
+    mac_address: str
+    rx_octets: int | None = None
+    rx_errors: int | None = None
+    rx_drop: int | None = None
+    rx_packets: int | None = None
+    tx_octets: int | None = None
+    tx_errors: int | None = None
+    tx_drop: int | None = None
+    tx_packets: int | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What the hypervisor reports about one running guest (server diagnostics).
+
+    `state` is Nova's power state name (running, paused, shutdown, ...); `driver` the driver
+    (libvirt, fake); `hypervisor` the virt type (qemu, kvm, fake); memory in KiB, as libvirt
+    counts it (`memory_used_kib` None when the guest has no balloon statistics)."""
+
+    state: str
+    driver: str
+    hypervisor: str | None
+    hypervisor_os: str | None
+    uptime: int | None
+    config_drive: bool
+    memory_kib: int
+    memory_used_kib: int | None = None
+    cpus: tuple[CpuStats, ...] = ()
+    disks: tuple[DiskStats, ...] = ()
+    nics: tuple[NicStats, ...] = ()
+
+
 @dataclass(frozen=True)
 class HostResources:
     """What the host offers, reported to placement as inventories."""
@@ -175,4 +244,8 @@ class VirtDriver(Protocol):
 
     async def console_log(self, uuid: str, length: int | None = None) -> str:
         """The last `length` lines of the serial console (all when None)."""
+        ...
+
+    async def get_diagnostics(self, uuid: str) -> Diagnostics:
+        """The guest's CPU, memory, disk and NIC counters; raises GuestNotFound."""
         ...

@@ -19,13 +19,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ministack.compute.virt.driver import (
+    POWER_STATE_NAMES,
     Capabilities,
+    CpuStats,
+    Diagnostics,
+    DiskStats,
     DriverError,
     GuestInfo,
     GuestNotFound,
@@ -44,6 +49,7 @@ class _Guest:
     memory_mb: int
     power_state: PowerState
     console: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
 
 def _load(path: Path) -> dict[str, _Guest]:
@@ -232,3 +238,36 @@ class FakeDriver:
     async def console_log(self, uuid: str, length: int | None = None) -> str:
         lines = self._guest(uuid).console
         return "\n".join(lines if length is None else lines[-length:]) + "\n"
+
+    async def get_diagnostics(self, uuid: str) -> Diagnostics:
+        """Plausible figures that grow with the guest's age (since this process found or
+        made it): a few percent of each vCPU, three quarters of its memory in use, a boot's
+        worth of disk reads on vda; the fake guest has a config drive and no interfaces."""
+        guest = self._guest(uuid)
+        await self._step("get_diagnostics")
+        age = max(time.monotonic() - guest.started, 0.0)
+        seconds = int(age)
+        return Diagnostics(
+            state=POWER_STATE_NAMES[guest.power_state],
+            driver="fake",
+            hypervisor="fake",
+            hypervisor_os="fake-os",
+            uptime=seconds,
+            config_drive=True,
+            memory_kib=guest.memory_mb * 1024,
+            memory_used_kib=guest.memory_mb * 768,
+            cpus=tuple(
+                CpuStats(id=i, time_ns=int(age * 5e7) + 17_300_000 * (i + 1), utilisation=5)
+                for i in range(guest.vcpus)
+            ),
+            disks=(
+                DiskStats(
+                    device="vda",
+                    read_bytes=262_144 + 4096 * seconds,
+                    read_requests=112 + seconds,
+                    write_bytes=5_778_432 + 512 * seconds,
+                    write_requests=488 + seconds // 2,
+                    errors_count=0,
+                ),
+            ),
+        )

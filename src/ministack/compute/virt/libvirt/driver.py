@@ -29,6 +29,7 @@ import libvirt
 
 from ministack.compute.virt.driver import (
     Capabilities,
+    Diagnostics,
     DriverError,
     GuestInfo,
     GuestNotFound,
@@ -38,7 +39,7 @@ from ministack.compute.virt.driver import (
     ImageUnusable,
     PowerState,
 )
-from ministack.compute.virt.libvirt import access, disks, host
+from ministack.compute.virt.libvirt import access, diagnostics, disks, host
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
 from ministack.compute.virt.libvirt.connection import (
     Connection,
@@ -432,3 +433,16 @@ class LibvirtDriver:
             return text
         lines = text.splitlines(keepends=True)
         return "".join(lines[-length:]) if length > 0 else ""
+
+    async def get_diagnostics(self, uuid: str) -> Diagnostics:
+        """vCPU times, memory and per-device counters of the running domain; raises
+        GuestNotFound."""
+        domain = await self._domain(uuid)
+        virt_type = (await self.facts()).virt_type
+        has_drive = await asyncio.to_thread(self._layout(uuid).config_drive.exists)
+        try:
+            return await self._call(
+                lambda _conn: diagnostics.read(domain, virt_type, has_drive, _STATES)
+            )
+        except libvirt.libvirtError as exc:
+            raise GuestNotFound(f"no guest {uuid} on this host: {exc}") from None

@@ -1,0 +1,98 @@
+"""Migrations (Nova's /os-migrations, admin): every recorded move of a server between hosts
+(compute.migration_records; today the resizes), filtered by status, host, source_compute,
+instance_uuid and migration_type. `migration_type` appears at 2.23.
+
+/servers/{id}/migrations (from 2.23) lists a server's live migrations in progress, as Nova
+does; ministack performs no live migrations, so the list is empty and a show is 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from ministack.common import errors, validation
+from ministack.common.web import json_response
+from ministack.compute import models as m
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, iso_micro, route, version
+from ministack.compute.api.servers import load
+
+TYPES = (2, 23)
+
+
+def render(mig: m.Migration, dest_ip: str | None, v: tuple[int, int]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": mig.id,
+        "instance_uuid": mig.instance_uuid,
+        "status": mig.status,
+        "source_compute": mig.source_compute,
+        "source_node": mig.source_node,
+        "dest_compute": mig.dest_compute,
+        "dest_node": mig.dest_node,
+        "dest_host": dest_ip,
+        "old_instance_type_id": mig.old_instance_type_id,
+        "new_instance_type_id": mig.new_instance_type_id,
+        "created_at": iso_micro(mig.created_at),
+        "updated_at": iso_micro(mig.updated_at),
+    }
+    if v >= TYPES:
+        body["migration_type"] = mig.migration_type
+    return body
+
+
+async def list_migrations(request: Request) -> Response:
+    await caller(request, "os_compute_api:os-migrations:index")
+    params = validation.query(request)
+    query = select(m.Migration).order_by(m.Migration.id)
+    for key, column in (
+        ("status", m.Migration.status),
+        ("source_compute", m.Migration.source_compute),
+        ("instance_uuid", m.Migration.instance_uuid),
+        ("migration_type", m.Migration.migration_type),
+    ):
+        if params.get(key):
+            query = query.where(column == params[key])
+    if params.get("host"):
+        host = params["host"]
+        query = query.where(
+            or_(m.Migration.source_compute == host, m.Migration.dest_compute == host)
+        )
+    async with api_of(request).db.session() as s:
+        rows = (await s.execute(query)).scalars().all()
+        ips = dict(
+            (await s.execute(select(m.ComputeNode.host, m.ComputeNode.host_ip))).tuples().all()
+        )
+    v = version(request)
+    return json_response(
+        {"migrations": [render(r, ips.get(r.dest_compute or ""), v) for r in rows]}
+    )
+
+
+async def _server_migrations(request: Request) -> None:
+    auth = await caller(request, "os_compute_api:servers:migrations:index")
+    if version(request) < TYPES:
+        raise errors.NotFound("The resource could not be found.")
+    await load(request, auth)
+
+
+async def list_server_migrations(request: Request) -> Response:
+    await _server_migrations(request)
+    return json_response({"migrations": []})  # no live migration is ever in progress
+
+
+async def show_server_migration(request: Request) -> Response:
+    await _server_migrations(request)
+    ident = request.path_params["migration_id"]
+    server = request.path_params["server_id"]
+    raise errors.NotFound(f"In-progress live migration {ident} is not found for server {server}.")
+
+
+ROUTES: list[BaseRoute] = [
+    route("/v2.1/os-migrations", list_migrations, "GET", query=schemas.list_migrations),
+    route("/v2.1/servers/{server_id}/migrations", list_server_migrations, "GET"),
+    route("/v2.1/servers/{server_id}/migrations/{migration_id}", show_server_migration, "GET"),
+]
