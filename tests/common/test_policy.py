@@ -45,7 +45,7 @@ TABLES = {
 }
 ROWS = [(service, name) for service, table in TABLES.items() for name in table]
 READ_VERBS = re.compile(
-    r"(^|[:_-])(index|show|list|get|detail|defaults|search|statistics|uptime|limits|usages)"
+    r"(^|[:_-])(index|show|list|get|detail|defaults|search|statistics|uptime|limits|usages|extensions)"
 )
 SRC = Path(__file__).resolve().parents[2] / "src" / "ministack"
 

@@ -136,7 +136,7 @@ def test_fast_and_explaining_validators_agree(name: str, compiled: Compiled) -> 
         (p.uuid, ["00000000-0000-4000-8000-000000000000", "0" * 32], ["nope", "0" * 31]),
         (p.ipv4, ["192.0.2.1"], ["999.1.1.1", "1.2.3", "::1"]),
         (p.ipv6, ["2001:db8::1", "::1"], ["zzzz", "192.0.2.1"]),
-        (p.boolean, [True, "true", "yes", "0", "f"], ["maybe", 1, None]),
+        (p.boolean, [True, "true", "yes", "0", "Off"], ["maybe", 1, None, "f", "y"]),
         (p.rxtx_factor, [1, 0.5, "1.5", "2"], [0, -1, "abc", "inf", "-1", "1e999", "0", True]),
         (p.positive_int, [1, "1", 2**31 - 1], [0, "0", -1, "x", 2**31, "2147483648", 1.5]),
         (p.limit, ["0", "10"], ["-1", "abc", "", "1.5"]),
