@@ -9,6 +9,15 @@ also carries ``reader``. A rule is written as personas joined by ``|``:
 - ``owner``: the caller is the target's user (``user_id`` in the target).
 - ``any``: any valid token.
 - ``service``: the caller has the ``service`` role (other services acting on a user's behalf).
+- ``system_reader`` / ``system_member`` / ``system_admin``: the caller's token is scoped to
+  the system and carries that role (Keystone's ``role:X and system_scope:all``).
+- ``domain_user``: the caller's token is scoped to the target's domain (``domain_id``), or to
+  a project in it (Keystone's ``token.project.domain.id:%(target.domain.id)s``).
+
+Scope: a system reader (a token scoped to the system with ``reader``, which ``member`` and
+``admin`` imply) also matches ``reader`` for every project, so every service's read rules let
+it see all projects' resources, and it matches no write persona; a system admin has the admin
+role, so ``admin`` matches it. Project and domain tokens keep their meaning.
 """
 
 from __future__ import annotations
@@ -18,7 +27,20 @@ from collections.abc import Mapping
 from ministack.common import errors
 from ministack.common.auth import Auth
 
-PERSONAS = ("admin", "manager", "member", "reader", "owner", "any", "service")
+PERSONAS = (
+    "admin",
+    "manager",
+    "member",
+    "reader",
+    "owner",
+    "any",
+    "service",
+    "system_admin",
+    "system_member",
+    "system_reader",
+    "domain_user",
+)
+SYSTEM_PERSONAS = {"system_admin": "admin", "system_member": "member", "system_reader": "reader"}
 
 
 def check(auth: Auth, rule: str, target: Mapping[str, str | None] | None = None) -> bool:
@@ -37,9 +59,25 @@ def check(auth: Auth, rule: str, target: Mapping[str, str | None] | None = None)
             project = target.get("project_id")
             if project is not None and project == auth.project_id and auth.has_role(persona):
                 return True
+            if persona == "reader" and auth.is_system_reader:
+                return True
+        if (
+            persona in SYSTEM_PERSONAS
+            and auth.is_system
+            and auth.has_role(SYSTEM_PERSONAS[persona])
+        ):
+            return True
+        if persona == "domain_user" and _in_domain(auth, target.get("domain_id")):
+            return True
         if persona not in PERSONAS:
             raise ValueError(f"unknown persona {persona!r} in policy rule {rule!r}")
     return False
+
+
+def _in_domain(auth: Auth, domain_id: str | None) -> bool:
+    if domain_id is None:
+        return False
+    return domain_id in (auth.domain_id, auth.project_domain_id)
 
 
 def enforce(

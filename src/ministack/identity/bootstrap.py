@@ -1,5 +1,7 @@
 """First start: the Default domain, the default roles, the admin and service projects, the admin
-user with the admin role. Idempotent: run at every start, it only fills in what is missing."""
+user with the admin role on the admin project, the Default domain and the system (as
+``keystone-manage bootstrap``). Idempotent: run at every start, it only fills in what is
+missing, so an install made before the system grant existed gains it at its next start."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from ministack.common.db import new_id
 from ministack.identity import models as m
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID
 from ministack.identity.core import IdentityCore
+from ministack.identity.tokens import SYSTEM_ALL
 
 DEFAULT_ROLES = ("admin", "manager", "member", "reader", "service")
 # prior -> implied, as Keystone's bootstrap sets them
@@ -102,6 +105,7 @@ async def bootstrap(core: IdentityCore, admin_password: str) -> str:
         for target_type, target_id in (
             ("project", admin_project.id),
             ("domain", DEFAULT_DOMAIN_ID),
+            ("system", SYSTEM_ALL),
         ):
             key2 = ("user", admin.id, target_type, target_id, roles["admin"].id, False)
             if await s.get(m.Assignment, key2) is None:

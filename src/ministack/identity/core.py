@@ -32,6 +32,8 @@ from ministack.identity.passwords import PasswordHasher
 from ministack.identity.tokens import (
     SCOPE_NONE,
     SCOPE_PROJECT,
+    SCOPE_SYSTEM,
+    SYSTEM_ALL,
     TokenCodec,
     TokenPayload,
     new_audit_id,
@@ -70,6 +72,11 @@ class TokenInfo:
     domain: Ref | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def system(self) -> str | None:
+        """ "all" for a system-scoped token, else None."""
+        return self.payload.scope_id if self.payload.scope_type == SCOPE_SYSTEM else None
+
     def to_auth(self) -> Auth:
         return Auth(
             user_id=self.user.id,
@@ -82,6 +89,7 @@ class TokenInfo:
             project_domain_id=self.project.domain_id if self.project else None,
             domain_id=self.domain.id if self.domain else None,
             domain_name=self.domain.name if self.domain else None,
+            system_scope=self.system,
         )
 
 
@@ -277,6 +285,10 @@ class IdentityCore:
             if project is None:
                 raise errors.Unauthorized(TOKEN_INVALID)
             roles = await self.effective_roles(s, user.id, "project", project.id, project.domain_id)
+        elif p.scope_type == SCOPE_SYSTEM:
+            if p.scope_id != SYSTEM_ALL:
+                raise errors.Unauthorized(TOKEN_INVALID)
+            roles = await self.effective_roles(s, user.id, "system", SYSTEM_ALL, None)
         else:
             domain = await self.enabled_domain(s, p.scope_id)
             if domain is None:

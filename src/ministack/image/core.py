@@ -55,7 +55,7 @@ class ImageCore:
         return img
 
     async def visible(self, s: AsyncSession, auth: Auth, img: Image) -> bool:
-        if auth.is_admin or img.owner == auth.project_id:
+        if auth.reads_all or img.owner == auth.project_id:
             return True
         if img.visibility in ("public", "community"):
             return True

@@ -1,8 +1,10 @@
 """The persona matrix (PROMISES 15): every persona against representative compute policies.
 
 Personas: admin, manager, member and reader of project P; member and reader of another
-project Q; a user with no role anywhere (whose token is unscoped). Authorized plus
-unauthorized cover every persona for every rule checked here.
+project Q; a user with no role anywhere (whose token is unscoped); an admin and a reader of
+the system (system-scoped tokens: the reader reads every project's servers and changes
+nothing, the admin does what the admin does). Authorized plus unauthorized cover every
+persona for every rule checked here.
 """
 
 from __future__ import annotations
@@ -28,17 +30,24 @@ class World:
 
 
 def _user(compute: Compute, project: object | None, role: str | None) -> str:
+    """A new user with `role` on `project` (or on the system when project is "system"), and
+    a token scoped there."""
     conn = compute.conn
     name = f"persona-{uuid.uuid4().hex[:8]}"
     user = conn.identity.create_user(name=name, password=PASSWORD, domain_id="default")
-    if project is not None and role is not None:
+    body = password_body(name, PASSWORD, getattr(project, "name", None))
+    if project == "system" and role is not None:
+        role_id = conn.identity.find_role(role).id
+        grant = httpx.put(
+            f"{compute.cloud.auth_url}/system/users/{user.id}/roles/{role_id}",
+            headers={"X-Auth-Token": conn.auth_token},
+            timeout=30,
+        )
+        assert grant.status_code == 204, grant.text
+        body["auth"]["scope"] = {"system": {"all": True}}
+    elif project is not None and role is not None:
         conn.identity.assign_project_role_to_user(project, user, conn.identity.find_role(role))
-    scope = getattr(project, "name", None)
-    resp = httpx.post(
-        f"{compute.cloud.auth_url}/auth/tokens",
-        json=password_body(name, PASSWORD, scope),
-        timeout=30,
-    )
+    resp = httpx.post(f"{compute.cloud.auth_url}/auth/tokens", json=body, timeout=30)
     assert resp.status_code == 201, resp.text
     return resp.headers["X-Subject-Token"]
 
@@ -56,6 +65,8 @@ def world(compute: Compute) -> World:
         "other_member": _user(compute, q, "member"),
         "other_reader": _user(compute, q, "reader"),
         "no_role": _user(compute, None, None),
+        "system_admin": _user(compute, "system", "admin"),
+        "system_reader": _user(compute, "system", "reader"),
     }
     resp = _call(compute, tokens["member"], "POST", "/servers", _server_body())
     assert resp.status_code == 202, resp.text
@@ -97,20 +108,28 @@ def _wait_active(compute: Compute, server_id: str) -> None:
 
 OWN = ("admin", "manager", "member", "reader")
 WRITERS = ("admin", "manager", "member")
+SYSTEM = ("system_admin", "system_reader")
 OTHERS = ("other_member", "other_reader")
 
 
 @pytest.mark.parametrize(
     ("name", "method", "path", "body", "allowed", "denied_status"),
     [
-        ("show server", "GET", "/servers/{sid}", None, OWN, {"other": 404, "no_role": 403}),
-        ("list servers", "GET", "/servers", None, OWN + OTHERS, {"no_role": 403}),
+        (
+            "show server",
+            "GET",
+            "/servers/{sid}",
+            None,
+            OWN + SYSTEM,
+            {"other": 404, "no_role": 403},
+        ),
+        ("list servers", "GET", "/servers", None, OWN + OTHERS + SYSTEM, {"no_role": 403}),
         (
             "server actions list",
             "GET",
             "/servers/{sid}/os-instance-actions",
             None,
-            OWN,
+            OWN + SYSTEM,
             {"other": 404, "no_role": 403},
         ),
         (
@@ -118,7 +137,7 @@ OTHERS = ("other_member", "other_reader")
             "GET",
             "/servers/{sid}/metadata",
             None,
-            OWN,
+            OWN + SYSTEM,
             {"other": 404, "no_role": 403},
         ),
         (
@@ -127,7 +146,8 @@ OTHERS = ("other_member", "other_reader")
             "/servers",
             {"server": {}},
             (*WRITERS, "other_member"),
-            {"reader": 403, "other_reader": 403, "no_role": 403},
+            # a server belongs to a project: a system token creates none (Nova's scope_types)
+            {"default": 403},
         ),
         # a reader may write nowhere, so another project's reader gets 403 before any lookup:
         # that reveals nothing about which servers exist
@@ -136,17 +156,24 @@ OTHERS = ("other_member", "other_reader")
             "POST",
             "/servers/{sid}/metadata",
             {"metadata": {"k": "v"}},
-            WRITERS,
-            {"reader": 403, "other_member": 404, "other_reader": 403, "no_role": 403},
+            (*WRITERS, "system_admin"),
+            {"reader": 403, "other_member": 404, "other_reader": 403, "default": 403},
         ),
-        ("list hypervisors", "GET", "/os-hypervisors", None, ("admin",), {"default": 403}),
-        ("list services", "GET", "/os-services", None, ("admin",), {"default": 403}),
+        (
+            "list hypervisors",
+            "GET",
+            "/os-hypervisors",
+            None,
+            ("admin", "system_admin"),
+            {"default": 403},
+        ),
+        ("list services", "GET", "/os-services", None, ("admin", "system_admin"), {"default": 403}),
         (
             "create flavor",
             "POST",
             "/flavors",
             {"flavor": {"name": "persona-flavor", "ram": 64, "vcpus": 1, "disk": 0}},
-            ("admin",),
+            ("admin", "system_admin"),
             {"default": 403},
         ),
         (
@@ -154,7 +181,7 @@ OTHERS = ("other_member", "other_reader")
             "PUT",
             "/os-quota-sets/{pid}",
             {"quota_set": {"instances": 10}},
-            ("admin",),
+            ("admin", "system_admin"),
             {"default": 403},
         ),
     ],
@@ -172,12 +199,12 @@ def test_persona_matrix(
     url = path.format(sid=world.server_id, pid=world.project_id)
     if body is not None and "server" in body:
         body = _server_body()
-    if body is not None and "flavor" in body:
-        flavor = dict(body["flavor"])  # type: ignore[arg-type]
-        flavor["name"] = f"persona-{uuid.uuid4().hex[:6]}"
-        body = {"flavor": flavor}
     got: dict[str, int] = {}
     for persona, token in world.tokens.items():
+        if body is not None and "flavor" in body:  # a name of its own for every allowed caller
+            flavor = dict(body["flavor"])  # type: ignore[arg-type]
+            flavor["name"] = f"persona-{uuid.uuid4().hex[:6]}"
+            body = {"flavor": flavor}
         got[persona] = _call(compute, token, method, url, body).status_code
     for persona in world.tokens:
         if persona in allowed:
@@ -186,3 +213,60 @@ def test_persona_matrix(
         kind = "other" if persona in OTHERS else persona
         expected = denied_status.get(persona, denied_status.get(kind, denied_status.get("default")))
         assert got[persona] == expected, f"{name}: {persona} got {got[persona]}, want {expected}"
+
+
+def test_system_reader_sees_every_project_and_changes_nothing(
+    compute: Compute, world: World
+) -> None:
+    token = world.tokens["system_reader"]
+    created = _call(compute, world.tokens["other_member"], "POST", "/servers", _server_body())
+    assert created.status_code == 202, created.text
+    elsewhere = created.json()["server"]["id"]
+    everything = {s["id"] for s in compute.api("GET", "/servers?all_tenants=1").json()["servers"]}
+    for path in ("/servers?all_tenants=1", "/servers/detail?all_tenants=1"):
+        listed = {s["id"] for s in _call(compute, token, "GET", path).json()["servers"]}
+        assert listed == everything and {world.server_id, elsewhere} <= listed, path
+    # a project reader asking for all tenants still sees only its own project's
+    own = _call(compute, world.tokens["reader"], "GET", "/servers?all_tenants=1").json()
+    assert world.server_id in {s["id"] for s in own["servers"]}
+    assert elsewhere not in {s["id"] for s in own["servers"]}
+    assert _call(compute, token, "GET", f"/servers/{elsewhere}").status_code == 200
+    for method, path, body in (
+        ("DELETE", f"/servers/{world.server_id}", None),
+        ("POST", f"/servers/{world.server_id}/action", {"os-stop": None}),
+        ("PUT", f"/servers/{world.server_id}/metadata/k", {"meta": {"k": "v"}}),
+    ):
+        assert _call(compute, token, method, path, body).status_code == 403, path
+    rename = httpx.put(
+        f"{compute.cloud.url('compute')}/v2.1/servers/{world.server_id}",
+        headers={"X-Auth-Token": token},
+        json={"server": {"name": "renamed"}},
+        timeout=30,
+    )
+    assert rename.status_code == 403
+    server = compute.api("GET", f"/servers/{world.server_id}").json()["server"]
+    assert server["status"] == "ACTIVE" and server["name"] == "persona-vm"
+    # images: another project's private image is listed and shown, never changed
+    image = compute.conn.image.create_image(
+        name=f"private-{uuid.uuid4().hex[:6]}",
+        data=b"\0" * 512,
+        disk_format="raw",
+        container_format="bare",
+        visibility="private",
+    )
+    images = f"{compute.cloud.url('image')}/v2/images"
+    headers = {"X-Auth-Token": token}
+    listed_images = httpx.get(images, headers=headers, timeout=30).json()["images"]
+    assert image.id in {i["id"] for i in listed_images}
+    assert httpx.get(f"{images}/{image.id}", headers=headers, timeout=30).status_code == 200
+    other = httpx.get(images, headers={"X-Auth-Token": world.tokens["member"]}, timeout=30)
+    assert image.id not in {i["id"] for i in other.json()["images"]}
+    patch = httpx.patch(
+        f"{images}/{image.id}",
+        headers={**headers, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+        content=b'[{"op": "replace", "path": "/name", "value": "x"}]',
+        timeout=30,
+    )
+    assert patch.status_code == 403
+    assert httpx.delete(f"{images}/{image.id}", headers=headers, timeout=30).status_code == 403
+    assert compute.conn.image.get_image(image.id).name == image.name

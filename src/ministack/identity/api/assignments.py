@@ -16,25 +16,35 @@ from ministack.common.auth import require_auth
 from ministack.common.pagination import bool_param
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
-from ministack.identity.api.crud import base_url, core_of
+from ministack.identity.api.crud import base_url, core_of, route
 from ministack.identity.api.resources import render_role
 from ministack.identity.api.users import render_user
+from ministack.identity.tokens import SYSTEM_ALL
 
+READ = "admin | system_reader"  # Keystone: admin, or a reader of the whole system
 TARGETS = {"projects": ("project", m.Project), "domains": ("domain", m.Domain)}
 ACTORS = {"users": ("user", m.User), "groups": ("group", m.Group)}
 
 
 async def _grant_parts(request: Request) -> tuple[str, str, str, str]:
-    if request.path_params["targets"] not in TARGETS or request.path_params["actors"] not in ACTORS:
+    """(target kind, target id, actor kind, actor id) of a grant path; 404 naming what is
+    missing. The system's grants (``/v3/system/...``) have the target ("system", "all")."""
+    targets = request.path_params.get("targets", "system")
+    if (targets not in TARGETS and targets != "system") or request.path_params[
+        "actors"
+    ] not in ACTORS:
         raise errors.NotFound("The resource could not be found.")
-    target_kind, target_model = TARGETS[request.path_params["targets"]]
     actor_kind, actor_model = ACTORS[request.path_params["actors"]]
-    target_id = request.path_params["target_id"]
     actor_id = request.path_params["actor_id"]
     core = core_of(request)
     async with core.db.session() as s:
-        if await s.get(target_model, target_id) is None:
-            raise errors.NotFound(f"Could not find {target_kind}: {target_id}.")
+        if targets == "system":
+            target_kind, target_id = "system", SYSTEM_ALL
+        else:
+            target_kind, target_model = TARGETS[targets]
+            target_id = request.path_params["target_id"]
+            if await s.get(target_model, target_id) is None:
+                raise errors.NotFound(f"Could not find {target_kind}: {target_id}.")
         if await s.get(actor_model, actor_id) is None:
             raise errors.NotFound(f"Could not find {actor_kind}: {actor_id}.")
         role_id = request.path_params.get("role_id")
@@ -84,7 +94,7 @@ async def grant_role(request: Request) -> Response:
 
 async def check_grant(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:check_grant", "admin")
+    policy.enforce(auth, "identity:check_grant", READ)
     tk, tid, ak, aid = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -123,7 +133,7 @@ async def revoke_grant(request: Request) -> Response:
 
 async def list_grants(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_grants", "admin")
+    policy.enforce(auth, "identity:list_grants", READ)
     tk, tid, ak, aid = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -178,7 +188,7 @@ async def add_member(request: Request) -> Response:
 
 async def check_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:check_user_in_group", "admin")
+    policy.enforce(auth, "identity:check_user_in_group", READ)
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -204,7 +214,7 @@ async def remove_member(request: Request) -> Response:
 
 async def list_members(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_users_in_group", "admin")
+    policy.enforce(auth, "identity:list_users_in_group", READ)
     gid = request.path_params["group_id"]
     core = core_of(request)
     async with core.db.session() as s:
@@ -234,8 +244,8 @@ async def list_members(request: Request) -> Response:
 
 
 async def list_role_assignments(request: Request) -> Response:
-    """Filters: user.id, group.id, role.id, scope.project.id, scope.domain.id; effective expands
-    group membership into per-user entries; include_names adds names."""
+    """Filters: user.id, group.id, role.id, scope.project.id, scope.domain.id, scope.system;
+    effective expands group membership into per-user entries; include_names adds names."""
     auth = await require_auth(request)
     params = request.query_params
     scope_project = params.get("scope.project.id")
@@ -283,6 +293,7 @@ def _matches(params: Any, a: m.Assignment, kind: str, actor: str) -> bool:
         and a.target_id == params.get("scope.project.id"),
         "scope.domain.id": a.target_type == "domain"
         and a.target_id == params.get("scope.domain.id"),
+        "scope.system": a.target_type == "system" and a.target_id == params.get("scope.system"),
     }
     return all(ok for key, ok in checks.items() if key in params)
 
@@ -309,17 +320,19 @@ def _render_assignment(
     def ref(item_id: str) -> dict[str, Any]:
         return {"id": item_id, **(lookup.get(item_id, {}) if lookup is not None else {})}
 
-    plural = "projects" if a.target_type == "project" else "domains"
     actors = "users" if a.actor_type == "user" else "groups"
+    scope: dict[str, Any]
+    if a.target_type == "system":
+        scope = {"system": {a.target_id: True}}
+        target = "system"
+    else:
+        scope = {a.target_type: ref(a.target_id)}
+        target = f"{a.target_type}s/{a.target_id}"
     body: dict[str, Any] = {
         "role": ref(a.role_id),
-        "scope": {a.target_type: ref(a.target_id)},
+        "scope": scope,
         kind: ref(actor),
-        "links": {
-            "assignment": (
-                f"{base}/v3/{plural}/{a.target_id}/{actors}/{a.actor_id}/roles/{a.role_id}"
-            )
-        },
+        "links": {"assignment": f"{base}/v3/{target}/{actors}/{a.actor_id}/roles/{a.role_id}"},
     }
     if kind == "user" and a.actor_type == "group":
         body["links"]["membership"] = f"{base}/v3/groups/{a.actor_id}/users/{actor}"
@@ -327,8 +340,14 @@ def _render_assignment(
 
 
 _GRANT = "/v3/{targets:str}/{target_id}/{actors:str}/{actor_id}/roles"
+_SYSTEM_GRANT = "/v3/system/{actors:str}/{actor_id}/roles"
 
 ROUTES = [
+    route(_SYSTEM_GRANT, list_grants, "GET"),
+    route(_SYSTEM_GRANT + "/{role_id}", grant_role, "PUT"),
+    route(_SYSTEM_GRANT + "/{role_id}", check_grant, "HEAD"),
+    route(_SYSTEM_GRANT + "/{role_id}", check_grant, "GET"),
+    route(_SYSTEM_GRANT + "/{role_id}", revoke_grant, "DELETE"),
     Route(_GRANT, list_grants, methods=["GET"]),
     Route(_GRANT + "/{role_id}", grant_role, methods=["PUT"]),
     Route(_GRANT + "/{role_id}", check_grant, methods=["HEAD", "GET"]),

@@ -66,7 +66,10 @@ class Collection:
     id_from_body: bool = False
 
     def rule(self, action: str) -> str:
-        return self.rules.get(action, "admin")
+        """The action's rule: declared, else Keystone's default (reads: an admin or a reader of
+        the whole system; writes: an admin)."""
+        default = "admin | system_reader" if action in ("list", "get") else "admin"
+        return self.rules.get(action, default)
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:

@@ -207,6 +207,9 @@ DOMAINS = Collection(
     (NAME64, DESCRIPTION, ENABLED),
     render_domain,
     filters=("name", "enabled"),
+    # Keystone: a token scoped to the domain, or to a project in it, may read the domain
+    rules={"get": "admin | system_reader | domain_user"},
+    target=lambda d: {"domain_id": d.id},
     before_delete=_domain_delete,
 )
 PROJECTS = Collection(

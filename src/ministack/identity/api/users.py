@@ -25,6 +25,8 @@ from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 
 CORE_FIELDS = ("id", "name", "domain_id", "enabled", "password", "default_project_id", "links")
 MAX_USER_NAME = 255
+# Keystone: an admin, a reader of the whole system, or the user itself
+READ_OWN = "admin | system_reader | owner"
 
 
 def render_user(u: m.User, base: str) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def _check_str(obj: dict[str, Any], key: str, limit: int, required: bool = False
 
 async def list_users(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_users", "admin")
+    policy.enforce(auth, "identity:list_users", "admin | system_reader")
     params = request.query_params
     query = select(m.User)
     if "name" in params:
@@ -129,7 +131,7 @@ async def create_user(request: Request) -> Response:
 async def show_user(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:get_user", "admin | owner", {"user_id": user_id})
+    policy.enforce(auth, "identity:get_user", READ_OWN, {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         user = await s.get(m.User, user_id)
@@ -251,7 +253,7 @@ async def change_password(request: Request) -> Response:
 async def list_user_projects(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_user_projects", "admin | owner", {"user_id": user_id})
+    policy.enforce(auth, "identity:list_user_projects", READ_OWN, {"user_id": user_id})
     core = core_of(request)
     targets = assigned_targets(user_id, "project")
     async with core.db.session() as s:
@@ -280,7 +282,7 @@ async def list_user_projects(request: Request) -> Response:
 async def list_user_groups(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_groups_for_user", "admin | owner", {"user_id": user_id})
+    policy.enforce(auth, "identity:list_groups_for_user", READ_OWN, {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         rows = (
@@ -406,7 +408,10 @@ async def list_app_creds(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
     policy.enforce(
-        auth, "identity:list_application_credentials", "admin | owner", {"user_id": user_id}
+        auth,
+        "identity:list_application_credentials",
+        READ_OWN,
+        {"user_id": user_id},
     )
     core = core_of(request)
     query = select(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
@@ -425,7 +430,10 @@ async def show_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
     policy.enforce(
-        auth, "identity:get_application_credential", "admin | owner", {"user_id": user_id}
+        auth,
+        "identity:get_application_credential",
+        READ_OWN,
+        {"user_id": user_id},
     )
     core = core_of(request)
     async with core.db.session() as s:
