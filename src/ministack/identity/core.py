@@ -28,6 +28,7 @@ from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
 from ministack.identity.compliance import Compliance
+from ministack.identity.credentials import CredentialCipher
 from ministack.identity.passwords import PasswordHasher
 from ministack.identity.tokens import (
     SCOPE_NONE,
@@ -102,6 +103,7 @@ class IdentityCore:
             settings.identity.password_hash_rounds, settings.identity.password_cache_seconds
         )
         self.compliance = Compliance(settings.security_compliance, self.hasher, db)
+        self.credentials = CredentialCipher(settings.state_path / "identity" / "credential.key")
         self._cache: dict[str, tuple[int, TokenInfo]] = {}
         self._memo: dict[tuple[Any, ...], tuple[int, object]] = {}
         self._sqlite: sqlite3.Connection | None = None

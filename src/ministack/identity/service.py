@@ -8,7 +8,7 @@ from ministack.common.db import Database
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.config import Settings
-from ministack.identity.api import assignments, auth, crud, resources, users
+from ministack.identity.api import assignments, auth, credentials, crud, resources, users
 from ministack.identity.client import LocalValidator
 from ministack.identity.core import IdentityCore
 
@@ -19,6 +19,7 @@ def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     for coll in resources.ALL:
         routes += crud.routes(coll)
     routes += assignments.ROUTES
+    routes += credentials.ROUTES
     _app, served = make_app(
         "identity",
         routes,

@@ -158,6 +158,7 @@ async def _domain_delete(s: AsyncSession, row: m.Domain, _auth: Auth) -> None:
     await s.execute(
         delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id.in_(users))
     )
+    await s.execute(delete(m.Credential).where(m.Credential.user_id.in_(users)))
     await s.execute(delete(m.Project).where(m.Project.domain_id == row.id))
     await s.execute(delete(m.User).where(m.User.domain_id == row.id))
     await s.execute(delete(m.Group).where(m.Group.domain_id == row.id))

@@ -202,6 +202,7 @@ async def delete_user(request: Request) -> Response:
         await s.execute(
             delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
         )
+        await s.execute(delete(m.Credential).where(m.Credential.user_id == user_id))
         await s.execute(delete(m.User).where(m.User.id == user_id))
         await core.revoke_user(s, user_id)
         await core.bump(s)
