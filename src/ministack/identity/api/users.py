@@ -114,7 +114,7 @@ async def create_user(request: Request) -> Response:
     try:
         async with core.db.writer() as s:
             if await s.get(m.Domain, domain_id) is None:
-                raise errors.BadRequest(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound(f"Could not find domain: {domain_id}.")
             if project_id and await s.get(m.Project, project_id) is None:
                 raise errors.BadRequest(f"Could not find project: {project_id}.")
             s.add(user)
