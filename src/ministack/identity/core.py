@@ -29,6 +29,7 @@ from ministack.config import Settings
 from ministack.identity import models as m
 from ministack.identity.compliance import Compliance
 from ministack.identity.credentials import CredentialCipher
+from ministack.identity.inheritance import ancestors
 from ministack.identity.passwords import PasswordHasher
 from ministack.identity.tokens import (
     SCOPE_NONE,
@@ -343,6 +344,13 @@ class IdentityCore:
             target = target | (
                 (m.Assignment.target_type == "domain")
                 & (m.Assignment.target_id == parent_domain_id)
+                & (m.Assignment.inherited.is_(True))
+            )
+        above = await ancestors(s, target_id) if target_type == "project" else []
+        if above:  # OS-INHERIT: grants on a project's ancestors marked inherited_to_projects
+            target = target | (
+                (m.Assignment.target_type == "project")
+                & m.Assignment.target_id.in_(above)
                 & (m.Assignment.inherited.is_(True))
             )
         role_ids = set(
