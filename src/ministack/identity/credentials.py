@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ministack.common import errors, files
+from ministack.common import errors, files, validation
 
 EC2 = "ec2"
 SIGNATURE_TTL = dt.timedelta(minutes=15)  # Keystone's [credential] auth_ttl
@@ -169,6 +169,17 @@ def _fresh(date: str, now: dt.datetime) -> bool:
     return abs(now - when) <= SIGNATURE_TTL
 
 
+def _v2_fresh(params: Mapping[str, Any], now: dt.datetime) -> bool:
+    """A version 2 request carries a Timestamp (within 15 minutes) or an Expires (not past)."""
+    for key in ("Timestamp", "Expires"):
+        if key in params:
+            when = validation.parse_time(str(params[key]))
+            if when is None:
+                return False
+            return abs(now - when) <= SIGNATURE_TTL if key == "Timestamp" else now < when
+    return True
+
+
 def check_signature(secret: str, cred: Mapping[str, Any], now: dt.datetime) -> None:
     """Raise Unauthorized unless `cred` (Keystone's ec2tokens ``credentials``) carries the
     signature `secret` makes for the request it describes, made within 15 minutes of `now`
@@ -184,6 +195,8 @@ def check_signature(secret: str, cred: Mapping[str, Any], now: dt.datetime) -> N
             raise errors.Unauthorized("The signed request has expired or is not yet valid.")
     elif str(params.get("SignatureVersion")) == "2":
         expected = _v2_signature(secret, cred)
+        if not _v2_fresh(params, now):
+            raise errors.Unauthorized("The signed request has expired or is not yet valid.")
     else:
         raise denied
     if not given or not hmac.compare_digest(expected.encode(), given.encode()):

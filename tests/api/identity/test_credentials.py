@@ -243,6 +243,13 @@ def test_ec2tokens_checks_a_signature_v2(identity_cloud: Cloud) -> None:
     body["credentials"]["params"] = {**params, "Action": "TerminateInstances"}
     resp = httpx.post(f"{identity_cloud.auth_url}/ec2tokens", json=body, timeout=30)
     assert resp.status_code == 401
+    # a request signed an hour ago is refused even with a right signature
+    stale_params = {**params, "Timestamp": "2026-01-01T00:00:00Z"}
+    _qs, signature = SigV2Auth(Credentials(access, secret)).calc_signature(request, stale_params)
+    body["credentials"]["signature"] = signature
+    body["credentials"]["params"] = stale_params
+    resp = httpx.post(f"{identity_cloud.auth_url}/ec2tokens", json=body, timeout=30)
+    assert resp.status_code == 401 and "expired" in resp.json()["error"]["message"]
 
 
 def test_other_users_ec2_credentials_are_out_of_reach(identity_cloud: Cloud) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import openstack
 import pytest
 
 from ministack.identity.client import HttpValidator
-from tests.cloud import ADMIN_PASSWORD, VENV_BIN, Cloud, admin_token
+from tests.cloud import ADMIN_PASSWORD, VENV_BIN, Cloud, admin_token, running_cloud
 
 PASSWORD = "system-pw-1"
 SYSTEM_SCOPE = {"system": {"all": True}}
@@ -236,3 +237,23 @@ def test_http_validator_carries_the_system_scope(identity_cloud: Cloud) -> None:
 @pytest.mark.parametrize("scope", [{"system": "all"}, {"system": {"everything": True}}])
 def test_malformed_system_scope_is_400(identity_cloud: Cloud, scope: Any) -> None:
     assert _login(identity_cloud, "admin", ADMIN_PASSWORD, scope).status_code == 400
+
+
+def test_restart_gives_an_older_install_the_system_grant(tmp_path: Path) -> None:
+    """An install made before system scope existed has no system grant; bootstrap at the next
+    start adds it (and only it), as `keystone-manage bootstrap` run again would."""
+    with running_cloud(tmp_path) as cloud:
+        admin = admin_token(cloud.auth_url)
+        me = _api(cloud, "GET", "/users?name=admin", admin).json()["users"][0]["id"]
+        role = _role_id(cloud, admin, "admin")
+        grant = f"/system/users/{me}/roles/{role}"
+        assert _api(cloud, "DELETE", grant, admin).status_code == 204
+        assert _login(cloud, "admin", ADMIN_PASSWORD, SYSTEM_SCOPE).status_code == 401
+        before = _api(cloud, "GET", "/role_assignments", admin).json()["role_assignments"]
+        cloud.stop()
+        cloud.start()
+        admin = admin_token(cloud.auth_url)
+        assert _api(cloud, "HEAD", grant, admin).status_code == 204
+        after = _api(cloud, "GET", "/role_assignments", admin).json()["role_assignments"]
+        assert len(after) == len(before) + 1
+        assert _login(cloud, "admin", ADMIN_PASSWORD, SYSTEM_SCOPE).status_code == 201
