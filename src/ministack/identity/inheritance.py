@@ -57,3 +57,25 @@ async def ancestors(s: AsyncSession, project_id: str) -> list[str]:
             break
         found.append(current)
     return found
+
+
+async def projects_of(s: AsyncSession, user_id: str) -> set[str]:
+    """Ids of the projects where the user, or a group of theirs, holds a role: directly, or
+    inherited from the project's domain or an ancestor project."""
+    groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == user_id)
+    rows = (
+        await s.execute(
+            select(m.Assignment.target_type, m.Assignment.target_id, m.Assignment.inherited).where(
+                ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == user_id))
+                | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
+                m.Assignment.target_type.in_(("project", "domain")),
+            )
+        )
+    ).all()
+    found = {tid for kind, tid, inherited in rows if kind == "project" and not inherited}
+    inherited_rows = [(kind, tid) for kind, tid, inherited in rows if inherited]
+    if inherited_rows:
+        tree = await ProjectTree.load(s)
+        for kind, tid in inherited_rows:
+            found |= set(tree.in_domain(tid) if kind == "domain" else tree.below(tid))
+    return found

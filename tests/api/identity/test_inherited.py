@@ -107,6 +107,12 @@ def test_inherited_project_grant_reaches_the_subtree_for_groups(identity_cloud: 
     assert _scoped(identity_cloud, user["name"], child["id"]).status_code == 201
     assert _scoped(identity_cloud, user["name"], grandchild["id"]).status_code == 201
     assert _scoped(identity_cloud, user["name"], top["id"]).status_code == 401
+    # and the projects it reaches are the user's projects, as clients list them
+    token = _scoped(identity_cloud, user["name"], child["id"]).headers["X-Subject-Token"]
+    mine = _api(identity_cloud, "GET", "/auth/projects", token).json()["projects"]
+    assert {p["id"] for p in mine} == {child["id"], grandchild["id"]}
+    theirs = _api(identity_cloud, "GET", f"/users/{user['id']}/projects", admin).json()
+    assert {p["id"] for p in theirs["projects"]} == {child["id"], grandchild["id"]}
     # a direct grant on the grandchild shows under the top project with include_subtree
     direct = f"/projects/{grandchild['id']}/users/{user['id']}/roles/{reader}"
     assert _api(identity_cloud, "PUT", direct, admin).status_code == 204

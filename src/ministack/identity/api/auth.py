@@ -20,6 +20,7 @@ from ministack.identity.api.resources import render_domain, render_project
 from ministack.identity.authn import authenticate
 from ministack.identity.catalog import catalog_for
 from ministack.identity.core import TokenInfo
+from ministack.identity.inheritance import projects_of
 from ministack.identity.tokens import SYSTEM_ALL
 
 UPDATED = "2024-04-01T00:00:00Z"
@@ -122,11 +123,15 @@ async def auth_catalog(request: Request) -> Response:
 
 
 async def _my_targets(request: Request, model: Any, plural: str, render: Any) -> Response:
-    """The enabled projects or domains on which the caller holds a role."""
+    """The enabled projects or domains on which the caller holds a role (projects also where
+    one is inherited)."""
     auth = await require_auth(request)
     core = core_of(request)
-    targets = assigned_targets(auth.user_id, "project" if model is m.Project else "domain")
     async with core.db.session() as s:
+        if model is m.Project:
+            targets: Any = await projects_of(s, auth.user_id)
+        else:
+            targets = assigned_targets(auth.user_id, "domain")
         query = select(model).where(model.id.in_(targets), model.enabled)
         rows = (await s.execute(query)).scalars().all()
     base = base_url(request)

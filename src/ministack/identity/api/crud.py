@@ -73,10 +73,13 @@ class Collection:
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:
-    """Subquery: ids of the projects (or domains) where the user or their group has a role."""
+    """Subquery: ids of the projects (or domains) where the user or their group has a role
+    of their own (an inherited grant gives nothing on its target: see inheritance.projects_of
+    for the projects it reaches)."""
     groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == user_id)
     return select(m.Assignment.target_id).where(
         m.Assignment.target_type == target_type,
+        m.Assignment.inherited.is_(False),
         ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == user_id))
         | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
     )

@@ -19,8 +19,9 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity.api import schemas
-from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
+from ministack.identity.api.crud import base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
+from ministack.identity.inheritance import projects_of
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 
 CORE_FIELDS = ("id", "name", "domain_id", "enabled", "password", "default_project_id", "links")
@@ -256,8 +257,8 @@ async def list_user_projects(request: Request) -> Response:
     user_id = request.path_params["user_id"]
     policy.enforce(auth, "identity:list_user_projects", READ_OWN, {"user_id": user_id})
     core = core_of(request)
-    targets = assigned_targets(user_id, "project")
     async with core.db.session() as s:
+        targets = await projects_of(s, user_id)
         rows = (
             (
                 await s.execute(
