@@ -270,3 +270,14 @@ def test_system_reader_sees_every_project_and_changes_nothing(
     assert patch.status_code == 403
     assert httpx.delete(f"{images}/{image.id}", headers=headers, timeout=30).status_code == 403
     assert compute.conn.image.get_image(image.id).name == image.name
+    # a system admin's image needs an owner: the system is no project
+    admin_headers = {"X-Auth-Token": world.tokens["system_admin"]}
+    unowned = httpx.post(images, headers=admin_headers, json={"name": "sys-img"}, timeout=30)
+    assert unowned.status_code == 403
+    owned = httpx.post(
+        images,
+        headers=admin_headers,
+        json={"name": "sys-img", "owner": world.project_id},
+        timeout=30,
+    )
+    assert owned.status_code == 201 and owned.json()["owner"] == world.project_id
