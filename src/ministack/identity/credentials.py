@@ -28,6 +28,7 @@ from ministack.common import errors, files, validation
 
 EC2 = "ec2"
 SIGNATURE_TTL = dt.timedelta(minutes=15)  # Keystone's [credential] auth_ttl
+MAX_PRESIGNED_SECONDS = 7 * 24 * 3600
 V4 = "AWS4-HMAC-SHA256"
 _AUTH_PART = re.compile(r"(\w+)=([^,\s]+)")
 
@@ -161,11 +162,26 @@ def _v2_signature(secret: str, cred: Mapping[str, Any]) -> str:
     return base64.b64encode(hmac.new(secret.encode(), to_sign.encode(), digest).digest()).decode()
 
 
-def _fresh(date: str, now: dt.datetime) -> bool:
+def _presigned_life(params: Mapping[str, Any]) -> dt.timedelta | None:
+    """How long a presigned URL stays valid (X-Amz-Expires, at most 7 days as AWS allows);
+    None for a request signed in its Authorization header."""
+    if params.get("X-Amz-Algorithm") != V4:
+        return None
+    try:
+        seconds = int(str(params.get("X-Amz-Expires", "0")))
+    except ValueError:
+        seconds = 0
+    return dt.timedelta(seconds=max(0, min(seconds, MAX_PRESIGNED_SECONDS)))
+
+
+def _fresh(date: str, now: dt.datetime, life: dt.timedelta | None = None) -> bool:
+    """Signed within 15 minutes of `now`; a presigned URL until its date plus its life."""
     try:
         when = dt.datetime.strptime(date, "%Y%m%dT%H%M%SZ")
     except ValueError:
         return False
+    if life is not None:
+        return when - SIGNATURE_TTL <= now <= when + life
     return abs(now - when) <= SIGNATURE_TTL
 
 
@@ -191,7 +207,7 @@ def check_signature(secret: str, cred: Mapping[str, Any], now: dt.datetime) -> N
     denied = errors.Unauthorized("The request you have made requires authentication.")
     if params.get("X-Amz-Algorithm") == V4 or headers.get("authorization", "").startswith(V4):
         expected, date = _v4_signature(secret, cred)
-        if not _fresh(date, now):
+        if not _fresh(date, now, _presigned_life(params)):
             raise errors.Unauthorized("The signed request has expired or is not yet valid.")
     elif str(params.get("SignatureVersion")) == "2":
         expected = _v2_signature(secret, cred)

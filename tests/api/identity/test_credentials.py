@@ -14,7 +14,7 @@ from typing import Any
 
 import botocore.auth
 import httpx
-from botocore.auth import S3SigV4Auth, SigV2Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV2Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -266,3 +266,64 @@ def test_other_users_ec2_credentials_are_out_of_reach(identity_cloud: Cloud) -> 
     assert _api(identity_cloud, "GET", f"{path}/{access}", alice_token).status_code == 200
     missing = _api(identity_cloud, "POST", path, alice_token, {"tenant_id": "nope"})
     assert missing.status_code == 404
+
+
+def _presigned(access: str, secret: str, url: str, expires: int, age: dt.timedelta) -> str:
+    """A presigned GET URL (botocore's S3 query signer), made `age` ago, valid `expires` s."""
+    request = AWSRequest(method="GET", url=url, headers={})
+    auth = S3SigV4QueryAuth(Credentials(access, secret), "s3", "RegionOne", expires=expires)
+    clock = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda: (dt.datetime.now(dt.UTC) - age).replace(
+        tzinfo=None
+    )
+    try:
+        auth.add_auth(request)
+    finally:
+        botocore.auth.get_current_datetime = clock
+    return str(request.url)
+
+
+def _presigned_body(access: str, url: str) -> dict[str, Any]:
+    split = httpx.URL(url)
+    params = dict(split.params)
+    host = f"{split.host}:{split.port}"
+    return {
+        "credentials": {
+            "access": access,
+            "signature": params["X-Amz-Signature"],
+            "host": host,
+            "verb": "GET",
+            "path": split.path,
+            "params": params,
+            "headers": {"Host": host},
+        }
+    }
+
+
+def test_ec2tokens_checks_presigned_urls_until_they_expire(identity_cloud: Cloud) -> None:
+    admin = admin_token(identity_cloud.auth_url)
+    user, pid, token = _member(identity_cloud, admin)
+    access, secret = _ec2(identity_cloud, token, user["id"], pid)
+    url = "http://127.0.0.1:8080/bucket/shared-object"
+    cases = {
+        "fresh": (_presigned(access, secret, url, 600, dt.timedelta(0)), 200),
+        # a long-lived URL stays valid past the 15 minutes of a header signature
+        "two hours old, valid for three": (
+            _presigned(access, secret, url, 3 * 3600, dt.timedelta(hours=2)),
+            200,
+        ),
+        "two hours old, valid for one": (
+            _presigned(access, secret, url, 3600, dt.timedelta(hours=2)),
+            401,
+        ),
+    }
+    for why, (signed, status) in cases.items():
+        resp = httpx.post(
+            f"{identity_cloud.auth_url}/ec2tokens", json=_presigned_body(access, signed), timeout=30
+        )
+        assert resp.status_code == status, why
+    # the URL names one object: another path is refused
+    body = _presigned_body(access, cases["fresh"][0])
+    body["credentials"]["path"] = "/bucket/other-object"
+    resp = httpx.post(f"{identity_cloud.auth_url}/ec2tokens", json=body, timeout=30)
+    assert resp.status_code == 401
