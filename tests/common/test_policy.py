@@ -110,3 +110,14 @@ def test_domain_user_persona() -> None:
         Auth(**{**member.__dict__, "project_domain_id": "d1"}), "domain_user", {"domain_id": "d1"}
     )
     assert not policy.check(member, "domain_user", {"domain_id": "d1"})
+
+
+def test_domain_personas() -> None:
+    reader = Auth(**{**PERSONAS["reader"].__dict__, "project_id": None, "domain_id": "d1"})
+    target = {"domain_id": "d1"}
+    assert policy.check(reader, "domain_reader", target)
+    assert not policy.check(reader, "domain_member | domain_admin", target)
+    assert not policy.check(reader, "domain_reader", {"domain_id": "d2"})
+    # a project token in the domain is no domain persona
+    member = Auth(**{**PERSONAS["member"].__dict__, "project_domain_id": "d1"})
+    assert not policy.check(member, "domain_reader", target)

@@ -11,6 +11,9 @@ also carries ``reader``. A rule is written as personas joined by ``|``:
 - ``service``: the caller has the ``service`` role (other services acting on a user's behalf).
 - ``system_reader`` / ``system_member`` / ``system_admin``: the caller's token is scoped to
   the system and carries that role (Keystone's ``role:X and system_scope:all``).
+- ``domain_reader`` / ``domain_member`` / ``domain_admin``: the caller's token is scoped to the
+  target's domain (``domain_id``) and carries that role (Keystone's ``role:X and
+  domain_id:%(target.domain_id)s``).
 - ``domain_user``: the caller's token is scoped to the target's domain (``domain_id``), or to
   a project in it (Keystone's ``token.project.domain.id:%(target.domain.id)s``).
 
@@ -39,8 +42,12 @@ PERSONAS = (
     "system_member",
     "system_reader",
     "domain_user",
+    "domain_admin",
+    "domain_member",
+    "domain_reader",
 )
 SYSTEM_PERSONAS = {"system_admin": "admin", "system_member": "member", "system_reader": "reader"}
+DOMAIN_PERSONAS = {"domain_admin": "admin", "domain_member": "member", "domain_reader": "reader"}
 
 
 def check(auth: Auth, rule: str, target: Mapping[str, str | None] | None = None) -> bool:
@@ -69,6 +76,8 @@ def check(auth: Auth, rule: str, target: Mapping[str, str | None] | None = None)
             return True
         if persona == "domain_user" and _in_domain(auth, target.get("domain_id")):
             return True
+        if persona in DOMAIN_PERSONAS and _domain_role(auth, DOMAIN_PERSONAS[persona], target):
+            return True
         if persona not in PERSONAS:
             raise ValueError(f"unknown persona {persona!r} in policy rule {rule!r}")
     return False
@@ -78,6 +87,11 @@ def _in_domain(auth: Auth, domain_id: str | None) -> bool:
     if domain_id is None:
         return False
     return domain_id in (auth.domain_id, auth.project_domain_id)
+
+
+def _domain_role(auth: Auth, role: str, target: Mapping[str, str | None]) -> bool:
+    domain = target.get("domain_id")
+    return domain is not None and domain == auth.domain_id and auth.has_role(role)
 
 
 def enforce(

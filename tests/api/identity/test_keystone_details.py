@@ -148,3 +148,46 @@ def test_user_in_a_missing_domain_is_404(identity_cloud: Cloud) -> None:
     resp = _api(identity_cloud, "POST", "/users", admin, body)
     assert resp.status_code == 404 and "no-such-domain" in resp.json()["error"]["message"]
     assert _api(identity_cloud, "GET", f"/users?name={name}", admin).json()["users"] == []
+
+
+def test_domain_reader_reads_its_own_domain_and_changes_nothing(identity_cloud: Cloud) -> None:
+    admin = admin_token(identity_cloud.auth_url)
+
+    def create(kind: str, **fields: Any) -> str:
+        fields.setdefault("name", f"dr-{uuid.uuid4().hex[:8]}")
+        resp = _api(identity_cloud, "POST", f"/{kind}s", admin, {kind: fields})
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()[kind]["id"])
+
+    domain = create("domain")
+    reader_name = f"dr-{uuid.uuid4().hex[:8]}"
+    reader = create("user", name=reader_name, password=PASSWORD, domain_id=domain)
+    colleague = create("user", domain_id=domain)
+    project = create("project", domain_id=domain)
+    group = create("group", domain_id=domain)
+    elsewhere = create("project")
+    role = _api(identity_cloud, "GET", "/roles?name=reader", admin).json()["roles"][0]["id"]
+    grant = f"/domains/{domain}/users/{reader}/roles/{role}"
+    assert _api(identity_cloud, "PUT", grant, admin).status_code == 204
+    body = password_body(reader_name, PASSWORD, None)
+    body["auth"]["identity"]["password"]["user"]["domain"] = {"id": domain}
+    body["auth"]["scope"] = {"domain": {"id": domain}}
+    token = httpx.post(f"{identity_cloud.auth_url}/auth/tokens", json=body).headers[
+        "X-Subject-Token"
+    ]
+    listed = {
+        kind: {r["id"] for r in _api(identity_cloud, "GET", f"/{kind}", token).json()[kind]}
+        for kind in ("users", "projects", "groups")
+    }
+    assert listed == {
+        "users": {reader, colleague},
+        "projects": {project},
+        "groups": {group},
+    }
+    for path in (f"/users/{colleague}", f"/projects/{project}", f"/groups/{group}"):
+        assert _api(identity_cloud, "GET", path, token).status_code == 200, path
+    admin_id = _api(identity_cloud, "GET", "/users?name=admin", admin).json()["users"][0]["id"]
+    for path in (f"/users/{admin_id}", f"/projects/{elsewhere}", "/users?domain_id=default"):
+        assert _api(identity_cloud, "GET", path, token).status_code == 403, path
+    create_body = {"project": {"name": "no", "domain_id": domain}}
+    assert _api(identity_cloud, "POST", "/projects", token, create_body).status_code == 403

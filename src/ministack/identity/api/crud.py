@@ -64,12 +64,18 @@ class Collection:
     before_update: Hook | None = None
     before_delete: Hook | None = None
     id_from_body: bool = False
+    # rows belong to a domain, and a reader of that domain reads them (Keystone's defaults
+    # for projects, users and groups)
+    domain_readable: bool = False
 
     def rule(self, action: str) -> str:
         """The action's rule: declared, else Keystone's default (reads: an admin or a reader of
-        the whole system; writes: an admin)."""
+        the whole system, and of the row's domain when `domain_readable`; writes: an admin)."""
         default = "admin | system_reader" if action in ("list", "get") else "admin"
-        return self.rules.get(action, default)
+        rule = self.rules.get(action, default)
+        if self.domain_readable and action in ("list", "get"):
+            rule += " | domain_reader"
+        return rule
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:
@@ -157,9 +163,13 @@ def duplicate(coll: Collection) -> errors.Conflict:
 def routes(coll: Collection) -> list[Route]:
     async def list_items(request: Request) -> Response:
         auth = await require_auth(request)
-        policy.enforce(auth, f"identity:list_{coll.plural}", coll.rule("list"))
         params = request.query_params
+        domain = {"domain_id": params.get("domain_id") or auth.domain_id}
+        policy.enforce(auth, f"identity:list_{coll.plural}", coll.rule("list"), domain)
         query = select(coll.model)
+        if coll.domain_readable and not auth.reads_all:
+            # admitted as a reader of one domain: that domain's rows only
+            query = query.where(coll.model.domain_id == auth.domain_id)
         for name in coll.filters:
             if name in params:
                 col = getattr(coll.model, name)
@@ -207,7 +217,10 @@ def routes(coll: Collection) -> list[Route]:
             raise errors.NotFound(
                 f"Could not find {coll.singular}: {request.path_params['item_id']}."
             )
-        policy.enforce(auth, f"identity:get_{coll.singular}", coll.rule("get"), coll.target(row))
+        target = dict(coll.target(row))
+        if coll.domain_readable:
+            target["domain_id"] = row.domain_id
+        policy.enforce(auth, f"identity:get_{coll.singular}", coll.rule("get"), target)
         return json_response({coll.singular: coll.render(row, base_url(request))})
 
     async def update_item(request: Request) -> Response:

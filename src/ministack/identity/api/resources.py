@@ -229,6 +229,7 @@ PROJECTS = Collection(
     filters=("name", "domain_id", "enabled", "parent_id"),
     rules={"get": "admin | reader"},
     target=lambda p: {"project_id": p.id},
+    domain_readable=True,
     before_create=_project_create,
     before_delete=_project_delete,
 )
@@ -239,6 +240,7 @@ GROUPS = Collection(
     (NAME64, DESCRIPTION, Field("domain_id", max_len=64, updatable=False)),
     render_group,
     filters=("name", "domain_id"),
+    domain_readable=True,
     before_create=_group_create,
     before_delete=_group_delete,
 )

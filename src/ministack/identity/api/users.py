@@ -65,9 +65,12 @@ def _check_str(obj: dict[str, Any], key: str, limit: int, required: bool = False
 
 async def list_users(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_users", "admin | system_reader")
     params = request.query_params
+    domain = {"domain_id": params.get("domain_id") or auth.domain_id}
+    policy.enforce(auth, "identity:list_users", "admin | system_reader | domain_reader", domain)
     query = select(m.User)
+    if not auth.reads_all:  # a reader of one domain: that domain's users only
+        query = query.where(m.User.domain_id == auth.domain_id)
     if "name" in params:
         query = query.where(m.User.name == params["name"])
     if "domain_id" in params:
@@ -132,10 +135,11 @@ async def create_user(request: Request) -> Response:
 async def show_user(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:get_user", READ_OWN, {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         user = await s.get(m.User, user_id)
+    target = {"user_id": user_id, "domain_id": user.domain_id if user else None}
+    policy.enforce(auth, "identity:get_user", f"{READ_OWN} | domain_reader", target)
     if user is None:
         raise errors.NotFound(f"Could not find user: {user_id}.")
     return json_response({"user": render_user(user, base_url(request))})
