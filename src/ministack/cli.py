@@ -56,6 +56,7 @@ def init(
         password = admin_password or secrets.token_urlsafe(12)
         files.write_private(path, initial_config(password))
         console.print(f"wrote {path}")
+    add_service_passwords(path)
     settings = _settings()
     files.private_dir(settings.state_path, tighten=True)
     _upgrade(settings)
@@ -96,6 +97,28 @@ def openrc_text(auth_url: str, password: str, region: str) -> str:
     lines = ["# source this file to use the openstack CLI as admin"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def add_service_passwords(path: Path) -> None:
+    """Add a [service_auth] section with a generated password per service user when the file
+    has none (idempotent; an existing section is left as it is). The file is rewritten whole
+    through `files.write_private`, so it keeps its 0600 mode and is never half-written."""
+    import tomllib
+
+    import tomli_w
+
+    text = path.read_text()
+    try:
+        if "service_auth" in tomllib.loads(text):
+            return
+    except tomllib.TOMLDecodeError:
+        return  # reported with its location by the settings loader next
+    passwords = {
+        f"{user}_password": secrets.token_urlsafe(18) for user in config.SERVICE_USERS.values()
+    }
+    section = tomli_w.dumps({"service_auth": passwords})
+    note = "# the services' own users (project service); see docs/config.md\n"
+    files.write_private(path, text.rstrip("\n") + "\n\n" + note + section)
 
 
 def write_credentials(settings: Settings) -> None:

@@ -80,8 +80,36 @@ class IdentitySection:
     max_request_body_size: int = _opt(114688, "Largest request body accepted, in bytes.")
     password_hash_rounds: int = _opt(12, "bcrypt cost for stored passwords.")
     password_cache_seconds: int = _opt(300, "How long a verified password skips bcrypt.")
-    auth_url: str = _opt("", "Identity URL other services use; empty means this process.")
+    auth_url: str = _opt(
+        "",
+        "Keystone v3 URL (http://controller:5000/v3) where services validate tokens and service "
+        "users log in; empty means this host's identity service.",
+    )
     token_cache_seconds: int = _opt(30, "How long remote services cache a validated token.")
+
+
+# service -> the identity user it calls other services as (DevStack's names)
+SERVICE_USERS: dict[str, str] = {"compute": "nova", "image": "glance", "placement": "placement"}
+
+
+@dataclass(frozen=True)
+class ServiceAuthSection:
+    project_name: str = _opt("service", "Project of the service users (DevStack: service).")
+    interface: str = _opt(
+        "internal", "Catalog interface service-to-service calls use: internal, public or admin."
+    )
+    nova_password: str = _opt(
+        "", "Password of the nova user compute calls other services as; `ministack init` sets it."
+    )
+    glance_password: str = _opt("", "Password of the glance service user; set by `ministack init`.")
+    placement_password: str = _opt(
+        "", "Password of the placement service user; set by `ministack init`."
+    )
+
+    def password(self, user: str) -> str:
+        """The configured password of service user `user` ('' when not configured)."""
+        value: str = getattr(self, f"{user}_password", "")
+        return value
 
 
 @dataclass(frozen=True)
@@ -150,6 +178,11 @@ class ImageSection:
     image_size_total: int = _opt(
         1099511627776, "Bytes of image data (stored and staged) one project may hold; -1: no limit."
     )
+    web_download_allowed_hosts: str = _opt(
+        "",
+        "Hosts (names or IP addresses, comma-separated) the web-download import method may fetch "
+        "from, over http or https; empty: web-download refuses every URL.",
+    )
 
 
 @dataclass(frozen=True)
@@ -193,6 +226,7 @@ class Settings:
     security_compliance: SecurityComplianceSection = field(
         default_factory=SecurityComplianceSection
     )
+    service_auth: ServiceAuthSection = field(default_factory=ServiceAuthSection)
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
@@ -215,6 +249,11 @@ class Settings:
 
     def endpoint(self, service: str) -> str:
         return f"http://{self.default.public_host}:{self.port(service)}"
+
+    @property
+    def identity_url(self) -> str:
+        """The Keystone v3 URL service users log in at: [identity] auth_url, else this host's."""
+        return self.identity.auth_url.rstrip("/") or self.endpoint("identity") + "/v3"
 
 
 class ConfigError(ValueError):

@@ -243,6 +243,7 @@ ENDPOINTS = [
         ("sort_key", "sort_dir", "limit", "marker", "changes-since", "status", "name"),
     ),
     Endpoint("compute", "GET", "/v2.1/os-keypairs", (), ("limit", "marker", "user_id")),
+    Endpoint("compute", "GET", "/v2.1/os-server-groups", (), ("limit", "offset", "all_projects")),
     Endpoint("compute", "GET", "/v2.1/flavors/detail", (), ("sort_key", "minRam", "is_public")),
     # image
     Endpoint("image", "POST", "/v2/images", ((None, IMAGE_FIELDS),)),
@@ -273,6 +274,38 @@ ENDPOINTS = [
             "visibility",
             "protected",
         ),
+    ),
+    Endpoint(
+        "image",
+        "POST",
+        "/v2/metadefs/namespaces",
+        ((None, ("namespace", "visibility", "protected", "properties", "objects", "tags")),),
+    ),
+    Endpoint(
+        "image",
+        "GET",
+        "/v2/metadefs/namespaces",
+        (),
+        ("limit", "marker", "sort_key", "sort_dir", "visibility", "resource_types"),
+    ),
+    Endpoint(
+        "image",
+        "POST",
+        "/v2/metadefs/namespaces/{metadef}/properties",
+        ((None, ("name", "title", "type", "enum", "minimum", "items")),),
+    ),
+    Endpoint(
+        "image",
+        "POST",
+        "/v2/metadefs/namespaces/{metadef}/objects",
+        ((None, ("name", "description", "required", "properties")),),
+    ),
+    Endpoint("image", "POST", "/v2/metadefs/namespaces/{metadef}/tags", ((None, ("tags",)),)),
+    Endpoint(
+        "image",
+        "POST",
+        "/v2/metadefs/namespaces/{metadef}/resource_types",
+        ((None, ("name", "prefix", "properties_target")),),
     ),
     # identity
     Endpoint("identity", "POST", "/v3/auth/tokens", (("auth", ("identity", "scope")),)),
@@ -324,6 +357,32 @@ ENDPOINTS = [
         (("endpoint", ("service_id", "interface", "url", "region_id")),),
     ),
     Endpoint("identity", "GET", "/v3/projects", (), ("limit", "marker", "enabled", "name")),
+    Endpoint("identity", "GET", "/v3/users", (), ("name", "enabled", "domain_id", "limit")),
+    Endpoint(
+        "identity",
+        "GET",
+        "/v3/role_assignments",
+        (),
+        ("effective", "include_names", "user.id", "scope.project.id", "role.id"),
+    ),
+    Endpoint(
+        "compute",
+        "GET",
+        "/v2.1/os-hypervisors/detail",
+        (),
+        ("limit", "marker", "hypervisor_hostname_pattern", "with_servers"),
+    ),
+    Endpoint("compute", "GET", "/v2.1/os-services", (), ("host", "binary")),
+    Endpoint("compute", "GET", "/v2.1/limits", (), ("tenant_id", "reserved")),
+    Endpoint(
+        "compute",
+        "GET",
+        "/v2.1/servers/{server}/os-instance-actions",
+        (),
+        ("limit", "marker", "changes-since", "changes-before"),
+    ),
+    Endpoint("compute", "GET", "/v2.1/os-availability-zone/detail", (), ("x",)),
+    Endpoint("image", "GET", "/v2/images/{image}/members", (), ("x",)),
     # placement
     Endpoint("placement", "GET", "/resource_providers", (), ("name", "uuid", "member_of")),
     Endpoint("placement", "GET", "/usages", (), ("project_id", "user_id")),
@@ -352,6 +411,19 @@ VALID: dict[str, tuple[Any, ...]] = {
     "PUT /v2.1/os-quota-sets/{project}": ({"quota_set": {"instances": 5, "cores": 4}},),
     "POST /v2/images": ({"name": "fz", "disk_format": "raw", "container_format": "bare"},),
     "POST /v2/images/{image}/members": ({"member": "{admin_project}"},),
+    "POST /v2/metadefs/namespaces": (
+        {"namespace": "FZ::made", "properties": {"p": {"title": "P", "type": "string"}}},
+    ),
+    "POST /v2/metadefs/namespaces/{metadef}/properties": (
+        {"name": "fz", "title": "Fz", "type": "string", "enum": ["a"]},
+    ),
+    "POST /v2/metadefs/namespaces/{metadef}/objects": (
+        {"name": "fz", "properties": {"a": {"title": "A", "type": "integer"}}},
+    ),
+    "POST /v2/metadefs/namespaces/{metadef}/tags": ({"tags": [{"name": "fz"}]},),
+    "POST /v2/metadefs/namespaces/{metadef}/resource_types": (
+        {"name": "OS::Nova::Flavor", "prefix": "fz:"},
+    ),
     "PUT /v2/images/{image}/members/{project}": ({"status": "accepted"},),
     "POST /v3/projects": ({"project": {"name": "fz", "tags": ["a"]}},),
     "PATCH /v3/projects/{project}": ({"project": {"description": "d"}},),
@@ -473,6 +545,7 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
         image = conn.image.create_image(name="fuzz-shared", visibility="shared")
         conn.image.add_member(image.id, member=project.id)
         aggregate = conn.compute.create_aggregate(name="fuzz-agg")
+        conn.image.create_metadef_namespace(namespace="FZ::target", visibility="public")
         ids = {
             "server": server.id,
             "flavor": compute.flavor_id,
@@ -481,6 +554,7 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
             "admin": conn.current_user_id,
             "image": image.id,
             "aggregate": str(aggregate.id),
+            "metadef": "FZ::target",
             "public_image": compute.image_id,
             "admin_project": conn.current_project_id,
         }

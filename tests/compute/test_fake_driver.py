@@ -3,6 +3,9 @@ idempotent, delays and failures are data."""
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 
 from ministack.compute.virt.driver import DriverError, GuestNotFound, GuestSpec, PowerState
@@ -57,3 +60,22 @@ async def test_injected_failures_leave_nothing() -> None:
 def test_parse_settings() -> None:
     assert parse_settings("spawn=2.0, destroy") == {"spawn": "2.0", "destroy": ""}
     assert parse_settings("") == {}
+
+
+async def test_guests_outlive_the_driver_when_given_a_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "fake-hosts" / "h1.json"
+    first = FakeDriver("h1", state_file=state)
+    await first.spawn(spec("u1"))
+    await first.spawn(spec("u2"))
+    await first.power_off("u2")
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    second = FakeDriver("h1", state_file=state)  # the next process of the same host
+    assert {g.uuid: g.power_state for g in await second.list_guests()} == {
+        "u1": PowerState.RUNNING,
+        "u2": PowerState.SHUTDOWN,
+    }
+    assert "fake: power_off" in await second.console_log("u2")
+    await second.destroy("u1")
+    await second.destroy("u2")
+    assert await FakeDriver("h1", state_file=state).list_guests() == []
+    assert [p.name for p in state.parent.iterdir()] == ["h1.json"]  # no temporary left

@@ -33,6 +33,7 @@ INSTALL_HINT = "run scripts/install-guest-deps.sh (as root)"
 BOOT_TIMEOUT = 120.0  # seconds from QEMU start to the banner; about 10-15 s is usual here
 POWEROFF_TIMEOUT = 60.0
 HOSTNAME = "testvm-abc"
+ADMIN_PASS = "Guest-pw 42"
 INSTANCE_UUID = "5e6f4b1c-0d2a-4c3b-9e8f-7a6b5c4d3e2f"
 USER_DATA = "#!/bin/sh\necho USERDATA-RAN-42\n"
 BANNER = re.compile(re.escape(BANNER_PREFIX) + r" hostname=(\S+) ip=(\S+) ===")
@@ -77,6 +78,7 @@ def write_metadata(root: Path, hostname: str, public_key: str, user_data: str) -
         "meta": {"role": "test"},
         "public_keys": {"testkey": public_key},
         "keys": [{"name": "testkey", "type": "ssh", "data": public_key}],
+        "admin_pass": ADMIN_PASS,
     }
     (latest / "meta_data.json").write_text(json.dumps(meta))
     (latest / "user_data").write_text(user_data)
@@ -258,6 +260,14 @@ def test_boots_from_config_drive_with_ssh_and_powers_off_on_acpi_button(
         HOSTNAME,
         INSTANCE_UUID,
     ]
+    # admin_pass became root's password: hashing it again with the stored salt gives the hash
+    assert "set root's password from admin_pass" in guest.console()
+    check = (
+        "h=$(sed -n 's/^root:\\([^:]*\\):.*/\\1/p' /etc/shadow); "
+        "s=$(echo \"$h\" | cut -d'$' -f3); "
+        f'[ "$(mkpasswd -m sha512 \'{ADMIN_PASS}\' "$s")" = "$h" ] && echo MATCH'
+    )
+    assert ssh(ssh_key, port, check).strip() == "MATCH"
 
     # A NIC attached to the running guest gets DHCP too (like interface attach).
     guest.qmp(

@@ -16,6 +16,7 @@ from ministack.compute.scheduler.filters import (
     load_filters,
 )
 from ministack.compute.scheduler.hosts import HostState
+from ministack.config import Settings
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0)
 
@@ -48,6 +49,18 @@ def test_compute_filter_uses_heartbeat_age_and_forced_down() -> None:
     assert not f.passes(stale, request())
     assert not f.passes(host("c", forced_down=True), request())
     assert not f.passes(host("d", disabled=True), request())
+
+
+def test_host_down_after_nova_defaults() -> None:
+    """A host is down after service_down_time = 60 s without one of its 10 s heartbeats."""
+    compute = Settings().compute
+    assert (compute.service_down_time, compute.heartbeat_interval) == (60, 10)
+    f = ComputeFilter()
+    down_after = float(compute.service_down_time)
+    fresh = host("a", heartbeat=NOW - dt.timedelta(seconds=60))
+    assert f.passes(fresh, request(down_after=down_after))
+    stale = host("b", heartbeat=NOW - dt.timedelta(seconds=61))
+    assert not f.passes(stale, request(down_after=down_after))
 
 
 def test_resource_and_zone_filters_explain_themselves() -> None:

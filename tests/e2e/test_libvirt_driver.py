@@ -139,7 +139,10 @@ def _restart_libvirtd() -> None:
 
 
 def _domains() -> str:
-    return _virsh("list", "--all", "--name").stdout
+    """Every domain's name; fails when virsh fails, so "no domain left" cannot pass vacuously."""
+    done = _virsh("list", "--all", "--name")
+    assert done.returncode == 0, f"virsh list failed: {done.stderr.strip()}"
+    return done.stdout
 
 
 async def test_guest_lifecycle(driver: LibvirtDriver, state_dir: Path) -> None:

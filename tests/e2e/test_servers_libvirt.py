@@ -37,7 +37,11 @@ USER_DATA = b"#!/bin/sh\necho user-data-ran-$(hostname)\n"
 
 
 def virsh(*args: str) -> str:
-    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True).stdout
+    """virsh's output; fails the test when virsh itself fails (e.g. libvirtd unreachable), so
+    a host check never passes on an empty answer."""
+    done = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True)
+    assert done.returncode == 0, f"virsh {' '.join(args)} failed: {done.stderr.strip()}"
+    return done.stdout
 
 
 def domstate(uuid: str) -> str:

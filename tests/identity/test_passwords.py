@@ -19,6 +19,8 @@ async def test_a_failure_is_never_cached_and_a_new_hash_invalidates() -> None:
     first = await hasher.hash("one")
     assert await hasher.verify("u1", "one", first)
     assert not await hasher.verify("u1", "two", first)
+    assert not await hasher.verify("u1", "two", first)  # the failure was not remembered
+    assert await hasher.verify("u1", "one", first)
     second = await hasher.hash("two")
     assert not await hasher.verify("u1", "one", second)  # the cached "one" cannot match
     assert await hasher.verify("u1", "two", second)

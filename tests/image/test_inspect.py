@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ministack.image.inspect import FormatError, inspect_file, inspect_stream
+from ministack.common.diskformat import FormatError, inspect_file, inspect_stream
 from tests.image import formats
 from tests.image.formats import MiB
 
@@ -66,8 +66,40 @@ def test_mismatched_or_unsafe_content_is_refused(data: bytes, declared: str, mes
         check(data, declared)
 
 
-def test_uninspected_formats_pass_through() -> None:
+def test_raw_content_declared_ami_aki_ari_passes() -> None:
     assert check(b"kernel", "aki") == ("aki", 6)
+    assert check(b"\0" * 4096, "ami") == ("ami", 4096)
+
+
+@pytest.mark.parametrize("declared", ["ami", "aki", "ari", "raw"])
+def test_a_qcow2_with_a_backing_file_is_refused_whatever_the_declared_format(
+    declared: str,
+) -> None:
+    for data in (formats.qcow2(backing=b"/etc/passwd"), formats.qcow2(data_file_bit=True)):
+        with pytest.raises(FormatError, match=f"is qcow2, but disk_format is {declared}"):
+            check(data, declared)
+
+
+@pytest.mark.parametrize(
+    ("declared", "container"),
+    [("ploop", "bare"), ("qcow2", "ova"), ("raw", "docker"), ("ami", "compressed")],
+)
+def test_unsafe_content_is_refused_in_any_container(declared: str, container: str) -> None:
+    data = formats.qcow2(backing=b"/etc/shadow")
+    with pytest.raises(FormatError, match="backing file"):
+        inspect_stream(io.BytesIO(data), len(data), declared, container)
+    flat = formats.vmdk_flat_descriptor()
+    with pytest.raises(FormatError, match="text descriptor"):
+        inspect_stream(io.BytesIO(flat), len(flat), declared, container)
+
+
+def test_a_container_may_hold_content_other_than_its_disk_format() -> None:
+    archive = b"ustar\0" + b"\0" * 4096
+    got = inspect_stream(io.BytesIO(archive), len(archive), "qcow2", "ova")
+    assert (got.format, got.virtual_size) == ("qcow2", len(archive))
+    plain = formats.qcow2(MiB)
+    got = inspect_stream(io.BytesIO(plain), len(plain), "ploop", "bare")
+    assert (got.format, got.virtual_size) == ("ploop", len(plain))
 
 
 QEMU_IMG = shutil.which("qemu-img") or "/usr/bin/qemu-img"

@@ -42,7 +42,9 @@ def test_stop_with_requests_in_flight_loses_no_committed_data(tmp_path: Path, ba
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(create, i) for i in range(40)]
+            deadline = time.monotonic() + 60
             while len(created) < 5:
+                assert time.monotonic() < deadline, "5 projects were never created"
                 time.sleep(0.01)
             assert cloud.stop(signal.SIGTERM) == 0
             for f in futures:

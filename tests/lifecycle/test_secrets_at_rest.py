@@ -126,10 +126,16 @@ def test_init_writes_hostile_passwords_as_inert_data(tmp_path: Path) -> None:
         toml_path = state / "ministack.toml"
         with toml_path.open("rb") as fh:
             parsed = tomllib.load(fh)
+        service_passwords = parsed.pop("service_auth")
         assert parsed == {
             "identity": {"admin_password": password},
             "compute": {"virt_driver": "libvirt"},
         }
+        assert sorted(service_passwords) == [
+            "glance_password",
+            "nova_password",
+            "placement_password",
+        ]
         loaded = config.load(toml_path, env={})
         assert loaded.identity.admin_password == password and loaded.database.url == ""
         sourced = subprocess.run(

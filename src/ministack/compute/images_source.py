@@ -1,8 +1,9 @@
-"""The virt drivers' `ImageSource` on top of the image service's in-process client.
+"""The virt drivers' `ImageSource` on top of the image service's client (`ImageApi`).
 
 Where it sits: `agent.group.make_driver` hands one to the libvirt driver, whose image cache
 calls `fetch` the first time a host boots an image. The bytes come from
-`ImageClient.download` (streamed, md5-checked, written to a temporary file and renamed); the
+`ImageApi.download` (in-process, or over HTTP on another host; streamed, md5-checked, written
+to a temporary file and renamed); the
 driver then checks os_hash_value itself. Errors become `DriverError` with a message the user
 sees in the instance fault.
 """
@@ -17,8 +18,7 @@ from ministack.compute.virt.driver import DriverError
 
 
 class ImageServiceSource:
-    """Fetch image data through the image client of this process (looked up at each call,
-    so the image service may start after compute)."""
+    """Fetch image data through compute's image client."""
 
     def __init__(self, images: Images) -> None:
         self.images = images
@@ -26,17 +26,11 @@ class ImageServiceSource:
     async def fetch(self, image_id: str, dest: Path) -> None:
         """Write the image's data to `dest` atomically (nothing at `dest` on error).
 
-        Raises DriverError when the image service is not in this process, the image is gone
-        or has no data, or its data does not match its checksum.
+        Raises DriverError when the image service cannot be reached, the image is gone or has
+        no data, or its data does not match its checksum.
         """
-        client = self.images.client
-        if client is None:
-            raise DriverError(
-                "the image service is not running in this process, so the compute agent "
-                "cannot download images: enable the image service in [services] enabled"
-            )
         try:
-            await client.download(image_id, dest)
+            await self.images.client.download(image_id, dest)
         except errors.NotFound:
             raise DriverError(f"image {image_id} could not be found (deleted?)") from None
         except errors.ApiError as exc:

@@ -339,3 +339,20 @@ async def mark_deleted(db: Database, uuid: str) -> bool:
             )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# system_metadata key holding a new admin password until the guest's spawn has used it
+ADMIN_PASS_KEY = "admin_pass"
+
+
+async def forget_admin_pass(db: Database, uuid: str) -> None:
+    """Drop the admin password from the instance once its guest spec holds it: it is written
+    into the config drive and kept nowhere else (Nova keeps it out of its database too)."""
+    async with db.writer() as s:
+        inst = (
+            await s.execute(select(m.Instance).where(m.Instance.uuid == uuid))
+        ).scalar_one_or_none()
+        if inst is not None and ADMIN_PASS_KEY in (inst.system_metadata or {}):
+            inst.system_metadata = {
+                k: v for k, v in inst.system_metadata.items() if k != ADMIN_PASS_KEY
+            }

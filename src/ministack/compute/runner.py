@@ -1,6 +1,10 @@
 """`ministack compute`: run compute agents (N fake hosts, or this host's libvirt) in their own
 process against the configured database and message bus (RabbitMQ: the in-process bus cannot
-reach another process)."""
+reach another process).
+
+On another host it needs only [database] url, [messaging] url, the controller's
+[identity] auth_url and the [service_auth] passwords: no image service runs here, so the
+agents reach it over HTTP as the nova service user, at the image endpoint in the catalog."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from ministack.common.db import Database
 from ministack.common.rpc import make_bus
 from ministack.common.runtime import Context
 from ministack.compute.service import start_agents
-from ministack.config import Settings
+from ministack.config import SERVICE_USERS, Settings
 
 logger = logging.getLogger("ministack.compute.agent")
 
@@ -46,7 +50,14 @@ async def run_agents(settings: Settings, *, stderr_logs: bool = True) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    group = await start_agents(Context(settings=settings, db=db, bus=bus))
+    if not settings.service_auth.password(SERVICE_USERS["compute"]):
+        logger.warning(
+            "[service_auth] nova_password is not set: this host cannot download images or "
+            "upload snapshots (copy [service_auth] from the controller's ministack.toml)"
+        )
+    # Only compute runs in this process: other services are reached over HTTP.
+    ctx = Context(settings=settings, db=db, bus=bus, services=("compute",))
+    group = await start_agents(ctx)
     logger.info("compute agents running for %d host(s)", len(group.agents))
     try:
         await stop.wait()

@@ -15,14 +15,15 @@ from ministack.compute.api.common import Api
 from ministack.compute.conductor import Conductor
 from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
+from ministack.config import SERVICE_USERS
 from ministack.image import client as image_client
 from ministack.placement.client import PlacementClient
 
 
 def images_for(ctx: Context) -> Images:
-    """Compute's way to the image service: in-process when it runs here."""
-    client = image_client.in_process(ctx.settings, ctx.db) if ctx.runs("image") else None
-    return Images(ctx.settings, client)
+    """Compute's way to the image service: in-process when it runs here, else over HTTP as
+    the nova service user."""
+    return Images(ctx.settings, image_client.for_context(ctx, SERVICE_USERS["compute"]))
 
 
 async def start_agents(ctx: Context) -> AgentGroup:

@@ -3,6 +3,9 @@ table of transitional states with who owns each, how long it may last and what a
 
 Every state change in compute goes through a compare-and-swap on (vm_state, task_state), so two
 actions racing on one server cannot both win (PROMISES 9); the loser gets 409.
+
+The image service keeps its own table (image/states.py); tests/lifecycle/
+test_kill_in_every_state.py walks both, killing the process in every row's state.
 """
 
 from __future__ import annotations

@@ -26,12 +26,7 @@ QUEUED, SAVING, ACTIVE, KILLED = "queued", "saving", "active", "killed"
 DEACTIVATED, DELETED = "deactivated", "deleted"
 UPLOADING, IMPORTING = "uploading", "importing"
 STATUSES: Final = (QUEUED, SAVING, ACTIVE, KILLED, DEACTIVATED, DELETED, UPLOADING, IMPORTING)
-
-# Transitional statuses: who owns them and what a restart does (PROMISES 4).
-TRANSITIONAL: Final = {
-    SAVING: "the upload request; on restart the image returns to queued, partial data removed",
-    IMPORTING: "the import request; on restart the image returns to queued, staging removed",
-}
+# The transitional ones, with owner, timeout and restart rule: image/states.py.
 
 # Attributes the server owns: a create or PATCH naming one is 403 (Glance).
 READ_ONLY: Final = frozenset(
@@ -81,6 +76,7 @@ MAX_MEMBERS: Final = 128
 DEFAULT_LIMIT: Final = 25
 MAX_LIMIT: Final = 1000
 HASH_ALGO: Final = "sha512"
-IMPORT_METHODS: Final = ("glance-direct",)
+IMPORT_METHODS: Final = ("glance-direct", "web-download")
+STORE: Final = "file"  # the one store (Glance multi-store id) that holds image data
 # JSON bodies (not image data) stay under the common limit.
 MAX_JSON_BODY: Final = 114688

@@ -18,13 +18,11 @@ from ministack.common import errors, policy
 from ministack.common.auth import Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import ImageSection, Settings
-from ministack.image import attrs, quotas
+from ministack.image import attrs, policies, quotas
 from ministack.image import constants as c
 from ministack.image.models import Image, ImageMember, ImageProperty, ImageTag
 from ministack.image.store import FilesystemStore, discard
 from ministack.image.views import render_one
-
-WRITE_RULE = "admin | member"
 
 
 class Gone(errors.ApiError):
@@ -48,7 +46,11 @@ class ImageCore:
     # -- access -----------------------------------------------------------------------------
 
     async def find(self, s: AsyncSession, auth: Auth, image_id: str) -> Image:
-        """The image if `auth` may see it; 404 otherwise (never reveals that it exists)."""
+        """The image if `auth` may see it; 404 otherwise (never reveals that it exists).
+
+        403 first when the caller may read no image at all (policy image:get_image).
+        """
+        policies.authorize(auth, "get_image", auth.project_id)
         img = await s.get(Image, image_id)
         if img is None or not await self.visible(s, auth, img):
             raise errors.NotFound(f"No image found with ID {image_id}.")
@@ -65,14 +67,14 @@ class ImageCore:
 
     @staticmethod
     def enforce_write(auth: Auth, img: Image, action: str = "modify_image") -> None:
-        """403 unless the caller is admin or a member of the owner project."""
-        policy.enforce(auth, f"image:{action}", WRITE_RULE, {"project_id": img.owner})
+        """403 unless policy `action` allows the caller on the owner project."""
+        policies.authorize(auth, action, img.owner)
 
     # -- records ----------------------------------------------------------------------------
 
     async def create(self, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
         """Create a queued image record. 403 read-only/publicize, 400 bad values, 413 quota."""
-        policy.enforce(auth, "image:add_image", WRITE_RULE, {"project_id": auth.project_id})
+        policies.authorize(auth, "add_image", auth.project_id)
         image_id = body.get("id")
         if image_id is not None:
             try:
@@ -134,7 +136,7 @@ class ImageCore:
 
     @staticmethod
     def _check_publicize(auth: Auth, visibility: str | None) -> None:
-        if visibility == "public" and not auth.is_admin:
+        if visibility == "public" and not policy.check(auth, policies.RULES["publicize_image"]):
             raise errors.Forbidden(
                 "You are not authorized to make an image public: only an admin can "
                 "(policy image:publicize_image). Use visibility 'shared' or 'community'."

@@ -4,7 +4,8 @@ An upload moves the image queued -> saving, spools the body to the store's scrat
 while hashing it, inspects the result, and only then adopts it and marks the image active.
 Every failure — bad format, quota, a client that disconnects, the image deleted meanwhile —
 removes the partial file and returns the image to queued (or leaves no record when deleted):
-nothing half-stored survives. A restart finds no image in saving or importing (`recover`).
+nothing half-stored survives. A client that sends nothing for `states.UPLOAD_IDLE_TIMEOUT`
+seconds is cut off the same way. A restart applies each transitional status's rule (`recover`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
+from ministack.common.diskformat import FormatError, Inspection, inspect_file
 from ministack.image import constants as c
-from ministack.image import quotas
+from ministack.image import policies, quotas, states
 from ministack.image.core import Gone, ImageCore, RangeNotSatisfiable
-from ministack.image.inspect import FormatError, Inspection, inspect_file
 from ministack.image.models import Image
 from ministack.image.spool import Spooled, spool
 from ministack.image.store import discard
@@ -50,7 +51,10 @@ class ImageData:
         """queued -> `to_status` after the checks; returns (bytes allowed, owner)."""
         async with self.core.db.writer() as s:
             img = await self.core.find(s, auth, image_id)
-            self.core.enforce_write(auth, img, "upload_image")
+            # Glance: PUT /file is upload_image, PUT /stage is modify_image
+            self.core.enforce_write(
+                auth, img, "upload_image" if to_status == c.SAVING else "modify_image"
+            )
             if img.status != c.QUEUED:
                 raise errors.Conflict(
                     f"Image {image_id} is {img.status}: data can only be uploaded to a queued "
@@ -92,7 +96,7 @@ class ImageData:
     ) -> Spooled:
         try:
             return await spool(
-                chunks,
+                idle_limited(chunks, states.UPLOAD_IDLE_TIMEOUT),
                 self.core.store.scratch_dir(),
                 allowed,
                 lambda _limit: quotas.too_large(self.core.limits, owner),
@@ -116,9 +120,10 @@ class ImageData:
                 img = await s.get(Image, image_id)
                 disk_format = img.disk_format if img else None
                 container = img.container_format if img else None
-            inspection = Inspection(disk_format or "raw", got.size)
-            if container in (None, "bare", "ovf") and disk_format:
-                inspection = await asyncio.to_thread(inspect_file, path, disk_format)
+            # every upload is inspected, whatever its declared formats (PROMISES 20)
+            inspection = await asyncio.to_thread(
+                inspect_file, path, disk_format or "raw", container
+            )
             await self._adopt(image_id, from_status, path, got, inspection)
         except FormatError as exc:
             discard(path)
@@ -179,13 +184,14 @@ class ImageData:
 
     async def import_staged(self, auth: Auth, image_id: str, method: str) -> None:
         """POST /v2/images/{id}/import with glance-direct: uploading -> importing -> active."""
-        if method not in c.IMPORT_METHODS:
+        if method != "glance-direct":
             raise errors.BadRequest(
-                f"Import method {method!r} is not available here; use glance-direct."
+                f"Import method {method!r} is not available here; use one of "
+                f"{', '.join(c.IMPORT_METHODS)}."
             )
         async with self.core.db.writer() as s:
             img = await self.core.find(s, auth, image_id)
-            self.core.enforce_write(auth, img, "import_image")
+            self.core.enforce_write(auth, img, "modify_image")
             if img.status != c.UPLOADING or img.staged_size is None:
                 raise errors.Conflict(
                     f"Image {image_id} is {img.status}: stage its data (PUT /stage) before "
@@ -208,6 +214,7 @@ class ImageData:
         """GET /file: 204-style empty Download when there is no data; 403 when deactivated."""
         async with self.core.db.session() as s:
             img = await self.core.find(s, auth, image_id)
+        policies.authorize(auth, "download_image", auth.project_id)
         if img.status == c.DEACTIVATED and not auth.is_admin:
             raise errors.Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."
@@ -223,21 +230,55 @@ class ImageData:
         return Download(chunks, start, end, size, img.checksum, partial)
 
     async def recover(self) -> None:
-        """At start-up: no upload is in flight, so saving/importing images go back to queued."""
+        """At start-up no request is in flight: apply each transitional status's restart rule
+        (image/states.py). An image saving, importing, or uploading without complete staged
+        data goes back to queued; its scratch and staging files are removed. Idempotent."""
         self.core.store.sweep()
-        for status in (c.SAVING, c.IMPORTING):
-            async with self.core.db.writer() as s:
-                await s.execute(
-                    update(Image)
-                    .where(Image.status == status)
-                    .values(
-                        status=c.QUEUED,
-                        staged_size=None,
-                        checksum=None,
-                        os_hash_value=None,
-                        os_hash_algo=None,
-                    )
+        async with self.core.db.writer() as s:
+            rows = await s.execute(
+                select(Image.id, Image.status, Image.staged_size).where(
+                    Image.status.in_([t.status for t in states.TRANSITIONAL])
                 )
+            )
+            for image_id, status, staged_size in rows.all():
+                staged = self.core.store.staging_path(image_id)
+                if status == c.UPLOADING and staged_size is not None and staged.is_file():
+                    continue  # the stage finished: the data awaits its import
+                if states.BY_STATUS[status].restart == "queued":
+                    discard(staged)
+                    await s.execute(
+                        update(Image)
+                        .where(Image.id == image_id, Image.status == status)
+                        .values(
+                            status=c.QUEUED,
+                            staged_size=None,
+                            checksum=None,
+                            os_hash_value=None,
+                            os_hash_algo=None,
+                            updated_at=utcnow(),
+                        )
+                    )
+
+
+class UploadTimeout(errors.ApiError):
+    status, title, nova_key = 408, "Request Timeout", "requestTimeout"
+
+
+async def idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """`chunks`, ended with 408 when the client sends nothing for `seconds`."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTimeout(
+                f"The client sent no image data for {seconds:.0f} seconds; the upload was "
+                "abandoned and the image is queued again. Upload it again."
+            ) from None
+        yield chunk
 
 
 def parse_range(header: str, size: int) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from ministack.common.auth import Auth
 from ministack.common.pagination import bool_param
 from ministack.common.validation import parse_time_filter
 from ministack.image import constants as c
+from ministack.image import policies
 from ministack.image.models import Image, ImageMember, ImageProperty, ImageTag
 from ministack.image.views import extras, image_view
 
@@ -202,6 +203,7 @@ async def _after_marker(
 
 async def list_images(s: AsyncSession, auth: Auth, params: Any) -> dict[str, Any]:
     """One page of images as Glance renders it, with a `next` link when more may follow."""
+    policies.authorize(auth, "get_images", auth.project_id)
     raw_limit = _int(params, "limit")
     if raw_limit is not None and raw_limit < 0:
         raise errors.BadRequest("Invalid limit: must be 0 or more.")

@@ -169,7 +169,62 @@ MEMBERS: dict[str, Any] = {
     "links": [{"rel": "describedby", "href": "{schema}"}],
 }
 
+_TASK_FIELDS: dict[str, Any] = {
+    "id": {"type": "string", "description": "An identifier for the task"},
+    "type": {
+        "type": "string",
+        "enum": ["import", "api_image_import"],
+        "description": "What kind of work the task does",
+    },
+    "status": {
+        "type": "string",
+        "enum": ["pending", "processing", "success", "failure"],
+        "description": "Where the task is in its life",
+    },
+    "input": {"type": ["null", "object"], "description": "What the task was asked to do"},
+    "result": {"type": ["null", "object"], "description": "What the task produced"},
+    "owner": {"type": "string", "description": "The project the task belongs to"},
+    "message": {"type": "string", "description": "Why the task failed, if it did"},
+    "image_id": {"type": "string", "description": "The image the task works on"},
+    "request_id": {"type": "string", "description": "The request that started the task"},
+    "user_id": {"type": "string", "description": "The user that started the task"},
+    "expires_at": {
+        "type": ["null", "string"],
+        "description": "When the finished task's record may be removed",
+    },
+    "created_at": {"type": "string", "description": "When the task was created"},
+    "updated_at": {"type": "string", "description": "When the task last changed"},
+    "self": {"type": "string"},
+    "schema": {"type": "string"},
+}
+
+TASK: dict[str, Any] = {"name": "task", "properties": _TASK_FIELDS}
+TASKS: dict[str, Any] = {
+    "name": "tasks",
+    "properties": {
+        "tasks": {
+            "type": "array",
+            "items": {
+                "name": "task",
+                "properties": {
+                    k: v for k, v in _TASK_FIELDS.items() if k not in ("input", "result", "message")
+                },
+            },
+        },
+        "schema": {"type": "string"},
+        "first": {"type": "string"},
+        "next": {"type": "string"},
+    },
+    "links": [
+        {"rel": "first", "href": "{first}"},
+        {"rel": "next", "href": "{next}"},
+        {"rel": "describedby", "href": "{schema}"},
+    ],
+}
+
 ALL: dict[str, dict[str, Any]] = {
+    "task": TASK,
+    "tasks": TASKS,
     "image": IMAGE,
     "images": IMAGES,
     "member": MEMBER,

@@ -13,11 +13,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ministack.common.auth import TokenValidator
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
-from ministack.image.api import data, discovery, images, members
+from ministack.image.api import (
+    data,
+    discovery,
+    images,
+    members,
+    metadef_contents,
+    metadef_namespaces,
+)
+from ministack.image.api import tasks as task_api
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
+from ministack.image.metadefs import catalog
 from ministack.image.sharing import Sharing
 from ministack.image.store import FilesystemStore, store_root
+from ministack.image.webimport import WebImport
 
 NO_LIMIT = 1 << 62
 
@@ -43,10 +53,20 @@ class _DataRouter:
 
 def build(core: ImageCore, validator: TokenValidator | None) -> ASGIApp:
     """The image API's ASGI app."""
-    routes = discovery.ROUTES + images.ROUTES + data.ROUTES + members.ROUTES
+    routes = (
+        discovery.ROUTES
+        + task_api.ROUTES
+        + images.ROUTES
+        + data.ROUTES
+        + members.ROUTES
+        + metadef_namespaces.ROUTES
+        + metadef_contents.ROUTES
+    )
+    image_data = ImageData(core)
     state = {
         "core": core,
-        "data": ImageData(core),
+        "data": image_data,
+        "web_import": WebImport(image_data),
         "sharing": Sharing(core),
         "validator": validator,
     }
@@ -56,7 +76,11 @@ def build(core: ImageCore, validator: TokenValidator | None) -> ASGIApp:
 
 
 async def start(ctx: Context) -> Runtime:
-    """Open the store, put interrupted uploads back to queued, serve the API."""
+    """Open the store, put interrupted uploads back to queued (their tasks failed), load the
+    standard metadef namespaces that are missing, serve the API."""
     core = ImageCore(ctx.settings, ctx.db, FilesystemStore(store_root(ctx.settings)))
-    await ImageData(core).recover()
+    image_data = ImageData(core)
+    await image_data.recover()
+    await WebImport(image_data).recover()
+    await catalog.load(ctx.db)
     return Runtime(app=build(core, ctx.validator))

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ministack.common import errors, policy
+from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
 from ministack.image import constants as c
-from ministack.image.core import WRITE_RULE, ImageCore
+from ministack.image import policies
+from ministack.image.core import ImageCore
 from ministack.image.models import Image, ImageMember
 from ministack.image.views import member_view
 
@@ -28,7 +29,7 @@ class Sharing:
     def _owner_only(self, auth: Auth, img: Image, action: str) -> None:
         if not auth.is_admin and img.owner != auth.project_id:
             raise errors.Forbidden(f"Only the owner of image {img.id} may {action} its members.")
-        policy.enforce(auth, f"image:{action}_member", WRITE_RULE, {"project_id": img.owner})
+        policies.authorize(auth, f"{action}_member", img.owner)
 
     async def add(self, auth: Auth, image_id: str, member: Any) -> dict[str, Any]:
         """Share with project `member` (pending). 403 unless shared; 409 when already a member."""
@@ -60,6 +61,7 @@ class Sharing:
 
     async def list(self, auth: Auth, image_id: str) -> list[dict[str, Any]]:
         """The owner sees every member; a member project sees only itself."""
+        policies.authorize(auth, "get_members", auth.project_id)
         async with self.core.db.session() as s:
             img = await self.core.find(s, auth, image_id)
             query = select(ImageMember).where(ImageMember.image_id == image_id)
@@ -69,6 +71,7 @@ class Sharing:
             return [member_view(r) for r in rows]
 
     async def show(self, auth: Auth, image_id: str, member: str) -> dict[str, Any]:
+        policies.authorize(auth, "get_member", auth.project_id)
         async with self.core.db.session() as s:
             img = await self.core.find(s, auth, image_id)
             row = await s.get(ImageMember, (image_id, member))
@@ -95,7 +98,7 @@ class Sharing:
                     raise errors.Forbidden(
                         "Only the member project can accept or reject a shared image."
                     )
-                policy.enforce(auth, "image:modify_member", WRITE_RULE, {"project_id": member})
+                policies.authorize(auth, "modify_member", member)
             row.status, row.updated_at = status, utcnow()
             return member_view(row)
 

@@ -24,6 +24,7 @@ from ministack.common.validation import Router
 from ministack.common.web import empty_response, json_response
 from ministack.placement import models as m
 from ministack.placement import schemas
+from ministack.placement.policies import RULES
 
 MIN_VERSION = (1, 0)
 MAX_VERSION = (1, 14)
@@ -97,9 +98,10 @@ class VersionMiddleware:
 route = Router(version_of=_version, authenticate=require_auth)
 
 
-async def _admin(request: Request) -> Database:
+async def _authorized(request: Request, rule: str, project_id: str | None = None) -> Database:
+    """Authenticate, then authorize policy `rule` (placement/policies.py); 401/403."""
     auth = await require_auth(request)
-    policy.enforce(auth, "placement", "admin | service")
+    policy.authorize(RULES, auth, rule, {"project_id": project_id})
     db: Database = request.app.state.db
     return db
 
@@ -138,7 +140,7 @@ async def versions(request: Request) -> Response:
 
 
 async def list_providers(request: Request) -> Response:
-    db = await _admin(request)
+    db = await _authorized(request, "placement:resource_providers:list")
     query = select(m.ResourceProvider).order_by(m.ResourceProvider.id)
     if request.query_params.get("name"):
         query = query.where(m.ResourceProvider.name == request.query_params["name"])
@@ -161,7 +163,7 @@ async def _provider(request: Request, db: Database) -> m.ResourceProvider:
 
 
 async def show_provider(request: Request) -> Response:
-    db = await _admin(request)
+    db = await _authorized(request, "placement:resource_providers:show")
     return json_response(_render(request, await _provider(request, db)))
 
 
@@ -177,7 +179,7 @@ def _inventory(inv: m.Inventory) -> dict[str, Any]:
 
 
 async def list_inventories(request: Request) -> Response:
-    db = await _admin(request)
+    db = await _authorized(request, "placement:resource_providers:inventories:list")
     rp = await _provider(request, db)
     async with db.session() as s:
         rows = (
@@ -202,7 +204,7 @@ async def list_inventories(request: Request) -> Response:
 
 
 async def provider_usages(request: Request) -> Response:
-    db = await _admin(request)
+    db = await _authorized(request, "placement:resource_providers:usages")
     rp = await _provider(request, db)
     async with db.session() as s:
         rows = await s.execute(
@@ -220,7 +222,7 @@ async def provider_usages(request: Request) -> Response:
 
 
 async def show_allocations(request: Request) -> Response:
-    db = await _admin(request)
+    db = await _authorized(request, "placement:allocations:list")
     consumer = request.path_params["consumer"]
     async with db.session() as s:
         rows = (
@@ -248,7 +250,7 @@ async def show_allocations(request: Request) -> Response:
 
 
 async def delete_allocations(request: Request) -> Response:
-    db = await _admin(request)
+    db = await _authorized(request, "placement:allocations:delete")
     consumer = request.path_params["consumer"]
     async with db.writer() as s:
         result = await s.execute(delete(m.Allocation).where(m.Allocation.consumer_id == consumer))
@@ -258,7 +260,7 @@ async def delete_allocations(request: Request) -> Response:
 
 
 async def list_resource_classes(request: Request) -> Response:
-    await _admin(request)
+    await _authorized(request, "placement:resource_classes:list")
     return json_response(
         {
             "resource_classes": [
@@ -270,8 +272,8 @@ async def list_resource_classes(request: Request) -> Response:
 
 
 async def project_usages(request: Request) -> Response:
-    db = await _admin(request)
     project = request.query_params.get("project_id")
+    db = await _authorized(request, "placement:usages", project)
     if not project:
         raise errors.BadRequest("Invalid query string parameters: 'project_id' is required")
     query = select(m.Allocation.resource_class, func.sum(m.Allocation.used)).where(

@@ -39,8 +39,9 @@ class Compute:
     def hosts(self) -> list[str]:
         return sorted(s.host for s in self.conn.compute.services() if s.binary == "nova-compute")
 
-    def set_fake(self, host: str, **body: Any) -> None:
-        """Set a fake host's delays/failures through the admin test hook."""
+    def set_fake(self, host: str, **body: Any) -> dict[str, Any]:
+        """Set a fake host's delays/failures through the admin test hook; returns the hook's
+        answer, which lists the host's guests (uuids) under "guests"."""
         resp = httpx.post(
             f"{self.cloud.url('compute')}/v2.1/os-ministack-fake-hosts/{host}",
             json=body,
@@ -48,6 +49,42 @@ class Compute:
             timeout=30,
         )
         resp.raise_for_status()
+        answer: dict[str, Any] = resp.json()
+        return answer
+
+    def guests(self, host: str) -> list[str]:
+        """The uuids of the guests the fake host holds (this clears its delays and failures)."""
+        return list(self.set_fake(host)["guests"])
+
+    def allocations(self, consumer: str) -> dict[str, Any]:
+        """Placement's allocations of one consumer (an instance uuid), by provider."""
+        resp = httpx.get(
+            f"{self.cloud.url('placement')}/allocations/{consumer}",
+            headers={"X-Auth-Token": self.conn.auth_token},
+            timeout=30,
+        )
+        resp.raise_for_status()
+        return dict(resp.json()["allocations"])
+
+    def usages(self, project_id: str | None = None) -> dict[str, int]:
+        """Placement's usages of a project (admin's by default), by resource class."""
+        resp = httpx.get(
+            f"{self.cloud.url('placement')}/usages",
+            params={"project_id": project_id or self.conn.current_project_id},
+            headers={
+                "X-Auth-Token": self.conn.auth_token,
+                "OpenStack-API-Version": "placement 1.9",
+            },
+            timeout=30,
+        )
+        resp.raise_for_status()
+        return {rc: n for rc, n in resp.json()["usages"].items() if n}
+
+    def quota_used(self, project_id: str | None = None) -> dict[str, int]:
+        """Nova's quota usage of a project (admin's by default): in_use per resource."""
+        project = project_id or self.conn.current_project_id
+        detail = self.api("GET", f"/os-quota-sets/{project}/detail").json()["quota_set"]
+        return {k: v["in_use"] for k, v in detail.items() if isinstance(v, dict)}
 
     def api(self, method: str, path: str, version: str = "2.38", **kw: Any) -> httpx.Response:
         """A raw compute API request as admin at a microversion."""

@@ -9,6 +9,7 @@ import openstack.exceptions
 import pytest
 
 from tests.api.compute.conftest import Compute
+from tests.nothing_made import nothing_made
 
 PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq0oX1aVrmmXwvH5m1b7m3T6S2pZ0Jq7y0o8oN3vN4X test"
 
@@ -81,8 +82,13 @@ def test_keypair_generated_server_side_before_2_92(compute: Compute) -> None:
 
 
 def test_bad_public_key_is_400(compute: Compute) -> None:
-    resp = compute.api(
-        "POST", "/os-keypairs", json={"keypair": {"name": "bad", "public_key": "not a key"}}
-    )
-    assert resp.status_code == 400
-    assert "Keypair data is invalid" in resp.json()["badRequest"]["message"]
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    with nothing_made(compute):
+        resp = compute.api(
+            "POST", "/os-keypairs", json={"keypair": {"name": name, "public_key": "not a key"}}
+        )
+        assert resp.status_code == 400
+        assert "Keypair data is invalid" in resp.json()["badRequest"]["message"]
+    assert compute.api("GET", f"/os-keypairs/{name}").status_code == 404
+    listed = compute.api("GET", "/os-keypairs").json()["keypairs"]
+    assert name not in [k["keypair"]["name"] for k in listed]

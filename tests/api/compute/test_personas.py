@@ -1,14 +1,17 @@
-"""The persona matrix (PROMISES 15): every persona against representative compute policies.
+"""The persona matrix (PROMISES 15): every persona against representative compute policies,
+the expected answer of each derived from the rule's default in compute/policies.py.
 
 Personas: admin, manager, member and reader of project P; member and reader of another
-project Q; a user with no role anywhere (whose token is unscoped); an admin and a reader of
-the system (system-scoped tokens: the reader reads every project's servers and changes
-nothing, the admin does what the admin does). Authorized plus unauthorized cover every
-persona for every rule checked here.
+project Q; a user with no role anywhere (whose token is unscoped: it passes only the rules
+open to any token or to the key pair's owner, as upstream); an admin and a reader of the
+system (system-scoped tokens: the reader reads every project's servers and changes nothing,
+the admin does what the admin does, and neither creates a server, which needs a project).
+Authorized plus unauthorized cover every persona for every rule checked here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,6 +19,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from ministack.common import policy
+from ministack.common.auth import Auth
+from ministack.compute.policies import RULES
 from tests.api.compute.conftest import Compute
 from tests.cloud import password_body
 
@@ -106,113 +112,127 @@ def _wait_active(compute: Compute, server_id: str) -> None:
     raise AssertionError("server did not become ACTIVE")
 
 
-OWN = ("admin", "manager", "member", "reader")
-WRITERS = ("admin", "manager", "member")
-SYSTEM = ("system_admin", "system_reader")
+def _persona_auth(name: str) -> Auth:
+    """The Auth a persona's token stands for: its roles (with implied ones) and its project."""
+    roles = {
+        "admin": ("admin", "manager", "member", "reader"),
+        "manager": ("manager", "member", "reader"),
+        "member": ("member", "reader"),
+        "reader": ("reader",),
+        "other_member": ("member", "reader"),
+        "other_reader": ("reader",),
+        "no_role": (),
+        "system_admin": ("admin", "manager", "member", "reader"),
+        "system_reader": ("reader",),
+    }[name]
+    if name in SYSTEM:
+        return Auth(name, name, "default", roles, dt.datetime(2100, 1, 1), system_scope="all")
+    project = None if name == "no_role" else ("Q" if name.startswith("other") else "P")
+    return Auth(name, name, "default", roles, dt.datetime(2100, 1, 1), project_id=project)
+
+
 OTHERS = ("other_member", "other_reader")
+SYSTEM = ("system_admin", "system_reader")
+PERSONAS = ("admin", "manager", "member", "reader", *OTHERS, "no_role", *SYSTEM)
 
 
-@pytest.mark.parametrize(
-    ("name", "method", "path", "body", "allowed", "denied_status"),
-    [
-        (
-            "show server",
-            "GET",
-            "/servers/{sid}",
-            None,
-            OWN + SYSTEM,
-            {"other": 404, "no_role": 403},
-        ),
-        ("list servers", "GET", "/servers", None, OWN + OTHERS + SYSTEM, {"no_role": 403}),
-        (
-            "server actions list",
-            "GET",
-            "/servers/{sid}/os-instance-actions",
-            None,
-            OWN + SYSTEM,
-            {"other": 404, "no_role": 403},
-        ),
-        (
-            "server metadata",
-            "GET",
-            "/servers/{sid}/metadata",
-            None,
-            OWN + SYSTEM,
-            {"other": 404, "no_role": 403},
-        ),
-        (
-            "create server",
-            "POST",
-            "/servers",
-            {"server": {}},
-            (*WRITERS, "other_member"),
-            # a server belongs to a project: a system token creates none (Nova's scope_types)
-            {"default": 403},
-        ),
-        # a reader may write nowhere, so another project's reader gets 403 before any lookup:
-        # that reveals nothing about which servers exist
-        (
-            "update metadata",
-            "POST",
-            "/servers/{sid}/metadata",
-            {"metadata": {"k": "v"}},
-            (*WRITERS, "system_admin"),
-            {"reader": 403, "other_member": 404, "other_reader": 403, "default": 403},
-        ),
-        (
-            "list hypervisors",
-            "GET",
-            "/os-hypervisors",
-            None,
-            ("admin", "system_admin"),
-            {"default": 403},
-        ),
-        ("list services", "GET", "/os-services", None, ("admin", "system_admin"), {"default": 403}),
-        (
-            "create flavor",
-            "POST",
-            "/flavors",
-            {"flavor": {"name": "persona-flavor", "ram": 64, "vcpus": 1, "disk": 0}},
-            ("admin", "system_admin"),
-            {"default": 403},
-        ),
-        (
-            "update quota",
-            "PUT",
-            "/os-quota-sets/{pid}",
-            {"quota_set": {"instances": 10}},
-            ("admin", "system_admin"),
-            {"default": 403},
-        ),
-    ],
-)
+def expected_status(persona: str, rule: str, in_project: bool) -> int | None:
+    """What the API must answer, derived from the rule's default in compute/policies.py:
+    403 when the policy (checked on the caller's own project) refuses; 404 when it allows
+    but the server belongs to another project; None (a success) otherwise."""
+    auth = _persona_auth(persona)
+    target = {"project_id": auth.project_id, "user_id": auth.user_id}
+    if not policy.check(auth, RULES[rule], target):
+        return 403
+    if persona in SYSTEM and rule == "os_compute_api:servers:create":
+        return 403  # Nova's scope_types=['project']: the system owns no server
+    if in_project and persona in OTHERS:
+        return 404
+    return None
+
+
+# (policy rule, method, path, body, whether the path names a server of project P)
+CASES = [
+    ("os_compute_api:servers:show", "GET", "/servers/{sid}", None, True),
+    ("os_compute_api:servers:index", "GET", "/servers", None, False),
+    (
+        "os_compute_api:os-instance-actions:list",
+        "GET",
+        "/servers/{sid}/os-instance-actions",
+        None,
+        True,
+    ),
+    ("os_compute_api:server-metadata:index", "GET", "/servers/{sid}/metadata", None, True),
+    ("os_compute_api:servers:create", "POST", "/servers", {"server": {}}, False),
+    (
+        "os_compute_api:server-metadata:update",
+        "POST",
+        "/servers/{sid}/metadata",
+        {"metadata": {"k": "v"}},
+        True,
+    ),
+    (
+        "os_compute_api:os-console-output",
+        "POST",
+        "/servers/{sid}/action",
+        {"os-getConsoleOutput": {}},
+        True,
+    ),
+    ("os_compute_api:os-hypervisors:list", "GET", "/os-hypervisors", None, False),
+    ("os_compute_api:os-services:list", "GET", "/os-services", None, False),
+    (
+        "os_compute_api:os-flavor-manage:create",
+        "POST",
+        "/flavors",
+        {"flavor": {"name": "persona-flavor", "ram": 64, "vcpus": 1, "disk": 0}},
+        False,
+    ),
+    (
+        "os_compute_api:os-quota-sets:update",
+        "PUT",
+        "/os-quota-sets/{pid}",
+        {"quota_set": {"instances": 10}},
+        False,
+    ),
+    ("os_compute_api:flavors:index", "GET", "/flavors", None, False),
+    ("os_compute_api:os-keypairs:index", "GET", "/os-keypairs", None, False),
+    ("os_compute_api:limits", "GET", "/limits", None, False),
+]
+
+
+def test_the_cases_cover_personas_both_ways() -> None:
+    """Authorized plus unauthorized cover every persona for every rule (PROMISES 15), and
+    the cases include rules each persona may and may not use."""
+    for persona in PERSONAS:
+        outcomes = {expected_status(persona, case[0], case[4]) for case in CASES}
+        assert None in outcomes, persona
+        assert 403 in outcomes or persona == "admin", persona
+
+
+@pytest.mark.parametrize(("rule", "method", "path", "body", "in_project"), CASES)
 def test_persona_matrix(
     compute: Compute,
     world: World,
-    name: str,
+    rule: str,
     method: str,
     path: str,
     body: dict[str, object] | None,
-    allowed: tuple[str, ...],
-    denied_status: dict[str, int],
+    in_project: bool,
 ) -> None:
     url = path.format(sid=world.server_id, pid=world.project_id)
     if body is not None and "server" in body:
         body = _server_body()
-    got: dict[str, int] = {}
     for persona, token in world.tokens.items():
         if body is not None and "flavor" in body:  # a name of its own for every allowed caller
             flavor = dict(body["flavor"])  # type: ignore[arg-type]
             flavor["name"] = f"persona-{uuid.uuid4().hex[:6]}"
             body = {"flavor": flavor}
-        got[persona] = _call(compute, token, method, url, body).status_code
-    for persona in world.tokens:
-        if persona in allowed:
-            assert got[persona] < 400, f"{name}: {persona} got {got[persona]}"
-            continue
-        kind = "other" if persona in OTHERS else persona
-        expected = denied_status.get(persona, denied_status.get(kind, denied_status.get("default")))
-        assert got[persona] == expected, f"{name}: {persona} got {got[persona]}, want {expected}"
+        got = _call(compute, token, method, url, body).status_code
+        want = expected_status(persona, rule, in_project)
+        if want is None:
+            assert got < 400, f"{rule}: {persona} got {got}"
+        else:
+            assert got == want, f"{rule}: {persona} got {got}, want {want}"
 
 
 def test_system_reader_sees_every_project_and_changes_nothing(

@@ -142,7 +142,9 @@ def test_placement_never_overcommits(compute: Compute) -> None:
     active = [s for s in final if s.status == "ACTIVE"]
     for hyp in compute.conn.compute.hypervisors(details=True):
         assert hyp.memory_used <= (8192 - 512) * 1.5
-    assert len(active) <= 9
+    # 3 fit per host ((8192 - 512) * 1.5 // 3000) and the scheduler tries the next host when a
+    # claim loses a race, so exactly 9 are built: no over-commit, and no build lost for nothing
+    assert len(active) == 9
     assert all("No valid host" in s.fault["message"] for s in final if s.status == "ERROR")
     for server_id in ids:
         compute.api("DELETE", f"/servers/{server_id}")

@@ -4,6 +4,7 @@ its deletes done locally; every transitional state has an owner, a timeout and a
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 import uuid
@@ -11,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ministack.compute import states
@@ -72,6 +72,7 @@ def test_killed_during_spawn_is_error_after_restart(killable: Compute) -> None:
 
 def test_host_declared_down_errors_build_and_deletes_locally(killable: Compute) -> None:
     host = killable.hosts[0]
+    usages, quota = killable.usages(), killable.quota_used()
     killable.set_fake(host, delay={"spawn": 30.0})
     server = killable.conn.compute.create_server(
         name=f"d-{uuid.uuid4().hex[:6]}",
@@ -85,8 +86,10 @@ def test_host_declared_down_errors_build_and_deletes_locally(killable: Compute) 
     try:
         failed = wait_for(killable, server.id, status="ERROR")
         assert "is down" in failed.fault["message"]
+        assert killable.allocations(server.id) != {}  # held until the local delete frees it
         killable.conn.compute.delete_server(server)
         killable.conn.compute.wait_for_delete(server, wait=30)
+        assert_freed(killable, server.id, usages, quota)
     finally:
         cli("compute", "service", "set", "--up", host, "nova-compute")
         killable.set_fake(host)
@@ -94,6 +97,7 @@ def test_host_declared_down_errors_build_and_deletes_locally(killable: Compute) 
 
 def test_delete_on_a_down_host_is_local_and_the_orphan_reaped(killable: Compute) -> None:
     host = killable.hosts[0]
+    usages, quota = killable.usages(), killable.quota_used()
     server = killable.conn.compute.create_server(
         name=f"o-{uuid.uuid4().hex[:6]}",
         image_id=killable.image_id,
@@ -107,6 +111,7 @@ def test_delete_on_a_down_host_is_local_and_the_orphan_reaped(killable: Compute)
         killable.conn.compute.delete_server(server)
         killable.conn.compute.wait_for_delete(server, wait=30)
         assert server.id in guests(killable, host)  # the host could not be told
+        assert_freed(killable, server.id, usages, quota)  # ...but the cloud freed everything
     finally:
         cli("compute", "service", "set", "--up", host, "nova-compute")
     for _ in range(100):
@@ -117,13 +122,14 @@ def test_delete_on_a_down_host_is_local_and_the_orphan_reaped(killable: Compute)
 
 
 def guests(c: Compute, host: str) -> list[str]:
-    resp = httpx.post(
-        f"{c.cloud.url('compute')}/v2.1/os-ministack-fake-hosts/{host}",
-        json={},
-        headers={"X-Auth-Token": c.conn.auth_token},
-        timeout=30,
-    )
-    return list(resp.json()["guests"])
+    return c.guests(host)
+
+
+def assert_freed(c: Compute, server_id: str, usages: dict[str, int], quota: dict[str, int]) -> None:
+    """The deleted server holds no placement allocation and counts against no quota."""
+    assert c.allocations(server_id) == {}
+    assert c.usages() == usages
+    assert c.quota_used() == quota
 
 
 def test_every_transitional_state_has_owner_timeout_and_rule() -> None:
@@ -131,5 +137,15 @@ def test_every_transitional_state_has_owner_timeout_and_rule() -> None:
         assert entry.owner in ("conductor", "agent")
         assert entry.timeout > 0
         assert entry.restart in ("error", "resume", "clear")
-    named = {t.task_state for t in states.TRANSITIONAL}
-    assert {states.SCHEDULING, states.SPAWNING, states.DELETING, states.REBUILDING} <= named
+    named = [t.task_state for t in states.TRANSITIONAL]
+    assert len(named) == len(set(named))
+    assert set(named) == task_state_constants()  # every task_state has its row
+
+
+def task_state_constants() -> set[str]:
+    """The values of the constants in compute/states.py's `# task_state` block."""
+    source = Path(states.__file__).read_text().split("# task_state\n", 1)[1]
+    block = source.split("\n\n", 1)[0]
+    found = set(re.findall(r'^[A-Z_]+ = "([a-z_-]+)"$', block, flags=re.MULTILINE))
+    assert len(found) > 10
+    return found

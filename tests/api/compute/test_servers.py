@@ -200,3 +200,7 @@ def test_list_filters_and_pagination(compute: Compute) -> None:
         compute.conn.compute.delete_server(server)
     since = compute.api("GET", f"/servers/detail?changes-since=2000-01-01T00:00:00Z&name={tag}")
     assert since.status_code == 200
+    # changes-since lists deleted (or deleting) servers too, and nothing changed after it
+    assert {s["id"] for s in since.json()["servers"]} == {s.id for s in servers}
+    future = compute.api("GET", f"/servers/detail?changes-since=2999-01-01T00:00:00Z&name={tag}")
+    assert future.json()["servers"] == []

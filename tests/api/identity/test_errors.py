@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,7 +13,8 @@ import openstack.connection
 import pytest
 from openstack import exceptions
 
-from tests.cloud import Cloud, admin_token, password_body
+from tests.cloud import Cloud, admin_token, make_cloud, password_body
+from tests.nothing_made import nothing_made
 
 
 def _password_body(user: str, password: str) -> dict[str, Any]:
@@ -35,51 +39,67 @@ def test_wrong_password_and_unknown_user_are_the_same_401(identity_cloud: Cloud)
 
 
 def test_malformed_json_is_400(identity_cloud: Cloud) -> None:
-    resp = httpx.post(
-        f"{identity_cloud.auth_url}/auth/tokens",
-        content=b"{not json",
-        headers={"Content-Type": "application/json"},
-    )
-    assert resp.status_code == 400
-    assert "JSON" in resp.json()["error"]["message"]
+    token = _token(identity_cloud)
+    with nothing_made(identity_cloud):
+        resp = httpx.post(
+            f"{identity_cloud.auth_url}/auth/tokens",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert resp.status_code == 400
+        assert "JSON" in resp.json()["error"]["message"]
+        resp = httpx.post(
+            f"{identity_cloud.auth_url}/projects",
+            content=b'{"project": {"name": "half',
+            headers={"Content-Type": "application/json", "X-Auth-Token": token},
+        )
+        assert resp.status_code == 400
 
 
 def test_missing_field_is_400_naming_it(identity_cloud: Cloud) -> None:
-    resp = httpx.post(f"{identity_cloud.auth_url}/auth/tokens", json={"auth": {"identity": {}}})
-    assert resp.status_code == 400
-    assert "auth.identity.methods" in resp.json()["error"]["message"]
     token = _token(identity_cloud)
-    resp = httpx.post(
-        f"{identity_cloud.auth_url}/projects", json={"project": {}}, headers={"X-Auth-Token": token}
-    )
-    assert resp.status_code == 400
-    assert "project.name" in resp.json()["error"]["message"]
+    with nothing_made(identity_cloud):
+        resp = httpx.post(f"{identity_cloud.auth_url}/auth/tokens", json={"auth": {"identity": {}}})
+        assert resp.status_code == 400
+        assert "auth.identity.methods" in resp.json()["error"]["message"]
+        resp = httpx.post(
+            f"{identity_cloud.auth_url}/projects",
+            json={"project": {}},
+            headers={"X-Auth-Token": token},
+        )
+        assert resp.status_code == 400
+        assert "project.name" in resp.json()["error"]["message"]
 
 
-def test_overlong_names_are_400_and_create_nothing(admin: openstack.connection.Connection) -> None:
+def test_overlong_names_are_400_and_create_nothing(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     long_name = "x" * 65
     before = len(list(admin.identity.projects()))
-    with pytest.raises(exceptions.BadRequestException, match=r"project\.name"):
-        admin.identity.create_project(name=long_name)
-    with pytest.raises(exceptions.BadRequestException, match=r"user\.name"):
-        admin.identity.create_user(name="u" * 256)
+    with nothing_made(identity_cloud):
+        with pytest.raises(exceptions.BadRequestException, match=r"project\.name"):
+            admin.identity.create_project(name=long_name)
+        with pytest.raises(exceptions.BadRequestException, match=r"user\.name"):
+            admin.identity.create_user(name="u" * 256)
     assert len(list(admin.identity.projects())) == before
 
 
 def test_password_over_4096_chars_is_400(identity_cloud: Cloud) -> None:
-    resp = httpx.post(
-        f"{identity_cloud.auth_url}/auth/tokens", json=_password_body("admin", "p" * 4097)
-    )
-    assert resp.status_code == 400
+    with nothing_made(identity_cloud):
+        resp = httpx.post(
+            f"{identity_cloud.auth_url}/auth/tokens", json=_password_body("admin", "p" * 4097)
+        )
+        assert resp.status_code == 400
 
 
 def test_body_over_limit_is_413(identity_cloud: Cloud) -> None:
     token = _token(identity_cloud)
     big = {"project": {"name": "big", "description": "d" * 120_000}}
-    resp = httpx.post(
-        f"{identity_cloud.auth_url}/projects", json=big, headers={"X-Auth-Token": token}
-    )
-    assert resp.status_code == 413
+    with nothing_made(identity_cloud):
+        resp = httpx.post(
+            f"{identity_cloud.auth_url}/projects", json=big, headers={"X-Auth-Token": token}
+        )
+        assert resp.status_code == 413
     assert resp.json()["error"]["code"] == 413
 
 
@@ -174,3 +194,27 @@ def test_every_response_has_a_request_id(identity_cloud: Cloud) -> None:
         httpx.get(f"{identity_cloud.auth_url}/projects"),
     ):
         assert resp.headers["X-OpenStack-Request-Id"].startswith("req-")
+
+
+def test_limit_is_capped(tmp_path: Path) -> None:
+    """`limit=5000` answers at most 1000 items (PROMISES 12), asked of a cloud that holds
+    more than 1000 projects (seeded straight into its fresh database: 1001 API creates would
+    be slow)."""
+    cloud = make_cloud(tmp_path)
+    with contextlib.closing(sqlite3.connect(tmp_path / "ministack.db")) as db:
+        db.executemany(
+            "INSERT INTO identity_projects (id, name, domain_id, description, enabled, tags, "
+            "created_at) VALUES (?, ?, 'default', '', 1, '[]', '2026-01-01 00:00:00')",
+            [(f"{i:032x}", f"bulk-{i}") for i in range(1001)],
+        )
+        db.commit()
+    try:
+        cloud.start()
+        headers = {"X-Auth-Token": _token(cloud)}
+        url = f"{cloud.auth_url}/projects"
+        assert len(httpx.get(url, headers=headers).json()["projects"]) > 1001  # all, uncapped
+        capped = httpx.get(url, params={"limit": "5000"}, headers=headers)
+        assert capped.status_code == 200
+        assert len(capped.json()["projects"]) == 1000
+    finally:
+        cloud.stop()

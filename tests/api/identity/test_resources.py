@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import openstack.connection
 import pytest
 from openstack import exceptions
@@ -83,9 +84,18 @@ def test_groups_and_membership_grant_roles(
     admin.identity.delete_group(group)
 
 
-def test_default_roles_exist_and_imply(admin: openstack.connection.Connection) -> None:
+def test_default_roles_exist_and_imply(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     names = {r.name for r in admin.identity.roles()}
     assert {"admin", "member", "reader", "manager"} <= names
+    # admin implies manager implies member implies reader: a token for admin carries all four
+    project = admin.identity.create_project(name=_name("chain"))
+    user = admin.identity.create_user(name=_name("chain"), password="pw")
+    admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("admin"))
+    conn = identity_cloud.connect(user.name, "pw", project.name)
+    roles = set(conn.session.auth.get_access(conn.session).role_names)
+    assert roles == {"admin", "manager", "member", "reader"}
 
 
 def test_member_token_carries_implied_reader(
@@ -162,8 +172,22 @@ def test_application_credential_login(
         _app_cred_connection(identity_cloud, cred.id, cred.secret).authorize()
 
 
-def test_pagination_limit_marker(admin: openstack.connection.Connection) -> None:
+def test_pagination_limit_marker(
+    identity_cloud: Cloud, admin: openstack.connection.Connection
+) -> None:
     prefix = _name("page")
     ids = sorted(admin.identity.create_project(name=f"{prefix}-{i}").id for i in range(5))
-    seen = [p.id for p in admin.identity.projects(limit=2) if p.name.startswith(prefix)]
-    assert sorted(seen) == ids
+    headers = {"X-Auth-Token": admin.auth_token}
+    walked: list[str] = []
+    seen: list[str] = []
+    page: list[dict[str, str]] = [{"id": ""}]
+    while page:
+        marker = {"marker": page[-1]["id"]} if walked else {}
+        got = httpx.get(
+            f"{identity_cloud.auth_url}/projects", params={"limit": "2", **marker}, headers=headers
+        )
+        page = got.json()["projects"]
+        assert len(page) <= 2 and not {p["id"] for p in page} & set(walked)
+        walked += [p["id"] for p in page]
+        seen += [p["id"] for p in page if p["name"].startswith(prefix)]
+    assert seen == ids  # every page in id order, none twice, none missed

@@ -69,3 +69,11 @@ def test_password_change_refuses_unknown_fields(identity_cloud: Cloud) -> None:
     )
     assert resp.status_code == 400, resp.text
     assert "extra" in resp.json()["error"]["message"]
+
+
+def test_refused_passwords_are_not_echoed(identity_cloud: Cloud) -> None:
+    secret = "s3cret-" + "p" * 4100
+    resp = _post(identity_cloud, "/users", {"user": {"name": "echo", "password": secret}})
+    assert resp.status_code == 400, resp.text
+    assert "s3cret" not in resp.text
+    assert "user.password" in resp.json()["error"]["message"]

@@ -95,5 +95,7 @@ def make_env(cloud: Cloud) -> Env:
 @pytest.fixture(scope="session")
 def image_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("image")
-    with running_cloud(tmp, services=("identity", "image")) as cloud:
+    # web-download may fetch from the test's HTTP server on loopback, nowhere else
+    allowed = {"MINISTACK_IMAGE_WEB_DOWNLOAD_ALLOWED_HOSTS": "127.0.0.1"}
+    with running_cloud(tmp, services=("identity", "image"), extra_env=allowed) as cloud:
         yield make_env(cloud)

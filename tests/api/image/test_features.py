@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 
 import httpx
@@ -28,7 +27,7 @@ def test_version_discovery_and_schemas(image_env: Env) -> None:
         for name in ("images", "member", "members"):
             assert http.get(f"/v2/schemas/{name}").json()["name"] == name
         methods = http.get("/v2/info/import").json()["import-methods"]["value"]
-        assert methods == ["glance-direct"]
+        assert methods == ["glance-direct", "web-download"]
 
 
 def test_glance_direct_import_with_the_sdk(image_env: Env) -> None:
@@ -171,5 +170,7 @@ def test_list_filters_sort_and_pagination(image_env: Env) -> None:
         mine = http.get("/v2/images", params={"owner": owner}).json()["images"]
         assert set(ids) <= {i["id"] for i in mine}
         for iid in ids:
-            http.delete(f"/v2/images/{iid}")
-    assert os.path.isdir(image_env.cloud.state_dir / "images")
+            assert http.delete(f"/v2/images/{iid}").status_code == 204
+        assert [http.get(f"/v2/images/{iid}").status_code for iid in ids] == [404] * len(ids)
+        left = http.get("/v2/images", params={"visibility": "private"}).json()["images"]
+        assert not set(ids) & {i["id"] for i in left}

@@ -10,19 +10,18 @@ from dataclasses import dataclass, field
 
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
+from ministack.compute import instances
 from ministack.compute import models as m
 from ministack.compute.claims import node_uuid
 from ministack.compute.images import Images
-from ministack.compute.rpcapi.agent import ComputeAgentAPI
-from ministack.compute.rpcapi.conductor import ConductorAPI
-from ministack.compute.rpcapi.scheduler import SchedulerAPI
+from ministack.compute.rpcapi import RpcPeers
 from ministack.compute.virt.driver import GuestSpec, VirtDriver
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
 
 @dataclass
-class AgentDeps:
+class AgentDeps(RpcPeers):
     """What the agents of one process share."""
 
     settings: Settings
@@ -30,19 +29,7 @@ class AgentDeps:
     bus: Bus
     placement: PlacementClient
     images: Images
-    """Image downloads for the driver and snapshot uploads."""
-
-    @property
-    def conductor(self) -> ConductorAPI:
-        return ConductorAPI(self.bus)
-
-    @property
-    def scheduler(self) -> SchedulerAPI:
-        return SchedulerAPI(self.bus)
-
-    def agent(self, host: str) -> ComputeAgentAPI:
-        """The RPC API of another host's compute agent."""
-        return ComputeAgentAPI(self.bus, host)
+    """Compute's image client: downloads into the image cache, snapshot uploads."""
 
 
 @dataclass
@@ -87,6 +74,7 @@ def guest_spec(inst: m.Instance) -> GuestSpec:
         user_data=user_data,
         metadata=dict(inst.metadata_ or {}),
         public_keys=keys,
+        admin_password=(inst.system_metadata or {}).get(instances.ADMIN_PASS_KEY) or None,
         project_id=inst.project_id,
         availability_zone=inst.availability_zone or "nova",
     )

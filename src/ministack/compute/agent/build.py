@@ -46,7 +46,9 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             on_host=agent.host,
         ):
             return
-        await agent.driver.spawn(guest_spec(inst))
+        spec = guest_spec(inst)
+        await instances.forget_admin_pass(agent.db, uuid)
+        await agent.driver.spawn(spec)
         await task.finish(
             Change(**BUILT.values(), launched_at=utcnow()),
             vm_states=[states.BUILDING],

@@ -36,6 +36,7 @@ def make_driver(deps: AgentDeps, name: str) -> VirtDriver:
             disk_gb=cfg.fake_disk_gb,
             delay=delays,
             fail=parse_settings(cfg.fake_failures),
+            state_file=deps.settings.state_path / "fake-hosts" / f"{name}.json",
         )
     if cfg.virt_driver == "libvirt":
         module: Any = importlib.import_module("ministack.compute.virt.libvirt")

@@ -48,7 +48,9 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
         await agent.driver.destroy(uuid)
         spawning = Change(task_state=states.REBUILD_SPAWNING)
         await task.settle(spawning, task_states=[states.REBUILDING])
-        await agent.driver.spawn(guest_spec(inst))
+        spec = guest_spec(inst)
+        await instances.forget_admin_pass(agent.db, uuid)
+        await agent.driver.spawn(spec)
         if from_vm_state == states.STOPPED:
             await agent.driver.power_off(uuid)
         final = states.STOPPED if from_vm_state == states.STOPPED else states.ACTIVE

@@ -17,7 +17,6 @@ from ministack.compute import models as m
 from ministack.compute.api.common import Api
 from ministack.compute.instances import NO_CHANGE, Change
 
-WRITE = "admin | member"
 Handler = Callable[[Request, Api, Auth, m.Instance, Any], Awaitable[Response]]
 
 

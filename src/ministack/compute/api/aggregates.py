@@ -19,8 +19,6 @@ from ministack.compute import servicegroup
 from ministack.compute.api import schemas
 from ministack.compute.api.common import api_of, caller, iso_micro, route
 
-RULE = "admin"
-
 
 def render(a: m.Aggregate) -> dict[str, Any]:
     return {
@@ -37,14 +35,14 @@ def render(a: m.Aggregate) -> dict[str, Any]:
 
 
 async def list_aggregates(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-aggregates:index", RULE)
+    await caller(request, "os_compute_api:os-aggregates:index")
     async with api_of(request).db.session() as s:
         rows = (await s.execute(select(m.Aggregate).order_by(m.Aggregate.id))).scalars().all()
     return json_response({"aggregates": [render(a) for a in rows]})
 
 
 async def create_aggregate(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-aggregates:create", RULE)
+    await caller(request, "os_compute_api:os-aggregates:create")
     body = validation.body(request)["aggregate"]  # checked by schemas.create_aggregate
     name = body["name"]
     zone = body.get("availability_zone")
@@ -66,13 +64,13 @@ async def _load(s: Any, request: Request) -> m.Aggregate:
 
 
 async def show_aggregate(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-aggregates:show", RULE)
+    await caller(request, "os_compute_api:os-aggregates:show")
     async with api_of(request).db.session() as s:
         return json_response({"aggregate": render(await _load(s, request))})
 
 
 async def update_aggregate(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-aggregates:update", RULE)
+    await caller(request, "os_compute_api:os-aggregates:update")
     body = validation.body(request)["aggregate"]  # checked by schemas.update_aggregate
     api = api_of(request)
     async with api.db.writer() as s:
@@ -89,7 +87,7 @@ async def update_aggregate(request: Request) -> Response:
 
 
 async def delete_aggregate(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-aggregates:delete", RULE)
+    await caller(request, "os_compute_api:os-aggregates:delete")
     api = api_of(request)
     async with api.db.writer() as s:
         agg = await _load(s, request)
@@ -101,7 +99,7 @@ async def delete_aggregate(request: Request) -> Response:
 
 
 async def aggregate_action(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-aggregates:action", RULE)
+    await caller(request, "os_compute_api:os-aggregates:action")
     data = validation.body(request)  # one action, checked by schemas.aggregate_action
     api = api_of(request)
     known = await servicegroup.compute_services(api.db)

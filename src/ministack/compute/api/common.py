@@ -17,15 +17,14 @@ from ministack.common.validation import Router
 from ministack.compute import models as m
 from ministack.compute.api.microversion import MIN_VERSION, Version
 from ministack.compute.images import Images
-from ministack.compute.rpcapi.agent import ComputeAgentAPI
-from ministack.compute.rpcapi.conductor import ConductorAPI
-from ministack.compute.rpcapi.scheduler import SchedulerAPI
+from ministack.compute.policies import RULES
+from ministack.compute.rpcapi import RpcPeers
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
 
 @dataclass
-class Api:
+class Api(RpcPeers):
     """The objects the compute API works with (app.state.api)."""
 
     settings: Settings
@@ -33,18 +32,6 @@ class Api:
     bus: Bus
     placement: PlacementClient
     images: Images
-
-    @property
-    def conductor(self) -> ConductorAPI:
-        return ConductorAPI(self.bus)
-
-    @property
-    def scheduler(self) -> SchedulerAPI:
-        return SchedulerAPI(self.bus)
-
-    def agent(self, host: str) -> ComputeAgentAPI:
-        """The RPC API of `host`'s compute agent."""
-        return ComputeAgentAPI(self.bus, host)
 
 
 def host_of(inst: m.Instance) -> str:
@@ -68,15 +55,15 @@ def api_of(request: Request) -> Api:
     return api
 
 
-async def caller(request: Request, action: str, rule: str, project_id: str | None = None) -> Auth:
-    """Authenticate, then enforce `rule` for `action` on the project (the caller's own by
-    default). 401/403 otherwise."""
+async def caller(request: Request, action: str, project_id: str | None = None) -> Auth:
+    """Authenticate, then authorize policy rule `action` (its default in compute/policies.py)
+    on the project (the caller's own by default). 401/403 otherwise."""
     auth = await require_auth(request)
     target = {
         "project_id": project_id if project_id is not None else auth.project_id,
         "user_id": auth.user_id,
     }
-    policy.enforce(auth, action, rule, target)
+    policy.authorize(RULES, auth, action, target)
     return auth
 
 

@@ -17,35 +17,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.web import json_response, read_json
 from ministack.compute import instances
-from ministack.compute.api.common import api_of, caller
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, route
 from ministack.compute.rpcapi.agent import FakeSettings
-
-EVENT_NAMES = (
-    "network-changed",
-    "network-vif-plugged",
-    "network-vif-unplugged",
-    "network-vif-deleted",
-    "volume-extended",
-    "power-update",
-    "accelerator-request-bound",
-    "volume-reimaged",
-)
 
 
 async def create_events(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-server-external-events:create", "admin | service")
-    data = await read_json(request)
-    events = data.get("events")
-    if not isinstance(events, list) or not events:
-        raise errors.BadRequest("Invalid input for field/attribute events: a list is required.")
+    await caller(request, "os_compute_api:os-server-external-events:create")
+    events = validation.body(request)["events"]  # checked by schemas.create_events
     api = api_of(request)
     out: list[dict[str, Any]] = []
     for event in events:
-        if not isinstance(event, dict) or event.get("name") not in EVENT_NAMES:
-            raise errors.BadRequest(f"Invalid event {event!r}.")
         item = dict(event)
         item.setdefault("status", "completed")
         inst = await instances.get(api.db, str(event.get("server_uuid")))
@@ -64,7 +49,7 @@ async def set_fake_host(request: Request) -> Response:
     api = api_of(request)
     if not api.settings.compute.test_hooks:
         raise errors.NotFound("The resource could not be found.")
-    await caller(request, "ministack:fake-hosts:update", "admin")
+    await caller(request, "ministack:fake-hosts:update")
     raw = await request.body()
     data = await read_json(request) if raw else {}
     host = request.path_params["host"]
@@ -77,6 +62,6 @@ async def set_fake_host(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v2.1/os-server-external-events", create_events, methods=["POST"]),
+    route("/v2.1/os-server-external-events", create_events, "POST", body=schemas.create_events),
     Route("/v2.1/os-ministack-fake-hosts/{host}", set_fake_host, methods=["POST"]),
 ]

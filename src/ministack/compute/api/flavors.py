@@ -21,9 +21,6 @@ from ministack.compute import models as m
 from ministack.compute.api import schemas
 from ministack.compute.api.common import api_of, caller, links, route
 
-ADMIN = "admin"
-ANY = "any"
-
 
 def render(request: Request, f: m.Flavor, detail: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -81,7 +78,7 @@ async def _get(request: Request, auth: Auth, s: AsyncSession) -> m.Flavor:
 
 
 async def _list(request: Request, detail: bool) -> Response:
-    auth = await caller(request, "os_compute_api:flavors:index", ANY)
+    auth = await caller(request, "os_compute_api:flavors:index")
     params = request.query_params
     query = select(m.Flavor)
     raw_public = params.get("is_public", "true").lower() if auth.is_admin else "true"
@@ -138,14 +135,14 @@ async def list_flavors_detail(request: Request) -> Response:
 
 
 async def show_flavor(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:flavors:show", ANY)
+    auth = await caller(request, "os_compute_api:flavors:show")
     async with api_of(request).db.session() as s:
         f = await _get(request, auth, s)
     return json_response({"flavor": render(request, f)})
 
 
 async def create_flavor(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-flavor-manage:create", ADMIN)
+    await caller(request, "os_compute_api:os-flavor-manage:create")
     body = validation.body(request)["flavor"]  # checked by schemas.create_flavor
     name = body["name"]
     flavorid = body.get("id") or str(uuid.uuid4())
@@ -184,7 +181,7 @@ async def create_flavor(request: Request) -> Response:
 
 
 async def delete_flavor(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-manage:delete", ADMIN)
+    auth = await caller(request, "os_compute_api:os-flavor-manage:delete")
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)
         await s.delete(f)
@@ -192,7 +189,7 @@ async def delete_flavor(request: Request) -> Response:
 
 
 async def list_extra_specs(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:index", ANY)
+    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:index")
     async with api_of(request).db.session() as s:
         f = await _get(request, auth, s)
     return json_response({"extra_specs": dict(f.extra_specs or {})})
@@ -204,7 +201,7 @@ def _specs(value: dict[str, Any]) -> dict[str, str]:
 
 
 async def create_extra_specs(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:create", ADMIN)
+    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:create")
     specs = _specs(validation.body(request)["extra_specs"])
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)
@@ -213,7 +210,7 @@ async def create_extra_specs(request: Request) -> Response:
 
 
 async def show_extra_spec(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:show", ANY)
+    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:show")
     key = request.path_params["key"]
     async with api_of(request).db.session() as s:
         f = await _get(request, auth, s)
@@ -223,7 +220,7 @@ async def show_extra_spec(request: Request) -> Response:
 
 
 async def update_extra_spec(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:update", ADMIN)
+    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:update")
     key = request.path_params["key"]
     specs = _specs(validation.body(request))
     if list(specs) != [key]:
@@ -235,7 +232,7 @@ async def update_extra_spec(request: Request) -> Response:
 
 
 async def delete_extra_spec(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:delete", ADMIN)
+    auth = await caller(request, "os_compute_api:os-flavor-extra-specs:delete")
     key = request.path_params["key"]
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)
@@ -253,7 +250,7 @@ async def _access_list(s: AsyncSession, f: m.Flavor) -> dict[str, Any]:
 
 
 async def list_flavor_access(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-access", ADMIN)
+    auth = await caller(request, "os_compute_api:os-flavor-access")
     async with api_of(request).db.session() as s:
         f = await _get(request, auth, s)
         if f.is_public:
@@ -262,7 +259,7 @@ async def list_flavor_access(request: Request) -> Response:
 
 
 async def flavor_action(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-flavor-access:add_tenant_access", ADMIN)
+    auth = await caller(request, "os_compute_api:os-flavor-access:add_tenant_access")
     data = validation.body(request)  # exactly one of the two actions (schemas.flavor_action)
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)

@@ -98,18 +98,18 @@ _BRIEF = ("id", "hypervisor_hostname", "state", "status")
 
 
 async def list_hypervisors(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:list", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:list")
     rows = await _rows(request)
     return json_response({"hypervisors": [{k: r[k] for k in _BRIEF} for r in rows]})
 
 
 async def list_hypervisors_detail(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:list-detail", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:list-detail")
     return json_response({"hypervisors": await _rows(request)})
 
 
 async def show_hypervisor(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:show", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:show")
     ident = request.path_params["hypervisor_id"]
     for row in await _rows(request):
         if str(row["id"]) == ident:
@@ -118,7 +118,7 @@ async def show_hypervisor(request: Request) -> Response:
 
 
 async def hypervisor_statistics(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:statistics", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:statistics")
     rows = await _rows(request)
     keys = (
         "vcpus",
@@ -140,7 +140,7 @@ async def hypervisor_statistics(request: Request) -> Response:
 
 
 async def hypervisor_uptime(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:uptime", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:uptime")
     ident = request.path_params["hypervisor_id"]
     for row in await _rows(request):
         if str(row["id"]) == ident:
@@ -168,14 +168,14 @@ async def _matching(request: Request) -> list[dict[str, Any]]:
 
 
 async def search_hypervisors(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:search", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:search")
     return json_response(
         {"hypervisors": [{k: r[k] for k in _BRIEF} for r in await _matching(request)]}
     )
 
 
 async def hypervisor_servers(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-hypervisors:servers", "admin")
+    await caller(request, "os_compute_api:os-hypervisors:servers")
     rows = await _matching(request)
     async with api_of(request).db.session() as s:
         insts = (

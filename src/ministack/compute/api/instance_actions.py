@@ -41,7 +41,7 @@ def render_event(e: m.InstanceActionEvent, admin: bool) -> dict[str, Any]:
 
 
 async def _server(request: Request) -> tuple[Any, m.Instance]:
-    auth = await caller(request, "os_compute_api:os-instance-actions:list", "admin | reader")
+    auth = await caller(request, "os_compute_api:os-instance-actions:list")
     server_id = request.path_params["server_id"]
     inst = await instances.get(api_of(request).db, server_id, deleted=version(request) >= (2, 21))
     if inst is None or (inst.project_id != auth.project_id and not auth.reads_all):

@@ -23,8 +23,6 @@ from ministack.compute import quotas
 from ministack.compute.api import schemas
 from ministack.compute.api.common import api_of, caller, iso_micro, route, version
 
-RULE = "admin | owner"
-
 
 def fingerprint(public_key: str) -> str:
     """The MD5 colon fingerprint of an OpenSSH public key; 400 when it is not one."""
@@ -83,7 +81,7 @@ def _user(request: Request, auth: Auth) -> str:
 
 
 async def list_keypairs(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:index", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:index")
     user_id = _user(request, auth)
     query = select(m.KeyPair).where(m.KeyPair.user_id == user_id)
     # limit and marker (a key pair name) exist from 2.35 on; the query schema says which
@@ -96,7 +94,7 @@ async def list_keypairs(request: Request) -> Response:
 
 
 async def create_keypair(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:create", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:create")
     body = validation.body(request)["keypair"]  # checked by schemas.create_keypair
     name = body["name"]
     user_id = auth.user_id
@@ -156,12 +154,12 @@ async def _get(request: Request, auth: Auth) -> m.KeyPair:
 
 
 async def show_keypair(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:show", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:show")
     return json_response({"keypair": render(await _get(request, auth), request, full=True)})
 
 
 async def delete_keypair(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-keypairs:delete", "any")
+    auth = await caller(request, "os_compute_api:os-keypairs:delete")
     kp = await _get(request, auth)
     async with api_of(request).db.writer() as s:
         await s.execute(delete(m.KeyPair).where(m.KeyPair.id == kp.id))

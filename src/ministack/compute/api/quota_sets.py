@@ -28,7 +28,7 @@ def _visible(request: Request, values: dict[str, Any]) -> dict[str, Any]:
 
 async def show_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:show", "admin | reader", project_id)
+    await caller(request, "os_compute_api:os-quota-sets:show", project_id)
     api = api_of(request)
     async with api.db.session() as s:
         limit = await quotas.limits(s, project_id)
@@ -51,12 +51,12 @@ async def show_quota_set(request: Request) -> Response:
 
 async def show_defaults(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:defaults", "any")
+    await caller(request, "os_compute_api:os-quota-sets:defaults")
     return json_response({"quota_set": {"id": project_id, **_visible(request, quotas.DEFAULTS)}})
 
 
 async def show_class_defaults(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-quota-class-sets:show", "any")
+    await caller(request, "os_compute_api:os-quota-class-sets:show")
     return json_response(
         {
             "quota_class_set": {
@@ -69,7 +69,7 @@ async def show_class_defaults(request: Request) -> Response:
 
 async def update_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:update", "admin", project_id)
+    await caller(request, "os_compute_api:os-quota-sets:update", project_id)
     # keys and values checked by schemas.update_quota_set (legacy keys before 2.36)
     body = dict(validation.body(request)["quota_set"])
     body.pop("force", None)
@@ -90,14 +90,14 @@ async def update_quota_set(request: Request) -> Response:
 
 async def delete_quota_set(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    await caller(request, "os_compute_api:os-quota-sets:delete", "admin", project_id)
+    await caller(request, "os_compute_api:os-quota-sets:delete", project_id)
     async with api_of(request).db.writer() as s:
         await s.execute(delete(m.QuotaLimit).where(m.QuotaLimit.project_id == project_id))
     return empty_response(202)
 
 
 async def show_limits(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:limits", "any")
+    auth = await caller(request, "os_compute_api:limits")
     project_id = request.query_params.get("tenant_id") if auth.is_admin else None
     project_id = project_id or auth.project_id or ""
     async with api_of(request).db.session() as s:

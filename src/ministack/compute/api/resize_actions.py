@@ -3,7 +3,6 @@ createImage (a snapshot into the image service)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from ministack.compute import models as m
 from ministack.compute.api import flavors
 from ministack.compute.api.actions import begin
 from ministack.compute.api.common import Api, host_of
+from ministack.compute.api.server_create import admin_pass
 from ministack.compute.api.views import render_server
 from ministack.compute.instances import UNSET, Change
 
@@ -29,16 +29,19 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     image = await api.images.lookup(
         image_ref, auth.project_id, request.headers.get("x-auth-token", "")
     )
+    password = admin_pass(body.get("adminPass"))
+    sysmeta = {**(inst.system_metadata or {}), instances.ADMIN_PASS_KEY: password}
     change = Change(
         image_ref=str(image["id"]),
         display_name=body.get("name", UNSET),
         metadata_=dict(body["metadata"]) if "metadata" in body else UNSET,
+        system_metadata=sysmeta,
     )
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
     await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
     fresh = await instances.get(api.db, inst.uuid)
     server = render_server(request, fresh or inst, auth)
-    server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
+    server["adminPass"] = password
     return json_response({"server": server}, status=202)
 
 

@@ -410,3 +410,44 @@ def _quota_set(keys: tuple[str, ...]) -> p.Schema:
 update_quota_set = Versions(
     {"2.1": _quota_set(_QUOTAS + _LEGACY_QUOTAS), "2.36": _quota_set(_QUOTAS)}
 )
+
+# --- services and external events (admin and service users) ----------------------------------
+
+_service: p.Schema = {"host": p.hostname, "binary": p.string(1, 255, format="text")}
+enable_service = p.obj(_service, required=("host", "binary"))
+disable_log_reason = p.obj(
+    {**_service, "disabled_reason": p.string(1, 255, format="text")}, required=("host", "binary")
+)
+# the force-down route exists from 2.11 on (404 below, from the handler)
+force_down = Versions(
+    {
+        "2.11": p.obj(
+            {**_service, "forced_down": p.strict_boolean},
+            required=("host", "binary", "forced_down"),
+        )
+    }
+)
+EVENT_NAMES = (
+    "network-changed",
+    "network-vif-plugged",
+    "network-vif-unplugged",
+    "network-vif-deleted",
+    "volume-extended",
+    "power-update",
+    "accelerator-request-bound",
+    "volume-reimaged",
+)
+_event = p.obj(
+    {
+        "name": p.enum(*EVENT_NAMES),
+        "server_uuid": p.uuid,
+        "status": p.enum("failed", "completed", "in-progress"),
+        "tag": p.string(0, 255, format="text"),
+    },
+    required=("name", "server_uuid"),
+)
+create_events = p.envelope("events", {**p.array(_event), "minItems": 1})
+
+list_server_groups = p.query(
+    {"all_projects": p.string(0, 255), "limit": p.query_int(1), "offset": p.query_int(0)}
+)

@@ -20,7 +20,7 @@ from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.api import resize_actions, schemas
-from ministack.compute.api.actions import WRITE, Handler, begin
+from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route
 from ministack.compute.api.servers import check_unlocked, load
 from ministack.compute.instances import Change
@@ -93,6 +93,24 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "createImage": resize_actions.create_image,
 }
 NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput")
+# each action's policy rule (Nova's names; defaults in compute/policies.py)
+ACTION_RULES: dict[str, str] = {
+    "os-start": "os_compute_api:servers:start",
+    "os-stop": "os_compute_api:servers:stop",
+    "pause": "os_compute_api:os-pause-server:pause",
+    "unpause": "os_compute_api:os-pause-server:unpause",
+    "suspend": "os_compute_api:os-suspend-server:suspend",
+    "resume": "os_compute_api:os-suspend-server:resume",
+    "reboot": "os_compute_api:servers:reboot",
+    "lock": "os_compute_api:os-lock-server:lock",
+    "unlock": "os_compute_api:os-lock-server:unlock",
+    "os-getConsoleOutput": "os_compute_api:os-console-output",
+    "rebuild": "os_compute_api:servers:rebuild",
+    "resize": "os_compute_api:servers:resize",
+    "confirmResize": "os_compute_api:servers:confirm_resize",
+    "revertResize": "os_compute_api:servers:revert_resize",
+    "createImage": "os_compute_api:servers:create_image",
+}
 
 
 async def server_action(request: Request) -> Response:
@@ -101,8 +119,7 @@ async def server_action(request: Request) -> Response:
     handler = ACTION_HANDLERS.get(name)
     if handler is None:
         raise errors.BadRequest(f"There is no such action: {name}")
-    rule = "admin | reader" if name == "os-getConsoleOutput" else WRITE
-    auth = await caller(request, f"os_compute_api:servers:{name}", rule)
+    auth = await caller(request, ACTION_RULES[name])
     inst = await load(request, auth)
     if name not in NO_LOCK_CHECK:
         check_unlocked(inst, auth)

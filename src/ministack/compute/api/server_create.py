@@ -31,6 +31,7 @@ from ministack.compute.api.common import (
     caller,
     links,
 )
+from ministack.compute.instances import ADMIN_PASS_KEY
 
 _HOSTNAME = re.compile(r"[^a-zA-Z0-9-]+")
 
@@ -56,6 +57,19 @@ class Plan:
     access_ip_v4: str | None = None
     access_ip_v6: str | None = None
     config_drive: str = ""
+    admin_pass: str = ""
+
+
+def admin_pass(value: Any) -> str:
+    """The server's admin password: the one asked for (Nova: any string), else a new one."""
+    if value is None:
+        return secrets.token_urlsafe(9)
+    if not isinstance(value, str):
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute adminPass. Value: {value}. "
+            f"{value!r} is not of type 'string'"
+        )
+    return value
 
 
 def _networks(value: Any) -> None:
@@ -104,6 +118,7 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
             max_count=high,
             metadata=metadata,
             user_data=user_data,
+            admin_pass=admin_pass(body.get("adminPass")),
         )
         await _key(s, body, auth, plan)
         await _group(s, data, auth, plan)
@@ -234,7 +249,8 @@ def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
             key_data=plan.key_data,
             user_data=plan.user_data,
             metadata_=plan.metadata,
-            system_metadata={},
+            # the agent writes it into the config drive, then forgets it (instances.py)
+            system_metadata={ADMIN_PASS_KEY: plan.admin_pass},
             request_spec=spec,
             availability_zone=plan.availability_zone,
             vm_state=states.BUILDING,
@@ -284,7 +300,7 @@ async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
 
 
 async def create_server(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:servers:create", "admin | member")
+    auth = await caller(request, "os_compute_api:servers:create")
     if auth.project_id is None:  # Nova's scope_types=['project']: a server needs a project
         raise errors.Forbidden(
             "Policy doesn't allow os_compute_api:servers:create to be performed: a server "
@@ -315,7 +331,7 @@ async def _create(request: Request, api: Api, auth: Auth, data: dict[str, Any]) 
         "links": links(request, "servers", first.uuid),
         "OS-DCF:diskConfig": "MANUAL",
         "security_groups": [{"name": n} for n in first.security_groups],
-        "adminPass": secrets.token_urlsafe(9),
+        "adminPass": plan.admin_pass,
     }
     location = f"{base_url(request)}/v2.1/servers/{first.uuid}"
     return json_response({"server": server}, status=202, headers={"Location": location})

@@ -36,11 +36,11 @@ def render(request: Request, g: m.ServerGroup) -> dict[str, Any]:
 
 
 async def list_groups(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-server-groups:index", "admin | reader")
+    auth = await caller(request, "os_compute_api:os-server-groups:index")
     query = select(m.ServerGroup).order_by(m.ServerGroup.id)
     if not (auth.reads_all and request.query_params.get("all_projects")):
         query = query.where(m.ServerGroup.project_id == (auth.project_id or ""))
-    offset = int(request.query_params.get("offset", 0) or 0)
+    offset = int(request.query_params.get("offset", 0) or 0)  # digits: schemas.list_server_groups
     limit = request.query_params.get("limit")
     query = query.offset(offset)
     if limit:
@@ -51,7 +51,7 @@ async def list_groups(request: Request) -> Response:
 
 
 async def create_group(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:os-server-groups:create", "admin | member")
+    auth = await caller(request, "os_compute_api:os-server-groups:create")
     body = validation.body(request)["server_group"]  # checked by schemas.create_server_group
     name, policies = body["name"], body["policies"]
     group = m.ServerGroup(
@@ -81,10 +81,12 @@ async def create_group(request: Request) -> Response:
 
 
 async def _load(request: Request, write: bool) -> m.ServerGroup:
-    rule = "admin | member" if write else "admin | reader"
-    auth = await caller(
-        request, f"os_compute_api:os-server-groups:{'delete' if write else 'show'}", rule
+    rule = (
+        "os_compute_api:os-server-groups:delete"
+        if write
+        else "os_compute_api:os-server-groups:show"
     )
+    auth = await caller(request, rule)
     ident = request.path_params["group_id"]
     async with api_of(request).db.session() as s:
         g = (
@@ -109,7 +111,7 @@ async def delete_group(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v2.1/os-server-groups", list_groups, methods=["GET"]),
+    route("/v2.1/os-server-groups", list_groups, "GET", query=schemas.list_server_groups),
     route("/v2.1/os-server-groups", create_group, "POST", body=schemas.create_server_group),
     Route("/v2.1/os-server-groups/{group_id}", show_group, methods=["GET"]),
     Route("/v2.1/os-server-groups/{group_id}", delete_group, methods=["DELETE"]),

@@ -17,13 +17,13 @@ from ministack.compute.api.servers import check_unlocked, load
 
 
 async def show_metadata(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:server-metadata:index", "admin | reader")
+    auth = await caller(request, "os_compute_api:server-metadata:index")
     inst = await load(request, auth)
     return json_response({"metadata": dict(inst.metadata_ or {})})
 
 
 async def _write(request: Request, replace: bool, key: str | None = None) -> dict[str, str]:
-    auth = await caller(request, "os_compute_api:server-metadata:update", "admin | member")
+    auth = await caller(request, "os_compute_api:server-metadata:update")
     inst = await load(request, auth)
     check_unlocked(inst, auth)
     data = validation.body(request)  # checked by schemas.set_metadata / set_meta_item
@@ -56,7 +56,7 @@ async def replace_metadata(request: Request) -> Response:
 
 
 async def show_meta_item(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:server-metadata:show", "admin | reader")
+    auth = await caller(request, "os_compute_api:server-metadata:show")
     inst = await load(request, auth)
     key = request.path_params["key"]
     if key not in (inst.metadata_ or {}):
@@ -70,7 +70,7 @@ async def set_meta_item(request: Request) -> Response:
 
 
 async def delete_meta_item(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:server-metadata:delete", "admin | member")
+    auth = await caller(request, "os_compute_api:server-metadata:delete")
     inst = await load(request, auth)
     check_unlocked(inst, auth)
     key = request.path_params["key"]

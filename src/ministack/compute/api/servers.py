@@ -31,9 +31,6 @@ from ministack.compute.api.views import render_brief, render_server
 from ministack.compute.claims import local_delete
 from ministack.compute.instances import UNSET, Change
 
-READ = "admin | reader"
-WRITE = "admin | member"
-
 
 async def load(request: Request, auth: Auth) -> m.Instance:
     """The live server of the path, if the caller's project owns it (or the caller reads every
@@ -105,7 +102,7 @@ def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
 
 
 async def _list(request: Request, detail: bool) -> Response:
-    auth = await caller(request, "os_compute_api:servers:index", READ)
+    auth = await caller(request, "os_compute_api:servers:index")
     page = parse_page(request.query_params)
     query = _filters(request, auth, select(m.Instance))
     checked = validation.query(request)
@@ -170,14 +167,14 @@ async def list_servers_detail(request: Request) -> Response:
 
 
 async def show_server(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:servers:show", READ)
+    auth = await caller(request, "os_compute_api:servers:show")
     inst = await load(request, auth)
     statuses = await host_statuses(request, auth)
     return json_response({"server": render_server(request, inst, auth, statuses)})
 
 
 async def update_server(request: Request) -> Response:
-    auth = await caller(request, "os_compute_api:servers:update", WRITE)
+    auth = await caller(request, "os_compute_api:servers:update")
     inst = await load(request, auth)
     body = validation.body(request)["server"]
     change = Change(
@@ -203,7 +200,7 @@ def check_unlocked(inst: m.Instance, auth: Auth) -> None:
 async def delete_server(request: Request) -> Response:
     """204. Idempotent while deleting (PROMISES 7); a host that is down, or no host at all,
     means the delete completes here (local delete)."""
-    auth = await caller(request, "os_compute_api:servers:delete", WRITE)
+    auth = await caller(request, "os_compute_api:servers:delete")
     inst = await load(request, auth)
     check_unlocked(inst, auth)
     api = api_of(request)

@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.db import utcnow
 from ministack.common.models import ServiceRecord
-from ministack.common.web import empty_response, json_response, read_json
+from ministack.common.web import empty_response, json_response
 from ministack.compute import servicegroup
-from ministack.compute.api.common import api_of, caller, iso_micro, version
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, iso_micro, route, version
 from ministack.compute.api.zones import host_zones
 
 
@@ -24,7 +25,7 @@ def _zone(rec: ServiceRecord, zones: dict[str, str]) -> str:
 
 
 async def list_services(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-services:list", "admin")
+    await caller(request, "os_compute_api:os-services:list")
     api = api_of(request)
     p = request.query_params
     query = select(ServiceRecord).where(ServiceRecord.binary.like("nova-%"))
@@ -57,11 +58,11 @@ async def list_services(request: Request) -> Response:
 
 
 async def _update(request: Request, action: str) -> dict[str, Any]:
-    await caller(request, f"os_compute_api:os-services:{action}", "admin")
-    data = await read_json(request)
-    host, binary = data.get("host"), data.get("binary")
-    if not isinstance(host, str) or not isinstance(binary, str):
-        raise errors.BadRequest("Invalid input: 'host' and 'binary' are required.")
+    await caller(request, "os_compute_api:os-services:update")
+    if action == "force-down" and version(request) < (2, 11):
+        raise errors.NotFound("The resource could not be found.")
+    data = validation.body(request)  # checked by the action's schema
+    host, binary = data["host"], data["binary"]
     api = api_of(request)
     async with api.db.writer() as s:
         rec = (
@@ -75,11 +76,7 @@ async def _update(request: Request, action: str) -> dict[str, Any]:
             raise errors.NotFound(f"Service {binary} on host {host} could not be found.")
         out: dict[str, Any] = {"host": host, "binary": binary}
         if action == "force-down":
-            if version(request) < (2, 11):
-                raise errors.NotFound("The resource could not be found.")
-            forced = data.get("forced_down")
-            if not isinstance(forced, bool):
-                raise errors.BadRequest("Invalid input for field/attribute forced_down.")
+            forced = data["forced_down"]
             rec.forced_down = forced
             out["forced_down"] = forced
         else:
@@ -109,7 +106,7 @@ async def force_down(request: Request) -> Response:
 
 
 async def delete_service(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-services:delete", "admin")
+    await caller(request, "os_compute_api:os-services:delete")
     ident = request.path_params["service_id"]
     api = api_of(request)
     async with api.db.writer() as s:
@@ -126,9 +123,14 @@ async def delete_service(request: Request) -> Response:
 
 ROUTES = [
     Route("/v2.1/os-services", list_services, methods=["GET"]),
-    Route("/v2.1/os-services/enable", enable_service, methods=["PUT"]),
-    Route("/v2.1/os-services/disable", disable_service, methods=["PUT"]),
-    Route("/v2.1/os-services/disable-log-reason", disable_log_reason, methods=["PUT"]),
-    Route("/v2.1/os-services/force-down", force_down, methods=["PUT"]),
+    route("/v2.1/os-services/enable", enable_service, "PUT", body=schemas.enable_service),
+    route("/v2.1/os-services/disable", disable_service, "PUT", body=schemas.enable_service),
+    route(
+        "/v2.1/os-services/disable-log-reason",
+        disable_log_reason,
+        "PUT",
+        body=schemas.disable_log_reason,
+    ),
+    route("/v2.1/os-services/force-down", force_down, "PUT", body=schemas.force_down),
     Route("/v2.1/os-services/{service_id}", delete_service, methods=["DELETE"]),
 ]

@@ -64,12 +64,12 @@ async def _zones(request: Request, detail: bool) -> Response:
 
 
 async def list_zones(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-availability-zone:list", "any")
+    await caller(request, "os_compute_api:os-availability-zone:list")
     return await _zones(request, detail=False)
 
 
 async def list_zones_detail(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-availability-zone:detail", "admin")
+    await caller(request, "os_compute_api:os-availability-zone:detail")
     return await _zones(request, detail=True)
 
 

@@ -7,23 +7,14 @@ from dataclasses import dataclass
 
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
-from ministack.compute.rpcapi.agent import ComputeAgentAPI
-from ministack.compute.rpcapi.scheduler import SchedulerAPI
+from ministack.compute.rpcapi import RpcPeers
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
 
 @dataclass
-class ConductorDeps:
+class ConductorDeps(RpcPeers):
     settings: Settings
     db: Database
     bus: Bus
     placement: PlacementClient
-
-    @property
-    def scheduler(self) -> SchedulerAPI:
-        return SchedulerAPI(self.bus)
-
-    def agent(self, host: str) -> ComputeAgentAPI:
-        """The RPC API of `host`'s compute agent."""
-        return ComputeAgentAPI(self.bus, host)

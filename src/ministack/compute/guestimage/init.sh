@@ -121,6 +121,16 @@ json_public_keys() {
         | grep -v '^[[:space:]]*$'
 }
 
+# The server's adminPass (config drive or metadata service) becomes root's console password.
+# Debian's static busybox has mkpasswd but no chpasswd, so the shadow entry is written here.
+set_root_password() {
+    case "$1" in
+    "" | *\\*) return 0 ;; # none, or JSON escapes json_string does not undo: leave root as is
+    esac
+    hash=$(mkpasswd -m sha512 "$1" 2>/dev/null) || return 0
+    sed -i "s|^root:[^:]*:|root:$hash:|" /etc/shadow && log "set root's password from admin_pass"
+}
+
 apply_metadata() {
     name=""
     if [ -f "$STATE/meta_data.json" ]; then
@@ -135,6 +145,7 @@ apply_metadata() {
             chmod 600 /root/.ssh/authorized_keys
             log "installed $(echo "$keys" | wc -l) SSH key(s) for root"
         fi
+        set_root_password "$(json_string admin_pass <"$STATE/meta_data.json")"
     fi
     [ -z "$name" ] && [ -f "$STATE/dhcp-hostname" ] && name=$(cat "$STATE/dhcp-hostname")
     [ -z "$name" ] && name=ministack-test

@@ -8,14 +8,21 @@ QEMU. Delays and failures are data, per driver (so per fake host)::
 A failure is raised as DriverError with its message. `fail_once` fails the next call only.
 The operation "image" is the image step of spawn: its failure is ImageUnusable (the image
 cannot be booted anywhere, so the build is not rescheduled).
+
+Like a real hypervisor, the fake outlives the process that drives it when given a
+`state_file`: its guests are written there (atomically, after every change) and read back by
+the next driver of the host, so a restarted process finds its ACTIVE servers still running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ministack.compute.virt.driver import (
     Capabilities,
@@ -28,12 +35,53 @@ from ministack.compute.virt.driver import (
     PowerState,
 )
 
+CONSOLE_LINES = 200  # the console keeps its last lines, as a real serial log rotates
+
 
 @dataclass
 class _Guest:
-    spec: GuestSpec
+    vcpus: int
+    memory_mb: int
     power_state: PowerState
     console: list[str] = field(default_factory=list)
+
+
+def _load(path: Path) -> dict[str, _Guest]:
+    """The guests recorded in `path`; none when it is absent."""
+    try:
+        records: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    return {
+        uuid: _Guest(r["vcpus"], r["memory_mb"], PowerState(r["power_state"]), r["console"])
+        for uuid, r in records.items()
+    }
+
+
+def _save(path: Path, guests: Mapping[str, _Guest]) -> None:
+    """Write `guests` to `path` atomically (a temporary file renamed over it), mode 0600.
+
+    No fsync: the promise is surviving a killed process, not a lost machine, and scale runs
+    with thousands of fake hosts should not wait on the disk.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    records = {
+        uuid: {
+            "vcpus": g.vcpus,
+            "memory_mb": g.memory_mb,
+            "power_state": int(g.power_state),
+            "console": g.console,
+        }
+        for uuid, g in guests.items()
+    }
+    data = json.dumps(records, separators=(",", ":")).encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def parse_settings(text: str) -> dict[str, str]:
@@ -60,7 +108,9 @@ class FakeDriver:
         disk_gb: int = 1024,
         delay: Mapping[str, float] | None = None,
         fail: Mapping[str, str] | None = None,
+        state_file: Path | None = None,
     ) -> None:
+        """`state_file`: where the guests persist across processes (None: memory only)."""
         self.host = host
         self.resources = HostResources(
             hypervisor_hostname=host,
@@ -73,7 +123,12 @@ class FakeDriver:
         self.delay: dict[str, float] = dict(delay or {})
         self.fail: dict[str, str] = dict(fail or {})
         self.fail_once: dict[str, str] = {}
-        self.guests: dict[str, _Guest] = {}
+        self.state_file = state_file
+        self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
+
+    def _persist(self) -> None:
+        if self.state_file is not None:
+            _save(self.state_file, self.guests)
 
     def configure(
         self,
@@ -116,8 +171,8 @@ class FakeDriver:
         return GuestInfo(
             uuid=uuid,
             power_state=guest.power_state,
-            vcpus=guest.spec.vcpus,
-            memory_mb=guest.spec.memory_mb,
+            vcpus=guest.vcpus,
+            memory_mb=guest.memory_mb,
         )
 
     async def spawn(self, spec: GuestSpec) -> None:
@@ -125,18 +180,23 @@ class FakeDriver:
         if spec.image_id is not None:
             await self._step("image", ImageUnusable)
         await self._step("spawn")
-        self.guests[spec.uuid] = _Guest(spec, PowerState.RUNNING, [f"{spec.hostname} login:"])
+        console = [f"{spec.hostname} login:"]
+        self.guests[spec.uuid] = _Guest(spec.vcpus, spec.memory_mb, PowerState.RUNNING, console)
+        self._persist()
 
     async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
         """Remove the guest; succeeds when it is already gone."""
         await self._step("destroy")
-        self.guests.pop(uuid, None)
+        if self.guests.pop(uuid, None) is not None:
+            self._persist()
 
     async def _set_power(self, op: str, uuid: str, state: PowerState) -> None:
         guest = self._guest(uuid)
         await self._step(op)
         guest.power_state = state
         guest.console.append(f"fake: {op}")
+        del guest.console[:-CONSOLE_LINES]
+        self._persist()
 
     async def power_off(self, uuid: str, *, timeout: float = 60.0) -> None:
         await self._set_power("power_off", uuid, PowerState.SHUTDOWN)
@@ -164,9 +224,9 @@ class FakeDriver:
 
     async def snapshot(self, uuid: str, dest: Path) -> str:
         """Write a small raw 'disk' naming the guest; returns its disk format."""
-        guest = self._guest(uuid)
+        self._guest(uuid)  # GuestNotFound when absent
         await self._step("snapshot")
-        dest.write_bytes(f"fake disk of {guest.spec.uuid}\n".encode().ljust(512, b"\0"))
+        dest.write_bytes(f"fake disk of {uuid}\n".encode().ljust(512, b"\0"))
         return "raw"
 
     async def console_log(self, uuid: str, length: int | None = None) -> str:

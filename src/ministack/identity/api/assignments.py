@@ -12,18 +12,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy
+from ministack.common import errors
 from ministack.common.auth import require_auth
 from ministack.common.pagination import bool_param
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api.crud import base_url, core_of, route
 from ministack.identity.api.resources import render_role
 from ministack.identity.api.users import render_user
 from ministack.identity.inheritance import ProjectTree
 from ministack.identity.tokens import SYSTEM_ALL
 
-READ = "admin | system_reader"  # Keystone: admin, or a reader of the whole system
 TARGETS = {"projects": ("project", m.Project), "domains": ("domain", m.Domain)}
 ACTORS = {"users": ("user", m.User), "groups": ("group", m.Group)}
 
@@ -71,7 +71,7 @@ def _where(
 
 async def grant_role(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:create_grant", "admin")
+    policies.authorize(auth, "identity:create_grant")
     tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     try:
@@ -101,7 +101,7 @@ async def grant_role(request: Request) -> Response:
 
 async def check_grant(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:check_grant", READ)
+    policies.authorize(auth, "identity:check_grant")
     tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -122,7 +122,7 @@ async def check_grant(request: Request) -> Response:
 
 async def revoke_grant(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:revoke_grant", "admin")
+    policies.authorize(auth, "identity:revoke_grant")
     tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     async with core.db.writer() as s:
@@ -142,7 +142,7 @@ async def revoke_grant(request: Request) -> Response:
 
 async def list_grants(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_grants", READ)
+    policies.authorize(auth, "identity:list_grants")
     tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -182,7 +182,7 @@ async def _group_and_user(request: Request) -> tuple[str, str]:
 
 async def add_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:add_user_to_group", "admin")
+    policies.authorize(auth, "identity:add_user_to_group")
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     try:
@@ -197,7 +197,7 @@ async def add_member(request: Request) -> Response:
 
 async def check_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:check_user_in_group", READ)
+    policies.authorize(auth, "identity:check_user_in_group")
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     async with core.db.session() as s:
@@ -208,7 +208,7 @@ async def check_member(request: Request) -> Response:
 
 async def remove_member(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:remove_user_from_group", "admin")
+    policies.authorize(auth, "identity:remove_user_from_group")
     gid, uid = await _group_and_user(request)
     core = core_of(request)
     async with core.db.writer() as s:
@@ -223,7 +223,7 @@ async def remove_member(request: Request) -> Response:
 
 async def list_members(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:list_users_in_group", READ)
+    policies.authorize(auth, "identity:list_users_in_group")
     gid = request.path_params["group_id"]
     core = core_of(request)
     async with core.db.session() as s:
@@ -275,7 +275,7 @@ async def list_role_assignments(request: Request) -> Response:
     params = request.query_params
     scope_project = params.get("scope.project.id")
     target = {"project_id": scope_project} if scope_project else {}
-    policy.enforce(auth, "identity:list_role_assignments", "admin | reader", target)
+    policies.authorize(auth, "identity:list_role_assignments", target)
     effective = _flag(params, "effective")
     names = _flag(params, "include_names")
     subtree = _flag(params, "include_subtree")

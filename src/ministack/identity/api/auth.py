@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy, validation
+from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api import schemas
 from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
 from ministack.identity.api.resources import render_domain, render_project
@@ -85,10 +86,9 @@ async def _subject(request: Request) -> TokenInfo:
         info = await core.validate(subject)
     except errors.Unauthorized:
         raise errors.NotFound("Could not find token: it is invalid, expired or revoked.") from None
-    policy.enforce(
+    policies.authorize(
         auth,
         "identity:validate_token",
-        "admin | service | system_reader | owner",
         {"user_id": info.user.id},
     )
     return info

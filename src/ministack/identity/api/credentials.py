@@ -18,6 +18,7 @@ from ministack.common.auth import Auth, require_auth
 from ministack.common.db import new_id
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api import schemas
 from ministack.identity.api.auth import render_token
 from ministack.identity.api.crud import base_url, core_of, public_route, route
@@ -26,8 +27,7 @@ from ministack.identity.core import LOGIN_FAILED, utcnow_precise
 from ministack.identity.credentials import EC2, check_signature, ec2_blob, ec2_id
 from ministack.identity.tokens import SCOPE_PROJECT
 
-READ = "admin | system_reader | owner"  # Keystone: an admin, a system reader, or the owner
-WRITE = "admin | owner"
+READ = policies.RULES["identity:get_credential"]  # who may learn that a credential exists
 
 
 def render_credential(c: m.Credential, blob: str, base: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ async def _readable(request: Request, auth: Auth, cred_id: str) -> m.Credential:
 async def create_credential(request: Request) -> Response:
     auth = await require_auth(request)
     obj = validation.body(request)["credential"]
-    policy.enforce(auth, "identity:create_credential", WRITE, {"user_id": obj["user_id"]})
+    policies.authorize(auth, "identity:create_credential", {"user_id": obj["user_id"]})
     project_id = obj.get("project_id")
     cred_id = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else new_id()
     if obj["type"] == EC2:
@@ -135,9 +135,9 @@ async def update_credential(request: Request) -> Response:
         cred = await s.get(m.Credential, cred_id)
         if cred is None or not policy.check(auth, READ, {"user_id": cred.user_id}):
             raise _not_found(cred_id)
-        policy.enforce(auth, "identity:update_credential", WRITE, {"user_id": cred.user_id})
+        policies.authorize(auth, "identity:update_credential", {"user_id": cred.user_id})
         if "user_id" in obj:
-            policy.enforce(auth, "identity:update_credential", WRITE, {"user_id": obj["user_id"]})
+            policies.authorize(auth, "identity:update_credential", {"user_id": obj["user_id"]})
             if await s.get(m.User, obj["user_id"]) is None:
                 raise errors.NotFound(f"Could not find user: {obj['user_id']}.")
             cred.user_id = obj["user_id"]
@@ -173,7 +173,7 @@ async def delete_credential(request: Request) -> Response:
         cred = await s.get(m.Credential, cred_id)
         if cred is None or not policy.check(auth, READ, {"user_id": cred.user_id}):
             raise _not_found(cred_id)
-        policy.enforce(auth, "identity:delete_credential", WRITE, {"user_id": cred.user_id})
+        policies.authorize(auth, "identity:delete_credential", {"user_id": cred.user_id})
         await s.delete(cred)
     return empty_response()
 
@@ -195,7 +195,7 @@ def render_ec2(c: m.Credential, blob: dict[str, Any], base: str) -> dict[str, An
 async def create_ec2(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:ec2_create_credential", WRITE, {"user_id": user_id})
+    policies.authorize(auth, "identity:ec2_create_credential", {"user_id": user_id})
     project_id = validation.body(request)["tenant_id"]
     access, secret = secrets.token_hex(16), secrets.token_hex(16)
     blob = {"access": access, "secret": secret, "trust_id": None}
@@ -217,10 +217,10 @@ async def create_ec2(request: Request) -> Response:
     return json_response({"credential": render_ec2(cred, blob, base_url(request))}, status=201)
 
 
-async def _ec2_rows(request: Request, action: str, rule: str) -> list[m.Credential]:
+async def _ec2_rows(request: Request, action: str) -> list[m.Credential]:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, action, rule, {"user_id": user_id})
+    policies.authorize(auth, action, {"user_id": user_id})
     query = select(m.Credential).where(m.Credential.user_id == user_id, m.Credential.type == EC2)
     if "access" in request.path_params:
         query = query.where(m.Credential.id == ec2_id(request.path_params["access"]))
@@ -232,7 +232,7 @@ async def _ec2_rows(request: Request, action: str, rule: str) -> list[m.Credenti
 
 
 async def list_ec2(request: Request) -> Response:
-    rows = await _ec2_rows(request, "identity:ec2_list_credentials", READ)
+    rows = await _ec2_rows(request, "identity:ec2_list_credentials")
     core, base = core_of(request), base_url(request)
     out = [
         render_ec2(c, json.loads(core.credentials.decrypt(c.encrypted_blob)), base) for c in rows
@@ -243,13 +243,13 @@ async def list_ec2(request: Request) -> Response:
 
 
 async def show_ec2(request: Request) -> Response:
-    (cred,) = await _ec2_rows(request, "identity:ec2_get_credential", READ)
+    (cred,) = await _ec2_rows(request, "identity:ec2_get_credential")
     blob = json.loads(core_of(request).credentials.decrypt(cred.encrypted_blob))
     return json_response({"credential": render_ec2(cred, blob, base_url(request))})
 
 
 async def delete_ec2(request: Request) -> Response:
-    (cred,) = await _ec2_rows(request, "identity:ec2_delete_credential", WRITE)
+    (cred,) = await _ec2_rows(request, "identity:ec2_delete_credential")
     async with core_of(request).db.writer() as s:
         row = await s.get(m.Credential, cred.id)
         if row is not None:

@@ -8,7 +8,7 @@ filters, its policy rules and its hooks, and this module does the rest.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy, validation
+from ministack.common import errors, validation
 from ministack.common import params as p
 from ministack.common.auth import Auth, require_auth
 from ministack.common.db import new_id
@@ -26,6 +26,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.validation import Router
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.core import IdentityCore
 
 Row = Any
@@ -58,24 +59,14 @@ class Collection:
     fields: tuple[Field, ...]
     render: Callable[[Row, str], dict[str, Any]]
     filters: tuple[str, ...] = ("name",)
-    rules: dict[str, str] = field(default_factory=dict)
     target: Callable[[Row], dict[str, str | None]] = lambda _row: {}
     before_create: Hook | None = None
     before_update: Hook | None = None
     before_delete: Hook | None = None
     id_from_body: bool = False
-    # rows belong to a domain, and a reader of that domain reads them (Keystone's defaults
-    # for projects, users and groups)
+    # rows belong to a domain and its readers may list them (identity/policies.py admits a
+    # domain_reader; the list is then cut to the caller's domain)
     domain_readable: bool = False
-
-    def rule(self, action: str) -> str:
-        """The action's rule: declared, else Keystone's default (reads: an admin or a reader of
-        the whole system, and of the row's domain when `domain_readable`; writes: an admin)."""
-        default = "admin | system_reader" if action in ("list", "get") else "admin"
-        rule = self.rules.get(action, default)
-        if self.domain_readable and action in ("list", "get"):
-            rule += " | domain_reader"
-        return rule
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:
@@ -165,7 +156,7 @@ def routes(coll: Collection) -> list[Route]:
         auth = await require_auth(request)
         params = request.query_params
         domain = {"domain_id": params.get("domain_id") or auth.domain_id}
-        policy.enforce(auth, f"identity:list_{coll.plural}", coll.rule("list"), domain)
+        policies.authorize(auth, f"identity:list_{coll.plural}", domain)
         query = select(coll.model)
         if coll.domain_readable and not auth.reads_all:
             # admitted as a reader of one domain: that domain's rows only
@@ -192,7 +183,7 @@ def routes(coll: Collection) -> list[Route]:
     async def create_item(request: Request) -> Response:
         auth = await require_auth(request)
         obj = validation.body(request)[coll.singular]
-        policy.enforce(auth, f"identity:create_{coll.singular}", coll.rule("create"))
+        policies.authorize(auth, f"identity:create_{coll.singular}")
         values = parse_fields(coll, obj, create=True)
         item_id = obj.get("id") if coll.id_from_body and obj.get("id") else new_id()
         row = coll.model(id=item_id, **values)
@@ -220,13 +211,13 @@ def routes(coll: Collection) -> list[Route]:
         target = dict(coll.target(row))
         if coll.domain_readable:
             target["domain_id"] = row.domain_id
-        policy.enforce(auth, f"identity:get_{coll.singular}", coll.rule("get"), target)
+        policies.authorize(auth, f"identity:get_{coll.singular}", target)
         return json_response({coll.singular: coll.render(row, base_url(request))})
 
     async def update_item(request: Request) -> Response:
         auth = await require_auth(request)
         obj = validation.body(request)[coll.singular]
-        policy.enforce(auth, f"identity:update_{coll.singular}", coll.rule("update"))
+        policies.authorize(auth, f"identity:update_{coll.singular}")
         values = parse_fields(coll, obj, create=False)
         core = core_of(request)
         try:
@@ -244,7 +235,7 @@ def routes(coll: Collection) -> list[Route]:
 
     async def delete_item(request: Request) -> Response:
         auth = await require_auth(request)
-        policy.enforce(auth, f"identity:delete_{coll.singular}", coll.rule("delete"))
+        policies.authorize(auth, f"identity:delete_{coll.singular}")
         core = core_of(request)
         async with core.db.writer() as s:
             row = await find(s, coll, request.path_params["item_id"])

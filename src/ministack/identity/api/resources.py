@@ -209,7 +209,6 @@ DOMAINS = Collection(
     render_domain,
     filters=("name", "enabled"),
     # Keystone: a token scoped to the domain, or to a project in it, may read the domain
-    rules={"get": "admin | system_reader | domain_user"},
     target=lambda d: {"domain_id": d.id},
     before_delete=_domain_delete,
 )
@@ -227,7 +226,6 @@ PROJECTS = Collection(
     ),
     render_project,
     filters=("name", "domain_id", "enabled", "parent_id"),
-    rules={"get": "admin | reader"},
     target=lambda p: {"project_id": p.id},
     domain_readable=True,
     before_create=_project_create,
@@ -250,7 +248,6 @@ ROLES = Collection(
     m.Role,
     (Field("name", max_len=255, required=True), DESCRIPTION),
     render_role,
-    rules={"list": "any", "get": "any"},
     before_delete=_role_delete,
 )
 REGIONS = Collection(
@@ -260,7 +257,6 @@ REGIONS = Collection(
     (DESCRIPTION, Field("parent_region_id", max_len=255, nullable=True)),
     render_region,
     filters=("parent_region_id",),
-    rules={"list": "any", "get": "any"},
     id_from_body=True,
 )
 SERVICES = Collection(
@@ -275,7 +271,6 @@ SERVICES = Collection(
     ),
     render_service,
     filters=("name", "type"),
-    rules={"list": "any", "get": "any"},
     before_delete=_service_delete,
 )
 ENDPOINTS = Collection(
@@ -291,7 +286,6 @@ ENDPOINTS = Collection(
     ),
     render_endpoint,
     filters=("service_id", "interface", "region_id"),
-    rules={"list": "any", "get": "any"},
     before_create=_endpoint_check,
     before_update=_endpoint_check,
 )

@@ -9,11 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ministack.common import errors, policy, validation
+from ministack.common import errors, validation
 from ministack.common import params as p
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api.crud import base_url, core_of, parse_fields, route
 from ministack.identity.api.resources import REGIONS, render_region
 
@@ -40,13 +41,14 @@ def _check_tag(tag: str) -> str:
     return tag
 
 
-async def _tags(request: Request, action: str, rule: str) -> tuple[str, list[str]]:
+async def _tags(request: Request, action: str) -> tuple[str, list[str]]:
     """(project id, its tags) once the caller may do `action` on it; 404 for no project."""
     auth = await require_auth(request)
     project_id = request.path_params["project_id"]
-    policy.enforce(auth, action, rule, {"project_id": project_id})
     async with core_of(request).db.session() as s:
         project = await s.get(m.Project, project_id)
+    target = {"project_id": project_id, "domain_id": project.domain_id if project else None}
+    policies.authorize(auth, action, target)
     if project is None:
         raise errors.NotFound(f"Could not find project: {project_id}.")
     return project_id, list(project.tags or [])
@@ -69,25 +71,25 @@ def _tags_body(request: Request, project_id: str, tags: list[str]) -> dict[str, 
 
 
 async def list_tags(request: Request) -> Response:
-    project_id, tags = await _tags(request, "identity:get_project_tags", "admin | reader")
+    project_id, tags = await _tags(request, "identity:get_project_tags")
     return json_response(_tags_body(request, project_id, tags))
 
 
 async def replace_tags(request: Request) -> Response:
-    project_id, _old = await _tags(request, "identity:update_project_tags", "admin")
+    project_id, _old = await _tags(request, "identity:update_project_tags")
     tags = list(dict.fromkeys(validation.body(request)["tags"]))
     await _store(request, project_id, tags)
     return json_response(_tags_body(request, project_id, tags))
 
 
 async def clear_tags(request: Request) -> Response:
-    project_id, _old = await _tags(request, "identity:delete_project_tags", "admin")
+    project_id, _old = await _tags(request, "identity:delete_project_tags")
     await _store(request, project_id, [])
     return empty_response()
 
 
 async def check_tag(request: Request) -> Response:
-    _project_id, tags = await _tags(request, "identity:get_project_tag", "admin | reader")
+    _project_id, tags = await _tags(request, "identity:get_project_tag")
     if _check_tag(request.path_params["tag"]) not in tags:
         raise errors.NotFound(f"Could not find project tag: {request.path_params['tag']}.")
     return empty_response()
@@ -95,7 +97,7 @@ async def check_tag(request: Request) -> Response:
 
 async def add_tag(request: Request) -> Response:
     """201 with the tag's Location (Keystone answers no body); idempotent."""
-    project_id, tags = await _tags(request, "identity:create_project_tag", "admin")
+    project_id, tags = await _tags(request, "identity:create_project_tag")
     tag = _check_tag(request.path_params["tag"])
     if tag not in tags:
         await _store(request, project_id, [*tags, tag])
@@ -104,7 +106,7 @@ async def add_tag(request: Request) -> Response:
 
 
 async def delete_tag(request: Request) -> Response:
-    project_id, tags = await _tags(request, "identity:delete_project_tag", "admin")
+    project_id, tags = await _tags(request, "identity:delete_project_tag")
     tag = request.path_params["tag"]
     if tag not in tags:
         raise errors.NotFound(f"Could not find project tag: {tag}.")
@@ -115,7 +117,7 @@ async def delete_tag(request: Request) -> Response:
 async def put_region(request: Request) -> Response:
     """Create the region with the id of the path; 409 when it exists."""
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:create_region", "admin")
+    policies.authorize(auth, "identity:create_region")
     region_id = request.path_params["region_id"]
     if not region_id or len(region_id) > 255:
         raise errors.BadRequest("Invalid region id: 1 to 255 characters.")

@@ -12,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors, policy, validation
+from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.db import new_id
 from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
+from ministack.identity import policies
 from ministack.identity.api import schemas
 from ministack.identity.api.crud import base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
@@ -26,8 +27,6 @@ from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 
 CORE_FIELDS = ("id", "name", "domain_id", "enabled", "password", "default_project_id", "links")
 MAX_USER_NAME = 255
-# Keystone: an admin, a reader of the whole system, or the user itself
-READ_OWN = "admin | system_reader | owner"
 
 
 def render_user(u: m.User, base: str) -> dict[str, Any]:
@@ -67,7 +66,7 @@ async def list_users(request: Request) -> Response:
     auth = await require_auth(request)
     params = request.query_params
     domain = {"domain_id": params.get("domain_id") or auth.domain_id}
-    policy.enforce(auth, "identity:list_users", "admin | system_reader | domain_reader", domain)
+    policies.authorize(auth, "identity:list_users", domain)
     query = select(m.User)
     if not auth.reads_all:  # a reader of one domain: that domain's users only
         query = query.where(m.User.domain_id == auth.domain_id)
@@ -94,7 +93,7 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     auth = await require_auth(request)
     obj = validation.body(request)["user"]
-    policy.enforce(auth, "identity:create_user", "admin")
+    policies.authorize(auth, "identity:create_user")
     name = _check_str(obj, "name", MAX_USER_NAME, required=True)
     password = _check_str(obj, "password", MAX_PASSWORD_LENGTH)
     domain_id = _check_str(obj, "domain_id", 64) or DEFAULT_DOMAIN_ID
@@ -139,7 +138,7 @@ async def show_user(request: Request) -> Response:
     async with core.db.session() as s:
         user = await s.get(m.User, user_id)
     target = {"user_id": user_id, "domain_id": user.domain_id if user else None}
-    policy.enforce(auth, "identity:get_user", f"{READ_OWN} | domain_reader", target)
+    policies.authorize(auth, "identity:get_user", target)
     if user is None:
         raise errors.NotFound(f"Could not find user: {user_id}.")
     return json_response({"user": render_user(user, base_url(request))})
@@ -148,7 +147,7 @@ async def show_user(request: Request) -> Response:
 async def update_user(request: Request) -> Response:
     auth = await require_auth(request)
     obj = validation.body(request)["user"]
-    policy.enforce(auth, "identity:update_user", "admin")
+    policies.authorize(auth, "identity:update_user")
     user_id = request.path_params["user_id"]
     name = _check_str(obj, "name", MAX_USER_NAME)
     password = _check_str(obj, "password", MAX_PASSWORD_LENGTH)
@@ -192,7 +191,7 @@ async def update_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     auth = await require_auth(request)
-    policy.enforce(auth, "identity:delete_user", "admin")
+    policies.authorize(auth, "identity:delete_user")
     user_id = request.path_params["user_id"]
     core = core_of(request)
     async with core.db.writer() as s:
@@ -259,7 +258,7 @@ async def change_password(request: Request) -> Response:
 async def list_user_projects(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_user_projects", READ_OWN, {"user_id": user_id})
+    policies.authorize(auth, "identity:list_user_projects", {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         targets = await projects_of(s, user_id)
@@ -288,7 +287,7 @@ async def list_user_projects(request: Request) -> Response:
 async def list_user_groups(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:list_groups_for_user", READ_OWN, {"user_id": user_id})
+    policies.authorize(auth, "identity:list_groups_for_user", {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         rows = (
@@ -341,7 +340,7 @@ async def _role_refs(request: Request, ids: list[str]) -> list[dict[str, str]]:
 async def create_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(auth, "identity:create_application_credential", "owner", {"user_id": user_id})
+    policies.authorize(auth, "identity:create_application_credential", {"user_id": user_id})
     if auth.project_id is None:
         raise errors.Forbidden("An application credential needs a project-scoped token.")
     obj = validation.body(request)["application_credential"]
@@ -413,10 +412,9 @@ def _parse_expiry(value: Any) -> dt.datetime | None:
 async def list_app_creds(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(
+    policies.authorize(
         auth,
         "identity:list_application_credentials",
-        READ_OWN,
         {"user_id": user_id},
     )
     core = core_of(request)
@@ -435,10 +433,9 @@ async def list_app_creds(request: Request) -> Response:
 async def show_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(
+    policies.authorize(
         auth,
         "identity:get_application_credential",
-        READ_OWN,
         {"user_id": user_id},
     )
     core = core_of(request)
@@ -455,9 +452,7 @@ async def show_app_cred(request: Request) -> Response:
 async def delete_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policy.enforce(
-        auth, "identity:delete_application_credential", "admin | owner", {"user_id": user_id}
-    )
+    policies.authorize(auth, "identity:delete_application_credential", {"user_id": user_id})
     core = core_of(request)
     cred_id = request.path_params["cred_id"]
     async with core.db.writer() as s:

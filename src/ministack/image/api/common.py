@@ -14,6 +14,7 @@ from ministack.image import constants as c
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
 from ministack.image.sharing import Sharing
+from ministack.image.webimport import WebImport
 
 PATCH_TYPES = (
     "application/openstack-images-v2.1-json-patch",
@@ -33,6 +34,11 @@ def core_of(request: Request) -> ImageCore:
 def data_of(request: Request) -> ImageData:
     data: ImageData = request.app.state.data
     return data
+
+
+def web_import_of(request: Request) -> WebImport:
+    web: WebImport = request.app.state.web_import
+    return web
 
 
 def sharing_of(request: Request) -> Sharing:

@@ -9,9 +9,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ministack.common import errors
+from ministack.common.auth import require_auth
 from ministack.common.web import json_response
 from ministack.image import constants as c
 from ministack.image import schemas
+from ministack.image.api.common import route
+from ministack.image.metadefs import published
 
 CURRENT = 16  # v2.16 (2023.2 and later): every feature ministack implements
 
@@ -55,15 +58,24 @@ async def import_info(_request: Request) -> Response:
 
 
 async def stores_info(_request: Request) -> Response:
-    return json_response(
-        {"stores": [{"id": "file", "default": True, "description": "Filesystem store"}]}
-    )
+    """The configured stores, as multi-store Glance lists them ("default" is the string)."""
+    store = {"id": c.STORE, "description": "Filesystem store", "default": "true"}
+    return json_response({"stores": [store]})
+
+
+async def metadef_schema(request: Request) -> Response:
+    await require_auth(request)
+    name = request.path_params["name"]
+    if name not in published.ALL:
+        raise errors.NotFound(f"No schema named metadefs/{name!r}.")
+    return json_response(published.ALL[name])
 
 
 ROUTES = [
     Route("/", root, methods=["GET"]),
     Route("/versions", versions, methods=["GET"]),
     Route("/v2/schemas/{name}", schema, methods=["GET"]),
+    route("/v2/schemas/metadefs/{name}", metadef_schema, "GET"),
     Route("/v2/info/import", import_info, methods=["GET"]),
     Route("/v2/info/stores", stores_info, methods=["GET"]),
 ]

@@ -30,6 +30,7 @@ async def create_image(request: Request) -> Response:
     headers = {
         "Location": f"{str(request.base_url).rstrip('/')}/v2/images/{image['id']}",
         "OpenStack-image-import-methods": ",".join(c.IMPORT_METHODS),
+        "OpenStack-image-store-ids": c.STORE,
     }
     return json_response(image, status=201, headers=headers)
 

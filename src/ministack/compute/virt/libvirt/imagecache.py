@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ministack.common.diskformat import FormatError, inspect_file
 from ministack.compute.virt.driver import DriverError, ImageSource, ImageUnusable
 from ministack.compute.virt.libvirt import access, disks
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 CONVERTIBLE = ("vmdk", "vdi", "vhd", "vhdx", "qed", "vpc")
 QCOW2_MAGIC = b"QFI\xfb"
+# qemu's names for formats the inspector knows by another name
+INSPECTOR_NAME = {"vpc": "vhd"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ def _verify_checksum(path: Path, properties: Mapping[str, str]) -> None:
         raise ImageUnusable(f"unknown image checksum algorithm {algorithm!r}") from exc
     if actual != expected.lower():
         raise ImageUnusable("the downloaded image does not match its checksum; upload it again")
+
+
+def _sniff(path: Path) -> str:
+    """The format of an image that declares none: qcow2 by its magic, else raw."""
+    with path.open("rb") as file:
+        return "qcow2" if file.read(4) == QCOW2_MAGIC else "raw"
 
 
 class ImageCache:
@@ -131,15 +140,18 @@ class ImageCache:
             converted.unlink(missing_ok=True)
 
     async def _check(self, path: Path, disk_format: str) -> str:
-        """The file's real format after checking it against the declared `disk_format`."""
-        with path.open("rb") as file:
-            magic = file.read(4)
-        if magic == QCOW2_MAGIC:
-            if disk_format not in ("qcow2", ""):
-                raise ImageUnusable(
-                    f"the image could not be booted: it is qcow2 but its disk_format is "
-                    f"{disk_format!r}"
-                )
+        """The file's real format after checking it against the declared `disk_format`.
+
+        The pure-Python inspector runs first, on every image whatever its disk_format: content
+        that differs from its disk_format, or a qcow2/VMDK that refers to other files, is
+        refused before qemu-img ever reads it (PROMISES 20).
+        """
+        declared = disk_format or _sniff(path)
+        try:
+            await asyncio.to_thread(inspect_file, path, INSPECTOR_NAME.get(declared, declared))
+        except FormatError as exc:
+            raise ImageUnusable(f"the image could not be booted: {exc}") from exc
+        if declared == "qcow2":
             try:
                 await disks.check_qcow2(path)
             except ImageUnusable as exc:
@@ -151,21 +163,19 @@ class ImageCache:
                     "failed); upload it again"
                 ) from exc
             return "qcow2"
-        if disk_format == "qcow2":
-            raise ImageUnusable("the image could not be booted: it is not a valid qcow2 file")
-        if disk_format in CONVERTIBLE:
+        if declared in CONVERTIBLE:
             try:
-                await disks.image_info(path, disk_format)
+                await disks.image_info(path, declared)
             except DriverError as exc:
-                log.warning("image %s is not readable as %s: %s", path.name, disk_format, exc)
+                log.warning("image %s is not readable as %s: %s", path.name, declared, exc)
                 raise ImageUnusable(
-                    f"the image could not be booted: it is not a valid {disk_format} file"
+                    f"the image could not be booted: it is not a valid {declared} file"
                 ) from exc
-            return disk_format
-        if disk_format in ("", "raw", "iso"):
-            return disk_format or "raw"
+            return declared
+        if declared in ("raw", "iso"):
+            return declared
         raise ImageUnusable(
-            f"the image could not be booted: disk_format {disk_format!r} is not supported"
+            f"the image could not be booted: disk_format {declared!r} is not supported"
         )
 
     def is_valid(self, base: BaseImage) -> bool:

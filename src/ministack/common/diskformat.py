@@ -1,10 +1,13 @@
-"""Format inspection: does an uploaded file really hold the declared disk_format, and is it safe?
+"""Disk format inspection: does a file really hold the declared disk_format, and is it safe?
 
 A pure-Python reader of the few header fields that matter (no qemu-img, no subprocess): it
 recognises raw, qcow2, vmdk, vhd, vhdx, vdi and iso, reports the virtual size, and refuses
 content that does not match the declared format, a qcow2 with a backing file or an external
 data file, and a VMDK whose extents live in other files (PROMISES 20). Everything here reads
 at most a few MiB of the file whatever its size.
+
+Two services use it: the image service on every upload (whatever the declared disk and
+container formats), and the compute host's image cache before it boots a base image.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ VHDX_REGION_TABLE = 0x30000
 VHDX_METADATA_GUID = bytes.fromhex("06A27C8B90479A4BB8FE575F050F886E")
 VHDX_VIRTUAL_SIZE_GUID = bytes.fromhex("2442A52F1BCD7648B2115DBED83BF4B8")
 MAX_DESCRIPTOR = 1 << 20
-# Formats the inspector understands; others (ami, aki, ari, ploop) are accepted unchecked.
+# Formats the inspector understands.
 INSPECTED = ("raw", "qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso")
+# Amazon kernel, ramdisk and machine images are plain bytes: their content must look raw.
+RAW_LIKE = ("ami", "aki", "ari")
+# Containers whose data is the disk itself, so the declared disk_format must match the content.
+PLAIN_CONTAINERS = ("bare", "ovf", "ami", "aki", "ari")
 
 
 class FormatError(ValueError):
@@ -182,31 +189,38 @@ def _iso(fh: BinaryIO) -> int:
     return int(blocks) * int(block_size)
 
 
-def inspect_stream(fh: BinaryIO, size: int, disk_format: str) -> Inspection:
+def inspect_stream(
+    fh: BinaryIO, size: int, disk_format: str, container_format: str | None = "bare"
+) -> Inspection:
     """Check that `fh` (seekable, `size` bytes) holds `disk_format` and is safe; measure it.
 
-    Raises FormatError saying what the content is when it does not match, or why it is unsafe.
-    Formats the inspector does not know are accepted with virtual_size = size.
+    Every upload is inspected, whatever its declared formats: content that is really a qcow2
+    (or VMDK) is checked for backing and data files even when declared ami, aki, ari or ploop
+    or wrapped in an unusual container. When the container holds the disk itself (bare, ovf,
+    ami, aki, ari), the content must also match `disk_format` (ami/aki/ari and raw: raw or
+    iso). Raises FormatError saying what the content is when it does not match, or why it is
+    unsafe. virtual_size is the declared format's size when it was read, else `size`.
     """
-    if disk_format not in INSPECTED:
-        return Inspection(disk_format, size)
     found = detect(fh, size)
-    if found != disk_format and not (disk_format == "raw" and found == "iso"):
+    expected = "raw" if disk_format in RAW_LIKE else disk_format
+    strict = (container_format or "bare") in PLAIN_CONTAINERS and expected in INSPECTED
+    matches = found == expected or (expected == "raw" and found == "iso")
+    if strict and not matches:
         raise FormatError(
             f"The image data is {found}, but disk_format is {disk_format}: "
             f"set disk_format to {found} or upload {disk_format} data."
         )
-    if found == "raw" or (disk_format == "raw" and found == "iso"):
-        return Inspection("raw", size)
+    if found == "raw" or (found == "iso" and expected != "iso"):
+        return Inspection(disk_format, size)
     readers = {"qcow2": _qcow2, "vmdk": _vmdk, "vdi": _vdi, "vhdx": _vhdx, "iso": _iso}
     try:
         virtual = _vhd(fh, size) if found == "vhd" else readers[found](fh)
     except struct.error:
         raise FormatError(f"The {found} header is truncated or corrupt.") from None
-    return Inspection(found, virtual)
+    return Inspection(found, virtual) if matches else Inspection(disk_format, size)
 
 
-def inspect_file(path: Path, disk_format: str) -> Inspection:
+def inspect_file(path: Path, disk_format: str, container_format: str | None = "bare") -> Inspection:
     """`inspect_stream` on a file; blocking, so call it in a thread from async code."""
     with path.open("rb") as fh:
-        return inspect_stream(fh, path.stat().st_size, disk_format)
+        return inspect_stream(fh, path.stat().st_size, disk_format, container_format)
