@@ -3,7 +3,9 @@
 Starts a real identity process (bcrypt cost 12, the default), drives it with `wrk` (16
 connections, 2 threads) and prints requests per second for: version discovery (the HTTP
 stack's ceiling, measured in the same run as the baseline), token validate, and token issue
-(repeat logins of one user: the bcrypt HMAC cache applies, as it does for real clients).
+(repeat logins of one user: the bcrypt HMAC cache applies, as it does for real clients), each
+for a project-scoped token and for a system-scoped one (issue 15: no regression against the
+project-scoped figures of the same run).
 Targets (issue 2): validate >= 2000/s, issue >= 300/s on a 2-core machine.
 
 Run: .venv/bin/python bench/identity_tokens.py [--seconds 10] [--backend sqlite,postgresql]
@@ -26,6 +28,8 @@ import httpx
 from tests.cloud import password_body, running_cloud
 
 LOGIN = password_body()
+LOGIN_SYSTEM = password_body(project=None)
+LOGIN_SYSTEM["auth"]["scope"] = {"system": {"all": True}}
 
 
 def wrk(url: str, seconds: int, script: str, workdir: Path) -> float:
@@ -52,27 +56,26 @@ def bench(backend: str, seconds: int) -> dict[str, float]:
             Path(tmp), backend=backend, extra_env={"MINISTACK_IDENTITY_PASSWORD_HASH_ROUNDS": "12"}
         ) as cloud,
     ):
-        resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=LOGIN, timeout=30)
-        token = resp.headers["X-Subject-Token"]
         base = f"http://127.0.0.1:{cloud.ports['identity']}"
-        results = {
-            "baseline GET /v3 (no DB)": wrk(f"{base}/v3", seconds, "", Path(tmp)),
-            "token validate": wrk(
+        results = {"baseline GET /v3 (no DB)": wrk(f"{base}/v3", seconds, "", Path(tmp))}
+        for scope, login in (("project", LOGIN), ("system", LOGIN_SYSTEM)):
+            resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=login, timeout=30)
+            token = resp.headers["X-Subject-Token"]
+            results[f"token validate ({scope})"] = wrk(
                 f"{base}/v3/auth/tokens",
                 seconds,
                 f'wrk.headers["X-Auth-Token"] = "{token}"\n'
                 f'wrk.headers["X-Subject-Token"] = "{token}"\n',
                 Path(tmp),
-            ),
-            "token issue": wrk(
+            )
+            results[f"token issue ({scope})"] = wrk(
                 f"{base}/v3/auth/tokens",
                 seconds,
                 'wrk.method = "POST"\n'
                 'wrk.headers["Content-Type"] = "application/json"\n'
-                f"wrk.body = [[{json.dumps(LOGIN)}]]\n",
+                f"wrk.body = [[{json.dumps(login)}]]\n",
                 Path(tmp),
-            ),
-        }
+            )
     return results
 
 

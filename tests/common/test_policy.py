@@ -177,3 +177,65 @@ def test_every_rule_a_handler_names_is_in_its_table() -> None:
         identity |= {f"identity:list_{coll.plural}"}
         identity |= {f"identity:{v}_{coll.singular}" for v in ("get", "create", "update", "delete")}
     assert identity <= set(identity_policies.RULES), identity - set(identity_policies.RULES)
+
+
+def _system(roles: tuple[str, ...]) -> Auth:
+    return Auth(
+        user_id="s1",
+        user_name="s1",
+        user_domain_id="default",
+        roles=roles,
+        expires_at=dt.datetime(2100, 1, 1),
+        system_scope="all",
+    )
+
+
+SYSTEM = {
+    "system_admin": _system(("admin", "manager", "member", "reader")),
+    "system_member": _system(("member", "reader")),
+    "system_reader": _system(("reader",)),
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "allowed"),
+    [
+        # a system reader reads every project; only a system admin (an admin) writes
+        ("admin | reader", set(SYSTEM)),
+        ("admin | member", {"system_admin"}),
+        ("admin | manager", {"system_admin"}),
+        ("admin", {"system_admin"}),
+        ("system_reader", set(SYSTEM)),
+        ("system_member", {"system_admin", "system_member"}),
+        ("system_admin", {"system_admin"}),
+    ],
+)
+def test_system_personas(rule: str, allowed: set[str]) -> None:
+    got = {name for name, auth in SYSTEM.items() if policy.check(auth, rule, {"project_id": "p1"})}
+    assert got == allowed
+    assert all(auth.reads_all for auth in SYSTEM.values())
+
+
+def test_project_tokens_are_no_system_personas() -> None:
+    for name, auth in PERSONAS.items():
+        assert not policy.check(auth, "system_reader | system_member | system_admin"), name
+        assert auth.reads_all == (name == "admin")
+
+
+def test_domain_user_persona() -> None:
+    member = PERSONAS["member"]
+    assert policy.check(
+        Auth(**{**member.__dict__, "project_domain_id": "d1"}), "domain_user", {"domain_id": "d1"}
+    )
+    assert not policy.check(member, "domain_user", {"domain_id": "d1"})
+
+
+def test_domain_personas() -> None:
+    reader = Auth(**{**PERSONAS["reader"].__dict__, "project_id": None, "domain_id": "d1"})
+    target = {"domain_id": "d1"}
+    assert policy.check(reader, "domain_reader", target)
+    assert not policy.check(reader, "domain_member | domain_admin", target)
+    assert not policy.check(reader, "domain_reader", {"domain_id": "d2"})
+    # a project token in the domain is no domain persona
+    member = Auth(**{**PERSONAS["member"].__dict__, "project_domain_id": "d1"})
+    assert not policy.check(member, "domain_reader", target)

@@ -29,10 +29,29 @@ class Auth:
     project_domain_id: str | None = None
     domain_id: str | None = None
     domain_name: str | None = None
+    system_scope: str | None = None  # "all" for a token scoped to the whole system
 
     @property
     def is_admin(self) -> bool:
+        """The admin role on any scope: may do anything anywhere (as upstream's
+        ``context_is_admin``). A system admin is one."""
         return "admin" in self.roles
+
+    @property
+    def is_system(self) -> bool:
+        """The token is scoped to the system (``"scope": {"system": {"all": true}}``)."""
+        return self.system_scope is not None
+
+    @property
+    def is_system_reader(self) -> bool:
+        """A system-scoped token with the reader role (member and admin imply it): may read
+        every project's resources, in every service."""
+        return self.is_system and "reader" in self.roles
+
+    @property
+    def reads_all(self) -> bool:
+        """May see every project's resources: an admin, or a reader on the system."""
+        return self.is_admin or self.is_system_reader
 
     def has_role(self, *names: str) -> bool:
         return any(name in self.roles for name in names)

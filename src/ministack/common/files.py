@@ -75,3 +75,29 @@ def touch_private(path: Path, mode: int = PRIVATE_FILE) -> None:
         return
     os.fchmod(fd, mode)
     os.close(fd)
+
+
+def create_private_once(path: Path, content: bytes, mode: int = PRIVATE_FILE) -> bytes:
+    """The content of `path`, creating it with `content` and `mode` (0600) when it does not
+    exist yet. For keys: the file appears whole or not at all (written beside it, then linked
+    into place), and when several processes race, the first link wins and every one of them
+    returns that winner's content."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(partial, path)
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    return path.read_bytes()

@@ -11,12 +11,25 @@ also carries ``reader``. A check string is personas joined by ``|``:
 - ``owner``: the caller is the target's user (``user_id`` in the target).
 - ``any``: any valid token.
 - ``service``: the caller has the ``service`` role (other services acting on a user's behalf).
+- ``system_reader`` / ``system_member`` / ``system_admin``: the caller's token is scoped to
+  the system and carries that role (Keystone's ``role:X and system_scope:all``).
+- ``domain_reader`` / ``domain_member`` / ``domain_admin``: the caller's token is scoped to the
+  target's domain (``domain_id``) and carries that role (Keystone's ``role:X and
+  domain_id:%(target.domain_id)s``).
+- ``domain_user``: the caller's token is scoped to the target's domain (``domain_id``), or to
+  a project in it (Keystone's ``token.project.domain.id:%(target.domain.id)s``).
+
+Scope: a system reader (a token scoped to the system with ``reader``, which ``member`` and
+``admin`` imply) also matches ``reader`` for every project, so every service's read rules let
+it see all projects' resources, and it matches no write persona; a system admin has the admin
+role, so ``admin`` matches it. Project and domain tokens keep their meaning.
 
 Upstream's base rules map onto these personas (the names below are Nova's and Glance's):
 ``rule:context_is_admin`` → ADMIN, ``@``/``""`` → ANY, ``project_reader_or_admin`` →
 PROJECT_READER_OR_ADMIN, ``project_member_or_admin`` → PROJECT_MEMBER_OR_ADMIN,
 ``(admin) or user_id:%(user_id)s`` → ADMIN_OR_OWNER, ``service_or_admin`` → SERVICE_OR_ADMIN.
-System scope does not exist here, so upstream's ``system_reader`` alternatives drop out.
+Upstream's ``system_reader`` alternatives are the ``system_reader`` persona (in project
+rules ``reader`` already admits a system reader, as said above).
 
 Unscoped tokens are treated as oslo.policy treats them under upstream's defaults, in every
 service alike: such a token carries no role and no project, so it passes ``any`` and
@@ -30,7 +43,24 @@ from collections.abc import Mapping
 from ministack.common import errors
 from ministack.common.auth import Auth
 
-PERSONAS = ("admin", "manager", "member", "reader", "owner", "any", "service")
+PERSONAS = (
+    "admin",
+    "manager",
+    "member",
+    "reader",
+    "owner",
+    "any",
+    "service",
+    "system_admin",
+    "system_member",
+    "system_reader",
+    "domain_user",
+    "domain_admin",
+    "domain_member",
+    "domain_reader",
+)
+SYSTEM_PERSONAS = {"system_admin": "admin", "system_member": "member", "system_reader": "reader"}
+DOMAIN_PERSONAS = {"domain_admin": "admin", "domain_member": "member", "domain_reader": "reader"}
 
 ADMIN = "admin"
 ANY = "any"
@@ -61,9 +91,32 @@ def check(auth: Auth, rule: str, target: Target | None = None) -> bool:
             project = target.get("project_id")
             if project is not None and project == auth.project_id and auth.has_role(persona):
                 return True
+            if persona == "reader" and auth.is_system_reader:
+                return True
+        if (
+            persona in SYSTEM_PERSONAS
+            and auth.is_system
+            and auth.has_role(SYSTEM_PERSONAS[persona])
+        ):
+            return True
+        if persona == "domain_user" and _in_domain(auth, target.get("domain_id")):
+            return True
+        if persona in DOMAIN_PERSONAS and _domain_role(auth, DOMAIN_PERSONAS[persona], target):
+            return True
         if persona not in PERSONAS:
             raise ValueError(f"unknown persona {persona!r} in policy rule {rule!r}")
     return False
+
+
+def _in_domain(auth: Auth, domain_id: str | None) -> bool:
+    if domain_id is None:
+        return False
+    return domain_id in (auth.domain_id, auth.project_domain_id)
+
+
+def _domain_role(auth: Auth, role: str, target: Target) -> bool:
+    domain = target.get("domain_id")
+    return domain is not None and domain == auth.domain_id and auth.has_role(role)
 
 
 def enforce(auth: Auth, action: str, rule: str, target: Target | None = None) -> None:

@@ -17,7 +17,13 @@ from ministack.common.db import utcnow
 from ministack.identity import models as m
 from ministack.identity.core import LOGIN_FAILED, IdentityCore, Ref, TokenInfo
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
-from ministack.identity.tokens import SCOPE_DOMAIN, SCOPE_NONE, SCOPE_PROJECT
+from ministack.identity.tokens import (
+    SCOPE_DOMAIN,
+    SCOPE_NONE,
+    SCOPE_PROJECT,
+    SCOPE_SYSTEM,
+    SYSTEM_ALL,
+)
 
 
 def _obj(parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -145,8 +151,15 @@ async def _scope(s: AsyncSession, auth: dict[str, Any], user: Ref) -> tuple[int,
             raise errors.Unauthorized("Could not find the requested domain.")
         return SCOPE_DOMAIN, row[0]
     if "system" in scope:
-        raise errors.Unauthorized("System scope is not supported; scope to a project or domain.")
-    raise errors.BadRequest("Invalid input for field 'auth.scope': name a project or a domain.")
+        if scope["system"] != {"all": True}:
+            raise errors.BadRequest(
+                "Invalid input for field 'auth.scope.system': the only system scope is "
+                '{"all": true}.'
+            )
+        return SCOPE_SYSTEM, SYSTEM_ALL
+    raise errors.BadRequest(
+        "Invalid input for field 'auth.scope': name a project, a domain or the system."
+    )
 
 
 async def _default_scope(s: AsyncSession, user: Ref) -> tuple[int, str | None]:

@@ -1,5 +1,7 @@
 """First start: the Default domain, the default roles, the admin and service projects, the admin
-user with the admin role, and one user per service (nova, glance, placement) with the service
+user with the admin role on the admin project, the Default domain and the system (as
+``keystone-manage bootstrap``; an older install gains the system grant at its next start),
+and one user per service (nova, glance, placement) with the service
 and admin roles on the service project, as DevStack makes them; their passwords come from
 [service_auth] (written by `ministack init`). Idempotent: run at every start, it only fills in
 what is missing (and sets a password the configuration changed)."""
@@ -16,6 +18,7 @@ from ministack.config import SERVICE_USERS
 from ministack.identity import models as m
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID
 from ministack.identity.core import IdentityCore
+from ministack.identity.tokens import SYSTEM_ALL
 
 DEFAULT_ROLES = ("admin", "manager", "member", "reader", "service")
 # prior -> implied, as Keystone's bootstrap sets them
@@ -123,7 +126,13 @@ async def bootstrap(core: IdentityCore, admin_password: str) -> str:
                 s.add(m.ImpliedRole(prior_role_id=key[0], implied_role_id=key[1]))
         admin_project = await _project(s, "admin")
         admin, password = await _user(s, core, "admin", admin_password)
-        for target in (("project", admin_project.id), ("domain", DEFAULT_DOMAIN_ID)):
+        # as keystone-manage bootstrap: admin of its project, the Default domain and the system
+        admin_targets = (
+            ("project", admin_project.id),
+            ("domain", DEFAULT_DOMAIN_ID),
+            ("system", SYSTEM_ALL),
+        )
+        for target in admin_targets:
             await _grant(s, admin, target, roles["admin"])
         service_project = await _project(s, core.settings.service_auth.project_name)
         for name in SERVICE_USERS.values():

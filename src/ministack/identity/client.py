@@ -72,6 +72,7 @@ def auth_from_body(body: dict[str, object]) -> Auth:
     assert isinstance(user, dict)
     project = body.get("project")
     domain = body.get("domain")
+    system = body.get("system")
     roles = body.get("roles") or []
     assert isinstance(roles, list)
     expires = str(body["expires_at"]).rstrip("Z")
@@ -86,6 +87,9 @@ def auth_from_body(body: dict[str, object]) -> Auth:
         project_domain_id=project["domain"]["id"] if isinstance(project, dict) else None,
         domain_id=domain["id"] if isinstance(domain, dict) else None,
         domain_name=domain["name"] if isinstance(domain, dict) else None,
+        system_scope=next((k for k, v in system.items() if v), None)
+        if isinstance(system, dict)
+        else None,
     )
 
 

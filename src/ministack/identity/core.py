@@ -28,10 +28,14 @@ from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
 from ministack.identity.compliance import Compliance
+from ministack.identity.credentials import CredentialCipher
+from ministack.identity.inheritance import ancestors
 from ministack.identity.passwords import PasswordHasher
 from ministack.identity.tokens import (
     SCOPE_NONE,
     SCOPE_PROJECT,
+    SCOPE_SYSTEM,
+    SYSTEM_ALL,
     TokenCodec,
     TokenPayload,
     new_audit_id,
@@ -70,6 +74,11 @@ class TokenInfo:
     domain: Ref | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def system(self) -> str | None:
+        """ "all" for a system-scoped token, else None."""
+        return self.payload.scope_id if self.payload.scope_type == SCOPE_SYSTEM else None
+
     def to_auth(self) -> Auth:
         return Auth(
             user_id=self.user.id,
@@ -82,6 +91,7 @@ class TokenInfo:
             project_domain_id=self.project.domain_id if self.project else None,
             domain_id=self.domain.id if self.domain else None,
             domain_name=self.domain.name if self.domain else None,
+            system_scope=self.system,
         )
 
 
@@ -94,6 +104,7 @@ class IdentityCore:
             settings.identity.password_hash_rounds, settings.identity.password_cache_seconds
         )
         self.compliance = Compliance(settings.security_compliance, self.hasher, db)
+        self.credentials = CredentialCipher(settings.state_path / "identity" / "credential.key")
         self._cache: dict[str, tuple[int, TokenInfo]] = {}
         self._memo: dict[tuple[Any, ...], tuple[int, object]] = {}
         self._sqlite: sqlite3.Connection | None = None
@@ -277,6 +288,10 @@ class IdentityCore:
             if project is None:
                 raise errors.Unauthorized(TOKEN_INVALID)
             roles = await self.effective_roles(s, user.id, "project", project.id, project.domain_id)
+        elif p.scope_type == SCOPE_SYSTEM:
+            if p.scope_id != SYSTEM_ALL:
+                raise errors.Unauthorized(TOKEN_INVALID)
+            roles = await self.effective_roles(s, user.id, "system", SYSTEM_ALL, None)
         else:
             domain = await self.enabled_domain(s, p.scope_id)
             if domain is None:
@@ -329,6 +344,13 @@ class IdentityCore:
             target = target | (
                 (m.Assignment.target_type == "domain")
                 & (m.Assignment.target_id == parent_domain_id)
+                & (m.Assignment.inherited.is_(True))
+            )
+        above = await ancestors(s, target_id) if target_type == "project" else []
+        if above:  # OS-INHERIT: grants on a project's ancestors marked inherited_to_projects
+            target = target | (
+                (m.Assignment.target_type == "project")
+                & m.Assignment.target_id.in_(above)
                 & (m.Assignment.inherited.is_(True))
             )
         role_ids = set(

@@ -162,3 +162,20 @@ class Revision(Base):
     __tablename__ = "identity_revision"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Credential(Base):
+    """A credential a user keeps with identity (``/v3/credentials``): its blob is encrypted at
+    rest with the key in ``<state>/identity/credential.key``. EC2 credentials are the ones of
+    type ``ec2``; their id is the SHA-256 of the access key, as Keystone makes it."""
+
+    __tablename__ = "identity_credentials"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    type: Mapped[str] = mapped_column(String(255))
+    encrypted_blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

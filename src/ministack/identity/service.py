@@ -8,17 +8,18 @@ from ministack.common.db import Database
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.config import Settings
-from ministack.identity.api import assignments, auth, crud, resources, users
+from ministack.identity.api import assignments, auth, credentials, crud, resources, tags, users
 from ministack.identity.client import LocalValidator
 from ministack.identity.core import IdentityCore
 
 
 def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     """The identity API's ASGI app."""
-    routes = list(auth.ROUTES) + list(users.ROUTES)
+    routes = list(auth.ROUTES) + list(users.ROUTES) + list(tags.ROUTES)
     for coll in resources.ALL:
         routes += crud.routes(coll)
     routes += assignments.ROUTES
+    routes += credentials.ROUTES
     _app, served = make_app(
         "identity",
         routes,

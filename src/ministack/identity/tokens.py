@@ -1,6 +1,6 @@
 """Token format: Fernet-encrypted, msgpack-packed payloads (as Keystone's fernet tokens).
 
-A token carries who (user), how (methods), what scope (project, domain or none), when it
+A token carries who (user), how (methods), what scope (project, domain, the system or none), when it
 expires and an audit id; nothing else is stored per token. Revocation is by events.
 """
 
@@ -18,8 +18,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from ministack.common import files
 
-METHODS = ("password", "token", "application_credential")
-SCOPE_NONE, SCOPE_PROJECT, SCOPE_DOMAIN = 0, 1, 2
+# appended only: a method's bit in a token is its index here
+METHODS = ("password", "token", "application_credential", "ec2credential")
+SCOPE_NONE, SCOPE_PROJECT, SCOPE_DOMAIN, SCOPE_SYSTEM = 0, 1, 2, 3
+SYSTEM_ALL = "all"  # the one system scope Keystone knows: {"system": {"all": true}}
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class ImageCore:
         return img
 
     async def visible(self, s: AsyncSession, auth: Auth, img: Image) -> bool:
-        if auth.is_admin or img.owner == auth.project_id:
+        if auth.reads_all or img.owner == auth.project_id:
             return True
         if img.visibility in ("public", "community"):
             return True
@@ -107,6 +107,10 @@ class ImageCore:
                 f"An image may have at most {c.MAX_PROPERTIES} properties."
             )
         owner = base.pop("owner", None) or auth.project_id
+        if owner is None:  # a system-scoped token has no project to own the image
+            raise errors.Forbidden(
+                "An image belongs to a project: name its owner, or use a project-scoped token."
+            )
         self._check_publicize(auth, base.get("visibility"))
         if owner != auth.project_id and not auth.is_admin:
             raise errors.Forbidden("Only an admin may create an image owned by another project.")

@@ -119,7 +119,7 @@ def scope(auth: Auth, params: Mapping[str, str]) -> ColumnElement[bool]:
     if member_status not in (*c.MEMBER_STATUSES, "all"):
         raise errors.BadRequest(f"Invalid member_status {member_status!r}.")
     by_visibility = true() if visibility in (None, "all") else Image.visibility == visibility
-    if auth.is_admin:
+    if auth.reads_all:  # an admin or a system reader sees every project's images
         return by_visibility
     project = auth.project_id
     membership = select(ImageMember.image_id).where(ImageMember.member == project)

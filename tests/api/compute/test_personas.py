@@ -3,8 +3,10 @@ the expected answer of each derived from the rule's default in compute/policies.
 
 Personas: admin, manager, member and reader of project P; member and reader of another
 project Q; a user with no role anywhere (whose token is unscoped: it passes only the rules
-open to any token or to the key pair's owner, as upstream). Authorized plus unauthorized
-cover every persona for every rule checked here.
+open to any token or to the key pair's owner, as upstream); an admin and a reader of the
+system (system-scoped tokens: the reader reads every project's servers and changes nothing,
+the admin does what the admin does, and neither creates a server, which needs a project).
+Authorized plus unauthorized cover every persona for every rule checked here.
 """
 
 from __future__ import annotations
@@ -34,17 +36,24 @@ class World:
 
 
 def _user(compute: Compute, project: object | None, role: str | None) -> str:
+    """A new user with `role` on `project` (or on the system when project is "system"), and
+    a token scoped there."""
     conn = compute.conn
     name = f"persona-{uuid.uuid4().hex[:8]}"
     user = conn.identity.create_user(name=name, password=PASSWORD, domain_id="default")
-    if project is not None and role is not None:
+    body = password_body(name, PASSWORD, getattr(project, "name", None))
+    if project == "system" and role is not None:
+        role_id = conn.identity.find_role(role).id
+        grant = httpx.put(
+            f"{compute.cloud.auth_url}/system/users/{user.id}/roles/{role_id}",
+            headers={"X-Auth-Token": conn.auth_token},
+            timeout=30,
+        )
+        assert grant.status_code == 204, grant.text
+        body["auth"]["scope"] = {"system": {"all": True}}
+    elif project is not None and role is not None:
         conn.identity.assign_project_role_to_user(project, user, conn.identity.find_role(role))
-    scope = getattr(project, "name", None)
-    resp = httpx.post(
-        f"{compute.cloud.auth_url}/auth/tokens",
-        json=password_body(name, PASSWORD, scope),
-        timeout=30,
-    )
+    resp = httpx.post(f"{compute.cloud.auth_url}/auth/tokens", json=body, timeout=30)
     assert resp.status_code == 201, resp.text
     return resp.headers["X-Subject-Token"]
 
@@ -62,6 +71,8 @@ def world(compute: Compute) -> World:
         "other_member": _user(compute, q, "member"),
         "other_reader": _user(compute, q, "reader"),
         "no_role": _user(compute, None, None),
+        "system_admin": _user(compute, "system", "admin"),
+        "system_reader": _user(compute, "system", "reader"),
     }
     resp = _call(compute, tokens["member"], "POST", "/servers", _server_body())
     assert resp.status_code == 202, resp.text
@@ -111,13 +122,18 @@ def _persona_auth(name: str) -> Auth:
         "other_member": ("member", "reader"),
         "other_reader": ("reader",),
         "no_role": (),
+        "system_admin": ("admin", "manager", "member", "reader"),
+        "system_reader": ("reader",),
     }[name]
+    if name in SYSTEM:
+        return Auth(name, name, "default", roles, dt.datetime(2100, 1, 1), system_scope="all")
     project = None if name == "no_role" else ("Q" if name.startswith("other") else "P")
     return Auth(name, name, "default", roles, dt.datetime(2100, 1, 1), project_id=project)
 
 
 OTHERS = ("other_member", "other_reader")
-PERSONAS = ("admin", "manager", "member", "reader", *OTHERS, "no_role")
+SYSTEM = ("system_admin", "system_reader")
+PERSONAS = ("admin", "manager", "member", "reader", *OTHERS, "no_role", *SYSTEM)
 
 
 def expected_status(persona: str, rule: str, in_project: bool) -> int | None:
@@ -128,6 +144,8 @@ def expected_status(persona: str, rule: str, in_project: bool) -> int | None:
     target = {"project_id": auth.project_id, "user_id": auth.user_id}
     if not policy.check(auth, RULES[rule], target):
         return 403
+    if persona in SYSTEM and rule == "os_compute_api:servers:create":
+        return 403  # Nova's scope_types=['project']: the system owns no server
     if in_project and persona in OTHERS:
         return 404
     return None
@@ -238,14 +256,82 @@ def test_persona_matrix(
     url = path.format(sid=world.server_id, pid=world.project_id)
     if body is not None and "server" in body:
         body = _server_body()
-    if body is not None and "flavor" in body:
-        flavor = dict(body["flavor"])  # type: ignore[arg-type]
-        flavor["name"] = f"persona-{uuid.uuid4().hex[:6]}"
-        body = {"flavor": flavor}
     for persona, token in world.tokens.items():
+        if body is not None and "flavor" in body:  # a name of its own for every allowed caller
+            flavor = dict(body["flavor"])  # type: ignore[arg-type]
+            flavor["name"] = f"persona-{uuid.uuid4().hex[:6]}"
+            body = {"flavor": flavor}
         got = _call(compute, token, method, url, body).status_code
         want = expected_status(persona, rule, in_project)
         if want is None:
             assert got < 400, f"{rule}: {persona} got {got}"
         else:
             assert got == want, f"{rule}: {persona} got {got}, want {want}"
+
+
+def test_system_reader_sees_every_project_and_changes_nothing(
+    compute: Compute, world: World
+) -> None:
+    token = world.tokens["system_reader"]
+    created = _call(compute, world.tokens["other_member"], "POST", "/servers", _server_body())
+    assert created.status_code == 202, created.text
+    elsewhere = created.json()["server"]["id"]
+    everything = {s["id"] for s in compute.api("GET", "/servers?all_tenants=1").json()["servers"]}
+    for path in ("/servers?all_tenants=1", "/servers/detail?all_tenants=1"):
+        listed = {s["id"] for s in _call(compute, token, "GET", path).json()["servers"]}
+        assert listed == everything and {world.server_id, elsewhere} <= listed, path
+    # a project reader asking for all tenants still sees only its own project's
+    own = _call(compute, world.tokens["reader"], "GET", "/servers?all_tenants=1").json()
+    assert world.server_id in {s["id"] for s in own["servers"]}
+    assert elsewhere not in {s["id"] for s in own["servers"]}
+    assert _call(compute, token, "GET", f"/servers/{elsewhere}").status_code == 200
+    for method, path, body in (
+        ("DELETE", f"/servers/{world.server_id}", None),
+        ("POST", f"/servers/{world.server_id}/action", {"os-stop": None}),
+        ("PUT", f"/servers/{world.server_id}/metadata/k", {"meta": {"k": "v"}}),
+    ):
+        assert _call(compute, token, method, path, body).status_code == 403, path
+    rename = httpx.put(
+        f"{compute.cloud.url('compute')}/v2.1/servers/{world.server_id}",
+        headers={"X-Auth-Token": token},
+        json={"server": {"name": "renamed"}},
+        timeout=30,
+    )
+    assert rename.status_code == 403
+    server = compute.api("GET", f"/servers/{world.server_id}").json()["server"]
+    assert server["status"] == "ACTIVE" and server["name"] == "persona-vm"
+    # images: another project's private image is listed and shown, never changed
+    image = compute.conn.image.create_image(
+        name=f"private-{uuid.uuid4().hex[:6]}",
+        data=b"\0" * 512,
+        disk_format="raw",
+        container_format="bare",
+        visibility="private",
+    )
+    images = f"{compute.cloud.url('image')}/v2/images"
+    headers = {"X-Auth-Token": token}
+    listed_images = httpx.get(images, headers=headers, timeout=30).json()["images"]
+    assert image.id in {i["id"] for i in listed_images}
+    assert httpx.get(f"{images}/{image.id}", headers=headers, timeout=30).status_code == 200
+    other = httpx.get(images, headers={"X-Auth-Token": world.tokens["member"]}, timeout=30)
+    assert image.id not in {i["id"] for i in other.json()["images"]}
+    patch = httpx.patch(
+        f"{images}/{image.id}",
+        headers={**headers, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+        content=b'[{"op": "replace", "path": "/name", "value": "x"}]',
+        timeout=30,
+    )
+    assert patch.status_code == 403
+    assert httpx.delete(f"{images}/{image.id}", headers=headers, timeout=30).status_code == 403
+    assert compute.conn.image.get_image(image.id).name == image.name
+    # a system admin's image needs an owner: the system is no project
+    admin_headers = {"X-Auth-Token": world.tokens["system_admin"]}
+    unowned = httpx.post(images, headers=admin_headers, json={"name": "sys-img"}, timeout=30)
+    assert unowned.status_code == 403
+    owned = httpx.post(
+        images,
+        headers=admin_headers,
+        json={"name": "sys-img", "owner": world.project_id},
+        timeout=30,
+    )
+    assert owned.status_code == 201 and owned.json()["owner"] == world.project_id

@@ -44,7 +44,7 @@ async def _server(request: Request) -> tuple[Any, m.Instance]:
     auth = await caller(request, "os_compute_api:os-instance-actions:list")
     server_id = request.path_params["server_id"]
     inst = await instances.get(api_of(request).db, server_id, deleted=version(request) >= (2, 21))
-    if inst is None or (inst.project_id != auth.project_id and not auth.is_admin):
+    if inst is None or (inst.project_id != auth.project_id and not auth.reads_all):
         raise errors.NotFound(f"Instance {server_id} could not be found.")
     return auth, inst
 

@@ -302,6 +302,11 @@ async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
 
 async def create_server(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:servers:create")
+    if auth.project_id is None:  # Nova's scope_types=['project']: a server needs a project
+        raise errors.Forbidden(
+            "Policy doesn't allow os_compute_api:servers:create to be performed: a server "
+            "belongs to a project, so create it with a project-scoped token."
+        )
     api = api_of(request)
     data = validation.body(request)
     key = idempotency.key_of(request)

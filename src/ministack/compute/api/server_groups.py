@@ -38,7 +38,7 @@ def render(request: Request, g: m.ServerGroup) -> dict[str, Any]:
 async def list_groups(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-server-groups:index")
     query = select(m.ServerGroup).order_by(m.ServerGroup.id)
-    if not (auth.is_admin and request.query_params.get("all_projects")):
+    if not (auth.reads_all and request.query_params.get("all_projects")):
         query = query.where(m.ServerGroup.project_id == (auth.project_id or ""))
     offset = int(request.query_params.get("offset", 0) or 0)  # digits: schemas.list_server_groups
     limit = request.query_params.get("limit")
@@ -92,7 +92,7 @@ async def _load(request: Request, write: bool) -> m.ServerGroup:
         g = (
             await s.execute(select(m.ServerGroup).where(m.ServerGroup.uuid == ident))
         ).scalar_one_or_none()
-    if g is None or (g.project_id != auth.project_id and not auth.is_admin):
+    if g is None or (g.project_id != auth.project_id and not auth.reads_all):
         raise errors.NotFound(f"Instance group {ident} could not be found.")
     return g
 

@@ -34,10 +34,11 @@ from ministack.compute.instances import UNSET, Change
 
 
 async def load(request: Request, auth: Auth) -> m.Instance:
-    """The live server of the path, if the caller's project owns it (or admin); else 404."""
+    """The live server of the path, if the caller's project owns it (or the caller reads every
+    project's: an admin or a system reader); else 404."""
     server_id = request.path_params["server_id"]
     inst = await instances.get(api_of(request).db, server_id)
-    if inst is None or (inst.project_id != auth.project_id and not auth.is_admin):
+    if inst is None or (inst.project_id != auth.project_id and not auth.reads_all):
         raise errors.NotFound(f"Instance {server_id} could not be found.")
     return inst
 
@@ -68,9 +69,9 @@ def name_pattern(raw: str) -> str:
 
 def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
     p = request.query_params
-    all_tenants = auth.is_admin and p.get("all_tenants") not in (None, "0", "false", "False")
+    all_tenants = auth.reads_all and p.get("all_tenants") not in (None, "0", "false", "False")
     project = p.get("project_id") or p.get("tenant_id")
-    if auth.is_admin and project:
+    if auth.reads_all and project:
         query = query.where(m.Instance.project_id == project)
     elif not all_tenants:
         query = query.where(m.Instance.project_id == (auth.project_id or ""))

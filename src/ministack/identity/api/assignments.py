@@ -3,6 +3,7 @@ and the ``/v3/role_assignments`` report with its filters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, select
@@ -17,53 +18,68 @@ from ministack.common.pagination import bool_param
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity import policies
-from ministack.identity.api.crud import base_url, core_of
+from ministack.identity.api.crud import base_url, core_of, route
 from ministack.identity.api.resources import render_role
 from ministack.identity.api.users import render_user
+from ministack.identity.inheritance import ProjectTree
+from ministack.identity.tokens import SYSTEM_ALL
 
 TARGETS = {"projects": ("project", m.Project), "domains": ("domain", m.Domain)}
 ACTORS = {"users": ("user", m.User), "groups": ("group", m.Group)}
 
 
-async def _grant_parts(request: Request) -> tuple[str, str, str, str]:
-    if request.path_params["targets"] not in TARGETS or request.path_params["actors"] not in ACTORS:
+async def _grant_parts(request: Request) -> tuple[str, str, str, str, bool]:
+    """(target kind, target id, actor kind, actor id, inherited) of a grant path; 404 naming
+    what is missing. The system's grants (``/v3/system/...``) have the target ("system",
+    "all"); OS-INHERIT's paths (``.../inherited_to_projects``) name inherited grants."""
+    targets = request.path_params.get("targets", "system")
+    if (targets not in TARGETS and targets != "system") or request.path_params[
+        "actors"
+    ] not in ACTORS:
         raise errors.NotFound("The resource could not be found.")
-    target_kind, target_model = TARGETS[request.path_params["targets"]]
     actor_kind, actor_model = ACTORS[request.path_params["actors"]]
-    target_id = request.path_params["target_id"]
     actor_id = request.path_params["actor_id"]
     core = core_of(request)
     async with core.db.session() as s:
-        if await s.get(target_model, target_id) is None:
-            raise errors.NotFound(f"Could not find {target_kind}: {target_id}.")
+        if targets == "system":
+            target_kind, target_id = "system", SYSTEM_ALL
+        else:
+            target_kind, target_model = TARGETS[targets]
+            target_id = request.path_params["target_id"]
+            if await s.get(target_model, target_id) is None:
+                raise errors.NotFound(f"Could not find {target_kind}: {target_id}.")
         if await s.get(actor_model, actor_id) is None:
             raise errors.NotFound(f"Could not find {actor_kind}: {actor_id}.")
         role_id = request.path_params.get("role_id")
         if role_id is not None and await s.get(m.Role, role_id) is None:
             raise errors.NotFound(f"Could not find role: {role_id}.")
-    return target_kind, target_id, actor_kind, actor_id
+    inherited = request.url.path.endswith("/inherited_to_projects")
+    return target_kind, target_id, actor_kind, actor_id, inherited
 
 
-def _where(target_kind: str, target_id: str, actor_kind: str, actor_id: str) -> Any:
+def _where(
+    target_kind: str, target_id: str, actor_kind: str, actor_id: str, inherited: bool
+) -> Any:
     return and_(
         m.Assignment.target_type == target_kind,
         m.Assignment.target_id == target_id,
         m.Assignment.actor_type == actor_kind,
         m.Assignment.actor_id == actor_id,
-        m.Assignment.inherited.is_(False),
+        m.Assignment.inherited.is_(inherited),
     )
 
 
 async def grant_role(request: Request) -> Response:
     auth = await require_auth(request)
     policies.authorize(auth, "identity:create_grant")
-    tk, tid, ak, aid = await _grant_parts(request)
+    tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     try:
         async with core.db.writer() as s:
             exists = await s.execute(
                 select(m.Assignment.role_id).where(
-                    _where(tk, tid, ak, aid), m.Assignment.role_id == request.path_params["role_id"]
+                    _where(tk, tid, ak, aid, inh),
+                    m.Assignment.role_id == request.path_params["role_id"],
                 )
             )
             if exists.first() is None:
@@ -74,7 +90,7 @@ async def grant_role(request: Request) -> Response:
                         actor_type=ak,
                         actor_id=aid,
                         role_id=request.path_params["role_id"],
-                        inherited=False,
+                        inherited=inh,
                     )
                 )
                 await core.bump(s)
@@ -86,13 +102,14 @@ async def grant_role(request: Request) -> Response:
 async def check_grant(request: Request) -> Response:
     auth = await require_auth(request)
     policies.authorize(auth, "identity:check_grant")
-    tk, tid, ak, aid = await _grant_parts(request)
+    tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
         row = (
             await s.execute(
                 select(m.Assignment.role_id).where(
-                    _where(tk, tid, ak, aid), m.Assignment.role_id == request.path_params["role_id"]
+                    _where(tk, tid, ak, aid, inh),
+                    m.Assignment.role_id == request.path_params["role_id"],
                 )
             )
         ).first()
@@ -106,12 +123,13 @@ async def check_grant(request: Request) -> Response:
 async def revoke_grant(request: Request) -> Response:
     auth = await require_auth(request)
     policies.authorize(auth, "identity:revoke_grant")
-    tk, tid, ak, aid = await _grant_parts(request)
+    tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     async with core.db.writer() as s:
         result = await s.execute(
             delete(m.Assignment).where(
-                _where(tk, tid, ak, aid), m.Assignment.role_id == request.path_params["role_id"]
+                _where(tk, tid, ak, aid, inh),
+                m.Assignment.role_id == request.path_params["role_id"],
             )
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -125,7 +143,7 @@ async def revoke_grant(request: Request) -> Response:
 async def list_grants(request: Request) -> Response:
     auth = await require_auth(request)
     policies.authorize(auth, "identity:list_grants")
-    tk, tid, ak, aid = await _grant_parts(request)
+    tk, tid, ak, aid, inh = await _grant_parts(request)
     core = core_of(request)
     async with core.db.session() as s:
         roles = (
@@ -133,7 +151,7 @@ async def list_grants(request: Request) -> Response:
                 await s.execute(
                     select(m.Role)
                     .join(m.Assignment, m.Assignment.role_id == m.Role.id)
-                    .where(_where(tk, tid, ak, aid))
+                    .where(_where(tk, tid, ak, aid, inh))
                 )
             )
             .scalars()
@@ -234,18 +252,35 @@ async def list_members(request: Request) -> Response:
 # -- /v3/role_assignments ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One line of the report: an assignment as it applies to one actor and one target (a
+    group's grant seen per member, an inherited grant seen on each project below it, when
+    ``effective`` asks for that)."""
+
+    a: m.Assignment
+    kind: str
+    actor: str
+    target_type: str
+    target_id: str
+    expanded: bool = False  # an inherited grant shown on a project it reaches
+
+
 async def list_role_assignments(request: Request) -> Response:
-    """Filters: user.id, group.id, role.id, scope.project.id, scope.domain.id; effective expands
-    group membership into per-user entries; include_names adds names."""
+    """Filters: user.id, group.id, role.id, scope.project.id (with include_subtree),
+    scope.domain.id, scope.system, scope.OS-INHERIT:inherited_to; effective expands group
+    membership into per-user entries and inherited grants onto the projects they reach;
+    include_names adds names."""
     auth = await require_auth(request)
     params = request.query_params
     scope_project = params.get("scope.project.id")
     target = {"project_id": scope_project} if scope_project else {}
     policies.authorize(auth, "identity:list_role_assignments", target)
-    effective = "effective" in params and bool_param(params.get("effective") or "true", "effective")
-    names = "include_names" in params and bool_param(
-        params.get("include_names") or "true", "include_names"
-    )
+    effective = _flag(params, "effective")
+    names = _flag(params, "include_names")
+    subtree = _flag(params, "include_subtree")
+    if subtree and not scope_project:
+        raise errors.BadRequest("include_subtree needs scope.project.id.")
     core = core_of(request)
     async with core.db.session() as s:
         rows = list((await s.execute(select(m.Assignment))).scalars().all())
@@ -253,37 +288,55 @@ async def list_role_assignments(request: Request) -> Response:
         if effective:
             for gm in (await s.execute(select(m.GroupMember))).scalars():
                 members.setdefault(gm.group_id, []).append(gm.user_id)
+        tree = await ProjectTree.load(s)
         lookup = await _names(s) if names else None
-    entries = []
-    for a in rows:
-        actors = [("user", a.actor_id)]
-        if a.actor_type == "group":
-            actors = (
-                [("user", u) for u in members.get(a.actor_id, [])]
-                if effective
-                else [("group", a.actor_id)]
-            )
-        for actor_kind, actor_id in actors:
-            entries.append((a, actor_kind, actor_id))
+    projects = {scope_project} if scope_project else set()
+    if scope_project and subtree:
+        projects |= set(tree.below(scope_project))
+    entries = [e for a in rows for e in _entries(a, effective, members, tree)]
     out = [
-        _render_assignment(a, kind, actor, lookup, base_url(request))
-        for a, kind, actor in entries
-        if _matches(params, a, kind, actor)
+        _render_assignment(e, lookup, base_url(request))
+        for e in entries
+        if _matches(params, e, projects)
     ]
     return json_response(
         {"role_assignments": out, "links": {"self": None, "previous": None, "next": None}}
     )
 
 
-def _matches(params: Any, a: m.Assignment, kind: str, actor: str) -> bool:
+def _flag(params: Any, name: str) -> bool:
+    return name in params and bool(bool_param(params.get(name) or "true", name))
+
+
+def _entries(
+    a: m.Assignment, effective: bool, members: dict[str, list[str]], tree: ProjectTree
+) -> list[Entry]:
+    actors = [("user", a.actor_id)]
+    if a.actor_type == "group":
+        actors = (
+            [("user", u) for u in members.get(a.actor_id, [])]
+            if effective
+            else [("group", a.actor_id)]
+        )
+    targets = [(a.target_type, a.target_id, False)]
+    if a.inherited and effective:
+        reached = tree.in_domain(a.target_id) if a.target_type == "domain" else []
+        reached = reached or (tree.below(a.target_id) if a.target_type == "project" else [])
+        targets = [("project", pid, True) for pid in reached]
+    return [Entry(a, k, actor, t, tid, x) for k, actor in actors for t, tid, x in targets]
+
+
+def _matches(params: Any, e: Entry, projects: set[str]) -> bool:
     checks = {
-        "user.id": kind == "user" and actor == params.get("user.id"),
-        "group.id": kind == "group" and actor == params.get("group.id"),
-        "role.id": a.role_id == params.get("role.id"),
-        "scope.project.id": a.target_type == "project"
-        and a.target_id == params.get("scope.project.id"),
-        "scope.domain.id": a.target_type == "domain"
-        and a.target_id == params.get("scope.domain.id"),
+        "user.id": e.kind == "user" and e.actor == params.get("user.id"),
+        "group.id": e.kind == "group" and e.actor == params.get("group.id"),
+        "role.id": e.a.role_id == params.get("role.id"),
+        "scope.project.id": e.target_type == "project" and e.target_id in projects,
+        "scope.domain.id": e.target_type == "domain"
+        and e.target_id == params.get("scope.domain.id"),
+        "scope.system": e.target_type == "system" and e.target_id == params.get("scope.system"),
+        "scope.OS-INHERIT:inherited_to": e.a.inherited
+        and params.get("scope.OS-INHERIT:inherited_to") == "projects",
     }
     return all(ok for key, ok in checks.items() if key in params)
 
@@ -305,31 +358,52 @@ async def _names(s: Any) -> dict[str, dict[str, Any]]:
 
 
 def _render_assignment(
-    a: m.Assignment, kind: str, actor: str, lookup: dict[str, dict[str, Any]] | None, base: str
+    e: Entry, lookup: dict[str, dict[str, Any]] | None, base: str
 ) -> dict[str, Any]:
     def ref(item_id: str) -> dict[str, Any]:
         return {"id": item_id, **(lookup.get(item_id, {}) if lookup is not None else {})}
 
-    plural = "projects" if a.target_type == "project" else "domains"
+    a = e.a
     actors = "users" if a.actor_type == "user" else "groups"
+    scope: dict[str, Any]
+    if e.target_type == "system":
+        scope = {"system": {e.target_id: True}}
+    else:
+        scope = {e.target_type: ref(e.target_id)}
+    if a.inherited and not e.expanded:
+        scope["OS-INHERIT:inherited_to"] = "projects"
+    if a.target_type == "system":
+        link = f"{base}/v3/system/{actors}/{a.actor_id}/roles/{a.role_id}"
+    else:
+        link = f"{base}/v3/{a.target_type}s/{a.target_id}/{actors}/{a.actor_id}/roles/{a.role_id}"
+    if a.inherited:
+        link = f"{base}/v3/OS-INHERIT{link[len(base) + 3 :]}/inherited_to_projects"
     body: dict[str, Any] = {
         "role": ref(a.role_id),
-        "scope": {a.target_type: ref(a.target_id)},
-        kind: ref(actor),
-        "links": {
-            "assignment": (
-                f"{base}/v3/{plural}/{a.target_id}/{actors}/{a.actor_id}/roles/{a.role_id}"
-            )
-        },
+        "scope": scope,
+        e.kind: ref(e.actor),
+        "links": {"assignment": link},
     }
-    if kind == "user" and a.actor_type == "group":
-        body["links"]["membership"] = f"{base}/v3/groups/{a.actor_id}/users/{actor}"
+    if e.kind == "user" and a.actor_type == "group":
+        body["links"]["membership"] = f"{base}/v3/groups/{a.actor_id}/users/{e.actor}"
     return body
 
 
 _GRANT = "/v3/{targets:str}/{target_id}/{actors:str}/{actor_id}/roles"
+_SYSTEM_GRANT = "/v3/system/{actors:str}/{actor_id}/roles"
+_INHERIT = "/v3/OS-INHERIT/{targets:str}/{target_id}/{actors:str}/{actor_id}/roles"
 
 ROUTES = [
+    route(_SYSTEM_GRANT, list_grants, "GET"),
+    route(_INHERIT + "/inherited_to_projects", list_grants, "GET"),
+    route(_INHERIT + "/{role_id}/inherited_to_projects", grant_role, "PUT"),
+    route(_INHERIT + "/{role_id}/inherited_to_projects", check_grant, "HEAD"),
+    route(_INHERIT + "/{role_id}/inherited_to_projects", check_grant, "GET"),
+    route(_INHERIT + "/{role_id}/inherited_to_projects", revoke_grant, "DELETE"),
+    route(_SYSTEM_GRANT + "/{role_id}", grant_role, "PUT"),
+    route(_SYSTEM_GRANT + "/{role_id}", check_grant, "HEAD"),
+    route(_SYSTEM_GRANT + "/{role_id}", check_grant, "GET"),
+    route(_SYSTEM_GRANT + "/{role_id}", revoke_grant, "DELETE"),
     Route(_GRANT, list_grants, methods=["GET"]),
     Route(_GRANT + "/{role_id}", grant_role, methods=["PUT"]),
     Route(_GRANT + "/{role_id}", check_grant, methods=["HEAD", "GET"]),

@@ -16,11 +16,13 @@ from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity import policies
 from ministack.identity.api import schemas
-from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route
+from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
 from ministack.identity.api.resources import render_domain, render_project
 from ministack.identity.authn import authenticate
 from ministack.identity.catalog import catalog_for
 from ministack.identity.core import TokenInfo
+from ministack.identity.inheritance import projects_of
+from ministack.identity.tokens import SYSTEM_ALL
 
 UPDATED = "2024-04-01T00:00:00Z"
 
@@ -53,7 +55,9 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
         body["is_domain"] = False
     if info.domain is not None:
         body["domain"] = {"id": info.domain.id, "name": info.domain.name}
-    if info.project is not None or info.domain is not None:
+    if info.system is not None:
+        body["system"] = {info.system: True}
+    if info.project is not None or info.domain is not None or info.system is not None:
         body["roles"] = [{"id": r.id, "name": r.name} for r in info.roles]
         if catalog is not None:
             body["catalog"] = catalog
@@ -82,7 +86,11 @@ async def _subject(request: Request) -> TokenInfo:
         info = await core.validate(subject)
     except errors.Unauthorized:
         raise errors.NotFound("Could not find token: it is invalid, expired or revoked.") from None
-    policies.authorize(auth, "identity:validate_token", {"user_id": info.user.id})
+    policies.authorize(
+        auth,
+        "identity:validate_token",
+        {"user_id": info.user.id},
+    )
     return info
 
 
@@ -106,7 +114,7 @@ async def revoke_token(request: Request) -> Response:
 
 async def auth_catalog(request: Request) -> Response:
     auth = await require_auth(request)
-    if auth.project_id is None and auth.domain_id is None:
+    if auth.project_id is None and auth.domain_id is None and not auth.is_system:
         raise errors.Forbidden("An unscoped token has no catalog; scope it to a project.")
     catalog = await catalog_for(core_of(request))
     return json_response(
@@ -115,11 +123,15 @@ async def auth_catalog(request: Request) -> Response:
 
 
 async def _my_targets(request: Request, model: Any, plural: str, render: Any) -> Response:
-    """The enabled projects or domains on which the caller holds a role."""
+    """The enabled projects or domains on which the caller holds a role (projects also where
+    one is inherited)."""
     auth = await require_auth(request)
     core = core_of(request)
-    targets = assigned_targets(auth.user_id, "project" if model is m.Project else "domain")
     async with core.db.session() as s:
+        if model is m.Project:
+            targets: Any = await projects_of(s, auth.user_id)
+        else:
+            targets = assigned_targets(auth.user_id, "domain")
         query = select(model).where(model.id.in_(targets), model.enabled)
         rows = (await s.execute(query)).scalars().all()
     base = base_url(request)
@@ -137,6 +149,25 @@ async def auth_projects(request: Request) -> Response:
 
 async def auth_domains(request: Request) -> Response:
     return await _my_targets(request, m.Domain, "domains", render_domain)
+
+
+async def auth_system(request: Request) -> Response:
+    """The system scopes the caller may ask for: ``[{"all": true}]`` when they hold a role on
+    the system (directly or through a group), else an empty list."""
+    auth = await require_auth(request)
+    core = core_of(request)
+    async with core.db.session() as s:
+        roles = await core.effective_roles(s, auth.user_id, "system", SYSTEM_ALL, None)
+    return json_response(
+        {
+            "system": [{SYSTEM_ALL: True}] if roles else [],
+            "links": {
+                "self": f"{base_url(request)}/v3/auth/system",
+                "previous": None,
+                "next": None,
+            },
+        }
+    )
 
 
 def _version(base: str) -> dict[str, Any]:
@@ -170,4 +201,5 @@ ROUTES = [
     Route("/v3/auth/catalog", auth_catalog, methods=["GET"]),
     Route("/v3/auth/projects", auth_projects, methods=["GET"]),
     Route("/v3/auth/domains", auth_domains, methods=["GET"]),
+    route("/v3/auth/system", auth_system, "GET"),
 ]

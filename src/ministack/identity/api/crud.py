@@ -64,13 +64,19 @@ class Collection:
     before_update: Hook | None = None
     before_delete: Hook | None = None
     id_from_body: bool = False
+    # rows belong to a domain and its readers may list them (identity/policies.py admits a
+    # domain_reader; the list is then cut to the caller's domain)
+    domain_readable: bool = False
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:
-    """Subquery: ids of the projects (or domains) where the user or their group has a role."""
+    """Subquery: ids of the projects (or domains) where the user or their group has a role
+    of their own (an inherited grant gives nothing on its target: see inheritance.projects_of
+    for the projects it reaches)."""
     groups = select(m.GroupMember.group_id).where(m.GroupMember.user_id == user_id)
     return select(m.Assignment.target_id).where(
         m.Assignment.target_type == target_type,
+        m.Assignment.inherited.is_(False),
         ((m.Assignment.actor_type == "user") & (m.Assignment.actor_id == user_id))
         | ((m.Assignment.actor_type == "group") & m.Assignment.actor_id.in_(groups)),
     )
@@ -148,9 +154,13 @@ def duplicate(coll: Collection) -> errors.Conflict:
 def routes(coll: Collection) -> list[Route]:
     async def list_items(request: Request) -> Response:
         auth = await require_auth(request)
-        policies.authorize(auth, f"identity:list_{coll.plural}")
         params = request.query_params
+        domain = {"domain_id": params.get("domain_id") or auth.domain_id}
+        policies.authorize(auth, f"identity:list_{coll.plural}", domain)
         query = select(coll.model)
+        if coll.domain_readable and not auth.reads_all:
+            # admitted as a reader of one domain: that domain's rows only
+            query = query.where(coll.model.domain_id == auth.domain_id)
         for name in coll.filters:
             if name in params:
                 col = getattr(coll.model, name)
@@ -198,7 +208,10 @@ def routes(coll: Collection) -> list[Route]:
             raise errors.NotFound(
                 f"Could not find {coll.singular}: {request.path_params['item_id']}."
             )
-        policies.authorize(auth, f"identity:get_{coll.singular}", coll.target(row))
+        target = dict(coll.target(row))
+        if coll.domain_readable:
+            target["domain_id"] = row.domain_id
+        policies.authorize(auth, f"identity:get_{coll.singular}", target)
         return json_response({coll.singular: coll.render(row, base_url(request))})
 
     async def update_item(request: Request) -> Response:

@@ -158,6 +158,7 @@ async def _domain_delete(s: AsyncSession, row: m.Domain, _auth: Auth) -> None:
     await s.execute(
         delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id.in_(users))
     )
+    await s.execute(delete(m.Credential).where(m.Credential.user_id.in_(users)))
     await s.execute(delete(m.Project).where(m.Project.domain_id == row.id))
     await s.execute(delete(m.User).where(m.User.domain_id == row.id))
     await s.execute(delete(m.Group).where(m.Group.domain_id == row.id))
@@ -207,6 +208,8 @@ DOMAINS = Collection(
     (NAME64, DESCRIPTION, ENABLED),
     render_domain,
     filters=("name", "enabled"),
+    # Keystone: a token scoped to the domain, or to a project in it, may read the domain
+    target=lambda d: {"domain_id": d.id},
     before_delete=_domain_delete,
 )
 PROJECTS = Collection(
@@ -224,6 +227,7 @@ PROJECTS = Collection(
     render_project,
     filters=("name", "domain_id", "enabled", "parent_id"),
     target=lambda p: {"project_id": p.id},
+    domain_readable=True,
     before_create=_project_create,
     before_delete=_project_delete,
 )
@@ -234,6 +238,7 @@ GROUPS = Collection(
     (NAME64, DESCRIPTION, Field("domain_id", max_len=64, updatable=False)),
     render_group,
     filters=("name", "domain_id"),
+    domain_readable=True,
     before_create=_group_create,
     before_delete=_group_delete,
 )

@@ -76,3 +76,44 @@ issue_token = p.envelope(
     ),
     additional=True,
 )
+
+# -- credentials (/v3/credentials, OS-EC2, /v3/ec2tokens) ------------------------------------
+MAX_BLOB = 65535
+CREDENTIAL_FIELDS: p.Schema = {
+    "blob": {"type": "string", "minLength": 1, "maxLength": MAX_BLOB},
+    "type": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"},
+    "user_id": id_string,
+    "project_id": p.nullable(id_string),
+}
+create_credential = p.envelope(
+    "credential", p.obj(CREDENTIAL_FIELDS, required=("blob", "type", "user_id"), additional=True)
+)
+update_credential = p.envelope(
+    "credential", p.obj(CREDENTIAL_FIELDS, additional=True, minProperties=1)
+)
+list_credentials = p.query({"user_id": p.string(0, 64), "type": p.string(0, 255)})
+create_ec2_credential = p.obj(
+    {"tenant_id": id_string, "trust_id": p.nullable(id_string)},
+    required=("tenant_id",),
+    additional=True,
+)
+_signed = p.obj(
+    {
+        "access": {"type": "string", "minLength": 1, "maxLength": 255},
+        "signature": {"type": "string", "maxLength": 1024},
+        "host": {"type": "string", "maxLength": 1024},
+        "verb": {"type": "string", "maxLength": 16},
+        "path": {"type": "string", "maxLength": 8192},
+        "params": {"type": "object"},
+        "headers": {"type": "object"},
+        "body_hash": p.nullable({"type": "string", "maxLength": 128}),
+    },
+    required=("access", "signature"),
+    additional=True,
+)
+# Keystone reads `credentials`; older clients (keystonemiddleware's ec2 token) `ec2Credentials`
+ec2_token = {
+    "type": "object",
+    "properties": {"credentials": _signed, "ec2Credentials": _signed},
+    "anyOf": [{"required": ["credentials"]}, {"required": ["ec2Credentials"]}],
+}

@@ -20,8 +20,9 @@ from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity import policies
 from ministack.identity.api import schemas
-from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
+from ministack.identity.api.crud import base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
+from ministack.identity.inheritance import projects_of
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 
 CORE_FIELDS = ("id", "name", "domain_id", "enabled", "password", "default_project_id", "links")
@@ -63,9 +64,12 @@ def _check_str(obj: dict[str, Any], key: str, limit: int, required: bool = False
 
 async def list_users(request: Request) -> Response:
     auth = await require_auth(request)
-    policies.authorize(auth, "identity:list_users")
     params = request.query_params
+    domain = {"domain_id": params.get("domain_id") or auth.domain_id}
+    policies.authorize(auth, "identity:list_users", domain)
     query = select(m.User)
+    if not auth.reads_all:  # a reader of one domain: that domain's users only
+        query = query.where(m.User.domain_id == auth.domain_id)
     if "name" in params:
         query = query.where(m.User.name == params["name"])
     if "domain_id" in params:
@@ -113,7 +117,7 @@ async def create_user(request: Request) -> Response:
     try:
         async with core.db.writer() as s:
             if await s.get(m.Domain, domain_id) is None:
-                raise errors.BadRequest(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound(f"Could not find domain: {domain_id}.")
             if project_id and await s.get(m.Project, project_id) is None:
                 raise errors.BadRequest(f"Could not find project: {project_id}.")
             s.add(user)
@@ -130,10 +134,11 @@ async def create_user(request: Request) -> Response:
 async def show_user(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policies.authorize(auth, "identity:get_user", {"user_id": user_id})
     core = core_of(request)
     async with core.db.session() as s:
         user = await s.get(m.User, user_id)
+    target = {"user_id": user_id, "domain_id": user.domain_id if user else None}
+    policies.authorize(auth, "identity:get_user", target)
     if user is None:
         raise errors.NotFound(f"Could not find user: {user_id}.")
     return json_response({"user": render_user(user, base_url(request))})
@@ -201,6 +206,7 @@ async def delete_user(request: Request) -> Response:
         await s.execute(
             delete(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
         )
+        await s.execute(delete(m.Credential).where(m.Credential.user_id == user_id))
         await s.execute(delete(m.User).where(m.User.id == user_id))
         await core.revoke_user(s, user_id)
         await core.bump(s)
@@ -254,8 +260,8 @@ async def list_user_projects(request: Request) -> Response:
     user_id = request.path_params["user_id"]
     policies.authorize(auth, "identity:list_user_projects", {"user_id": user_id})
     core = core_of(request)
-    targets = assigned_targets(user_id, "project")
     async with core.db.session() as s:
+        targets = await projects_of(s, user_id)
         rows = (
             (
                 await s.execute(
@@ -406,7 +412,11 @@ def _parse_expiry(value: Any) -> dt.datetime | None:
 async def list_app_creds(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policies.authorize(auth, "identity:list_application_credentials", {"user_id": user_id})
+    policies.authorize(
+        auth,
+        "identity:list_application_credentials",
+        {"user_id": user_id},
+    )
     core = core_of(request)
     query = select(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
     if "name" in request.query_params:
@@ -423,7 +433,11 @@ async def list_app_creds(request: Request) -> Response:
 async def show_app_cred(request: Request) -> Response:
     auth = await require_auth(request)
     user_id = request.path_params["user_id"]
-    policies.authorize(auth, "identity:get_application_credential", {"user_id": user_id})
+    policies.authorize(
+        auth,
+        "identity:get_application_credential",
+        {"user_id": user_id},
+    )
     core = core_of(request)
     async with core.db.session() as s:
         cred = await s.get(m.ApplicationCredential, request.path_params["cred_id"])
