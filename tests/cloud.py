@@ -104,7 +104,15 @@ class Cloud:
             auth.update(project_name=project, project_domain_id="default")
         if domain:
             auth.update(domain_name=domain)
-        return openstack.connect(auth=auth, region_name="RegionOne", identity_api_version="3")
+        # Only what is given here: a clouds.yaml or OS_* variables of the machine (./stack.sh
+        # writes one) must not add a scope or another cloud's settings.
+        return openstack.connect(
+            auth=auth,
+            region_name="RegionOne",
+            identity_api_version="3",
+            load_yaml_config=False,
+            load_envvars=False,
+        )
 
     def cli_env(
         self, username: str = "admin", password: str = ADMIN_PASSWORD, project: str = "admin"

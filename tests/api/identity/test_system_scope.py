@@ -91,6 +91,8 @@ def test_system_token_through_the_cli_and_sdk(identity_cloud: Cloud) -> None:
             "system_scope": "all",
         },
         region_name="RegionOne",
+        load_yaml_config=False,
+        load_envvars=False,
     )
     assert conn.session.auth.get_access(conn.session).system_scoped
     # a system admin administers identity like the admin does
