@@ -22,7 +22,7 @@ class Images:
         self.settings = settings
         self.client = client
 
-    async def lookup(self, image_id: str, project_id: str | None, token: str) -> dict[str, Any]:
+    async def lookup(self, image_id: str, project_id: str | None) -> dict[str, Any]:
         """The image if the project may boot from it; 400 naming it otherwise."""
         missing = errors.BadRequest(f"Image {image_id} could not be found.")
         try:

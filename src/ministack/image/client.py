@@ -83,20 +83,6 @@ class ImageApi(Protocol):
         """Delete an image. Idempotent: an image already gone is not an error."""
         ...
 
-    async def create_from_file(
-        self,
-        name: str,
-        path: Path,
-        disk_format: str,
-        owner: str | None,
-        properties: dict[str, str] | None = None,
-        container_format: str = "bare",
-        visibility: str = "private",
-    ) -> str:
-        """Create an image owned by `owner` from a local file; returns its id. On failure the
-        image record is deleted and the error raised."""
-        ...
-
 
 def service_auth(project_id: str | None) -> Auth:
     """An Auth for trusted in-process calls acting for `project_id`."""
@@ -229,23 +215,23 @@ class ImageClient:
         except errors.NotFound:
             pass
 
-    async def create_from_file(
-        self,
-        name: str,
-        path: Path,
-        disk_format: str,
-        owner: str | None,
-        properties: dict[str, str] | None = None,
-        container_format: str = "bare",
-        visibility: str = "private",
-    ) -> str:
-        image_id = await self.create_queued(
-            name, disk_format, owner, properties, container_format, visibility
-        )
-        return await _upload_or_delete(self, image_id, path)
 
-
-async def _upload_or_delete(client: ImageApi, image_id: str, path: Path) -> str:
+async def create_from_file(
+    client: ImageApi,
+    name: str,
+    path: Path,
+    disk_format: str,
+    owner: str | None,
+    properties: dict[str, str] | None = None,
+    container_format: str = "bare",
+    visibility: str = "private",
+) -> str:
+    """Create an image owned by `owner` from a local file through either transport; returns
+    its id. The checks of an upload apply; on failure the image record is deleted and the
+    error (errors.BadRequest, errors.PayloadTooLarge, ...) raised."""
+    image_id = await client.create_queued(
+        name, disk_format, owner, properties, container_format, visibility
+    )
     try:
         await client.upload_file(image_id, path)
     except BaseException:
@@ -402,21 +388,6 @@ class HttpImageClient:
         resp = await self.session.request("image", "DELETE", f"/v2/images/{image_id}")
         if resp.status_code != 404:
             _check(resp, f"Deleting image {image_id}")
-
-    async def create_from_file(
-        self,
-        name: str,
-        path: Path,
-        disk_format: str,
-        owner: str | None,
-        properties: dict[str, str] | None = None,
-        container_format: str = "bare",
-        visibility: str = "private",
-    ) -> str:
-        image_id = await self.create_queued(
-            name, disk_format, owner, properties, container_format, visibility
-        )
-        return await _upload_or_delete(self, image_id, path)
 
 
 def in_process(settings: Settings, db: Database) -> ImageClient:

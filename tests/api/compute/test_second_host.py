@@ -26,6 +26,7 @@ import pytest
 
 from ministack.common import errors
 from ministack.identity.client import ServiceSession
+from ministack.image import client as image_client
 from ministack.image.client import HttpImageClient
 from tests.api.compute.conftest import SERVICES, Compute, prepare
 from tests.api.compute.test_agent_process import vhost  # noqa: F401  (fixture)
@@ -192,7 +193,7 @@ async def test_http_image_client_streams_both_ways(two_hosts: TwoHosts, tmp_path
     try:
         source = tmp_path / "disk.raw"
         source.write_bytes(os.urandom(3 << 20) + b"tail")
-        image_id = await client.create_from_file("http-up", source, "raw", project)
+        image_id = await image_client.create_from_file(client, "http-up", source, "raw", project)
         image = await client.get(image_id)
         assert (image["status"], image["owner"], image["size"]) == ("active", project, 3 << 20 | 4)
         dest = tmp_path / "cache" / "base"
@@ -206,7 +207,7 @@ async def test_http_image_client_streams_both_ways(two_hosts: TwoHosts, tmp_path
         assert sorted(p.name for p in dest.parent.iterdir()) == ["base"]
         # an upload the image service rejects leaves no image behind
         with pytest.raises(errors.BadRequest):
-            await client.create_from_file("bad", source, "qcow2", project)
+            await image_client.create_from_file(client, "bad", source, "qcow2", project)
         assert [i.name for i in c.conn.image.images(name="bad")] == []
         # the uploader's disk_format (a driver's snapshot) replaces the queued record's
         await client.upload_file(queued, source, "raw")
