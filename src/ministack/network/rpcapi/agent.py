@@ -1,0 +1,52 @@
+"""RPC API of the network agents (topic "network-agent", fanout to every host's agent).
+
+The network service casts after it has committed a change; an agent receiving a message
+re-derives what its host must hold for that network or port from the database (idempotent),
+so a lost or repeated message is harmless and an agent restart re-syncs everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ministack.common.rpc.base import Bus
+from ministack.common.rpc.payload import Payload
+
+TOPIC = "network-agent"
+
+
+@dataclass(frozen=True)
+class NetworkRef(Payload):
+    network_id: str
+
+
+@dataclass(frozen=True)
+class PortRef(Payload):
+    port_id: str
+    network_id: str
+    host: str | None = None
+    """The host the port is (or was) bound to; None when unbound."""
+
+
+class NetworkAgentAPI:
+    """What the network service tells the agents. Casts return once the bus holds the message;
+    with no agent serving, they are dropped (agents re-sync from the database on start)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def network_changed(self, network_id: str) -> None:
+        """A network or one of its subnets was created or updated (DHCP options, MTU...)."""
+        await self.bus.fanout(TOPIC, "network_changed", payload=NetworkRef(network_id).to_wire())
+
+    async def network_deleted(self, network_id: str) -> None:
+        await self.bus.fanout(TOPIC, "network_deleted", payload=NetworkRef(network_id).to_wire())
+
+    async def port_changed(self, port_id: str, network_id: str, host: str | None) -> None:
+        """A port was created, updated, bound, re-bound or unbound (`host` = the new host)."""
+        payload = PortRef(port_id, network_id, host).to_wire()
+        await self.bus.fanout(TOPIC, "port_changed", payload=payload)
+
+    async def port_deleted(self, port_id: str, network_id: str, host: str | None) -> None:
+        payload = PortRef(port_id, network_id, host).to_wire()
+        await self.bus.fanout(TOPIC, "port_deleted", payload=payload)
