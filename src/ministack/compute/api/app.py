@@ -16,6 +16,7 @@ from ministack.compute.api import (
     keypairs,
     migrations,
     quota_sets,
+    remote_consoles,
     server_actions,
     server_diagnostics,
     server_groups,
@@ -52,6 +53,7 @@ def routes() -> list[BaseRoute]:
         server_diagnostics,
         server_tags,
         migrations,
+        remote_consoles,
     ):
         out += module.ROUTES
     return out
