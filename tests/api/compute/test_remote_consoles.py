@@ -350,3 +350,18 @@ def test_expired_token_is_refused(short_lived: Compute) -> None:
         assert _status(url, _origin(compute.cloud, "serial")) == 403
     finally:
         conn.compute.delete_server(server.id)
+
+
+def test_deleting_the_server_drops_its_tokens(compute: Compute) -> None:
+    conn = compute.conn
+    server = _boot(compute, f"con-del-{uuid.uuid4().hex[:6]}")
+    made = compute.api(
+        "POST",
+        f"/servers/{server.id}/remote-consoles",
+        json={"remote_console": {"protocol": "serial", "type": "serial"}},
+    )
+    url = made.json()["remote_console"]["url"]
+    conn.compute.delete_server(server.id)
+    conn.compute.wait_for_delete(server, wait=60)
+    assert compute.api("GET", f"/os-console-auth-tokens/{token_of(url)}").status_code == 404
+    assert _status(url, _origin(compute.cloud, "serial")) == 403
