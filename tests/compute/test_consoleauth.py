@@ -1,9 +1,10 @@
-"""Console tokens (compute/consoleauth.py) on a real SQLite database with fake time: hashed,
-valid for the ttl, one connection each, of one console type."""
+"""Console tokens (compute/consoleauth.py) on SQLite and PostgreSQL with fake time: valid
+for the ttl, one connection each (of five racing claims one wins), of one console type."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ministack.common.db import Database
 from ministack.compute import consoleauth
 from ministack.compute.consoleauth import Connection
 from ministack.config import ConsoleSection, DefaultSection, Settings
+from tests.cloud import PG_URL, create_pg_database, drop_pg_database
 
 WHERE = Connection("6f1c3a0e-1111-4222-8333-944455556666", "novnc", "127.0.0.1", 5901)
 
@@ -26,15 +28,22 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+    else:
+        name = f"ministack_contest_{uuid.uuid4().hex[:10]}"
+        create_pg_database(name)
+        url = f"{PG_URL}/{name}"
     await asyncio.to_thread(dbmod.upgrade, url)
     database = Database(url)
     try:
         yield database
     finally:
         await database.close()
+        if request.param == "postgresql":
+            drop_pg_database(url)
 
 
 async def test_token_lives_its_ttl(database: Database) -> None:
