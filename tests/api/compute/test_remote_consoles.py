@@ -365,3 +365,21 @@ def test_deleting_the_server_drops_its_tokens(compute: Compute) -> None:
     conn.compute.wait_for_delete(server, wait=60)
     assert compute.api("GET", f"/os-console-auth-tokens/{token_of(url)}").status_code == 404
     assert _status(url, _origin(compute.cloud, "serial")) == 403
+
+
+def test_proxy_asks_the_host_again_before_connecting(compute: Compute, vm: Any) -> None:
+    """As Nova's validate_console_port: a console the host no longer reports where the token
+    points (a guest restarted may have left its port to another guest) is refused."""
+    cloud = compute.cloud
+    host = compute.conn.compute.get_server(vm.id).compute_host
+    made = compute.api(
+        "POST",
+        f"/servers/{vm.id}/remote-consoles",
+        json={"remote_console": {"protocol": "serial", "type": "serial"}},
+    )
+    url = made.json()["remote_console"]["url"]
+    compute.set_fake(host, fail={"get_console": "the console moved"})
+    try:
+        assert _status(url, _origin(cloud, "serial")) == 403
+    finally:
+        compute.set_fake(host)
