@@ -129,10 +129,9 @@ def test_actions_before_2_6_and_not_after(compute: Compute, vm: Any) -> None:
         assert resp.json()["console"]["type"] == kind and "token" in resp.json()["console"]["url"]
         assert compute.api("POST", path, "2.6", json={action: {"type": kind}}).status_code == 404
     body = {"remote_console": {"protocol": "vnc", "type": "novnc"}}
-    assert (
-        compute.api("POST", f"/servers/{vm.id}/remote-consoles", "2.5", json=body).status_code
-        == 404
-    )
+    path = f"/servers/{vm.id}/remote-consoles"
+    for early in (body, {"remote_console": {"protocol": "vnc", "type": "bogus"}}):
+        assert compute.api("POST", path, "2.5", json=early).status_code == 404
     resp = compute.api("POST", f"/servers/{vm.id}/remote-consoles", "2.6", json=body)
     assert resp.status_code == 200 and set(resp.json()["remote_console"]) == {
         "protocol",
