@@ -29,6 +29,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from ministack.compute.virt import dhcp_client
 
 HOSTNAME_PORT = 7007
+ENODEV = 19
 NS_PREFIX = "fakevm-"
 
 
@@ -77,16 +78,21 @@ def start(ns: str, state: Path, hostname: str, ifaces: Sequence[str]) -> int:
     pid, which is also in `state`/pid."""
     state.mkdir(parents=True, exist_ok=True)
     with open(state / "console.log", "ab") as log:
-        proc = subprocess.Popen(
+        # the program forks into the background and writes its pid: no child of ours remains
+        subprocess.run(
             [sys.executable, "-m", __name__, str(state), hostname, *ifaces],
             preexec_fn=lambda: _enter(ns),
             start_new_session=True,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            check=True,
+            timeout=30,
         )
-    (state / "pid").write_text(str(proc.pid))
-    return proc.pid
+    pid = running(state)
+    if pid is None:
+        raise RuntimeError(f"namespace guest in {ns} did not start (see {state}/console.log)")
+    return pid
 
 
 def running(state: Path) -> int | None:
@@ -98,22 +104,37 @@ def running(state: Path) -> int | None:
     return pid if b"netns_guest" in cmdline and str(state).encode() in cmdline else None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def remove(ns: str, state: Path, host_netns: str | None = None, taps: Sequence[str] = ()) -> None:
-    """Kill the guest program and delete its namespace and host-side taps. Idempotent."""
+    """Kill the guest program, delete its host-side taps (each takes its guest end along) and
+    its namespace. Idempotent."""
     pid = running(state)
     if pid is not None:
         try:
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
+        except ProcessLookupError:
             pass
-    if ns in netns.listnetns():
-        netns.remove(ns)
+        deadline = time.monotonic() + 5.0
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
     if taps:
         with IPRoute(netns=host_netns) if host_netns else IPRoute() as ipr:
             for tap in taps:
                 for index in ipr.link_lookup(ifname=tap):
-                    ipr.link("del", index=index)
+                    try:
+                        ipr.link("del", index=index)
+                    except NetlinkError as exc:
+                        if exc.code != ENODEV:
+                            raise
+    if ns in netns.listnetns():
+        netns.remove(ns)
 
 
 def lease(state: Path) -> dict[str, object] | None:
@@ -138,6 +159,10 @@ def _serve(hostname: str) -> None:
 
 def main(argv: Sequence[str]) -> None:
     state, hostname, ifaces = Path(argv[0]), argv[1], argv[2:]
+    child = os.fork()
+    if child:
+        (state / "pid").write_text(str(child))
+        os._exit(0)
     leases = {}
     for iface in ifaces:
         while True:

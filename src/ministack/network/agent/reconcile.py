@@ -10,6 +10,7 @@ are enslaved to their bridge but never deleted (they belong to the hypervisor).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import shutil
@@ -141,6 +142,8 @@ class Reconciler:
         had = netns.exists(ns) or (self.dhcp_dir / network_id).exists()
         Dnsmasq(self.dhcp_dir, network_id, ns, "").remove()
         netns.remove(ns)
+        with contextlib.suppress(OSError):
+            self.dhcp_dir.rmdir()  # only when no other network's files are left
         if had:
             out.removed.append(ns)
 
