@@ -125,8 +125,12 @@ class Dnsmasq:
             "--user=root",
             "--group=root",
             f"--dhcp-option-force=option:mtu,{net.mtu}",
-            f"--dhcp-lease-max={max(len(net.ports), 16) * 2}",
         ]
+        # as many leases as the subnets have addresses: a port change is then only a SIGHUP
+        size = sum(
+            ipaddress.ip_network(s.cidr, strict=False).num_addresses for s in net.dhcp_subnets()
+        )
+        args.append(f"--dhcp-lease-max={max(size, 16)}")
         for subnet in net.dhcp_subnets():
             cidr = ipaddress.ip_network(subnet.cidr, strict=False)
             args.append(
@@ -145,6 +149,26 @@ class Dnsmasq:
         if not alive(pid):
             return None
         return pid if str(self.dir).encode() in cmdline and b"dnsmasq" in cmdline else None
+
+    def addresses(self) -> set[tuple[str, int]]:
+        """The addresses last given to the DHCP device (recorded with the files)."""
+        try:
+            lines = (self.dir / "addresses").read_text().split()
+        except FileNotFoundError:
+            return set()
+        return {(ip, int(plen)) for ip, _, plen in (line.partition("/") for line in lines)}
+
+    def record_addresses(self, wanted: set[tuple[str, int]], tap: str) -> None:
+        """Remember the DHCP device's addresses and the host end of its veth (`tap`)."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._write("addresses", "\n".join(f"{ip}/{plen}" for ip, plen in sorted(wanted)))
+        self._write("tap", tap)
+
+    def recorded_tap(self) -> str:
+        try:
+            return (self.dir / "tap").read_text().strip()
+        except FileNotFoundError:
+            return ""
 
     def ensure(self, net: NetworkSpec, dhcp_ips: dict[str, str]) -> str:
         """Write the files and make dnsmasq serve them: 'started', 'reloaded' or 'unchanged'."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ministack.network.agent.linux.bridge import EEXIST, lookup
+from ministack.network.agent.linux.bridge import EEXIST, Links, remove_link
 
 VXLAN_PREFIX = "vxlan-"
 VXLAN_PORT = 4789
@@ -27,17 +27,15 @@ def vxlan_name(vni: int) -> str:
     return f"{VXLAN_PREFIX}{vni}"
 
 
-def ensure_vxlan(
-    ipr: IPRoute, vni: int, local_ip: str | None, underlay: str | None, mtu: int
-) -> int:
+def ensure_vxlan(lk: Links, vni: int, local_ip: str | None, underlay: str | None, mtu: int) -> int:
     """A VXLAN device for `vni` from `local_ip` over device `underlay`, learning off; returns its
     index. An existing device with another local address is re-made."""
     name = vxlan_name(vni)
-    index = lookup(ipr, name)
-    if index is not None and local_ip and _local(ipr, index) != local_ip:
-        ipr.link("del", index=index)
-        index = None
-    if index is None:
+    link = lk.get(name)
+    if link is not None and local_ip and link.vxlan_local != local_ip:
+        remove_link(lk, name)
+        link = None
+    if link is None:
         spec: dict[str, object] = {
             "ifname": name,
             "kind": "vxlan",
@@ -47,43 +45,39 @@ def ensure_vxlan(
         }
         if local_ip:
             spec["vxlan_local"] = local_ip
-        if underlay and (dev := lookup(ipr, underlay)) is not None:
-            spec["vxlan_link"] = dev
+        if underlay and (dev := lk.get(underlay)) is not None:
+            spec["vxlan_link"] = dev.index
         try:
-            ipr.link("add", **spec)
+            lk.ipr.link("add", **spec)
         except NetlinkError as exc:
             if exc.code != EEXIST:
                 raise
-        index = lookup(ipr, name)
-        assert index is not None
-    ipr.link("set", index=index, mtu=mtu, state="up")
-    return index
+        link = lk.reload(name)
+        assert link is not None
+    if link.mtu != mtu or not link.up:
+        lk.ipr.link("set", index=link.index, mtu=mtu, state="up")
+        lk.reload(name)
+    return link.index
 
 
-def _local(ipr: IPRoute, index: int) -> str | None:
-    info = ipr.get_links(index)[0].get_attr("IFLA_LINKINFO")
-    data = info.get_attr("IFLA_INFO_DATA") if info is not None else None
-    return data.get_attr("IFLA_VXLAN_LOCAL") if data is not None else None
-
-
-def fdb_entries(ipr: IPRoute, index: int) -> set[tuple[str, str]]:
-    """The (MAC, remote VTEP) entries of device `index` that point at a remote host."""
-    out: set[tuple[str, str]] = set()
-    for msg in ipr.fdb("dump", ifindex=index):
-        if msg["ifindex"] != index:
-            continue
+def fdb_table(ipr: IPRoute) -> dict[int, set[tuple[str, str]]]:
+    """Device index → its (MAC, remote VTEP) entries, from one dump of the namespace."""
+    out: dict[int, set[tuple[str, str]]] = {}
+    for msg in ipr.fdb("dump"):
         dst = msg.get_attr("NDA_DST")
         mac = msg.get_attr("NDA_LLADDR")
         if dst and mac:
-            out.add((mac.lower(), dst))
+            out.setdefault(msg["ifindex"], set()).add((mac.lower(), dst))
     return out
 
 
-def sync_fdb(ipr: IPRoute, index: int, wanted: Iterable[tuple[str, str]]) -> tuple[int, int]:
+def sync_fdb(
+    ipr: IPRoute, index: int, wanted: Iterable[tuple[str, str]], have: set[tuple[str, str]]
+) -> tuple[int, int]:
     """Make the remote entries of device `index` exactly `wanted` ((MAC, VTEP) pairs; MAC
-    00:00:00:00:00:00 floods to that VTEP). Returns (added, removed)."""
+    00:00:00:00:00:00 floods to that VTEP), given the entries it `have`s. Returns (added,
+    removed)."""
     want = {(mac.lower(), ip) for mac, ip in wanted}
-    have = fdb_entries(ipr, index)
     for mac, ip in have - want:
         try:
             ipr.fdb("del", ifindex=index, lladdr=mac, dst=ip)
