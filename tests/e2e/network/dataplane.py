@@ -317,6 +317,35 @@ async def hostname_at(guest: Guest, ip: str, within: float = 10.0) -> str | None
             await asyncio.sleep(0.2)
 
 
+def _dns_a(server: str, name: str) -> list[str]:
+    """The A records `server` answers for `name` (a minimal DNS client over UDP)."""
+    query = secrets.token_bytes(2) + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    query += (
+        b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3.0)
+        sock.sendto(query, (server, 53))
+        reply = sock.recv(512)
+    answers, i = int.from_bytes(reply[6:8], "big"), len(query)
+    out = []
+    for _ in range(answers):
+        i += 2 if reply[i] & 0xC0 == 0xC0 else len(name) + 2  # the name: a pointer here
+        rtype, rdlength = (
+            int.from_bytes(reply[i : i + 2], "big"),
+            int.from_bytes(reply[i + 8 : i + 10], "big"),
+        )
+        if rtype == 1 and rdlength == 4:
+            out.append(socket.inet_ntoa(reply[i + 10 : i + 14]))
+        i += 10 + rdlength
+    return out
+
+
+async def resolve(guest: Guest, server: str, name: str) -> list[str]:
+    """Ask the DNS server at `server` for `name`'s A records from inside `guest`."""
+    return await asyncio.to_thread(netns.run_in, guest.ns, lambda: _dns_a(server, name))
+
+
 def _get(path: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("169.254.169.254", 80, timeout=5.0)
     try:

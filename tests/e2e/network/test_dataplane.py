@@ -19,6 +19,7 @@ from tests.e2e.network.dataplane import (
     hostname_at,
     lease,
     metadata,
+    resolve,
 )
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +44,12 @@ async def test_guests_on_a_network_reach_each_other_and_other_networks_are_isola
         assert got["hostname"] == guest.port.hostname
     assert await hostname_at(a1, "10.9.0.12") == "a2"
     assert await hostname_at(a2, "10.9.0.11") == "a1"
+    # the network's DNS (its dnsmasq, the DNS server DHCP handed out) knows its instances
+    dns = (await lease(a1))["dns"]
+    assert dns == ["10.9.0.2"]
+    assert await resolve(a1, "10.9.0.2", "a2.openstacklocal") == ["10.9.0.12"]
+    assert await resolve(b2, "10.9.0.2", "b1.openstacklocal") == ["10.9.0.11"]
+    assert await resolve(b2, "10.9.0.2", "a2.openstacklocal") == []
     # b2 finds its own network's 10.9.0.11 (b1), never a1, and no 10.9.0.12 at all
     assert await hostname_at(b2, "10.9.0.11") == "b1"
     assert await hostname_at(b2, "10.9.0.12", within=3.0) is None
