@@ -8,11 +8,15 @@ network agent's metadata proxy reads an instance's metadata through it.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from sqlalchemy import select
 
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
 from ministack.compute import instances
+from ministack.compute import models as m
 from ministack.compute.rpcapi.agent import ComputeAgentAPI
 
 
@@ -33,6 +37,18 @@ class ComputeClient:
     async def instance_metadata(self, instance_uuid: str) -> InstanceMetadata | None:
         """What the metadata service serves the instance; None when it does not exist."""
         return await instance_metadata(self.db, instance_uuid)
+
+    async def hostnames(self, instance_uuids: Iterable[str]) -> dict[str, str]:
+        """uuid → hostname of the live instances among `instance_uuids` (the DHCP server
+        hands each port its instance's hostname)."""
+        wanted = sorted(set(instance_uuids))
+        if not wanted:
+            return {}
+        query = select(m.Instance.uuid, m.Instance.hostname).where(
+            m.Instance.uuid.in_(wanted), m.Instance.deleted.is_(False)
+        )
+        async with self.db.session() as s:
+            return {uuid: name for uuid, name in (await s.execute(query)).all() if name}
 
 
 @dataclass(frozen=True)
