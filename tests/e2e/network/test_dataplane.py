@@ -185,3 +185,7 @@ async def test_deleting_a_network_leaves_nothing_on_the_host(lab: Lab) -> None:
     del lab.world.networks[net]
     await agent.sync_network(net)
     assert (await host_objects(lab, [h1])) == before
+    # removing what is already gone succeeds and changes nothing (a repeated message)
+    again = await agent.sync_network(net)
+    assert (again.errors, again.removed) == ({}, [])
+    assert (await host_objects(lab, [h1])) == before
