@@ -12,6 +12,7 @@ and every `resync_interval` seconds, which also catches taps a hypervisor plugge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -145,6 +146,10 @@ class NetworkAgent:
             if n.dhcp_port is not None and n.dhcp_subnets()
         }
         for network_id in dhcp:
+            if outcome.dhcp.get(network_id) == "started":
+                # a new dnsmasq may mean a new namespace: the old listener's socket is in the
+                # one that was removed
+                await self.proxy.remove(network_id)
             if network_id not in outcome.errors and (full or network_id in outcome.dhcp):
                 try:
                     ns = self.config.dhcp_namespace(network_id)
@@ -160,6 +165,17 @@ class NetworkAgent:
         """Tell the network service each change: ACTIVE once a port's tap is in its bridge,
         DOWN when an ACTIVE port's tap went away. A report the bus refused is retried on the
         next pass."""
+        failed = {
+            p.port_id: outcome.errors[n.network_id]
+            for n in self.desired.networks
+            if n.network_id in outcome.errors
+            for p in self.desired.local_ports(n)
+        }
+        for port_id, reason in failed.items():
+            if self.reported.get(port_id) != "ERROR" and self.status is not None:
+                self.reported[port_id] = "ERROR"
+                with contextlib.suppress(RpcError):
+                    await self.status.port_status(port_id, self.host, "ERROR", reason[:255])
         for port_id, wired in outcome.wired.items():
             status = "ACTIVE" if wired else "DOWN"
             before = self.reported.get(port_id)
