@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import or_, select, true
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,7 +171,7 @@ def _claims(body: dict[str, Any]) -> list[Claim] | None:
     return out
 
 
-async def _subnets(s: AsyncSession, network_id: str) -> list[m.Subnet]:
+async def subnets_of(s: AsyncSession, network_id: str) -> list[m.Subnet]:
     rows = await s.execute(
         select(m.Subnet)
         .where(m.Subnet.network_id == network_id)
@@ -208,7 +209,7 @@ def _eui64(cidr: str, mac: str) -> str:
     return str(net.network_address + int.from_bytes(bytes(eui), "big"))
 
 
-async def _allocate(
+async def allocate(
     s: AsyncSession, port: m.Port, claims: list[Claim] | None, subnets: list[m.Subnet]
 ) -> None:
     """Claim the port's addresses: as asked, or one from the first IPv4 subnet with room and
@@ -241,7 +242,7 @@ async def _allocate(
             await ipam.allocate_any(s, sub, port.id)
 
 
-async def _insert_port(s: AsyncSession, port: m.Port, asked_mac: bool) -> None:
+async def insert_port(s: AsyncSession, port: m.Port, asked_mac: bool) -> None:
     for _ in range(10):
         try:
             async with s.begin_nested():
@@ -350,8 +351,8 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         secure = _security(body, network)
         await quotas.claim(s, core.db, core.settings, project, "port")
         port = _new_port(body, network, project, mac, secure)
-        await _insert_port(s, port, bool(body.get("mac_address")))
-        await _allocate(s, port, _claims(body), await _subnets(s, network.id))
+        await insert_port(s, port, bool(body.get("mac_address")))
+        await allocate(s, port, _claims(body), await subnets_of(s, network.id))
         await _bind_groups(s, auth, port, body, secure)
         await s.flush()
         out = (await render(s, [port], auth))[0]
@@ -523,7 +524,7 @@ async def _readdress(s: AsyncSession, port: m.Port, claims: list[Claim]) -> None
             await s.delete(alloc)
     await s.flush()
     if fresh:
-        await _allocate(s, port, fresh, await _subnets(s, port.network_id))
+        await allocate(s, port, fresh, await subnets_of(s, port.network_id))
 
 
 async def delete(core: Core, auth: Auth, port_id: str, match: str | None) -> None:
@@ -548,6 +549,13 @@ async def delete(core: Core, auth: Auth, port_id: str, match: str | None) -> Non
 
 
 async def delete_row(s: AsyncSession, port: m.Port) -> None:
+    """Delete a port with its addresses, groups and tags; a floating IP on it is
+    disassociated (as Neutron does)."""
+    await s.execute(
+        sql_update(m.FloatingIP)
+        .where(m.FloatingIP.fixed_port_id == port.id)
+        .values(fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN")
+    )
     await s.execute(sql_delete(m.IPAllocation).where(m.IPAllocation.port_id == port.id))
     await s.execute(sql_delete(m.PortSecurityGroup).where(m.PortSecurityGroup.port_id == port.id))
     await drop_tags(s, [port.id])

@@ -14,9 +14,15 @@ from ministack.common.auth import TokenValidator
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.network.api import (
+    agents,
+    availability,
     discovery,
+    floatingips,
     networks,
     ports,
+    quotas,
+    routers,
+    security_groups,
     subnets,
     tags,
 )
@@ -27,7 +33,19 @@ from ministack.network.status import NetworkServerEndpoint
 
 def build(core: Core, validator: TokenValidator | None, max_body: int) -> ASGIApp:
     """The network API's ASGI app."""
-    routes = discovery.ROUTES + networks.ROUTES + subnets.ROUTES + ports.ROUTES + tags.ROUTES
+    routes = (
+        discovery.ROUTES
+        + networks.ROUTES
+        + subnets.ROUTES
+        + ports.ROUTES
+        + tags.ROUTES
+        + security_groups.ROUTES
+        + routers.ROUTES
+        + floatingips.ROUTES
+        + quotas.ROUTES
+        + agents.ROUTES
+        + availability.ROUTES
+    )
     state = {"core": core, "validator": validator}
     _app, served = make_app("network", routes, style="neutron", max_body=max_body, state=state)
     return served
