@@ -89,7 +89,12 @@ class IdentitySection:
 
 
 # service -> the identity user it calls other services as (DevStack's names)
-SERVICE_USERS: dict[str, str] = {"compute": "nova", "image": "glance", "placement": "placement"}
+SERVICE_USERS: dict[str, str] = {
+    "compute": "nova",
+    "image": "glance",
+    "placement": "placement",
+    "network": "neutron",
+}
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class ServiceAuthSection:
     glance_password: str = _opt("", "Password of the glance service user; set by `ministack init`.")
     placement_password: str = _opt(
         "", "Password of the placement service user; set by `ministack init`."
+    )
+    neutron_password: str = _opt(
+        "", "Password of the neutron service user; set by `ministack init`."
     )
 
     def password(self, user: str) -> str:
@@ -243,6 +251,31 @@ class ComputeSection:
 
 
 @dataclass(frozen=True)
+class NetworkSection:
+    tenant_network_type: str = _opt(
+        "vxlan", "Type of the networks projects create: vxlan or local (Neutron's ML2 default)."
+    )
+    vni_ranges: str = _opt("1:1000", "VXLAN VNIs project networks get, as min:max (DevStack).")
+    flat_networks: tuple[str, ...] = _opt(
+        ("public",), "Physical network names a flat network may use (admin only)."
+    )
+    global_physnet_mtu: int = _opt(1500, "MTU of the underlay; VXLAN networks get 50 less.")
+    default_availability_zone: str = _opt("nova", "Availability zone of networks and routers.")
+    agent_down_time: int = _opt(75, "Seconds without a heartbeat before an agent is down.")
+    quota_network: int = _opt(100, "Networks per project (Neutron default); -1 unlimited.")
+    quota_subnet: int = _opt(100, "Subnets per project (Neutron default); -1 unlimited.")
+    quota_port: int = _opt(500, "Ports per project (Neutron default); -1 unlimited.")
+    quota_router: int = _opt(10, "Routers per project (Neutron default); -1 unlimited.")
+    quota_floatingip: int = _opt(50, "Floating IPs per project (Neutron default); -1 unlimited.")
+    quota_security_group: int = _opt(
+        10, "Security groups per project (Neutron default); -1 unlimited."
+    )
+    quota_security_group_rule: int = _opt(
+        100, "Security group rules per project (Neutron default); -1 unlimited."
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -257,6 +290,7 @@ class Settings:
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
+    network: NetworkSection = field(default_factory=NetworkSection)
 
     @property
     def state_path(self) -> Path:
