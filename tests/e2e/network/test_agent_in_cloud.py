@@ -52,7 +52,7 @@ async def test_a_cloud_wires_ports_serves_dhcp_and_cleans_up(tmp_path: Path) -> 
     env = {
         "MINISTACK_NETWORK_AGENT_ENABLED": "true",
         "MINISTACK_NETWORK_AGENT_HOST_NETNS": host_ns,
-        "MINISTACK_NETWORK_AGENT_RESYNC_INTERVAL": "1",
+        "MINISTACK_NETWORK_AGENT_RESYNC_INTERVAL": "3600",  # taps seen by netlink events
     }
     services = ("identity", "network")
     try:
@@ -106,7 +106,7 @@ async def test_a_guest_reads_its_own_servers_metadata_through_the_cloud(tmp_path
     env = {
         "MINISTACK_NETWORK_AGENT_ENABLED": "true",
         "MINISTACK_NETWORK_AGENT_HOST_NETNS": host_ns,
-        "MINISTACK_NETWORK_AGENT_RESYNC_INTERVAL": "1",
+        "MINISTACK_NETWORK_AGENT_RESYNC_INTERVAL": "3600",  # taps seen by netlink events
     }
     services = ("identity", "image", "placement", "compute", "network")
     try:

@@ -112,6 +112,20 @@ async def _from_address(ns: str, source: str) -> tuple[int, bytes]:
     return await asyncio.to_thread(netns.run_in, ns, get)
 
 
+async def test_a_tap_plugged_after_the_port_is_bound_is_wired_at_once(lab: Lab) -> None:
+    """The hypervisor plugs after binding: netlink's link event, not a periodic pass (none
+    runs in this test), puts the tap in its bridge and reports the port ACTIVE."""
+    h1 = await lab.host("h1")
+    agent = lab.agent(h1, resync=3600.0)
+    net = lab.network("10.4.0.0/24")
+    port = lab.port(net, "10.4.0.11", "h1", "late")
+    await agent.start()
+    assert lab.world.reports == []  # bound, no tap yet: nothing to report
+    guest = await lab.boot(h1, net, port)
+    assert (await lease(guest))["ip"] == "10.4.0.11"
+    assert lab.world.reports == [(port.port_id, "h1", "ACTIVE")]
+
+
 async def test_agent_restart_keeps_connectivity_and_removes_a_stale_bridge(lab: Lab) -> None:
     h1 = await lab.host("h1")
     agent = lab.agent(h1)

@@ -5,8 +5,9 @@ Request flow: the network API commits a change and casts `port_changed`/`network
 (`rpcapi/agent.py`) → every host's agent re-derives its desired state (`DesiredSource`) and
 reconciles the network concerned in a worker thread (`reconcile.py`) → ports whose tap is now
 in its bridge are reported ACTIVE to the network service (`rpcapi/server.py`), which tells
-compute `network-vif-plugged`. A full pass runs at start (re-sync after a restart or reboot)
-and every `resync_interval` seconds, which also catches taps a hypervisor plugged since.
+compute `network-vif-plugged`. A tap a hypervisor plugs is seen at once through netlink's link
+events (`linux/watch.py`). A full pass runs at start (re-sync after a restart or reboot) and
+every `resync_interval` seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Protocol
 from ministack.common.rpc.base import RpcError
 from ministack.common.rpc.payload import receives
 from ministack.network.agent.desired import HostNetworks, PortSpec
+from ministack.network.agent.linux.bridge import tap_name
 from ministack.network.agent.linux.metadata_proxy import MetadataProxy
+from ministack.network.agent.linux.watch import LinkWatcher
 from ministack.network.agent.metadata import MetadataService, Signer, instance_ports
 from ministack.network.agent.reconcile import HostConfig, Outcome, Reconciler
 from ministack.network.rpcapi.agent import NetworkRef, PortRef
@@ -84,6 +87,10 @@ class NetworkAgent:
         self.heartbeats: dict[str, Heartbeat] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._pending: set[str] = set()
+        self._wiring: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.watcher = LinkWatcher(config.host_netns, self._tap_seen)
 
     @property
     def host(self) -> str:
@@ -91,20 +98,52 @@ class NetworkAgent:
 
     async def start(self) -> None:
         """Re-sync the whole host, then keep it in step. Serve RPC after this returns."""
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.watcher.start)
         await self.sync()
-        self._task = asyncio.create_task(self._loop(), name=f"network-agent {self.host}")
+        self._task = asyncio.create_task(self._resync(), name=f"network-agent {self.host}")
 
     async def stop(self, *, clean: bool = False) -> None:
         """Stop the loop and the metadata listeners; `clean` also removes the data plane
         (tests and decommissioning; a normal stop leaves guests connected)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.to_thread(self.watcher.stop)
+        tasks = [*self._wiring, *([self._task] if self._task is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.proxy.stop()
         if clean:
             await asyncio.to_thread(self.reconciler.remove_all)
 
-    async def _loop(self) -> None:
+    def _tap_seen(self, tap: str, master: int) -> None:
+        """From the link watcher's thread: a tap appeared or changed."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wire_tap, tap, master)
+
+    def _wire_tap(self, tap: str, master: int) -> None:
+        """Re-sync the network of a local port whose tap just appeared (or is still not
+        reported ACTIVE); taps of ports not bound here yet wait for their port_changed."""
+        for net in self.desired.networks:
+            for port in self.desired.local_ports(net):
+                if tap_name(port.port_id) != tap:
+                    continue
+                if master and self.reported.get(port.port_id) == "ACTIVE":
+                    return
+                if net.network_id not in self._pending:
+                    self._pending.add(net.network_id)
+                    task = asyncio.create_task(self._wire(net.network_id))
+                    self._wiring.add(task)
+                    task.add_done_callback(self._wiring.discard)
+                return
+
+    async def _wire(self, network_id: str) -> None:
+        self._pending.discard(network_id)
+        try:
+            await self.sync_network(network_id)
+        except Exception:
+            log.exception("network agent %s: wiring network %s failed", self.host, network_id)
+
+    async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.resync_interval)
             try:
