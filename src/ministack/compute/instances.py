@@ -65,6 +65,10 @@ class Change:
     access_ip_v6: str | Unset | None = UNSET
     locked: bool | Unset = UNSET
     locked_by: str | Unset | None = UNSET
+    hostname: str | Unset = UNSET
+    key_name: str | Unset | None = UNSET
+    key_data: str | Unset | None = UNSET
+    user_data: str | Unset | None = UNSET
 
     def values(self) -> dict[str, Any]:
         """The columns to write, by attribute name."""
