@@ -214,9 +214,10 @@ async def whole_step(
     task_states: Collection[str | None] | None = None,
     on_host: str | None = _ANY,
     change: Change = NO_CHANGE,
+    host: str | None = None,
 ) -> bool:
-    """`cas` (when `change` is not empty) and record a finished event that began at `started`,
-    in one transaction. Returns whether the state moved."""
+    """`cas` (when `change` is not empty) and record a finished event that began at `started`
+    on `host` (the service's host), in one transaction. Returns whether the state moved."""
     async with db.writer() as s:
         moved = True
         if change:
@@ -232,6 +233,7 @@ async def whole_step(
                     finish_time=utcnow(),
                     result="Error" if error else "Success",
                     traceback=error,
+                    host=host,
                 )
             )
         return moved

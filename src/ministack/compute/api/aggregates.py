@@ -56,7 +56,9 @@ async def create_aggregate(request: Request) -> Response:
         if (await s.execute(select(m.Aggregate).where(m.Aggregate.name == name))).first():
             raise errors.Conflict(f"Aggregate {name} already exists.")
         s.add(agg)
-    return json_response({"aggregate": render(request, agg)})
+    body = render(request, agg)
+    del body["hosts"], body["metadata"]  # Nova's create answer leaves both out
+    return json_response({"aggregate": body})
 
 
 async def _load(s: Any, request: Request) -> m.Aggregate:
