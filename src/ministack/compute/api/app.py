@@ -21,6 +21,7 @@ from ministack.compute.api import (
     server_groups,
     server_meta,
     server_tags,
+    server_topology,
     servers,
     usage,
     usage_audit,
@@ -51,6 +52,7 @@ def routes() -> list[BaseRoute]:
         extensions,
         server_diagnostics,
         server_tags,
+        server_topology,
         migrations,
     ):
         out += module.ROUTES
