@@ -250,6 +250,31 @@ class NetworkSection:
 
 
 @dataclass(frozen=True)
+class ConsoleSection:
+    """The web consoles: Nova's [vnc], [serial_console] and [consoleauth] options in one place."""
+
+    enabled: bool = _opt(True, "Serve the console proxy (noVNC and serial) in the compute process.")
+    novnc_port: int = _opt(6080, "Port of the noVNC proxy (Nova's novncproxy_port).")
+    serial_port: int = _opt(6083, "Port of the serial console proxy (Nova's serialproxy_port).")
+    novncproxy_base_url: str = _opt(
+        "",
+        "Base of the noVNC URLs handed out; empty: http://<public_host>:<novnc_port>/vnc_lite.html.",
+    )
+    serialproxy_base_url: str = _opt(
+        "", "Base of the serial console URLs handed out; empty: ws://<public_host>:<serial_port>/."
+    )
+    allowed_origins: tuple[str, ...] = _opt(
+        (),
+        "Origins (scheme://host[:port]) whose pages may open a console websocket, besides the "
+        "proxy's own and the dashboard's.",
+    )
+    token_ttl: int = _opt(
+        600, "Seconds a console token stays valid (Nova's [consoleauth] token_ttl)."
+    )
+    novnc_dir: str = _opt("/usr/share/novnc", "Where noVNC's files are (Debian's novnc package).")
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -264,6 +289,7 @@ class Settings:
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
     network: NetworkSection = field(default_factory=NetworkSection)
+    console: ConsoleSection = field(default_factory=ConsoleSection)
 
     @property
     def state_path(self) -> Path:

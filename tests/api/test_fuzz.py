@@ -120,6 +120,8 @@ ACTIONS = (
     "rebuild",
     "createImage",
     "os-getConsoleOutput",
+    "os-getVNCConsole",
+    "os-getSerialConsole",
     "confirmResize",
     "noSuchAction",
 )
@@ -182,6 +184,12 @@ ENDPOINTS = [
         "/v2.1/servers/{server}/action",
         tuple((a, ACTION_FIELDS) for a in ACTIONS),
         settles=True,
+    ),
+    Endpoint(
+        "compute",
+        "POST",
+        "/v2.1/servers/{server}/remote-consoles",
+        (("remote_console", ("protocol", "type")),),
     ),
     Endpoint("compute", "POST", "/v2.1/servers/{server}/metadata", (("metadata", ("k", "")),)),
     Endpoint("compute", "PUT", "/v2.1/servers/{server}/metadata/k", (("meta", ("k", "j")),)),

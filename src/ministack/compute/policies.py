@@ -40,6 +40,7 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:os-lock-server:lock": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-lock-server:unlock": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-console-output": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-remote-consoles": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-instance-actions:list": PROJECT_READER_OR_ADMIN,
     "os_compute_api:server-metadata:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:server-metadata:show": PROJECT_READER_OR_ADMIN,
@@ -117,6 +118,7 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:servers:migrations:index": ADMIN,
     "os_compute_api:os-server-diagnostics": ADMIN,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
+    "os_compute_api:os-console-auth-tokens": ADMIN,
     # ministack's own: the fake driver's test hook
     "ministack:fake-hosts:update": ADMIN,
 }

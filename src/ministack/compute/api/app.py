@@ -16,6 +16,7 @@ from ministack.compute.api import (
     keypairs,
     migrations,
     quota_sets,
+    remote_consoles,
     server_actions,
     server_diagnostics,
     server_groups,
@@ -54,6 +55,7 @@ def routes() -> list[BaseRoute]:
         server_tags,
         server_topology,
         migrations,
+        remote_consoles,
     ):
         out += module.ROUTES
     return out

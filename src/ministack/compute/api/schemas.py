@@ -339,6 +339,36 @@ def _lock(v: V) -> p.Schema:
     return {**p.obj({"locked_reason": reason}), "type": ["object", "null"]}
 
 
+# the pre-2.6 console actions (Nova's get_vnc_console, ... schemas)
+CONSOLE_ACTIONS: p.Schema = {
+    action: p.obj({"type": p.enum(*types)}, required=("type",))
+    for action, types in (
+        ("os-getVNCConsole", ("novnc", "xvpvnc")),
+        ("os-getSPICEConsole", ("spice-html5",)),
+        ("os-getRDPConsole", ("rdp-html5",)),
+        ("os-getSerialConsole", ("serial",)),
+    )
+}
+
+
+def _remote_console(protocols: tuple[str, ...], types: tuple[str, ...]) -> p.Schema:
+    inner = p.obj(
+        {"protocol": p.enum(*protocols), "type": p.enum(*types)}, required=("protocol", "type")
+    )
+    return p.envelope("remote_console", inner)
+
+
+_CONSOLE_PROTOCOLS = ("vnc", "spice", "rdp", "serial")
+_CONSOLE_TYPES = ("novnc", "xvpvnc", "rdp-html5", "spice-html5", "serial")
+# POST /servers/{id}/remote-consoles: 2.6, and 2.8 adds the mks protocol and webmks type
+create_remote_console = Versions(
+    {
+        "2.1": _remote_console(_CONSOLE_PROTOCOLS, _CONSOLE_TYPES),
+        "2.8": _remote_console((*_CONSOLE_PROTOCOLS, "mks"), (*_CONSOLE_TYPES, "webmks")),
+    }
+)
+
+
 def _actions(v: V) -> p.Schema:
     actions: p.Schema = {
         **{
@@ -372,6 +402,7 @@ def _actions(v: V) -> p.Schema:
         ),
         "createImage": p.obj({"name": p.name, "metadata": p.metadata}, required=("name",)),
         "os-resetState": p.obj({"state": p.enum("active", "error")}, required=("state",)),
+        **CONSOLE_ACTIONS,
     }
     # one action per request; an unknown action is the handler's 400 ("no such action")
     return p.obj(actions, additional=True, minProperties=1, maxProperties=1)

@@ -19,7 +19,7 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.api import resize_actions, schemas
+from ministack.compute.api import remote_consoles, resize_actions, schemas
 from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route
 from ministack.compute.api.servers import check_unlocked, load
@@ -111,8 +111,15 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "revertResize": resize_actions.revert_resize,
     "createImage": resize_actions.create_image,
     "os-resetState": _reset_state,
+    **{name: remote_consoles.console_action for name in remote_consoles.ACTION_TYPES},
 }
-NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput", "os-resetState")
+NO_LOCK_CHECK = (
+    "lock",
+    "unlock",
+    "os-getConsoleOutput",
+    "os-resetState",
+    *remote_consoles.ACTION_TYPES,
+)
 # each action's policy rule (Nova's names; defaults in compute/policies.py)
 ACTION_RULES: dict[str, str] = {
     "os-start": "os_compute_api:servers:start",
@@ -131,6 +138,7 @@ ACTION_RULES: dict[str, str] = {
     "revertResize": "os_compute_api:servers:revert_resize",
     "createImage": "os_compute_api:servers:create_image",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
+    **{name: remote_consoles.RULE for name in remote_consoles.ACTION_TYPES},
 }
 
 

@@ -28,6 +28,8 @@ from typing import Any
 from ministack.compute.virt.driver import (
     POWER_STATE_NAMES,
     Capabilities,
+    ConsoleEndpoint,
+    ConsoleUnavailable,
     CpuStats,
     Diagnostics,
     DiskStats,
@@ -41,6 +43,7 @@ from ministack.compute.virt.driver import (
 )
 
 CONSOLE_LINES = 200  # the console keeps its last lines, as a real serial log rotates
+RFB_VERSION = b"RFB 003.008\n"  # what a VNC server says first
 
 
 @dataclass
@@ -103,7 +106,9 @@ def parse_settings(text: str) -> dict[str, str]:
 class FakeDriver:
     """A hypervisor that only pretends. Idempotent where the interface says so."""
 
-    capabilities = Capabilities(console_log=True, snapshot=True)
+    capabilities = Capabilities(
+        console_log=True, snapshot=True, console_url=True, serial_console=True
+    )
 
     def __init__(
         self,
@@ -131,6 +136,7 @@ class FakeDriver:
         self.fail_once: dict[str, str] = {}
         self.state_file = state_file
         self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
+        self.consoles: dict[tuple[str, str], asyncio.Server] = {}
 
     def _persist(self) -> None:
         if self.state_file is not None:
@@ -193,6 +199,10 @@ class FakeDriver:
     async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
         """Remove the guest; succeeds when it is already gone."""
         await self._step("destroy")
+        for kind in ("vnc", "serial"):
+            server = self.consoles.pop((uuid, kind), None)
+            if server is not None:
+                server.close()
         if self.guests.pop(uuid, None) is not None:
             self._persist()
 
@@ -273,3 +283,25 @@ class FakeDriver:
                 ),
             ),
         )
+
+    async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """A fake console on 127.0.0.1, started on first use: "vnc" greets with the RFB
+        version, "serial" with the guest's console log; both then echo what they receive."""
+        guest = self._guest(uuid)
+        await self._step("get_console", ConsoleUnavailable)
+        if guest.power_state != PowerState.RUNNING:
+            raise ConsoleUnavailable(f"guest {uuid} is not running")
+        server = self.consoles.get((uuid, kind))
+        if server is None:
+            greeting = RFB_VERSION if kind == "vnc" else "\r\n".join(guest.console).encode()
+
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.write(greeting)
+                while data := await reader.read(4096):
+                    writer.write(data)
+                writer.close()
+
+            server = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self.consoles[(uuid, kind)] = server
+        port: int = server.sockets[0].getsockname()[1]
+        return ConsoleEndpoint(host="127.0.0.1", port=port)
