@@ -30,6 +30,7 @@ class Auth:
     domain_id: str | None = None
     domain_name: str | None = None
     system_scope: str | None = None  # "all" for a token scoped to the whole system
+    trust_id: str | None = None  # the trust of a trust-scoped token (OS-TRUST)
 
     @property
     def is_admin(self) -> bool:

@@ -75,6 +75,7 @@ def auth_from_body(body: dict[str, object]) -> Auth:
     system = body.get("system")
     roles = body.get("roles") or []
     assert isinstance(roles, list)
+    trust = body.get("OS-TRUST:trust")
     expires = str(body["expires_at"]).rstrip("Z")
     return Auth(
         user_id=user["id"],
@@ -90,6 +91,7 @@ def auth_from_body(body: dict[str, object]) -> Auth:
         system_scope=next((k for k, v in system.items() if v), None)
         if isinstance(system, dict)
         else None,
+        trust_id=trust["id"] if isinstance(trust, dict) else None,
     )
 
 

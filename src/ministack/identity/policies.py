@@ -106,6 +106,16 @@ RULES: Final[dict[str, str]] = {
     "identity:ec2_get_credential": OWN_READ,
     "identity:ec2_create_credential": ADMIN_OR_OWNER,
     "identity:ec2_delete_credential": ADMIN_OR_OWNER,
+    # trusts (keystone/common/policies/trust.py): the trustor creates and deletes; trustor and
+    # trustee read ("owner" is checked against each); a system reader reads them all
+    "identity:create_trust": OWNER,
+    "identity:list_trusts": SYSTEM_READ,
+    "identity:list_trusts_for_trustor": OWN_READ,
+    "identity:list_trusts_for_trustee": OWN_READ,
+    "identity:get_trust": OWN_READ,
+    "identity:list_roles_for_trust": OWN_READ,
+    "identity:get_role_for_trust": OWN_READ,
+    "identity:delete_trust": ADMIN_OR_OWNER,
 }
 
 

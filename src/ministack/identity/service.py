@@ -8,7 +8,16 @@ from ministack.common.db import Database
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.config import Settings
-from ministack.identity.api import assignments, auth, credentials, crud, resources, tags, users
+from ministack.identity.api import (
+    assignments,
+    auth,
+    credentials,
+    crud,
+    resources,
+    tags,
+    trusts,
+    users,
+)
 from ministack.identity.client import LocalValidator
 from ministack.identity.core import IdentityCore
 
@@ -20,6 +29,7 @@ def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
         routes += crud.routes(coll)
     routes += assignments.ROUTES
     routes += credentials.ROUTES
+    routes += trusts.ROUTES
     _app, served = make_app(
         "identity",
         routes,

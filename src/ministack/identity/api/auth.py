@@ -61,6 +61,13 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
         body["roles"] = [{"id": r.id, "name": r.name} for r in info.roles]
         if catalog is not None:
             body["catalog"] = catalog
+    if info.trust is not None:
+        body["OS-TRUST:trust"] = {
+            "id": info.trust.id,
+            "impersonation": info.trust.impersonation,
+            "trustor_user": {"id": info.trust.trustor_id},
+            "trustee_user": {"id": info.trust.trustee_id},
+        }
     if p.app_cred_id:
         body["application_credential"] = {"id": p.app_cred_id, "restricted": True}
     return {"token": body}

@@ -117,3 +117,24 @@ ec2_token = {
     "properties": {"credentials": _signed, "ec2Credentials": _signed},
     "anyOf": [{"required": ["credentials"]}, {"required": ["ec2Credentials"]}],
 }
+
+# -- trusts (OS-TRUST) -----------------------------------------------------------------------
+create_trust = p.envelope(
+    "trust",
+    p.obj(
+        {
+            "trustor_user_id": id_string,
+            "trustee_user_id": id_string,
+            "impersonation": p.strict_boolean,
+            "project_id": p.nullable(id_string),
+            "roles": p.array(_role_ref),
+            "expires_at": p.nullable({"type": "string", "maxLength": 64}),
+            "remaining_uses": p.nullable(p.strict_integer(1)),
+            "allow_redelegation": p.nullable(p.strict_boolean),
+            "redelegation_count": p.nullable(p.strict_integer(0)),
+        },
+        required=("trustor_user_id", "trustee_user_id", "impersonation"),
+        additional=True,
+    ),
+)
+list_trusts = p.query({"trustor_user_id": p.string(0, 64), "trustee_user_id": p.string(0, 64)})

@@ -343,6 +343,8 @@ async def create_app_cred(request: Request) -> Response:
     policies.authorize(auth, "identity:create_application_credential", {"user_id": user_id})
     if auth.project_id is None:
         raise errors.Forbidden("An application credential needs a project-scoped token.")
+    if auth.trust_id is not None:
+        raise errors.Forbidden("Cannot create an application credential with a trust-scoped token.")
     obj = validation.body(request)["application_credential"]
     name = obj.get("name")
     if not isinstance(name, str) or not name or len(name) > 255:
@@ -350,7 +352,7 @@ async def create_app_cred(request: Request) -> Response:
     secret = obj.get("secret") or secrets.token_urlsafe(48)
     if not isinstance(secret, str) or len(secret) > MAX_PASSWORD_LENGTH:
         raise errors.BadRequest("Invalid input for field 'application_credential.secret'.")
-    expires_at = _parse_expiry(obj.get("expires_at"))
+    expires_at = parse_expiry(obj.get("expires_at"))
     core = core_of(request)
     async with core.db.session() as s:
         held = await core.effective_roles(
@@ -395,11 +397,14 @@ async def create_app_cred(request: Request) -> Response:
     return json_response({"application_credential": body}, status=201)
 
 
-def _parse_expiry(value: Any) -> dt.datetime | None:
+def parse_expiry(
+    value: Any, field: str = "application_credential.expires_at"
+) -> dt.datetime | None:
+    """A client's ISO 8601 time (``Z``, an offset or naive UTC) as naive UTC; 400 if not one."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise errors.BadRequest("Invalid input for field 'application_credential.expires_at'.")
+        raise errors.BadRequest(f"Invalid input for field '{field}'.")
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
