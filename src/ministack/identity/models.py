@@ -203,3 +203,37 @@ class Trust(Base):
     redelegation_count: Mapped[int] = mapped_column(Integer, default=0)
     redelegated_trust_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EndpointGroup(Base):
+    """OS-EP-FILTER: the endpoints whose attributes match `filters` (interface, service_id,
+    region_id)."""
+
+    __tablename__ = "identity_endpoint_groups"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProjectEndpoint(Base):
+    """An endpoint associated with a project: the project's catalog then lists only its
+    associated endpoints (directly or through endpoint groups)."""
+
+    __tablename__ = "identity_project_endpoints"
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoints.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ProjectEndpointGroup(Base):
+    __tablename__ = "identity_project_endpoint_groups"
+    endpoint_group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoint_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -116,6 +116,23 @@ RULES: Final[dict[str, str]] = {
     "identity:list_roles_for_trust": OWN_READ,
     "identity:get_role_for_trust": OWN_READ,
     "identity:delete_trust": ADMIN_OR_OWNER,
+    # endpoint groups and project endpoints (OS-EP-FILTER): admins change, system readers read
+    "identity:create_endpoint_group": ADMIN,
+    "identity:list_endpoint_groups": SYSTEM_READ,
+    "identity:get_endpoint_group": SYSTEM_READ,
+    "identity:update_endpoint_group": ADMIN,
+    "identity:delete_endpoint_group": ADMIN,
+    "identity:list_projects_associated_with_endpoint_group": SYSTEM_READ,
+    "identity:list_endpoints_associated_with_endpoint_group": SYSTEM_READ,
+    "identity:get_endpoint_group_in_project": SYSTEM_READ,
+    "identity:list_endpoint_groups_for_project": SYSTEM_READ,
+    "identity:add_endpoint_group_to_project": ADMIN,
+    "identity:remove_endpoint_group_from_project": ADMIN,
+    "identity:list_projects_for_endpoint": SYSTEM_READ,
+    "identity:add_endpoint_to_project": ADMIN,
+    "identity:check_endpoint_in_project": SYSTEM_READ,
+    "identity:list_endpoints_for_project": SYSTEM_READ,
+    "identity:remove_endpoint_from_project": ADMIN,
 }
 
 

@@ -13,6 +13,7 @@ from ministack.identity.api import (
     auth,
     credentials,
     crud,
+    endpoint_filter,
     resources,
     tags,
     trusts,
@@ -30,6 +31,7 @@ def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     routes += assignments.ROUTES
     routes += credentials.ROUTES
     routes += trusts.ROUTES
+    routes += endpoint_filter.ROUTES
     _app, served = make_app(
         "identity",
         routes,

@@ -73,11 +73,15 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
     return {"token": body}
 
 
+def _project_of(info: TokenInfo) -> str | None:
+    return info.project.id if info.project else None
+
+
 async def issue_token(request: Request) -> Response:
     core = core_of(request)
     info = await authenticate(core, validation.body(request))
     nocatalog = "nocatalog" in request.query_params
-    catalog = None if nocatalog else await catalog_for(core)
+    catalog = None if nocatalog else await catalog_for(core, _project_of(info))
     return json_response(
         render_token(info, catalog), status=201, headers={"X-Subject-Token": info.token}
     )
@@ -104,7 +108,8 @@ async def _subject(request: Request) -> TokenInfo:
 async def validate_token(request: Request) -> Response:
     info = await _subject(request)
     core = core_of(request)
-    catalog = None if "nocatalog" in request.query_params else await catalog_for(core)
+    nocatalog = "nocatalog" in request.query_params
+    catalog = None if nocatalog else await catalog_for(core, _project_of(info))
     return json_response(render_token(info, catalog), headers={"X-Subject-Token": info.token})
 
 
@@ -123,7 +128,7 @@ async def auth_catalog(request: Request) -> Response:
     auth = await require_auth(request)
     if auth.project_id is None and auth.domain_id is None and not auth.is_system:
         raise errors.Forbidden("An unscoped token has no catalog; scope it to a project.")
-    catalog = await catalog_for(core_of(request))
+    catalog = await catalog_for(core_of(request), auth.project_id)
     return json_response(
         {"catalog": catalog, "links": {"self": f"{base_url(request)}/v3/auth/catalog"}}
     )

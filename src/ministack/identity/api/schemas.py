@@ -138,3 +138,29 @@ create_trust = p.envelope(
     ),
 )
 list_trusts = p.query({"trustor_user_id": p.string(0, 64), "trustee_user_id": p.string(0, 64)})
+
+# -- endpoint groups (OS-EP-FILTER) ----------------------------------------------------------
+_endpoint_filters = p.obj(
+    {
+        "interface": p.enum("public", "internal", "admin"),
+        "service_id": id_string,
+        "region_id": {"type": "string", "minLength": 1, "maxLength": 255},
+    }
+)
+_endpoint_group: p.Schema = {
+    "name": name,
+    "description": p.nullable({"type": "string", "maxLength": 65535}),
+    "filters": _endpoint_filters,
+}
+create_endpoint_group = p.envelope(
+    "endpoint_group", p.obj(_endpoint_group, required=("name", "filters"))
+)
+# `openstack endpoint group set` sends "name": null when the name stays: accepted as unchanged
+update_endpoint_group = p.envelope(
+    "endpoint_group",
+    p.obj(
+        {**_endpoint_group, "name": p.nullable(name), "filters": p.nullable(_endpoint_filters)},
+        minProperties=1,
+    ),
+)
+list_endpoint_groups = p.query({"name": p.string(0, 255)})
