@@ -237,3 +237,15 @@ class ProjectEndpointGroup(Base):
     project_id: Mapped[str] = mapped_column(
         ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class DomainConfig(Base):
+    """A domain's own configuration (``/v3/domains/{id}/config``): `config` holds the options
+    shown, `sensitive` the encrypted JSON of the others (the LDAP password)."""
+
+    __tablename__ = "identity_domain_configs"
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domains.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sensitive: Mapped[str] = mapped_column(Text, default="")

@@ -133,6 +133,12 @@ RULES: Final[dict[str, str]] = {
     "identity:check_endpoint_in_project": SYSTEM_READ,
     "identity:list_endpoints_for_project": SYSTEM_READ,
     "identity:remove_endpoint_from_project": ADMIN,
+    # domain-specific configuration (stored and shown; ministack uses no LDAP)
+    "identity:create_domain_config": ADMIN,
+    "identity:get_domain_config": SYSTEM_READ,
+    "identity:update_domain_config": ADMIN,
+    "identity:delete_domain_config": ADMIN,
+    "identity:get_domain_config_default": SYSTEM_READ,
 }
 
 

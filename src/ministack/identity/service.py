@@ -13,6 +13,7 @@ from ministack.identity.api import (
     auth,
     credentials,
     crud,
+    domain_config,
     endpoint_filter,
     resources,
     tags,
@@ -25,7 +26,8 @@ from ministack.identity.core import IdentityCore
 
 def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     """The identity API's ASGI app."""
-    routes = list(auth.ROUTES) + list(users.ROUTES) + list(tags.ROUTES)
+    # the domain config defaults (/v3/domains/config/...) come before /v3/domains/{id}
+    routes = list(auth.ROUTES) + list(users.ROUTES) + list(tags.ROUTES) + domain_config.ROUTES
     for coll in resources.ALL:
         routes += crud.routes(coll)
     routes += assignments.ROUTES

@@ -164,3 +164,6 @@ update_endpoint_group = p.envelope(
     ),
 )
 list_endpoint_groups = p.query({"name": p.string(0, 255)})
+
+# -- domain-specific configuration: group and option names are checked by domain_config.py
+domain_config = p.envelope("config", {"type": "object"})
