@@ -56,7 +56,8 @@ def _catalog(cloud: Cloud, name: str) -> dict[str, list[str]]:
 
 
 def _extra_service(cloud: Cloud, admin: str) -> tuple[str, list[str]]:
-    """A service of its own type with public and internal endpoints: (its id, endpoint ids)."""
+    """A service of its own type with public and internal endpoints: (its id, the endpoint
+    ids, public first)."""
     kind = f"epf-{uuid.uuid4().hex[:8]}"
     svc = _api(cloud, "POST", "/services", admin, {"service": {"type": kind, "name": kind}})
     sid = svc.json()["service"]["id"]
@@ -71,7 +72,7 @@ def _extra_service(cloud: Cloud, admin: str) -> tuple[str, list[str]]:
             }
         }
         ids.append(_api(cloud, "POST", "/endpoints", admin, body).json()["endpoint"]["id"])
-    return sid, sorted(ids)
+    return sid, ids
 
 
 def test_project_endpoints_narrow_the_catalog(identity_cloud: Cloud) -> None:
@@ -115,9 +116,9 @@ def test_endpoint_groups_through_the_cli(identity_cloud: Cloud, tmp_path: Path) 
         identity_cloud.cli("endpoint", "group", "list", "--project", pid, "-f", "json").stdout
     )
     assert [g["ID"] for g in groups] == [gid]
-    assert _catalog(identity_cloud, name) == {_type_of(identity_cloud, admin, sid): ids}
+    assert _catalog(identity_cloud, name) == {_type_of(identity_cloud, admin, sid): sorted(ids)}
     members = _api(identity_cloud, "GET", f"{EP}/endpoint_groups/{gid}/endpoints", admin).json()
-    assert sorted(e["id"] for e in members["endpoints"]) == ids
+    assert sorted(e["id"] for e in members["endpoints"]) == sorted(ids)
     link = _api(identity_cloud, "GET", f"{EP}/endpoint_groups/{gid}/projects/{pid}", admin)
     assert link.json()["project_endpoint_group"]["project_id"] == pid
     # narrowing the group's filters narrows the catalog at once
