@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import context, errors
-from ministack.common.auth import Auth
+from ministack.common.auth import AccessRule, Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
@@ -83,6 +83,8 @@ class TokenInfo:
     project: Ref | None = None
     domain: Ref | None = None
     trust: TrustRef | None = None
+    # an application credential's access rules (None: the credential has none)
+    access_rules: tuple[AccessRule, ...] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,6 +106,7 @@ class TokenInfo:
             domain_name=self.domain.name if self.domain else None,
             system_scope=self.system,
             trust_id=self.trust.id if self.trust else None,
+            access_rules=self.access_rules,
         )
 
 
@@ -299,9 +302,29 @@ class IdentityCore:
             )
         key = ("scope", user.id, p.scope_type, p.scope_id, p.app_cred_id)
         project, domain, roles = await self.cached(key, lambda: self._load_scope(s, p, user))
+        rules = None
+        if p.app_cred_id is not None:
+            cred_id = p.app_cred_id
+            rules = await self.cached(("rules", cred_id), lambda: self._access_rules(s, cred_id))
         return TokenInfo(
-            token=token, payload=p, user=user, roles=roles, project=project, domain=domain
+            token=token,
+            payload=p,
+            user=user,
+            roles=roles,
+            project=project,
+            domain=domain,
+            access_rules=rules,
         )
+
+    async def _access_rules(self, s: AsyncSession, cred_id: str) -> tuple[AccessRule, ...] | None:
+        rows = (
+            await s.execute(
+                select(m.AccessRule.service, m.AccessRule.method, m.AccessRule.path)
+                .join(m.AppCredAccessRule, m.AppCredAccessRule.access_rule_id == m.AccessRule.id)
+                .where(m.AppCredAccessRule.app_cred_id == cred_id)
+            )
+        ).all()
+        return tuple(AccessRule(*row) for row in rows) or None
 
     async def _load_scope(
         self, s: AsyncSession, p: TokenPayload, user: Ref
@@ -461,7 +484,10 @@ class IdentityCore:
             scope_type=scope[0],
             scope_id=scope[1],
             issued_at=now,
-            expires_at=min(expires_at, now + life) if expires_at else now + life,
+            # whole seconds, as Keystone's tokens expire (their bodies say ...:SS.000000Z)
+            expires_at=(min(expires_at, now + life) if expires_at else now + life).replace(
+                microsecond=0
+            ),
             audit_id=audit_id or new_audit_id(),
             app_cred_id=app_cred_id,
             trust_id=trust_id,

@@ -249,3 +249,28 @@ class DomainConfig(Base):
     )
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sensitive: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccessRule(Base):
+    """What a token of an application credential may call: one service type, HTTP method and
+    path template (``*`` one segment, ``**`` any). Kept per user; credentials share them."""
+
+    __tablename__ = "identity_access_rules"
+    __table_args__ = (UniqueConstraint("user_id", "service", "method", "path"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    service: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(255))
+
+
+class AppCredAccessRule(Base):
+    __tablename__ = "identity_app_cred_access_rules"
+    app_cred_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_app_credentials.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_rule_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_access_rules.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -41,6 +41,9 @@ RULES: Final[dict[str, str]] = {
     "identity:list_application_credentials": OWN_READ,
     "identity:get_application_credential": OWN_READ,
     "identity:delete_application_credential": ADMIN_OR_OWNER,
+    "identity:list_access_rules": OWN_READ,
+    "identity:get_access_rule": OWN_READ,
+    "identity:delete_access_rule": ADMIN_OR_OWNER,
     # tokens: the subject itself, a service, a system reader or an admin
     "identity:validate_token": f"{SERVICE_OR_ADMIN} | system_reader | owner",
     # projects: an admin, a system or domain reader, or a user of the project for a read

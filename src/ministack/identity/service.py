@@ -9,6 +9,7 @@ from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.config import Settings
 from ministack.identity.api import (
+    access_rules,
     assignments,
     auth,
     credentials,
@@ -34,6 +35,7 @@ def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     routes += credentials.ROUTES
     routes += trusts.ROUTES
     routes += endpoint_filter.ROUTES
+    routes += access_rules.ROUTES
     _app, served = make_app(
         "identity",
         routes,

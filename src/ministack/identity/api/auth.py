@@ -28,7 +28,9 @@ UPDATED = "2024-04-01T00:00:00Z"
 
 
 def _time(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Keystone's token times: whole seconds, ``2026-01-02T03:04:05.000000Z`` (fernet keeps
+    no more); the payload keeps issued_at's microseconds for revocation checks."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
 
 def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -70,6 +72,11 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
         }
     if p.app_cred_id:
         body["application_credential"] = {"id": p.app_cred_id, "restricted": True}
+        if info.access_rules is not None:
+            body["application_credential"]["access_rules"] = [
+                {"service": r.service, "method": r.method, "path": r.path}
+                for r in info.access_rules
+            ]
     return {"token": body}
 
 

@@ -40,6 +40,16 @@ change_password = p.envelope(
     ),
 )
 _role_ref = p.obj({"id": id_string, "name": name, "domain_id": p.nullable(id_string)})
+# Keystone's access rule: an existing rule by id, or service, method and path together
+_access_rule = p.obj(
+    {
+        "id": id_string,
+        "service": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^\\S+$"},
+        "method": p.enum("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
+        "path": {"type": "string", "maxLength": 225, "pattern": "^/"},
+    },
+    oneOf=[{"required": ["id"]}, {"required": ["service", "method", "path"]}],
+)
 create_application_credential = p.envelope(
     "application_credential",
     p.obj(
@@ -50,7 +60,7 @@ create_application_credential = p.envelope(
             "expires_at": p.nullable({"type": "string", "maxLength": 64}),
             "roles": p.array(_role_ref),
             "unrestricted": p.strict_boolean,
-            "access_rules": p.array({"type": "object"}),
+            "access_rules": p.array(_access_rule),
         },
         required=("name",),
     ),
@@ -167,3 +177,6 @@ list_endpoint_groups = p.query({"name": p.string(0, 255)})
 
 # -- domain-specific configuration: group and option names are checked by domain_config.py
 domain_config = p.envelope("config", {"type": "object"})
+list_access_rules = p.query(
+    {"service": p.string(0, 64), "method": p.string(0, 16), "path": p.string(0, 225)}
+)

@@ -19,7 +19,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity import policies
-from ministack.identity.api import schemas
+from ministack.identity.api import access_rules, schemas
 from ministack.identity.api.crud import base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
 from ministack.identity.inheritance import projects_of
@@ -314,7 +314,10 @@ async def list_user_groups(request: Request) -> Response:
 
 
 def render_app_cred(
-    c: m.ApplicationCredential, base: str, roles: list[dict[str, str]]
+    c: m.ApplicationCredential,
+    base: str,
+    roles: list[dict[str, str]],
+    rules: list[m.AccessRule],
 ) -> dict[str, Any]:
     return {
         "id": c.id,
@@ -325,7 +328,9 @@ def render_app_cred(
         "roles": roles,
         "unrestricted": c.unrestricted,
         "expires_at": c.expires_at.strftime("%Y-%m-%dT%H:%M:%S.000000") if c.expires_at else None,
-        "access_rules": [],
+        "access_rules": [
+            {"id": r.id, "service": r.service, "method": r.method, "path": r.path} for r in rules
+        ],
         "links": {"self": f"{base}/v3/users/{c.user_id}/application_credentials/{c.id}"},
     }
 
@@ -361,7 +366,7 @@ async def create_app_cred(request: Request) -> Response:
     held_by_name = {r.name: r.id for r in held}
     held_ids = set(held_by_name.values())
     wanted = obj.get("roles")
-    if wanted is None:
+    if not wanted:  # none named (or an empty list, as the CLI sends): the token's roles
         role_ids = sorted(held_ids)
     else:
         if not isinstance(wanted, list):
@@ -390,9 +395,10 @@ async def create_app_cred(request: Request) -> Response:
         async with core.db.writer() as s:
             s.add(cred)
             await s.flush()
+            rules = await access_rules.attach(s, user_id, cred.id, obj.get("access_rules") or [])
     except IntegrityError:
         raise errors.Conflict(f"An application credential named {name!r} already exists.") from None
-    body = render_app_cred(cred, base_url(request), await _role_refs(request, role_ids))
+    body = render_app_cred(cred, base_url(request), await _role_refs(request, role_ids), rules)
     body["secret"] = secret
     return json_response({"application_credential": body}, status=201)
 
@@ -428,8 +434,9 @@ async def list_app_creds(request: Request) -> Response:
         query = query.where(m.ApplicationCredential.name == request.query_params["name"])
     async with core.db.session() as s:
         rows = (await s.execute(query)).scalars().all()
+        rules = {c.id: await access_rules.rules_of(s, c.id) for c in rows}
     base = base_url(request)
-    out = [render_app_cred(c, base, await _role_refs(request, c.roles)) for c in rows]
+    out = [render_app_cred(c, base, await _role_refs(request, c.roles), rules[c.id]) for c in rows]
     return json_response(
         {"application_credentials": out, "links": {"self": None, "previous": None, "next": None}}
     )
@@ -446,11 +453,12 @@ async def show_app_cred(request: Request) -> Response:
     core = core_of(request)
     async with core.db.session() as s:
         cred = await s.get(m.ApplicationCredential, request.path_params["cred_id"])
+        rules = await access_rules.rules_of(s, cred.id) if cred else []
     if cred is None or cred.user_id != user_id:
         raise errors.NotFound(
             f"Could not find application credential: {request.path_params['cred_id']}."
         )
-    body = render_app_cred(cred, base_url(request), await _role_refs(request, cred.roles))
+    body = render_app_cred(cred, base_url(request), await _role_refs(request, cred.roles), rules)
     return json_response({"application_credential": body})
 
 
