@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from ministack.common import errors
-from ministack.common.auth import Auth
+from ministack.common.auth import AccessRule, Auth
 from ministack.config import Settings
 from ministack.identity.core import IdentityCore
 
@@ -75,6 +75,9 @@ def auth_from_body(body: dict[str, object]) -> Auth:
     system = body.get("system")
     roles = body.get("roles") or []
     assert isinstance(roles, list)
+    trust = body.get("OS-TRUST:trust")
+    app_cred = body.get("application_credential")
+    rules = app_cred.get("access_rules") if isinstance(app_cred, dict) else None
     expires = str(body["expires_at"]).rstrip("Z")
     return Auth(
         user_id=user["id"],
@@ -89,6 +92,10 @@ def auth_from_body(body: dict[str, object]) -> Auth:
         domain_name=domain["name"] if isinstance(domain, dict) else None,
         system_scope=next((k for k, v in system.items() if v), None)
         if isinstance(system, dict)
+        else None,
+        trust_id=trust["id"] if isinstance(trust, dict) else None,
+        access_rules=tuple(AccessRule(r["service"], r["method"], r["path"]) for r in rules)
+        if rules
         else None,
     )
 

@@ -273,7 +273,7 @@ async def ec2_token(request: Request) -> Response:
     if user is None:
         raise errors.Unauthorized(LOGIN_FAILED)
     info = await core.issue(user, ("ec2credential",), (SCOPE_PROJECT, cred.project_id))
-    body = render_token(info, await catalog_for(core))
+    body = render_token(info, await catalog_for(core, cred.project_id))
     return json_response(body, headers={"X-Subject-Token": info.token})
 
 
