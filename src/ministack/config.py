@@ -89,7 +89,12 @@ class IdentitySection:
 
 
 # service -> the identity user it calls other services as (DevStack's names)
-SERVICE_USERS: dict[str, str] = {"compute": "nova", "image": "glance", "placement": "placement"}
+SERVICE_USERS: dict[str, str] = {
+    "compute": "nova",
+    "image": "glance",
+    "placement": "placement",
+    "volume": "cinder",
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class ServiceAuthSection:
     placement_password: str = _opt(
         "", "Password of the placement service user; set by `ministack init`."
     )
+    cinder_password: str = _opt("", "Password of the cinder service user; set by `ministack init`.")
 
     def password(self, user: str) -> str:
         """The configured password of service user `user` ('' when not configured)."""
@@ -186,6 +192,19 @@ class ImageSection:
 
 
 @dataclass(frozen=True)
+class VolumeSection:
+    volumes_dir: str = _opt("", "Where the file backend keeps volumes; empty: <state_dir>/volumes.")
+    default_volume_type: str = _opt("__DEFAULT__", "Volume type of a volume created without one.")
+    storage_availability_zone: str = _opt("nova", "Availability zone of this volume service.")
+    service_down_time: int = _opt(
+        60, "Seconds without a heartbeat before a volume service is down."
+    )
+    test_delays: str = _opt(
+        "", "File backend delays in seconds for kill-and-restart tests, e.g. 'create=5,delete=5'."
+    )
+
+
+@dataclass(frozen=True)
 class ComputeSection:
     virt_driver: str = _opt("fake", "Hypervisor driver of the compute agents: fake or libvirt.")
     fake_hosts: int = _opt(1, "How many fake compute hosts this process runs (fake driver).")
@@ -230,6 +249,7 @@ class Settings:
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
+    volume: VolumeSection = field(default_factory=VolumeSection)
 
     @property
     def state_path(self) -> Path:
