@@ -54,7 +54,7 @@ class Api:
         )
 
     def get(self, kind: str, ident: str) -> dict[str, Any] | None:
-        resp = self(f"GET", f"/{kind}/{ident}")
+        resp = self("GET", f"/{kind}/{ident}")
         if resp.status_code == 404:
             return None
         item: dict[str, Any] = resp.json()[kind[:-1]]
