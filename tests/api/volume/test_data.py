@@ -5,9 +5,11 @@ half-way leaves an error with its reason, no file and its quota given back."""
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.volume.conftest import Env
@@ -154,3 +156,32 @@ def test_failure_half_way_through_create_from_image(volume_env: Env, tmp_path: P
     volume_env.cli("a_member", "volume", "delete", vol_id)
     volume_env.wait(vol_id, "deleted", who="a_member")
     volume_env.people["a_member"].conn.image.delete_image(image_id)
+
+
+def test_image_create_from_a_volume_with_the_cli(volume_env: Env) -> None:
+    """`openstack image create --volume`: the volume's bytes become an image (raw), and the
+    volume is available again."""
+    conn = volume_env.people["a_member"].conn
+    vol = conn.block_storage.create_volume(size=1, name="to-image")
+    volume_env.wait(vol.id, "available", who="a_member")
+    volume_env.write(vol.id, 0x3C)
+    name = f"from-vol-{uuid.uuid4().hex[:6]}"
+    volume_env.cli("a_member", "image", "create", "--volume", vol.id, "--disk-format", "raw", name)
+    volume_env.wait(vol.id, "available", who="a_member")
+    image = conn.image.find_image(name, ignore_missing=False)
+    start = time.monotonic()
+    while image.status != "active":
+        assert time.monotonic() - start < 60, image.status
+        time.sleep(0.2)
+        image = conn.image.get_image(image.id)
+    assert image.disk_format == "raw" and image.size == 1 << 30
+    resp = httpx.get(
+        f"{volume_env.cloud.url('image')}/v2/images/{image.id}/file",
+        headers={"X-Auth-Token": volume_env.people["a_member"].token, "Range": "bytes=0-2097151"},
+        timeout=60,
+    )
+    data = resp.content[: 2 * MiB]
+    assert data[:MiB] == b"\x3c" * MiB and data[MiB:] == bytes(MiB)
+    conn.image.delete_image(image)
+    conn.block_storage.delete_volume(vol)
+    volume_env.wait(vol.id, "deleted", who="a_member")
