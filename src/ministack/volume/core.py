@@ -344,24 +344,7 @@ class VolumeCore:
             await self.fail(volume_id, str(exc), st.ERROR_EXTENDING)
 
     async def refresh_attach_status(self, s: AsyncSession, row: m.Volume) -> None:
-        """Set the volume's status and attach_status from its attachments (Cinder's rules):
-        in-use/attached when one is attached, reserved/attaching while one is being made,
-        available/detached when none is left."""
-        atts = (
-            (await s.execute(select(m.Attachment).where(m.Attachment.volume_id == row.id)))
-            .scalars()
-            .all()
-        )
-        kinds = {a.attach_status for a in atts}
-        if st.ATTACHED in kinds:
-            row.status, row.attach_status = st.IN_USE, st.ATTACHED
-        elif st.ATTACHING_STATUS in kinds:
-            row.status, row.attach_status = st.ATTACHING, st.ATTACHING_STATUS
-        elif st.RESERVED_STATUS in kinds:
-            row.status, row.attach_status = st.RESERVED, st.DETACHED
-        else:
-            row.status, row.attach_status = st.AVAILABLE, st.DETACHED
-        row.updated_at = utcnow()
+        await refresh_attach_status(s, row)
 
     async def reset_status(self, auth: Auth, volume_id: str, status: dict[str, Any]) -> None:
         async with self.db.writer() as s:
@@ -377,6 +360,27 @@ class VolumeCore:
                     f"Invalid input received: attach_status {status['attach_status']!r}"
                 )
             row.updated_at = utcnow()
+
+
+async def refresh_attach_status(s: AsyncSession, row: m.Volume) -> None:
+    """Set the volume's status and attach_status from its attachments (Cinder's rules):
+    in-use/attached when one is attached, reserved/attaching while one is being made,
+    available/detached when none is left."""
+    atts = (
+        (await s.execute(select(m.Attachment).where(m.Attachment.volume_id == row.id)))
+        .scalars()
+        .all()
+    )
+    kinds = {a.attach_status for a in atts}
+    if st.ATTACHED in kinds:
+        row.status, row.attach_status = st.IN_USE, st.ATTACHED
+    elif st.ATTACHING_STATUS in kinds:
+        row.status, row.attach_status = st.ATTACHING, st.ATTACHING_STATUS
+    elif st.RESERVED_STATUS in kinds:
+        row.status, row.attach_status = st.RESERVED, st.DETACHED
+    else:
+        row.status, row.attach_status = st.AVAILABLE, st.DETACHED
+    row.updated_at = utcnow()
 
 
 def _check_image_fits(image: dict[str, Any], size: int) -> None:

@@ -9,6 +9,8 @@ backend (a failed create also gives its quota back).
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +25,7 @@ from ministack.volume import core
 from ministack.volume import models as m
 from ministack.volume import states as st
 from ministack.volume.backends.base import Backend, BackendError
+from ministack.volume.core import refresh_attach_status
 from ministack.volume.rpcapi.manager import (
     Connector,
     CreateVolume,
@@ -33,6 +36,7 @@ from ministack.volume.rpcapi.manager import (
 )
 
 log = logging.getLogger("ministack.volume.manager")
+REAP_INTERVAL = 60.0  # seconds between passes over the transitional-state timeouts
 RESTART_FAULT = "The volume service restarted while this operation ran; nothing was kept."
 
 
@@ -264,6 +268,84 @@ class VolumeManager:
         action = actions.get(rule)
         if action is not None:
             await action()
+
+    # --- timeouts ------------------------------------------------------------------------
+
+    async def reap(self, now: dt.datetime | None = None) -> list[str]:
+        """Move on every resource of this host that outstayed its status's timeout
+        (states.TRANSITIONAL): the manager's work → error, error_deleting, error_extending or
+        restored; a compute host's attach that never completed → its attachment dropped and
+        the volume's status taken from the attachments left. Returns the ids moved."""
+        now = now or utcnow()
+        moved: list[str] = []
+        async with self.db.session() as s:
+            vols = (
+                await s.execute(
+                    select(m.Volume.id, m.Volume.status, m.Volume.updated_at).where(
+                        m.Volume.host == self.host,
+                        m.Volume.status.in_([t.status for t in st.TRANSITIONAL]),
+                    )
+                )
+            ).all()
+            snaps = (
+                await s.execute(
+                    select(m.Snapshot.id, m.Snapshot.status, m.Snapshot.updated_at)
+                    .join(m.Volume, m.Volume.id == m.Snapshot.volume_id)
+                    .where(m.Volume.host == self.host)
+                )
+            ).all()
+        volume_rules, snap_rules = st.rows("volume"), st.rows("snapshot")
+        for volume_id, status, updated in vols:
+            row = volume_rules[status]
+            if now - updated > dt.timedelta(seconds=row.timeout):
+                await self._expire_volume(volume_id, row, now)
+                moved.append(volume_id)
+        for snap_id, status, updated in snaps:
+            srow = snap_rules.get(status)
+            if srow is not None and now - updated > dt.timedelta(seconds=srow.timeout):
+                fault = f"Snapshot {status} took longer than {srow.timeout:.0f} s."
+                final = st.ERROR_DELETING if status == st.DELETING else st.ERROR
+                await self._set_snapshot(snap_id, final, fault)
+                moved.append(snap_id)
+        return moved
+
+    async def _expire_volume(self, volume_id: str, row: st.Transitional, now: dt.datetime) -> None:
+        fault = f"The volume stayed {row.status} longer than {row.timeout:.0f} s."
+        if row.owner == "compute host":
+            await self._drop_unfinished_attachments(
+                volume_id, now - dt.timedelta(seconds=row.timeout)
+            )
+        elif row.restart == "error":
+            await self._set(volume_id, status=st.ERROR, fault=fault, consumes_quota=False)
+        elif row.restart == "resume_delete":
+            await self._set(volume_id, status=st.ERROR_DELETING, fault=fault)
+        elif row.restart == "error_extending":
+            await self._extend_failed(volume_id, fault)
+        else:
+            await self._restore(volume_id)
+
+    async def _drop_unfinished_attachments(self, volume_id: str, cutoff: dt.datetime) -> None:
+        async with self.db.writer() as s:
+            await s.execute(
+                delete(m.Attachment).where(
+                    m.Attachment.volume_id == volume_id,
+                    m.Attachment.attach_status != st.ATTACHED,
+                    m.Attachment.updated_at < cutoff,
+                )
+            )
+            volume = await s.get(m.Volume, volume_id)
+            if volume is not None:
+                await s.flush()
+                await refresh_attach_status(s, volume)
+
+    async def run_reaper(self, interval: float = REAP_INTERVAL) -> None:
+        """Reap every `interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reap()
+            except Exception:
+                log.exception("volume reaper pass failed")
 
     async def _restart_error(self, volume_id: str) -> None:
         await self.backend.delete_volume(volume_id)

@@ -7,6 +7,7 @@ and cinder-volume in the services table, which `os-services` reports up or down.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ministack.common.runtime import Context, Runtime
@@ -32,8 +33,8 @@ def _delays(text: str) -> dict[str, float]:
 
 
 async def start(ctx: Context) -> Runtime:
-    """Apply the restart rules to this host's volumes, serve the manager's RPC topic, then
-    the API."""
+    """Apply the restart rules to this host's volumes, serve the manager's RPC topic, start
+    the reaper of transitional-state timeouts, then the API."""
     settings = ctx.settings
     images = image_client.for_context(ctx, SERVICE_USERS["volume"])
     backend = FileBackend(volumes_root(settings), _delays(settings.volume.test_delays))
@@ -44,6 +45,14 @@ async def start(ctx: Context) -> Runtime:
     await manager.reconcile()
     backend.collect()
     await ctx.bus.serve(TOPIC, manager, server=settings.hostname)
+    reaper = asyncio.create_task(manager.run_reaper(), name="volume-reaper")
+
+    async def stop() -> None:
+        reaper.cancel()
+        await asyncio.gather(reaper, return_exceptions=True)
+
     return Runtime(
-        app=app.build(core, ctx.validator), binaries=("cinder-scheduler", "cinder-volume")
+        app=app.build(core, ctx.validator),
+        stop=stop,
+        binaries=("cinder-scheduler", "cinder-volume"),
     )
