@@ -79,6 +79,10 @@ RULES: Final[dict[str, str]] = {
     "volume:delete_transfer": WRITE,
     "volume:get_transfer": READ,
     "volume:get_all_transfers": READ,
+    # user messages
+    "message:get_all": READ,
+    "message:get": READ,
+    "message:delete": WRITE,
     # quotas, limits, zones, services
     "volume_extension:quotas:show": READ,
     "volume_extension:quotas:update": ADMIN,

@@ -148,6 +148,15 @@ def test_failure_half_way_through_create_from_image(volume_env: Env, tmp_path: P
         vol = volume_env.wait(vol_id, "error", who="a_member")
         assert http.get("/limits").json()["limits"]["absolute"]["totalGigabytesUsed"] == used
     assert vol["consumes_quota"] is False
+    with volume_env.http("a_member") as http:  # why, as Cinder's user messages say it
+        (message,) = [
+            msg
+            for msg in http.get("/messages").json()["messages"]
+            if msg["resource_uuid"] == vol_id
+        ]
+    assert message["message_level"] == "ERROR" and message["resource_type"] == "VOLUME"
+    assert "checksum" in message["user_message"], message
+    assert str(volume_env.cloud.state_dir) not in message["user_message"]
     with volume_env.http("admin") as http:
         resp = http.get(f"/volumes/{vol_id}")  # the admin sees the same status
         assert resp.json()["volume"]["status"] == "error"

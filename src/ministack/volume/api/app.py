@@ -10,6 +10,7 @@ from ministack.common.auth import TokenValidator
 from ministack.common.web import DEFAULT_MAX_BODY, ApiMiddleware, make_app
 from ministack.volume.api import (
     attachments,
+    messages,
     quota_sets,
     services,
     snapshots,
@@ -34,6 +35,7 @@ def routes() -> list[BaseRoute]:
         types,
         snapshots,
         attachments,
+        messages,
         transfers,
         quota_sets,
         services,
