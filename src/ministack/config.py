@@ -94,6 +94,7 @@ SERVICE_USERS: dict[str, str] = {
     "image": "glance",
     "placement": "placement",
     "network": "neutron",
+    "volume": "cinder",
 }
 
 
@@ -113,6 +114,7 @@ class ServiceAuthSection:
     neutron_password: str = _opt(
         "", "Password of the neutron service user; set by `ministack init`."
     )
+    cinder_password: str = _opt("", "Password of the cinder service user; set by `ministack init`.")
 
     def password(self, user: str) -> str:
         """The configured password of service user `user` ('' when not configured)."""
@@ -190,6 +192,19 @@ class ImageSection:
         "",
         "Hosts (names or IP addresses, comma-separated) the web-download import method may fetch "
         "from, over http or https; empty: web-download refuses every URL.",
+    )
+
+
+@dataclass(frozen=True)
+class VolumeSection:
+    volumes_dir: str = _opt("", "Where the file backend keeps volumes; empty: <state_dir>/volumes.")
+    default_volume_type: str = _opt("__DEFAULT__", "Volume type of a volume created without one.")
+    storage_availability_zone: str = _opt("nova", "Availability zone of this volume service.")
+    service_down_time: int = _opt(
+        60, "Seconds without a heartbeat before a volume service is down."
+    )
+    test_delays: str = _opt(
+        "", "File backend delays in seconds for kill-and-restart tests, e.g. 'create=5,delete=5'."
     )
 
 
@@ -290,6 +305,7 @@ class Settings:
     compute: ComputeSection = field(default_factory=ComputeSection)
     network: NetworkSection = field(default_factory=NetworkSection)
     console: ConsoleSection = field(default_factory=ConsoleSection)
+    volume: VolumeSection = field(default_factory=VolumeSection)
 
     @property
     def state_path(self) -> Path:

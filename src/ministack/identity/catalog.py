@@ -135,3 +135,23 @@ async def _load(core: IdentityCore) -> tuple[list[dict[str, Any]], dict[str, set
 def matches(endpoint: m.Endpoint, filters: dict[str, Any]) -> bool:
     """The endpoint has every attribute an endpoint group's filters name."""
     return all(getattr(endpoint, key, None) == value for key, value in filters.items())
+
+
+def scoped(catalog: list[dict[str, Any]], project_id: str | None) -> list[dict[str, Any]]:
+    """The catalog for one token, as Keystone renders it: `$(project_id)s` (or
+    `%(project_id)s`) in an endpoint URL becomes the token's project; without a project such
+    endpoints are left out (Keystone drops endpoints it cannot substitute)."""
+    out = []
+    for entry in catalog:
+        endpoints = []
+        for e in entry["endpoints"]:
+            url = str(e["url"])
+            if "$(project_id)s" in url or "%(project_id)s" in url:
+                if project_id is None:
+                    continue
+                url = url.replace("$(project_id)s", project_id)
+                url = url.replace("%(project_id)s", project_id)
+                e = {**e, "url": url}
+            endpoints.append(e)
+        out.append({**entry, "endpoints": endpoints})
+    return out
