@@ -77,11 +77,13 @@ async def bench(url: str, token: str, project: str, ports: int) -> tuple[float, 
 def main() -> None:
     ports = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
-    with tempfile.TemporaryDirectory() as tmp:
-        with running_cloud(Path(tmp), backend=backend, services=SERVICES) as cloud:
-            token = admin_token(cloud.auth_url)
-            project = str(cloud.connect().current_project_id)
-            baseline, created = asyncio.run(bench(cloud.url("network"), token, project, ports))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_cloud(Path(tmp), backend=backend, services=SERVICES) as cloud,
+    ):
+        token = admin_token(cloud.auth_url)
+        project = str(cloud.connect().current_project_id)
+        baseline, created = asyncio.run(bench(cloud.url("network"), token, project, ports))
     print(f"{backend}, {CLIENTS} clients, {ports} requests each run")
     print(f"GET one port (baseline):  {baseline:7.1f} req/s")
     print(
