@@ -13,8 +13,8 @@ from starlette.routing import BaseRoute
 
 from ministack.common.auth import Auth, require_auth
 from ministack.common.web import empty_response
-from ministack.network import models as m
 from ministack.network import listing, policies, schemas, secgroups
+from ministack.network import models as m
 from ministack.network.api.common import (
     core_of,
     if_match,
