@@ -99,6 +99,26 @@ SERVICE_USERS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class NetworkAgentSection:
+    enabled: bool = _opt(
+        False,
+        "Run this host's network agent (bridges, VXLAN, DHCP, metadata) with the network "
+        "service. Needs root; ./stack.sh turns it on.",
+    )
+    dhcp: bool = _opt(True, "This host serves DHCP (and metadata) for every network.")
+    local_ip: str = _opt("", "This host's VXLAN tunnel endpoint address ('' : no tunnels).")
+    underlay_device: str = _opt("", "Device VXLAN packets leave by ('' : the routing table).")
+    host_netns: str = _opt(
+        "", "Run the data plane inside this network namespace (a simulated host for tests)."
+    )
+    metadata_secret: str = _opt(
+        "", "Shared secret signing instance ids at the metadata proxy ('' : random per start)."
+    )
+    resync_interval: int = _opt(30, "Seconds between full re-syncs of the host's data plane.")
+    report_interval: int = _opt(30, "Seconds between the agents' heartbeats.")
+
+
+@dataclass(frozen=True)
 class ServiceAuthSection:
     project_name: str = _opt("service", "Project of the service users (DevStack: service).")
     interface: str = _opt(
@@ -217,6 +237,12 @@ class ComputeSection:
     fake_disk_gb: int = _opt(1024, "Disk (GB) each fake host reports.")
     fake_delays: str = _opt("", "Fake driver delays in seconds, e.g. 'spawn=2.0,destroy=0.5'.")
     fake_failures: str = _opt("", "Fake driver operations that fail, e.g. 'spawn,reboot'.")
+    fake_netns_guests: bool = _opt(
+        False,
+        "Fake driver: make each instance with ports a network namespace plugged like a VM "
+        "(a veth per port in its network's bridge, a DHCP client, a TCP service on port 7007 "
+        "answering its hostname). Needs root and the network agent.",
+    )
     build_timeout: int = _opt(600, "Seconds an instance may stay in BUILD before it is ERROR.")
     service_down_time: int = _opt(60, "Seconds without a heartbeat before a host is down.")
     heartbeat_interval: int = _opt(10, "Seconds between compute agent heartbeats.")
@@ -300,6 +326,7 @@ class Settings:
         default_factory=SecurityComplianceSection
     )
     service_auth: ServiceAuthSection = field(default_factory=ServiceAuthSection)
+    network_agent: NetworkAgentSection = field(default_factory=NetworkAgentSection)
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)

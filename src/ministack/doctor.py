@@ -162,6 +162,49 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def network_kernel(_s: Settings) -> Check:
+    """Namespaces, bridges, veth pairs and VXLAN devices, tried in a throwaway namespace."""
+    if os.geteuid() != 0:
+        return Check(
+            "network data plane",
+            False,
+            "not root: cannot make bridges, VXLAN devices or namespaces",
+            "run ministack as root (sudo) for real networking",
+            optional=True,
+        )
+    from ministack.network.agent.linux.probe import kernel_support
+
+    failed = kernel_support()
+    if failed:
+        detail = "; ".join(f"{kind}: {message}" for kind, message in failed.items())
+        modules = " ".join(k for k in ("bridge", "veth", "vxlan") if k in failed)
+        return Check(
+            "network data plane",
+            False,
+            detail,
+            f"modprobe {modules or 'bridge veth vxlan'} (or install the kernel's extra modules)",
+            optional=True,
+        )
+    return Check("network data plane", True, "namespaces, bridges, veth and VXLAN work", "", True)
+
+
+def bridge_firewall(_s: Settings) -> Check:
+    from ministack.network.agent.linux.probe import bridge_netfilter, forward_policy_drops
+
+    if bridge_netfilter() and forward_policy_drops():
+        return Check(
+            "bridge firewall",
+            False,
+            "bridged packets pass through iptables (br_netfilter) and its FORWARD policy is DROP "
+            "(as Docker sets it): traffic between guests is dropped",
+            "sysctl -w net.bridge.bridge-nf-call-iptables=0 (or iptables -P FORWARD ACCEPT)",
+            optional=True,
+        )
+    return Check(
+        "bridge firewall", True, "no FORWARD DROP policy on bridged packets", optional=True
+    )
+
+
 CHECKS: list[Callable[[Settings], Check]] = [
     python_version,
     database,
@@ -174,6 +217,8 @@ CHECKS: list[Callable[[Settings], Check]] = [
     _tool("nft", "nftables"),
     _tool("qemu-img", "qemu-utils", optional=False),
     volume_storage,
+    network_kernel,
+    bridge_firewall,
 ]
 
 
