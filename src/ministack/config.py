@@ -186,6 +186,22 @@ class ImageSection:
 
 
 @dataclass(frozen=True)
+class ObjectSection:
+    store_dir: str = _opt("", "Where object data lives; empty means <state_dir>/objects.")
+    max_file_size: int = _opt(5368709122, "Largest single object, in bytes (Swift: 5 GiB + 2).")
+    container_listing_limit: int = _opt(10000, "Most names one listing returns (Swift: 10000).")
+    max_manifest_segments: int = _opt(1000, "Most segments in one static large object.")
+    expirer_interval: int = _opt(
+        10, "Seconds between passes of the reaper that deletes objects past X-Delete-At."
+    )
+    auditor_interval: int = _opt(
+        3600,
+        "Seconds between passes of the auditor that re-reads every object and quarantines one "
+        "whose bytes no longer match its checksum; 0: no auditor.",
+    )
+
+
+@dataclass(frozen=True)
 class ComputeSection:
     virt_driver: str = _opt("fake", "Hypervisor driver of the compute agents: fake or libvirt.")
     fake_hosts: int = _opt(1, "How many fake compute hosts this process runs (fake driver).")
@@ -230,6 +246,7 @@ class Settings:
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
+    object: ObjectSection = field(default_factory=ObjectSection)
 
     @property
     def state_path(self) -> Path:

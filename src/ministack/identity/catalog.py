@@ -99,3 +99,26 @@ async def catalog_for(core: IdentityCore) -> list[dict[str, Any]]:
     ]
     _cache[id(core)] = (rev, catalog)
     return catalog
+
+
+_PROJECT_KEYS = ("$(project_id)s", "%(project_id)s", "$(tenant_id)s", "%(tenant_id)s")
+
+
+def for_project(catalog: list[dict[str, Any]], project_id: str | None) -> list[dict[str, Any]]:
+    """The catalog as a token scoped to `project_id` shows it: Keystone's URL substitution of
+    ``$(project_id)s`` (and ``tenant_id``); an endpoint that needs a project is left out when
+    the token has none (domain or system scope), as Keystone does."""
+    out = []
+    for svc in catalog:
+        endpoints = []
+        for ep in svc["endpoints"]:
+            url: str = ep["url"]
+            if any(key in url for key in _PROJECT_KEYS):
+                if project_id is None:
+                    continue
+                for key in _PROJECT_KEYS:
+                    url = url.replace(key, project_id)
+                ep = {**ep, "url": url}
+            endpoints.append(ep)
+        out.append({**svc, "endpoints": endpoints})
+    return out

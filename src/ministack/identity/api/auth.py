@@ -19,7 +19,7 @@ from ministack.identity.api import schemas
 from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
 from ministack.identity.api.resources import render_domain, render_project
 from ministack.identity.authn import authenticate
-from ministack.identity.catalog import catalog_for
+from ministack.identity.catalog import catalog_for, for_project
 from ministack.identity.core import TokenInfo
 from ministack.identity.inheritance import projects_of
 from ministack.identity.tokens import SYSTEM_ALL
@@ -60,7 +60,8 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
     if info.project is not None or info.domain is not None or info.system is not None:
         body["roles"] = [{"id": r.id, "name": r.name} for r in info.roles]
         if catalog is not None:
-            body["catalog"] = catalog
+            project_id = info.project.id if info.project is not None else None
+            body["catalog"] = for_project(catalog, project_id)
     if p.app_cred_id:
         body["application_credential"] = {"id": p.app_cred_id, "restricted": True}
     return {"token": body}
@@ -116,7 +117,7 @@ async def auth_catalog(request: Request) -> Response:
     auth = await require_auth(request)
     if auth.project_id is None and auth.domain_id is None and not auth.is_system:
         raise errors.Forbidden("An unscoped token has no catalog; scope it to a project.")
-    catalog = await catalog_for(core_of(request))
+    catalog = for_project(await catalog_for(core_of(request)), auth.project_id)
     return json_response(
         {"catalog": catalog, "links": {"self": f"{base_url(request)}/v3/auth/catalog"}}
     )
