@@ -60,6 +60,10 @@ class Backend(Protocol):
         is moved to quarantine (never served again) and False is returned."""
         ...
 
+    async def quarantine(self, location: str) -> None:
+        """Move the data at `location` out of service (kept for an operator to inspect)."""
+        ...
+
     async def sweep(self) -> int:
         """Remove partial writes a crash left behind; returns how many. Run at start."""
         ...

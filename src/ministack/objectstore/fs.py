@@ -29,8 +29,8 @@ class FilesystemBackend:
         self.root = root
         self.data = root / "data"
         self.tmp = root / "tmp"
-        self.quarantine = root / "quarantined"
-        for path in (root, self.data, self.tmp, self.quarantine):
+        self.quarantined = root / "quarantined"
+        for path in (root, self.data, self.tmp, self.quarantined):
             files.private_dir(path)
 
     def path(self, location: str) -> Path:
@@ -114,10 +114,17 @@ class FilesystemBackend:
             if digest == sha256:
                 return True
             with contextlib.suppress(FileNotFoundError):
-                os.replace(path, self.quarantine / location)
+                os.replace(path, self.quarantined / location)
             return False
 
         return await asyncio.to_thread(check)
+
+    async def quarantine(self, location: str) -> None:
+        def move() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.path(location), self.quarantined / location)
+
+        await asyncio.to_thread(move)
 
     async def sweep(self) -> int:
         def remove() -> int:
