@@ -194,6 +194,11 @@ class ObjectSection:
     expirer_interval: int = _opt(
         10, "Seconds between passes of the reaper that deletes objects past X-Delete-At."
     )
+    s3_domain: str = _opt(
+        "",
+        "Host name under which the S3 API also answers virtual-host-style requests "
+        "(<bucket>.<s3_domain>); empty: path-style only (http://host:8080/<bucket>/<key>).",
+    )
     auditor_interval: int = _opt(
         3600,
         "Seconds between passes of the auditor that re-reads every object and quarantines one "

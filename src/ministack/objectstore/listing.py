@@ -77,6 +77,9 @@ def _bounds(q: ListQuery) -> _Bounds:
     else:
         bounds.gt = q.marker
         bounds.lower_upper(q.end_marker or None)
+        if q.delimiter and q.marker.startswith(q.prefix) and q.marker.endswith(q.delimiter):
+            # the marker is a subdir listed on the previous page: skip everything under it
+            bounds.ge = max(bounds.ge, after_prefix(q.marker) or bounds.ge)
     if q.prefix:
         bounds.lower_upper(after_prefix(q.prefix))
     return bounds

@@ -14,11 +14,14 @@ from pathlib import Path
 
 from ministack.common.runtime import Context, Runtime
 from ministack.config import Settings
+from ministack.identity.client import s3_signatures
 from ministack.objectstore import workers
 from ministack.objectstore.api import accounts, containers, objects
 from ministack.objectstore.api.app import Deps, Handler, SwiftApp
 from ministack.objectstore.api.info import get_info
 from ministack.objectstore.fs import FilesystemBackend
+from ministack.objectstore.s3 import routes as s3_routes
+from ministack.objectstore.s3.app import S3App, is_s3
 from ministack.objectstore.store import Records
 
 logger = logging.getLogger("ministack.object")
@@ -85,5 +88,7 @@ async def start(ctx: Context) -> Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = SwiftApp(deps, ROUTES, get_info)
+    domain = settings.s3_domain.lower().strip(".")
+    s3 = S3App(deps, s3_signatures(ctx.validator, ctx.settings), domain, s3_routes.route)
+    app = SwiftApp(deps, ROUTES, get_info, extra=lambda scope: s3 if is_s3(scope, domain) else None)
     return Runtime(app=app, stop=stop, binaries=("ministack-object-expirer",))

@@ -18,6 +18,7 @@ from keystoneauth1.identity import v3
 from tests.cloud import ADMIN_PASSWORD, VENV_BIN, Cloud, password_body, running_cloud
 
 PASSWORD = "object-test-pw"
+S3_DOMAIN = "s3.localhost"  # virtual-host-style S3: <bucket>.s3.localhost
 
 
 @dataclass
@@ -131,7 +132,11 @@ def make_env(cloud: Cloud) -> Env:
 @pytest.fixture(scope="session")
 def object_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp: Path = tmp_path_factory.mktemp("object")
-    fast = {"MINISTACK_OBJECT_EXPIRER_INTERVAL": "1", "MINISTACK_OBJECT_AUDITOR_INTERVAL": "1"}
+    fast = {
+        "MINISTACK_OBJECT_EXPIRER_INTERVAL": "1",
+        "MINISTACK_OBJECT_AUDITOR_INTERVAL": "1",
+        "MINISTACK_OBJECT_S3_DOMAIN": S3_DOMAIN,
+    }
     with running_cloud(tmp, services=("identity", "object"), extra_env=fast) as cloud:
         yield make_env(cloud)
 
