@@ -229,6 +229,27 @@ class VolumeSection:
 
 
 @dataclass(frozen=True)
+class ObjectSection:
+    store_dir: str = _opt("", "Where object data lives; empty means <state_dir>/objects.")
+    max_file_size: int = _opt(5368709122, "Largest single object, in bytes (Swift: 5 GiB + 2).")
+    container_listing_limit: int = _opt(10000, "Most names one listing returns (Swift: 10000).")
+    max_manifest_segments: int = _opt(1000, "Most segments in one static large object.")
+    expirer_interval: int = _opt(
+        10, "Seconds between passes of the reaper that deletes objects past X-Delete-At."
+    )
+    s3_domain: str = _opt(
+        "",
+        "Host name under which the S3 API also answers virtual-host-style requests "
+        "(<bucket>.<s3_domain>); empty: path-style only (http://host:8080/<bucket>/<key>).",
+    )
+    auditor_interval: int = _opt(
+        3600,
+        "Seconds between passes of the auditor that re-reads every object and quarantines one "
+        "whose bytes no longer match its checksum; 0: no auditor.",
+    )
+
+
+@dataclass(frozen=True)
 class ComputeSection:
     virt_driver: str = _opt("fake", "Hypervisor driver of the compute agents: fake or libvirt.")
     fake_hosts: int = _opt(1, "How many fake compute hosts this process runs (fake driver).")
@@ -333,6 +354,7 @@ class Settings:
     network: NetworkSection = field(default_factory=NetworkSection)
     console: ConsoleSection = field(default_factory=ConsoleSection)
     volume: VolumeSection = field(default_factory=VolumeSection)
+    object: ObjectSection = field(default_factory=ObjectSection)
 
     @property
     def state_path(self) -> Path:

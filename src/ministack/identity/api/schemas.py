@@ -122,6 +122,23 @@ _signed = p.obj(
     additional=True,
 )
 # Keystone reads `credentials`; older clients (keystonemiddleware's ec2 token) `ec2Credentials`
+# Keystone's /v3/s3tokens: the string to sign (base64) an S3 API computed, and its signature
+s3_token = {
+    "type": "object",
+    "properties": {
+        "credentials": p.obj(
+            {
+                "access": {"type": "string", "minLength": 1, "maxLength": 255},
+                "token": {"type": "string", "minLength": 1, "maxLength": 65536},
+                "signature": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            required=("access", "token", "signature"),
+            additional=True,
+        )
+    },
+    "required": ["credentials"],
+}
+
 ec2_token = {
     "type": "object",
     "properties": {"credentials": _signed, "ec2Credentials": _signed},
