@@ -217,6 +217,20 @@ class ComputeSection:
 
 
 @dataclass(frozen=True)
+class DashboardSection:
+    assets_dir: str = _opt(
+        "",
+        "Where the pinned front-end libraries (htmx) were installed by "
+        "scripts/install-dashboard-assets.sh; empty means <python prefix>/share/ministack-dashboard.",
+    )
+    session_idle_seconds: int = _opt(3600, "A dashboard session unused this long is forgotten.")
+    login_attempts: int = _opt(
+        5, "Failed dashboard logins allowed per user name and per client address in a minute."
+    )
+    page_size: int = _opt(50, "Rows per page in the dashboard's tables.")
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -230,6 +244,7 @@ class Settings:
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
 
     @property
     def state_path(self) -> Path:

@@ -32,7 +32,16 @@ from ministack.config import Settings
 logger = logging.getLogger("ministack.server")
 
 # Services in start order; a service is available when its module exists.
-KNOWN_SERVICES = ("identity", "image", "placement", "compute", "network", "volume", "object")
+KNOWN_SERVICES = (
+    "identity",
+    "image",
+    "placement",
+    "compute",
+    "network",
+    "volume",
+    "object",
+    "dashboard",
+)
 HEARTBEAT_SECONDS = 10.0
 SERVICE_DOWN_SECONDS = 60.0
 
