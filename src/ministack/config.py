@@ -220,8 +220,8 @@ class ComputeSection:
 class DashboardSection:
     assets_dir: str = _opt(
         "",
-        "Where the pinned front-end libraries (htmx) were installed by "
-        "scripts/install-dashboard-assets.sh; empty means <python prefix>/share/ministack-dashboard.",
+        "Where scripts/install-dashboard-assets.sh installed the pinned front-end libraries "
+        "(htmx); empty means <python prefix>/share/ministack-dashboard.",
     )
     session_idle_seconds: int = _opt(3600, "A dashboard session unused this long is forgotten.")
     login_attempts: int = _opt(
