@@ -62,7 +62,6 @@ def make_templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
         enable_async=False,
     )
     env.filters["urlpart"] = lambda v: quote(str(v), safe="")
