@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -37,6 +38,8 @@ SIMPLE_ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "confirm_resize": ("Confirm resize", {"confirmResize": None}),
     "revert_resize": ("Revert resize", {"revertResize": None}),
 }
+# the few offered in each table row (the detail page offers all of OFFERED)
+IN_ROW = {"stop", "start", "reboot", "unpause", "resume", "confirm_resize", "revert_resize"}
 # statuses in which a server keeps changing by itself: the table polls fast then
 MOVING = {"BUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "REBUILD", "MIGRATING", "REVERT_RESIZE"}
 FAST_POLL, SLOW_POLL = "2s", "15s"
@@ -60,8 +63,10 @@ def row_view(server: dict[str, Any], flavors: dict[str, str]) -> dict[str, Any]:
     ]
     flavor_id = str((server.get("flavor") or {}).get("id", ""))
     status = str(server.get("status", ""))
+    offered = OFFERED.get(status, ())
     return {
         "id": server["id"],
+        "url": quote(str(server["id"]), safe=""),
         "name": server.get("name", ""),
         "status": status,
         "task_state": server.get("OS-EXT-STS:task_state") or "",
@@ -71,7 +76,8 @@ def row_view(server: dict[str, Any], flavors: dict[str, str]) -> dict[str, Any]:
         "zone": server.get("OS-EXT-AZ:availability_zone", ""),
         "created": server.get("created", ""),
         "project_id": server.get("tenant_id", ""),
-        "actions": [(a, SIMPLE_ACTIONS[a][0]) for a in OFFERED.get(status, ())],
+        "actions": [(a, SIMPLE_ACTIONS[a][0]) for a in offered],
+        "row_actions": [(a, SIMPLE_ACTIONS[a][0]) for a in offered if a in IN_ROW],
         "moving": bool(server.get("OS-EXT-STS:task_state")) or status in MOVING,
     }
 

@@ -1,11 +1,13 @@
 // The dashboard's own small script (served as a file: the CSP allows no inline script).
-// Confirm before destructive forms, submit the project switcher on change, and upload an
+// Confirm before destructive forms or buttons (data-confirm), submit the project switcher on change, and upload an
 // image file with a progress bar (the dashboard streams it on to the image service).
 "use strict";
 
 document.addEventListener("submit", function (event) {
   const form = event.target;
-  const question = form.getAttribute("data-confirm");
+  const asker = event.submitter && event.submitter.hasAttribute("data-confirm")
+    ? event.submitter : form;
+  const question = asker.getAttribute("data-confirm");
   if (question && !window.confirm(question)) {
     event.preventDefault();
     return;
