@@ -93,6 +93,30 @@ def test_an_action_changes_the_state_on_the_detail_page(page: Page, dash: DashCl
     assert member.compute.get_server(server.id).status == "ACTIVE"
 
 
+def test_a_failed_build_shows_its_fault_and_why_hosts_were_refused(
+    page: Page, dash: DashCloud
+) -> None:
+    huge = dash.admin.compute.create_flavor(
+        name=f"dash-huge-{uuid.uuid4().hex[:6]}", ram=64, vcpus=1, disk=5000
+    )
+    member = dash.member()
+    server = member.compute.create_server(
+        name=f"nohost-{uuid.uuid4().hex[:6]}",
+        image_id=dash.image_id,
+        flavor_id=huge.id,
+        networks="none",
+    )
+    member.compute.wait_for_server(server, status="ERROR", failures=[], wait=60)
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/instances/{server.id}")
+    expect(page.locator("#server-status")).to_have_text("ERROR")
+    fault = page.locator("#server-fault")
+    expect(fault).to_contain_text("No valid host was found")
+    expect(fault).to_contain_text("DiskFilter: 2 of 2 hosts")
+    expect(page.locator("#timeline")).to_contain_text("create")
+    screenshot(page, "instance-fault")
+
+
 def test_image_upload_shows_progress(page: Page, dash: DashCloud, tmp_path: Path) -> None:
     data = tmp_path / "disk.raw"
     data.write_bytes(bytes(range(256)) * 4096 * 8)  # 8 MiB

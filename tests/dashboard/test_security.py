@@ -196,24 +196,28 @@ def test_logout_revokes_the_tokens(identity_only: Cloud) -> None:
         return resp.status_code == 200
 
     async def log_in_and_out() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://dashboard") as client:
-            form = {
-                "username": "admin",
-                "password": ADMIN_PASSWORD,
-                "domain": "Default",
-                "csrf_token": _csrf((await client.get("/auth/login")).text),
-            }
-            assert (await client.post("/auth/login", data=form)).status_code == 303
-            assert len(recording.tokens) == 2 and all(valid(t) for t in recording.tokens)
-            page = await client.get("/project/api_access")
-            assert page.status_code == 200
-            assert not any(t in page.text for t in recording.tokens)
-            logout = await client.post("/auth/logout", data={"csrf_token": _csrf(page.text)})
-            assert logout.status_code == 303
-            assert not any(valid(t) for t in recording.tokens)
-            assert (await client.get("/project/")).status_code == 303
-        await cloud.close()
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://dashboard"
+            ) as client:
+                form = {
+                    "username": "admin",
+                    "password": ADMIN_PASSWORD,
+                    "domain": "Default",
+                    "csrf_token": _csrf((await client.get("/auth/login")).text),
+                }
+                assert (await client.post("/auth/login", data=form)).status_code == 303
+                assert len(recording.tokens) == 2 and all(valid(t) for t in recording.tokens)
+                page = await client.get("/project/api_access")
+                assert page.status_code == 200
+                assert not any(t in page.text for t in recording.tokens)
+                logout = await client.post("/auth/logout", data={"csrf_token": _csrf(page.text)})
+                assert logout.status_code == 303
+                assert not any(valid(t) for t in recording.tokens)
+                assert (await client.get("/project/")).status_code == 303
+        finally:
+            await cloud.close()
 
     # a dashboard app of its own, on a loop of its own (the browser fixture holds this one)
     with ThreadPoolExecutor(1) as worker:
