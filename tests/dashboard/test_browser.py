@@ -64,10 +64,10 @@ def test_member_launches_an_instance_and_sees_it_go_active(page: Page, dash: Das
     servers = list(dash.member().compute.servers(name=name))
     assert [s.status for s in servers] == ["ACTIVE"]
     # the row's own buttons: stop, then delete (after the page's confirmation)
-    row.locator("button[value=stop]").click()
+    row.locator("button[value^=stop]").click()
     expect(row).to_have_attribute("data-status", "SHUTOFF", timeout=60_000)
     page.once("dialog", lambda dialog: dialog.accept())
-    row.locator("button[value=delete]").click()
+    row.locator("button[value^=delete]").click()
     expect(row).to_have_count(0, timeout=60_000)
 
 

@@ -62,6 +62,8 @@ def make_templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         enable_async=False,
     )
     env.filters["urlpart"] = lambda v: quote(str(v), safe="")

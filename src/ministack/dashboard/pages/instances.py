@@ -171,10 +171,16 @@ async def launch(p: Page) -> Response:
 
 
 async def server_action(p: Page) -> Response:
-    """One action on one server, from a row's or the detail page's buttons and forms."""
-    sid = p.request.path_params["server_id"]
+    """One action on one server: from the detail page's forms (server in the path, `action`
+    field) or from a table row's button (`do` = "<action> <server id>")."""
     form = await p.form()
-    action = field(form, "action")
+    if "server_id" in p.request.path_params:
+        sid, action = p.request.path_params["server_id"], field(form, "action")
+    else:
+        action, _, sid = field(form, "do").partition(" ")
+    if not sid:
+        raise ApiError(400, "No server named.")
+    sid = quote(sid, safe="")
     path = f"/servers/{sid}/action"
     if action == "delete":
         await p.call("compute", "DELETE", f"/servers/{sid}")
@@ -278,6 +284,7 @@ ROUTES = [
     page("/project/instances/rows", instance_rows),
     page("/project/instances/launch", launch_form),
     page("/project/instances/launch", launch, ["POST"]),
+    page("/project/instances/action", server_action, ["POST"]),
     page("/project/instances/{server_id}", instance_detail),
     page("/project/instances/{server_id}/state", instance_state),
     page("/project/instances/{server_id}/action", server_action, ["POST"]),
