@@ -36,6 +36,22 @@ def test_log_in_and_out(page: Page, dash: DashCloud) -> None:
     assert "/auth/login" in page.url
 
 
+def test_switch_project(page: Page, dash: DashCloud) -> None:
+    admin = dash.admin
+    other = admin.identity.create_project(
+        name=f"zz-dash-{uuid.uuid4().hex[:6]}", domain_id="default"
+    )
+    user = admin.identity.find_user(dash.member_name, domain_id="default")
+    admin.identity.assign_project_role_to_user(other, user, admin.identity.find_role("member"))
+    log_in_member(page, dash)
+    expect(page.locator("h1")).to_contain_text(dash.project_name)
+    page.select_option("#project-switch", other.id)  # the page submits on change
+    expect(page.locator(".flash.ok")).to_contain_text(f"Now working in project {other.name}")
+    expect(page.locator("h1")).to_contain_text(other.name)
+    openrc = page.context.request.get(f"{dash.url}/project/api_access/openrc").text()
+    assert f"OS_PROJECT_ID={other.id}" in openrc
+
+
 def test_wrong_password_shows_the_identity_message(page: Page, dash: DashCloud) -> None:
     page.goto(f"{dash.url}/auth/login")
     page.fill("#username", dash.member_name)

@@ -31,6 +31,7 @@ class Session:
     last_used: float
     login: Login | None = None
     unscoped: str = ""
+    retired: list[str] = field(default_factory=list)  # earlier project tokens, revoked at logout
     projects: list[dict[str, str]] = field(default_factory=list)
     flash: list[tuple[str, str]] = field(default_factory=list)
 

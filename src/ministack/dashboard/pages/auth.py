@@ -52,8 +52,9 @@ async def login(p: Page) -> Response:
 async def logout(p: Page) -> Response:
     if p.session.login is not None:
         await p.cloud.revoke(p.session.login.token)
-    if p.session.unscoped:
-        await p.cloud.revoke(p.session.unscoped)
+    for token in [*p.session.retired, p.session.unscoped]:
+        if token:
+            await p.cloud.revoke(token)
     p.dash.sessions.drop(p.session)
     p.session = p.dash.sessions.new()
     p.session.say("ok", "You have logged out.")
@@ -65,9 +66,10 @@ async def switch_project(p: Page) -> Response:
     project_id = field(form, "project_id")
     if project_id not in {x["id"] for x in p.session.projects}:
         raise ApiError(403, "You have no role on that project.")
-    old = p.login
+    # The old project's token is revoked at logout, not now: this cloud's Keystone gives a
+    # rescoped token its parent's audit id, so revoking it would revoke the new one too.
+    p.session.retired.append(p.login.token)
     p.session.login = await p.cloud.rescope(p.session.unscoped, project_id)
-    await p.cloud.revoke(old.token)
     return p.redirect("/project/", ok=f"Now working in project {p.session.login.project_name}.")
 
 
