@@ -10,6 +10,10 @@ Resident memory the dashboard adds: the all-in-one process with the dashboard af
 of the 1,000-row page, against the same process without the dashboard after the same 20
 GET /servers/detail?limit=1000 (so both did the same API work). Target < 50 MB.
 
+Upload: a 256 MiB image sent through the dashboard (browser side played by httpx: the form,
+then the streamed PUT), with the process's peak RSS during the upload against its RSS just
+before: the file is streamed to the image service, never held whole (growth well under 256 MB).
+
 Run: .venv/bin/python bench/dashboard_instances.py [servers] (default 1000)
 """
 
@@ -18,7 +22,9 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +89,58 @@ def browser_p50(cloud: Cloud, path: str, rows: int) -> tuple[float, float]:
     return statistics.median(ttfb), statistics.median(loaded)
 
 
+UPLOAD_MIB = 256
+
+
+def upload_peak(cloud: Cloud) -> tuple[float, float, float]:
+    """(RSS before, peak RSS during, seconds) of a UPLOAD_MIB upload through the dashboard."""
+    assert cloud.proc is not None
+    pid = cloud.proc.pid
+    with httpx.Client(base_url=cloud.url("dashboard"), timeout=600) as http:
+        login_page = http.get("/auth/login").text
+        csrf = login_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        form = {"username": "admin", "password": ADMIN_PASSWORD, "domain": "Default"}
+        assert http.post("/auth/login", data={**form, "csrf_token": csrf}).status_code == 303
+        page = http.get("/project/images/create").text
+        csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        made = http.post(
+            "/project/images/create",
+            data={"name": "big", "disk_format": "raw", "container_format": "bare"},
+            headers={"Accept": "application/json", "X-CSRF-Token": csrf},
+        ).json()
+        before = rss_mb(pid)
+        peak = [before]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_mb(pid))
+                time.sleep(0.02)
+
+        def body() -> Iterator[bytes]:
+            chunk = b"\x5a" * (1 << 20)
+            for _ in range(UPLOAD_MIB):
+                yield chunk
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.perf_counter()
+        resp = http.put(
+            made["upload_url"],
+            content=body(),
+            headers={
+                "X-CSRF-Token": csrf,
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(UPLOAD_MIB << 20),
+            },
+        )
+        took = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        assert resp.status_code == 200, resp.text
+    return before, peak[0], took
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
@@ -94,6 +152,7 @@ def main() -> None:
             page = browser_p50(cloud, "/project/instances", 50)
             assert cloud.proc is not None
             with_dashboard = rss_mb(cloud.proc.pid)
+            upload = upload_peak(cloud)
     with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
         base = Path(tmp)
         with running_cloud(base, services=API) as cloud:
@@ -113,6 +172,10 @@ def main() -> None:
     print(
         f"RSS with dashboard {with_dashboard:.1f} MB, without {without:.1f} MB: "
         f"the dashboard adds {with_dashboard - without:.1f} MB (target < 50 MB)"
+    )
+    print(
+        f"{UPLOAD_MIB} MiB image upload through the dashboard: {upload[2]:.1f} s, RSS "
+        f"{upload[0]:.1f} MB before, peak {upload[1]:.1f} MB (+{upload[1] - upload[0]:.1f} MB)"
     )
 
 
