@@ -12,6 +12,9 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.dashboard.conftest import DashCloud, log_in_admin, log_in_member, screenshot
 
+PUBLIC_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBR4mqBt0Vd1kq8oK3d0Xy7kE+nHk0F5rC2dW7yJ9m8v test@dash"
+)
 ADMIN_URLS = (
     "/admin/instances",
     "/admin/hypervisors",
@@ -209,6 +212,41 @@ def test_key_pair_created_in_the_browser_is_downloaded_once(
     screenshot(page, "key-pairs")
     # the private key is not kept anywhere: the API never shows it again
     assert dash.member().compute.get_keypair(name).private_key is None
+
+
+def test_launch_form_makes_key_pairs_on_the_spot(
+    page: Page, dash: DashCloud, tmp_path: Path
+) -> None:
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/instances/launch")
+    page.click("#new-keypair summary")
+    created = f"made-{uuid.uuid4().hex[:6]}"
+    page.fill("#launch-keypair-create input[name=name]", created)
+    with page.expect_download() as download:
+        page.click("#launch-keypair-create button")
+    download.value.save_as(tmp_path / "made.pem")
+    assert (tmp_path / "made.pem").read_text().startswith("-----BEGIN")
+    expect(page.locator("#key_name option", has_text=created)).to_have_count(1)
+    # the same name again: the API's refusal is shown on the page
+    page.fill("#launch-keypair-create input[name=name]", created)
+    page.click("#launch-keypair-create button")
+    expect(page.locator("#keypair-status .flash.error")).to_contain_text("already exists")
+    imported = f"imported-{uuid.uuid4().hex[:6]}"
+    page.fill("#launch-keypair-import input[name=name]", imported)
+    page.fill("#launch-keypair-import textarea", PUBLIC_KEY)
+    page.click("#launch-keypair-import button")
+    expect(page.locator("#keypair-status")).to_contain_text(f"Key pair {imported} imported")
+    expect(page.locator("#key_name option", has_text=imported)).to_have_count(1)
+    screenshot(page, "launch")
+    name = f"keyed-{uuid.uuid4().hex[:6]}"
+    page.fill("#name", name)
+    page.select_option("#image", dash.image_id)
+    page.select_option("#flavor", dash.flavor_id)
+    page.select_option("#key_name", created)
+    page.click("#launch-submit")
+    page.wait_for_url(re.compile(r".*/project/instances$"))
+    servers = list(dash.member().compute.servers(name=name))
+    assert [s.key_name for s in servers] == [created]
 
 
 def test_api_access_downloads_openrc_and_clouds_yaml(

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,7 +96,13 @@ class Page:
     async def form(self) -> FormData:
         return await self.request.form()
 
-    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def render(
+        self,
+        template: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        **values: Any,
+    ) -> HTMLResponse:
         login = self.session.login
         html = self.dash.templates.get_template(template).render(
             login=login,
@@ -107,7 +113,9 @@ class Page:
             projects=self.session.projects,
             **values,
         )
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
+        )
 
     def redirect(self, url: str, ok: str = "") -> Response:
         """After a POST: go to `url` (303), with a message shown there."""
@@ -169,6 +177,8 @@ async def _run(p: Page, handler: Handler) -> Response:
             p.session = p.dash.sessions.new()
             p.session.say("error", "Your session has expired; log in again.")
             return _to_login(p.request, p.session, True)
+        if "application/json" in p.request.headers.get("accept", ""):  # the page's own script
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
         if p.request.method != "GET":
             p.session.say("error", exc.message)
             return p.redirect(back(p.request))

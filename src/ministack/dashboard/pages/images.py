@@ -62,12 +62,7 @@ async def create_image(p: Page) -> Response:
         "min_disk": _int(field(form, "min_disk"), "Minimum disk"),
         "min_ram": _int(field(form, "min_ram"), "Minimum RAM"),
     }
-    try:
-        image = await p.call("image", "POST", "/v2/images", json=body)
-    except ApiError as exc:
-        if "application/json" in p.request.headers.get("accept", ""):
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
-        raise
+    image = await p.call("image", "POST", "/v2/images", json=body)
     if "application/json" in p.request.headers.get("accept", ""):
         return JSONResponse(
             {"id": image["id"], "upload_url": f"/project/images/{image['id']}/data"}, 201

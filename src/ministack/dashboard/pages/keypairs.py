@@ -37,7 +37,19 @@ async def import_keypair(p: Page) -> Response:
     form = await p.form()
     keypair = {"name": field(form, "name"), "public_key": field(form, "public_key")}
     await p.call("compute", "POST", "/os-keypairs", json={"keypair": keypair})
-    return p.redirect("/project/key_pairs", ok=f"Key pair {keypair['name']} imported.")
+    done = f"Key pair {keypair['name']} imported."
+    if p.request.headers.get("HX-Request"):  # from the launch form: refresh its key list
+        return p.render("message.html", text=done, headers={"HX-Trigger": "keypairs-changed"})
+    return p.redirect("/project/key_pairs", ok=done)
+
+
+async def keypair_options(p: Page) -> Response:
+    """The launch form's key pair choices, refreshed after a key pair is made there."""
+    body = await p.get("compute", "/os-keypairs")
+    names = [k["keypair"]["name"] for k in body.get("keypairs", [])]
+    return p.render(
+        "keypair_options.html", names=names, chosen=p.request.query_params.get("chosen", "")
+    )
 
 
 async def delete_keypair(p: Page) -> Response:
@@ -48,6 +60,7 @@ async def delete_keypair(p: Page) -> Response:
 
 ROUTES = [
     page("/project/key_pairs", list_keypairs),
+    page("/project/key_pairs/options", keypair_options),
     page("/project/key_pairs/create", create_keypair, ["POST"]),
     page("/project/key_pairs/import", import_keypair, ["POST"]),
     page("/project/key_pairs/{name}/delete", delete_keypair, ["POST"]),

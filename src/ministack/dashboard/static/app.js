@@ -16,7 +16,47 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
     uploadImage(form);
   }
+  if (form.hasAttribute("data-keypair-create")) {
+    event.preventDefault();
+    createKeypair(form);
+  }
 });
+
+function note(where, text, ok) {
+  const p = document.createElement("p");
+  p.className = ok ? "flash ok" : "flash error";
+  p.textContent = text;
+  where.replaceChildren(p);
+}
+
+// On the launch form: create a key pair, hand its private key to the browser as a download
+// (the only copy), then refresh the form's key pair list (htmx listens for keypairs-changed).
+async function createKeypair(form) {
+  const status = document.getElementById("keypair-status");
+  const resp = await fetch(form.action, {
+    method: "POST",
+    body: new URLSearchParams(new FormData(form)),
+    headers: { "Accept": "application/json, application/x-pem-file" },
+    credentials: "same-origin",
+  });
+  const disposition = resp.headers.get("Content-Disposition") || "";
+  if (!resp.ok || !disposition.startsWith("attachment")) {
+    let message = resp.statusText;
+    try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+    note(status, "The key pair could not be created: " + message, false);
+    return;
+  }
+  const name = (disposition.match(/filename="([^"]+)"/) || [null, "key.pem"])[1];
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await resp.blob());
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  note(status, "Key pair created; its private key was downloaded as " + name + ".", true);
+  document.body.dispatchEvent(new Event("keypairs-changed"));
+  form.reset();
+}
 
 document.addEventListener("change", function (event) {
   const el = event.target;
