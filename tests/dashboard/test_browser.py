@@ -31,6 +31,9 @@ def test_log_in_and_out(page: Page, dash: DashCloud) -> None:
     expect(page.locator("#current-user")).to_have_text(dash.member_name)
     expect(page.locator("#project-switch")).to_contain_text(dash.project_name)
     screenshot(page, "overview")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    expect(page.locator("nav.side")).to_contain_text("Instances")
+    screenshot(page, "overview-phone")
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/auth/login$"))
     expect(page.locator(".flash.ok")).to_contain_text("logged out")
