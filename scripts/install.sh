@@ -48,3 +48,5 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     .venv/bin/pip install -q --disable-pip-version-check -e "$extras"
     echo "$want" > "$stamp"
 fi
+# the dashboard's pinned front-end libraries (npm), outside the repository
+scripts/install-dashboard-assets.sh

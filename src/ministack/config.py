@@ -337,6 +337,20 @@ class ConsoleSection:
 
 
 @dataclass(frozen=True)
+class DashboardSection:
+    assets_dir: str = _opt(
+        "",
+        "Where scripts/install-dashboard-assets.sh installed the pinned front-end libraries "
+        "(htmx); empty means <python prefix>/share/ministack-dashboard.",
+    )
+    session_idle_seconds: int = _opt(3600, "A dashboard session unused this long is forgotten.")
+    login_attempts: int = _opt(
+        5, "Failed dashboard logins allowed per user name and per client address in a minute."
+    )
+    page_size: int = _opt(50, "Rows per page in the dashboard's tables.")
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -355,6 +369,7 @@ class Settings:
     console: ConsoleSection = field(default_factory=ConsoleSection)
     volume: VolumeSection = field(default_factory=VolumeSection)
     object: ObjectSection = field(default_factory=ObjectSection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
 
     @property
     def state_path(self) -> Path:

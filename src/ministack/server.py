@@ -32,7 +32,16 @@ from ministack.config import Settings
 logger = logging.getLogger("ministack.server")
 
 # Services in start order; a service is available when its module exists.
-KNOWN_SERVICES = ("identity", "image", "placement", "compute", "network", "volume", "object")
+KNOWN_SERVICES = (
+    "identity",
+    "image",
+    "placement",
+    "compute",
+    "network",
+    "volume",
+    "object",
+    "dashboard",
+)
 # A service whose package is not named after it ("object" is a poor module name).
 PACKAGES = {"object": "objectstore"}
 HEARTBEAT_SECONDS = 10.0
