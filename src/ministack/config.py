@@ -94,6 +94,7 @@ SERVICE_USERS: dict[str, str] = {
     "image": "glance",
     "placement": "placement",
     "network": "neutron",
+    "volume": "cinder",
 }
 
 
@@ -133,6 +134,7 @@ class ServiceAuthSection:
     neutron_password: str = _opt(
         "", "Password of the neutron service user; set by `ministack init`."
     )
+    cinder_password: str = _opt("", "Password of the cinder service user; set by `ministack init`.")
 
     def password(self, user: str) -> str:
         """The configured password of service user `user` ('' when not configured)."""
@@ -214,6 +216,40 @@ class ImageSection:
 
 
 @dataclass(frozen=True)
+class VolumeSection:
+    volumes_dir: str = _opt("", "Where the file backend keeps volumes; empty: <state_dir>/volumes.")
+    default_volume_type: str = _opt("__DEFAULT__", "Volume type of a volume created without one.")
+    storage_availability_zone: str = _opt("nova", "Availability zone of this volume service.")
+    service_down_time: int = _opt(
+        60, "Seconds without a heartbeat before a volume service is down."
+    )
+    test_delays: str = _opt(
+        "", "File backend delays in seconds for kill-and-restart tests, e.g. 'create=5,delete=5'."
+    )
+
+
+@dataclass(frozen=True)
+class ObjectSection:
+    store_dir: str = _opt("", "Where object data lives; empty means <state_dir>/objects.")
+    max_file_size: int = _opt(5368709122, "Largest single object, in bytes (Swift: 5 GiB + 2).")
+    container_listing_limit: int = _opt(10000, "Most names one listing returns (Swift: 10000).")
+    max_manifest_segments: int = _opt(1000, "Most segments in one static large object.")
+    expirer_interval: int = _opt(
+        10, "Seconds between passes of the reaper that deletes objects past X-Delete-At."
+    )
+    s3_domain: str = _opt(
+        "",
+        "Host name under which the S3 API also answers virtual-host-style requests "
+        "(<bucket>.<s3_domain>); empty: path-style only (http://host:8080/<bucket>/<key>).",
+    )
+    auditor_interval: int = _opt(
+        3600,
+        "Seconds between passes of the auditor that re-reads every object and quarantines one "
+        "whose bytes no longer match its checksum; 0: no auditor.",
+    )
+
+
+@dataclass(frozen=True)
 class ComputeSection:
     virt_driver: str = _opt("fake", "Hypervisor driver of the compute agents: fake or libvirt.")
     fake_hosts: int = _opt(1, "How many fake compute hosts this process runs (fake driver).")
@@ -276,6 +312,45 @@ class NetworkSection:
 
 
 @dataclass(frozen=True)
+class ConsoleSection:
+    """The web consoles: Nova's [vnc], [serial_console] and [consoleauth] options in one place."""
+
+    enabled: bool = _opt(True, "Serve the console proxy (noVNC and serial) in the compute process.")
+    novnc_port: int = _opt(6080, "Port of the noVNC proxy (Nova's novncproxy_port).")
+    serial_port: int = _opt(6083, "Port of the serial console proxy (Nova's serialproxy_port).")
+    novncproxy_base_url: str = _opt(
+        "",
+        "Base of the noVNC URLs handed out; empty: http://<public_host>:<novnc_port>/vnc_lite.html.",
+    )
+    serialproxy_base_url: str = _opt(
+        "", "Base of the serial console URLs handed out; empty: ws://<public_host>:<serial_port>/."
+    )
+    allowed_origins: tuple[str, ...] = _opt(
+        (),
+        "Origins (scheme://host[:port]) whose pages may open a console websocket, besides the "
+        "proxy's own and the dashboard's.",
+    )
+    token_ttl: int = _opt(
+        600, "Seconds a console token stays valid (Nova's [consoleauth] token_ttl)."
+    )
+    novnc_dir: str = _opt("/usr/share/novnc", "Where noVNC's files are (Debian's novnc package).")
+
+
+@dataclass(frozen=True)
+class DashboardSection:
+    assets_dir: str = _opt(
+        "",
+        "Where scripts/install-dashboard-assets.sh installed the pinned front-end libraries "
+        "(htmx); empty means <python prefix>/share/ministack-dashboard.",
+    )
+    session_idle_seconds: int = _opt(3600, "A dashboard session unused this long is forgotten.")
+    login_attempts: int = _opt(
+        5, "Failed dashboard logins allowed per user name and per client address in a minute."
+    )
+    page_size: int = _opt(50, "Rows per page in the dashboard's tables.")
+
+
+@dataclass(frozen=True)
 class Settings:
     default: DefaultSection = field(default_factory=DefaultSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -291,6 +366,10 @@ class Settings:
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
     network: NetworkSection = field(default_factory=NetworkSection)
+    console: ConsoleSection = field(default_factory=ConsoleSection)
+    volume: VolumeSection = field(default_factory=VolumeSection)
+    object: ObjectSection = field(default_factory=ObjectSection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
 
     @property
     def state_path(self) -> Path:

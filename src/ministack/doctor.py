@@ -132,6 +132,30 @@ def free_ports(s: Settings) -> Check:
     return Check("ports", True, "all service ports are free")
 
 
+MIN_VOLUME_FREE = 10 << 30  # bytes free under the volume path below which doctor warns
+
+
+def volume_storage(s: Settings) -> Check:
+    """Free space where the file backend keeps volumes (the nearest existing directory)."""
+    from pathlib import Path
+
+    path = Path(s.volume.volumes_dir or s.state_path / "volumes")
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    detail = f"{free / (1 << 30):.1f} GiB free under {path}"
+    if free < MIN_VOLUME_FREE:
+        return Check(
+            "volume storage",
+            False,
+            detail + " (volumes are sparse, but their data needs room as it is written)",
+            "free space there or set [volume] volumes_dir to a larger filesystem",
+            optional=True,
+        )
+    return Check("volume storage", True, detail, optional=True)
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -191,6 +215,8 @@ CHECKS: list[Callable[[Settings], Check]] = [
     libvirtd,
     _tool("dnsmasq", "dnsmasq-base"),
     _tool("nft", "nftables"),
+    _tool("qemu-img", "qemu-utils", optional=False),
+    volume_storage,
     network_kernel,
     bridge_firewall,
 ]

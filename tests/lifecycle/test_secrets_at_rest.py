@@ -133,6 +133,7 @@ def test_init_writes_hostile_passwords_as_inert_data(tmp_path: Path) -> None:
             "network_agent": {"enabled": True},
         }
         assert sorted(service_passwords) == [
+            "cinder_password",
             "glance_password",
             "neutron_password",
             "nova_password",

@@ -154,6 +154,14 @@ async def _after_marker(
     return query.where(or_(*clauses))
 
 
+def check(kind: Kind, params: QueryParams) -> None:
+    """400 for a bad filter, sort or limit, before anything else runs (a refused list makes
+    nothing, not even a project's default security group)."""
+    apply_filters(kind, select(kind.model), params)
+    parse_sort(kind, params)
+    parse_limit(params)
+
+
 @dataclass
 class Page:
     rows: list[Any]

@@ -130,13 +130,17 @@ async def render(s: AsyncSession, rows: list[m.Port], auth: Auth) -> list[dict[s
     return [
         views.port(
             r,
-            sorted(ips[r.id], key=lambda i: (i["subnet_id"], i["ip_address"])),
+            _ordered(ips[r.id]),
             groups[r.id],
             tags.get(r.id, []),
             auth.is_admin,
         )
         for r in rows
     ]
+
+
+def _ordered(fixed_ips: list[dict[str, str]]) -> list[dict[str, str]]:
+    return sorted(fixed_ips, key=lambda i: (i["subnet_id"], i["ip_address"]))
 
 
 def random_mac() -> str:
@@ -211,24 +215,29 @@ def _eui64(cidr: str, mac: str) -> str:
 
 async def allocate(
     s: AsyncSession, port: m.Port, claims: list[Claim] | None, subnets: list[m.Subnet]
-) -> None:
+) -> list[dict[str, str]]:
     """Claim the port's addresses: as asked, or one from the first IPv4 subnet with room and
-    one per IPv6 subnet (EUI-64 on SLAAC subnets, as Neutron)."""
+    one per IPv6 subnet (EUI-64 on SLAAC subnets, as Neutron). Returns the fixed_ips."""
+    out: list[dict[str, str]] = []
+
+    async def claim(sub: m.Subnet, address: str | None) -> None:
+        if address is None and sub.ipv6_address_mode in ("slaac", "dhcpv6-stateless"):
+            address = _eui64(sub.cidr, port.mac_address)
+        if address is not None:
+            got = await ipam.allocate_fixed(s, sub, port.id, address)
+        else:
+            got = await ipam.allocate_any(s, sub, port.id)
+        out.append({"subnet_id": sub.id, "ip_address": got})
+
     if claims is not None:
-        for claim in claims:
-            sub = _subnet_for(claim, subnets, port.network_id)
-            if claim.ip_address is not None:
-                await ipam.allocate_fixed(s, sub, port.id, claim.ip_address)
-            elif sub.ipv6_address_mode in ("slaac", "dhcpv6-stateless"):
-                await ipam.allocate_fixed(s, sub, port.id, _eui64(sub.cidr, port.mac_address))
-            else:
-                await ipam.allocate_any(s, sub, port.id)
-        return
+        for item in claims:
+            await claim(_subnet_for(item, subnets, port.network_id), item.ip_address)
+        return out
     v4 = [sub for sub in subnets if sub.ip_version == 4]
     failure: errors.ApiError | None = None
     for sub in v4:
         try:
-            await ipam.allocate_any(s, sub, port.id)
+            await claim(sub, None)
             failure = None
             break
         except ipam.IpAddressGenerationFailure as exc:
@@ -236,25 +245,35 @@ async def allocate(
     if failure is not None:
         raise failure
     for sub in (x for x in subnets if x.ip_version == 6):
-        if sub.ipv6_address_mode in ("slaac", "dhcpv6-stateless"):
-            await ipam.allocate_fixed(s, sub, port.id, _eui64(sub.cidr, port.mac_address))
-        else:
-            await ipam.allocate_any(s, sub, port.id)
+        await claim(sub, None)
+    return out
 
 
 async def insert_port(s: AsyncSession, port: m.Port, asked_mac: bool) -> None:
+    """Add the port with a MAC unique on its network: an asked MAC in use is 409
+    MacAddressInUse; a generated one is drawn again."""
     for _ in range(10):
-        try:
-            async with s.begin_nested():
+        if ipam.serialised(s):
+            clash = await s.execute(
+                select(m.Port.id).where(
+                    m.Port.network_id == port.network_id, m.Port.mac_address == port.mac_address
+                )
+            )
+            if clash.first() is None:
                 s.add(port)
-                await s.flush()
-            return
-        except IntegrityError:
-            if port in s:
-                s.expunge(port)
-            if asked_mac:
-                break
-            port.mac_address = random_mac()
+                return
+        else:
+            try:
+                async with s.begin_nested():
+                    s.add(port)
+                    await s.flush()
+                return
+            except IntegrityError:
+                if port in s:
+                    s.expunge(port)
+        if asked_mac:
+            break
+        port.mac_address = random_mac()
     raise errors.Conflict(
         f"Unable to complete operation for network {port.network_id}. The mac address "
         f"{port.mac_address} is in use.",
@@ -352,10 +371,9 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         await quotas.claim(s, core.db, core.settings, project, "port")
         port = _new_port(body, network, project, mac, secure)
         await insert_port(s, port, bool(body.get("mac_address")))
-        await allocate(s, port, _claims(body), await subnets_of(s, network.id))
-        await _bind_groups(s, auth, port, body, secure)
-        await s.flush()
-        out = (await render(s, [port], auth))[0]
+        fixed_ips = await allocate(s, port, _claims(body), await subnets_of(s, network.id))
+        groups = await _bind_groups(s, auth, port, body, secure, fresh=True)
+        out = views.port(port, _ordered(fixed_ips), groups, [], auth.is_admin)
     await core.agents.port_changed(port.id, port.network_id, port.host or None)
     return out
 
@@ -393,14 +411,24 @@ def _new_port(
 
 
 async def _bind_groups(
-    s: AsyncSession, auth: Auth, port: m.Port, body: dict[str, Any], secure: bool
-) -> None:
-    await s.execute(sql_delete(m.PortSecurityGroup).where(m.PortSecurityGroup.port_id == port.id))
+    s: AsyncSession,
+    auth: Auth,
+    port: m.Port,
+    body: dict[str, Any],
+    secure: bool,
+    fresh: bool = False,
+) -> list[str]:
+    """Give the port the asked groups (or its project's default); returns their ids."""
+    if not fresh:
+        await s.execute(
+            sql_delete(m.PortSecurityGroup).where(m.PortSecurityGroup.port_id == port.id)
+        )
     if not secure or port.device_owner.startswith("network:"):
-        return
+        return []
     asked = body.get("security_groups")
-    for group_id in await secgroups.groups_for_port(s, auth, port.project_id, asked):
-        s.add(m.PortSecurityGroup(port_id=port.id, security_group_id=group_id))
+    groups = await secgroups.groups_for_port(s, auth, port.project_id, asked)
+    s.add_all([m.PortSecurityGroup(port_id=port.id, security_group_id=g) for g in groups])
+    return groups
 
 
 async def show(core: Core, auth: Auth, port_id: str) -> dict[str, Any]:

@@ -74,8 +74,14 @@ async def claim(
     """Lock the project and 409 OverQuota when `n` more `resource` would pass its limit.
     The caller inserts the rows in the same transaction."""
     await lock_project(s, db, project_id)
-    limit = (await limits(s, settings, project_id))[resource]
-    if limit == UNLIMITED:
-        return
-    if await used(s, project_id, resource) + n > limit:
+    model = COUNTED[resource]
+    own_limit = (
+        select(m.Quota.hard_limit)
+        .where(m.Quota.project_id == project_id, m.Quota.resource == resource)
+        .scalar_subquery()
+    )
+    count = select(func.count()).select_from(model).where(model.project_id == project_id)
+    found, in_use = (await s.execute(select(own_limit, count.scalar_subquery()))).one()
+    limit = defaults(settings)[resource] if found is None else int(found)
+    if limit != UNLIMITED and int(in_use) + n > limit:
         raise OverQuota(f"Quota exceeded for resources: ['{resource}'].")

@@ -84,8 +84,6 @@ async def render(s: AsyncSession, rows: list[m.Router], auth: Auth) -> list[dict
             "status": row.status,
             "external_gateway_info": gateway,
             "routes": orjson.loads(row.routes),
-            "availability_zone_hints": orjson.loads(row.availability_zone_hints),
-            "availability_zones": [],
             **views.standard(row, tags.get(row.id, [])),
         }
         if auth.is_admin:
@@ -176,7 +174,6 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
             name=body.get("name", ""),
             description=body.get("description", ""),
             admin_state_up=body.get("admin_state_up", True),
-            availability_zone_hints=orjson.dumps(body.get("availability_zone_hints", [])).decode(),
             revision_number=1,
             created_at=now,
             updated_at=now,

@@ -181,7 +181,6 @@ router_fields: dict[str, Schema] = {
     "external_gateway_info": gateway_info,
     "distributed": boolean,
     "ha": boolean,
-    "availability_zone_hints": p.array(p.string(1, 255)),
     "routes": p.array(route),
 }
 create_router = p.envelope(

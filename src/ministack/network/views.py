@@ -47,12 +47,9 @@ def network(
         "shared": row.shared,
         "availability_zone_hints": orjson.loads(row.availability_zone_hints),
         "availability_zones": [az],
-        "ipv4_address_scope": None,
-        "ipv6_address_scope": None,
         "router:external": row.external,
         "port_security_enabled": row.port_security_enabled,
         "is_default": row.is_default,
-        "l2_adjacency": True,
         **standard(row, tags),
     }
     if admin:

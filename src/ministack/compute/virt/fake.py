@@ -31,6 +31,8 @@ from ministack.compute.virt import netns_guest
 from ministack.compute.virt.driver import (
     POWER_STATE_NAMES,
     Capabilities,
+    ConsoleEndpoint,
+    ConsoleUnavailable,
     CpuStats,
     Diagnostics,
     DiskStats,
@@ -44,6 +46,7 @@ from ministack.compute.virt.driver import (
 )
 
 CONSOLE_LINES = 200  # the console keeps its last lines, as a real serial log rotates
+RFB_VERSION = b"RFB 003.008\n"  # what a VNC server says first
 
 
 @dataclass
@@ -106,7 +109,9 @@ def parse_settings(text: str) -> dict[str, str]:
 class FakeDriver:
     """A hypervisor that only pretends. Idempotent where the interface says so."""
 
-    capabilities = Capabilities(console_log=True, snapshot=True)
+    capabilities = Capabilities(
+        console_log=True, snapshot=True, console_url=True, serial_console=True
+    )
 
     def __init__(
         self,
@@ -138,6 +143,7 @@ class FakeDriver:
         self.state_file = state_file
         self.netns_guests = netns_guests
         self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
+        self.consoles: dict[tuple[str, str], asyncio.Server] = {}
 
     def _persist(self) -> None:
         if self.state_file is not None:
@@ -202,6 +208,10 @@ class FakeDriver:
     async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
         """Remove the guest; succeeds when it is already gone."""
         await self._step("destroy")
+        for kind in ("vnc", "serial"):
+            server = self.consoles.pop((uuid, kind), None)
+            if server is not None:
+                server.close()
         if self.netns_guests is not None:
             await asyncio.to_thread(self._destroy_netns, uuid)
         if self.guests.pop(uuid, None) is not None:
@@ -287,7 +297,9 @@ class FakeDriver:
         seconds = int(age)
         return Diagnostics(
             state=POWER_STATE_NAMES[guest.power_state],
-            driver="fake",
+            # Nova's `driver` is an enum of real drivers (no "fake"): its own fake driver
+            # reports "libvirt" too, so strict clients accept the body
+            driver="libvirt",
             hypervisor="fake",
             hypervisor_os="fake-os",
             uptime=seconds,
@@ -309,3 +321,25 @@ class FakeDriver:
                 ),
             ),
         )
+
+    async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """A fake console on 127.0.0.1, started on first use: "vnc" greets with the RFB
+        version, "serial" with the guest's console log; both then echo what they receive."""
+        guest = self._guest(uuid)
+        await self._step("get_console", ConsoleUnavailable)
+        if guest.power_state != PowerState.RUNNING:
+            raise ConsoleUnavailable(f"guest {uuid} is not running")
+        server = self.consoles.get((uuid, kind))
+        if server is None:
+            greeting = RFB_VERSION if kind == "vnc" else "\r\n".join(guest.console).encode()
+
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.write(greeting)
+                while data := await reader.read(4096):
+                    writer.write(data)
+                writer.close()
+
+            server = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self.consoles[(uuid, kind)] = server
+        port: int = server.sockets[0].getsockname()[1]
+        return ConsoleEndpoint(host="127.0.0.1", port=port)

@@ -13,8 +13,8 @@ from starlette.routing import BaseRoute
 
 from ministack.common.auth import Auth, require_auth
 from ministack.common.web import empty_response
+from ministack.network import listing, policies, schemas, secgroups
 from ministack.network import models as m
-from ministack.network import policies, schemas, secgroups
 from ministack.network.api.common import (
     core_of,
     if_match,
@@ -34,7 +34,8 @@ async def _rules(s: AsyncSession, rows: list[Any], _auth: Auth) -> list[dict[str
     return await secgroups.render_rules(s, rows)
 
 
-async def _ensure_default(request: Request, auth: Auth) -> None:
+async def _ensure_default(request: Request, auth: Auth, kind: listing.Kind) -> None:
+    listing.check(kind, request.query_params)
     if auth.project_id and policies.allowed(auth, "get_security_group", auth.project_id):
         async with core_of(request).db.writer() as s:
             await secgroups.ensure_default(s, auth.project_id)
@@ -44,7 +45,7 @@ async def list_security_groups(request: Request) -> Response:
     auth = await require_auth(request)
     if not auth.reads_all:
         policies.authorize(auth, "get_security_group", auth.project_id)
-    await _ensure_default(request, auth)
+    await _ensure_default(request, auth, secgroups.GROUP_KIND)
     query = select(m.SecurityGroup).where(secgroups.group_visible(auth))
     return await list_response(request, secgroups.GROUP_KIND, query, _groups)
 
@@ -81,7 +82,7 @@ async def list_security_group_rules(request: Request) -> Response:
     auth = await require_auth(request)
     if not auth.reads_all:
         policies.authorize(auth, "get_security_group_rule", auth.project_id)
-    await _ensure_default(request, auth)
+    await _ensure_default(request, auth, secgroups.RULE_KIND)
     query = select(m.SecurityGroupRule).where(secgroups.rule_visible(auth))
     return await list_response(request, secgroups.RULE_KIND, query, _rules)
 
