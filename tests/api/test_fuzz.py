@@ -161,6 +161,8 @@ ACTIONS = (
     "rebuild",
     "createImage",
     "os-getConsoleOutput",
+    "os-getVNCConsole",
+    "os-getSerialConsole",
     "confirmResize",
     "noSuchAction",
 )
@@ -190,6 +192,31 @@ IMAGE_FIELDS = (
     "os_glance_x",
     "custom",
 )
+
+VOLUME_FIELDS = (
+    "size",
+    "name",
+    "description",
+    "volume_type",
+    "imageRef",
+    "snapshot_id",
+    "source_volid",
+    "metadata",
+    "availability_zone",
+    "multiattach",
+)
+VOLUME_ACTIONS = (
+    "os-extend",
+    "os-set_bootable",
+    "os-update_readonly_flag",
+    "os-reset_status",
+    "os-set_image_metadata",
+    "os-unset_image_metadata",
+    "os-reserve",
+    "os-unreserve",
+    "os-noSuchAction",
+)
+VOLUME_ACTION_FIELDS = ("new_size", "bootable", "readonly", "status", "metadata", "key")
 
 ENDPOINTS = [
     # compute
@@ -223,6 +250,12 @@ ENDPOINTS = [
         "/v2.1/servers/{server}/action",
         tuple((a, ACTION_FIELDS) for a in ACTIONS),
         settles=True,
+    ),
+    Endpoint(
+        "compute",
+        "POST",
+        "/v2.1/servers/{server}/remote-consoles",
+        (("remote_console", ("protocol", "type")),),
     ),
     Endpoint("compute", "POST", "/v2.1/servers/{server}/metadata", (("metadata", ("k", "")),)),
     Endpoint("compute", "PUT", "/v2.1/servers/{server}/metadata/k", (("meta", ("k", "j")),)),
@@ -452,6 +485,95 @@ ENDPOINTS = [
     # placement
     Endpoint("placement", "GET", "/resource_providers", (), ("name", "uuid", "member_of")),
     Endpoint("placement", "GET", "/usages", (), ("project_id", "user_id")),
+    # volume
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/volumes",
+        (("volume", VOLUME_FIELDS),),
+        settles=True,
+        version="3.71",
+        valid=({"volume": {"size": 1, "name": "fz", "metadata": {"k": "v"}}},),
+    ),
+    Endpoint(
+        "volume",
+        "PUT",
+        "/v3/{admin_project}/volumes/{volume}",
+        (("volume", ("name", "description", "metadata", "size")),),
+        version="3.71",
+        valid=({"volume": {"name": "fz2"}},),
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/volumes/{volume}/action",
+        tuple((a, VOLUME_ACTION_FIELDS) for a in VOLUME_ACTIONS),
+        settles=True,
+        version="3.71",
+        valid=(
+            {"os-set_bootable": {"bootable": True}},
+            {"os-update_readonly_flag": {"readonly": False}},
+            {"os-set_image_metadata": {"metadata": {"k": "v"}}},
+        ),
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/snapshots",
+        (("snapshot", ("volume_id", "name", "force", "metadata")),),
+        settles=True,
+        version="3.71",
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/types",
+        (("volume_type", ("name", "description", "extra_specs", "is_public")),),
+        version="3.71",
+        valid=({"volume_type": {"name": "fz", "extra_specs": {"k": "v"}}},),
+    ),
+    Endpoint(
+        "volume",
+        "PUT",
+        "/v3/{admin_project}/os-quota-sets/{project}",
+        (("quota_set", ("volumes", "gigabytes", "snapshots", "bogus")),),
+        version="3.71",
+        valid=({"quota_set": {"volumes": 5}},),
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/attachments",
+        (("attachment", ("volume_uuid", "instance_uuid", "connector", "mode")),),
+        version="3.71",
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/volume-transfers",
+        (("transfer", ("volume_id", "name", "no_snapshots")),),
+        version="3.71",
+    ),
+    Endpoint(
+        "volume",
+        "GET",
+        "/v3/{admin_project}/volumes/detail",
+        (),
+        (
+            "limit",
+            "marker",
+            "sort",
+            "sort_key",
+            "sort_dir",
+            "name",
+            "status",
+            "metadata",
+            "all_tenants",
+            "with_count",
+            "created_at",
+        ),
+        version="3.71",
+    ),
 ]
 
 
@@ -622,7 +744,7 @@ def _wait_active(compute: Compute, server_id: str) -> None:
 @pytest.fixture(scope="module")
 def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    with running_cloud(tmp, services=(*SERVICES, "network"), extra_env=FAKE_ENV) as cloud:
+    with running_cloud(tmp, services=(*SERVICES, "volume", "network"), extra_env=FAKE_ENV) as cloud:
         compute = prepare(cloud)
         conn = compute.conn
         server = conn.compute.create_server(
@@ -638,6 +760,7 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
         conn.image.add_member(image.id, member=project.id)
         aggregate = conn.compute.create_aggregate(name="fuzz-agg")
         conn.image.create_metadef_namespace(namespace="FZ::target", visibility="public")
+        volume = conn.block_storage.create_volume(size=1, name="fuzz-volume")
         ids = {
             **_network_targets(cloud.url("network"), conn.auth_token),
             "server": server.id,
@@ -650,6 +773,7 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
             "metadef": "FZ::target",
             "public_image": compute.image_id,
             "admin_project": conn.current_project_id,
+            "volume": volume.id,
         }
         with httpx.Client(timeout=60) as http:
             yield FuzzCloud(compute=compute, ids=ids, http=http)
@@ -710,7 +834,8 @@ def _settle(fuzz: FuzzCloud) -> None:
 def _send(fuzz: FuzzCloud, endpoint: Endpoint, body: Any, query: dict[str, str]) -> httpx.Response:
     headers = {
         "X-Auth-Token": fuzz.token,
-        "OpenStack-API-Version": f"compute {endpoint.version}",
+        "OpenStack-API-Version": f"{'volume' if endpoint.service == 'volume' else 'compute'} "
+        f"{endpoint.version}",
         "Content-Type": endpoint.content_type,
     }
     content = None
