@@ -75,8 +75,9 @@ class NetworkApi(Protocol):
         ...
 
     async def available_networks(self, project_id: str) -> list[dict[str, Any]]:
-        """The networks `networks: auto` chooses from (Nova 2.37): the project's own
-        non-external networks, else the shared ones."""
+        """The networks `networks: auto` chooses from (Nova 2.37, `_get_available_networks`):
+        the project's own unshared networks and every shared network. Exactly one: use it;
+        more: ambiguous; none: nothing to attach."""
         ...
 
 
@@ -85,10 +86,11 @@ def usable(network: dict[str, Any], project_id: str) -> bool:
 
 
 def choose_available(found: list[dict[str, Any]], project_id: str) -> list[dict[str, Any]]:
-    own = [n for n in found if n["project_id"] == project_id and not n["router:external"]]
-    if own:
-        return own
-    return [n for n in found if n["shared"] and not n["router:external"]]
+    """Nova's `_get_available_networks`: the project's own unshared networks, then every
+    shared one (so a project with `private` and the seeded `shared` has two: ambiguous)."""
+    own = [n for n in found if n["project_id"] == project_id and not n["shared"]]
+    shared = [n for n in found if n["shared"]]
+    return own + shared
 
 
 class NetworkClient:
@@ -257,7 +259,10 @@ class HttpNetworkClient:
 
     async def available_networks(self, project_id: str) -> list[dict[str, Any]]:
         own = await self._call(
-            "GET", "/v2.0/networks", "Listing networks", params={"project_id": project_id}
+            "GET",
+            "/v2.0/networks",
+            "Listing networks",
+            params={"project_id": project_id, "shared": "false"},
         )
         shared = await self._call(
             "GET", "/v2.0/networks", "Listing networks", params={"shared": "true"}

@@ -2,7 +2,7 @@
 in-process client (on the cloud's database) and the HTTP client (as the `neutron` service
 user from `ministack init`). A port made for an instance, bound to a host with the bridge
 named as the agents name it, listed by device, unbound, deleted twice; `networks: auto`'s
-choice; another project's network is NotFound."""
+candidates (own unshared, then shared, as Nova); another project's network is NotFound."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def test_network_client(net_env: Env, shared: dict[str, Any], transport: Any) ->
                 await api.create_port(b_project, private["id"])
             a_project = net_env.people["a_member"].project_id
             mine = [n["id"] for n in await api.available_networks(a_project)]
-            assert private["id"] in mine and shared["id"] not in mine
+            assert private["id"] in mine and shared["id"] in mine
+            assert mine.index(private["id"]) < mine.index(shared["id"])
             nobody = "f" * 32
             assert shared["id"] in [n["id"] for n in await api.available_networks(nobody)]
 

@@ -60,3 +60,45 @@ def test_shared_network_visible_and_usable(net_env: Env) -> None:
         with nothing_made(net_env.cloud):
             refused = c.put(f"/v2.0/networks/{shared['id']}", json={"network": {"name": "x"}})
         assert refused.status_code == 403
+
+
+def test_other_projects_ids_in_bodies_404(net_env: Env) -> None:
+    """PROMISES 16: a create naming another project's security group, subnet or port finds
+    nothing (404) and makes nothing."""
+    a_net = net_env.network("a_member")
+    a_sub = net_env.subnet(a_net["id"], "10.73.0.0/24")
+    with net_env.http("a_member") as c:
+        a_group = c.post(
+            "/v2.0/security-groups", json={"security_group": {"name": net_env.name("sg")}}
+        ).json()["security_group"]
+        a_port = c.post("/v2.0/ports", json={"port": {"network_id": a_net["id"]}}).json()["port"]
+    b_net = net_env.network("b_member")
+    net_env.subnet(b_net["id"], "10.74.0.0/24", who="b_member")
+    with net_env.http("b_member") as c:
+        router = c.post("/v2.0/routers", json={"router": {"name": "b"}}).json()["router"]
+        with nothing_made(net_env.cloud):
+            group = c.post(
+                "/v2.0/ports",
+                json={"port": {"network_id": b_net["id"], "security_groups": [a_group["id"]]}},
+            )
+            iface = c.put(
+                f"/v2.0/routers/{router['id']}/add_router_interface",
+                json={"subnet_id": a_sub["id"]},
+            )
+            port_iface = c.put(
+                f"/v2.0/routers/{router['id']}/add_router_interface",
+                json={"port_id": a_port["id"]},
+            )
+            rule = c.post(
+                "/v2.0/security-group-rules",
+                json={
+                    "security_group_rule": {
+                        "security_group_id": a_group["id"],
+                        "direction": "ingress",
+                    }
+                },
+            )
+        assert c.delete(f"/v2.0/routers/{router['id']}").status_code == 204
+    assert [group.status_code, iface.status_code, port_iface.status_code, rule.status_code] == [
+        404
+    ] * 4

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from ministack import config
 from ministack.common.db import Database
 from ministack.network import agents
 from tests.api.network.conftest import Env
@@ -84,7 +85,7 @@ def test_over_quota_makes_nothing(net_env: Env) -> None:
 
 def _report(env: Env, host: str, agent_type: str, binary: str) -> None:
     async def go() -> None:
-        db = Database(f"sqlite:///{env.cloud.state_dir / 'ministack.db'}")
+        db = Database(config.load(env=env.cloud.env).database_url)
         try:
             await agents.report_agent(db, host, agent_type, binary, {"bridges": 1}, "nova")
         finally:
