@@ -10,6 +10,14 @@ done
 .venv/bin/ministack init
 .venv/bin/ministack up
 .venv/bin/ministack seed
+.venv/bin/python - <<'PY'
+from ministack.config import load
+from ministack.server import enabled_services
+
+settings = load()
+if "dashboard" in enabled_services(settings):
+    print(f"dashboard: {settings.endpoint('dashboard')}")
+PY
 echo "stack.sh finished in $(( $(date +%s) - started ))s"
 cat <<'MSG'
 

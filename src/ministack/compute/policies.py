@@ -20,6 +20,8 @@ RULES: Final[dict[str, str]] = {
     # servers
     "os_compute_api:servers:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:servers:show": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:servers:show:flavor-extra-specs": PROJECT_READER_OR_ADMIN,
+    "compute:server:topology:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:servers:create": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:servers:update": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:servers:delete": PROJECT_MEMBER_OR_ADMIN,
@@ -55,6 +57,7 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:flavors:show": ANY,
     "os_compute_api:os-flavor-manage:create": ADMIN,
     "os_compute_api:os-flavor-manage:delete": ADMIN,
+    "os_compute_api:os-flavor-manage:update": ADMIN,
     "os_compute_api:os-flavor-extra-specs:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-flavor-extra-specs:show": PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-flavor-extra-specs:create": ADMIN,

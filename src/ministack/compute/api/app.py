@@ -22,6 +22,7 @@ from ministack.compute.api import (
     server_groups,
     server_meta,
     server_tags,
+    server_topology,
     servers,
     usage,
     usage_audit,
@@ -52,6 +53,7 @@ def routes() -> list[BaseRoute]:
         extensions,
         server_diagnostics,
         server_tags,
+        server_topology,
         migrations,
         remote_consoles,
     ):

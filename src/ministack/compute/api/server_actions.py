@@ -23,6 +23,7 @@ from ministack.compute.api import remote_consoles, resize_actions, schemas
 from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route
 from ministack.compute.api.servers import check_unlocked, load
+from ministack.compute.api.views import LOCKED_REASON_KEY
 from ministack.compute.instances import Change
 
 
@@ -42,10 +43,16 @@ async def _reboot(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 
 async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
+    sysmeta = dict(inst.system_metadata or {})
+    reason = (body or {}).get("locked_reason")  # the schema allows it from 2.73
+    if reason is not None:
+        sysmeta[LOCKED_REASON_KEY] = reason
     await instances.cas(
         api.db,
         inst.uuid,
-        change=Change(locked=True, locked_by="admin" if auth.is_admin else "owner"),
+        change=Change(
+            locked=True, locked_by="admin" if auth.is_admin else "owner", system_metadata=sysmeta
+        ),
     )
     await instances.add_action(api.db, inst.uuid, "lock", auth.user_id, inst.project_id)
     return empty_response(202)
@@ -54,7 +61,9 @@ async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: 
 async def _unlock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     if inst.locked_by == "admin" and not auth.is_admin:
         raise errors.Forbidden("The server was locked by an admin; only an admin may unlock it.")
-    await instances.cas(api.db, inst.uuid, change=Change(locked=False, locked_by=None))
+    sysmeta = {k: v for k, v in (inst.system_metadata or {}).items() if k != LOCKED_REASON_KEY}
+    change = Change(locked=False, locked_by=None, system_metadata=sysmeta)
+    await instances.cas(api.db, inst.uuid, change=change)
     await instances.add_action(api.db, inst.uuid, "unlock", auth.user_id, inst.project_id)
     return empty_response(202)
 

@@ -1,0 +1,1 @@
+"""The dashboard: the cloud in a browser, as a client of the public OpenStack APIs."""
