@@ -340,7 +340,8 @@ def test_expired_token_is_refused(short_lived: Compute) -> None:
             compute.cloud.cli("console", "url", "show", "--serial", "ttl-vm", "-f", "json").stdout
         )["url"]
         token = token_of(url)
-        assert conn.compute.validate_console_auth_token(token).instance_uuid == server.id
+        # (no check that it is valid first: on a loaded machine 2 s may pass before it; the
+        # fake-clock tests in tests/compute/test_consoleauth.py hold the ttl exactly)
         deadline = time.monotonic() + 30
         while compute.api("GET", f"/os-console-auth-tokens/{token}").status_code == 200:
             assert time.monotonic() < deadline, "the token never expired"
