@@ -11,8 +11,11 @@ if [[ "${1:-}" == "--test" ]]; then extras=".[client,test]"; fi
 apt_packages=(python3 python3-venv python3-dev gcc pkg-config curl ca-certificates)
 for f in scripts/apt-packages.d/*.txt; do
     [[ -e "$f" ]] || continue
-    while read -r pkg _; do
+    # a line is "package [command]": with a command already on PATH the package is not needed
+    # (npm, say, may come with a nodejs that is not Debian's)
+    while read -r pkg cmd _; do
         [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+        [[ -n "${cmd:-}" && "$cmd" != \#* ]] && command -v "$cmd" >/dev/null && continue
         apt_packages+=("$pkg")
     done < "$f"
 done

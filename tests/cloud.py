@@ -216,6 +216,9 @@ def make_cloud(
     )
     for name, port in ports.items():
         env[f"MINISTACK_SERVICES_{name.upper()}_PORT"] = str(port)
+    for name in ("novnc", "serial"):  # the compute process's console proxy
+        ports[f"console_{name}"] = free_port()
+        env[f"MINISTACK_CONSOLE_{name.upper()}_PORT"] = str(ports[f"console_{name}"])
     database_url = ""
     if backend == "postgresql":
         name = f"ministack_test_{uuid.uuid4().hex[:10]}"

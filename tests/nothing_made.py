@@ -174,12 +174,28 @@ def busy_servers(target: Target) -> list[str]:
     ]
 
 
+VOLUME_BUSY = ("creating", "downloading", "deleting", "extending", "uploading")
+
+
+def busy_volumes(target: Target) -> list[str]:
+    """Volumes and snapshots with backend work under way (an earlier test's create/delete)."""
+    if not target.enabled("volume"):
+        return []
+    project = target.get("identity", "/v3/auth/tokens", headers={"X-Subject-Token": target.token})
+    project_id = project["token"]["project"]["id"]
+    out = []
+    for kind in ("volumes", "snapshots"):
+        items = target.get("volume", f"/v3/{project_id}/{kind}/detail?all_tenants=1")[kind]
+        out += [v["id"] for v in items if v["status"] in VOLUME_BUSY]
+    return out
+
+
 def settled(target: Target) -> dict[str, Any]:
     """A snapshot taken once no server is busy and two snapshots in a row agree."""
     deadline = time.monotonic() + SETTLE_DEADLINE
     previous: dict[str, Any] | None = None
     while True:
-        busy = busy_servers(target)
+        busy = busy_servers(target) + busy_volumes(target)
         current = snapshot(target) if not busy else None
         if current is not None and current == previous:
             return current

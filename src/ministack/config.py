@@ -89,7 +89,33 @@ class IdentitySection:
 
 
 # service -> the identity user it calls other services as (DevStack's names)
-SERVICE_USERS: dict[str, str] = {"compute": "nova", "image": "glance", "placement": "placement"}
+SERVICE_USERS: dict[str, str] = {
+    "compute": "nova",
+    "image": "glance",
+    "placement": "placement",
+    "network": "neutron",
+    "volume": "cinder",
+}
+
+
+@dataclass(frozen=True)
+class NetworkAgentSection:
+    enabled: bool = _opt(
+        False,
+        "Run this host's network agent (bridges, VXLAN, DHCP, metadata) with the network "
+        "service. Needs root; ./stack.sh turns it on.",
+    )
+    dhcp: bool = _opt(True, "This host serves DHCP (and metadata) for every network.")
+    local_ip: str = _opt("", "This host's VXLAN tunnel endpoint address ('' : no tunnels).")
+    underlay_device: str = _opt("", "Device VXLAN packets leave by ('' : the routing table).")
+    host_netns: str = _opt(
+        "", "Run the data plane inside this network namespace (a simulated host for tests)."
+    )
+    metadata_secret: str = _opt(
+        "", "Shared secret signing instance ids at the metadata proxy ('' : random per start)."
+    )
+    resync_interval: int = _opt(30, "Seconds between full re-syncs of the host's data plane.")
+    report_interval: int = _opt(30, "Seconds between the agents' heartbeats.")
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,10 @@ class ServiceAuthSection:
     placement_password: str = _opt(
         "", "Password of the placement service user; set by `ministack init`."
     )
+    neutron_password: str = _opt(
+        "", "Password of the neutron service user; set by `ministack init`."
+    )
+    cinder_password: str = _opt("", "Password of the cinder service user; set by `ministack init`.")
 
     def password(self, user: str) -> str:
         """The configured password of service user `user` ('' when not configured)."""
@@ -186,6 +216,40 @@ class ImageSection:
 
 
 @dataclass(frozen=True)
+class VolumeSection:
+    volumes_dir: str = _opt("", "Where the file backend keeps volumes; empty: <state_dir>/volumes.")
+    default_volume_type: str = _opt("__DEFAULT__", "Volume type of a volume created without one.")
+    storage_availability_zone: str = _opt("nova", "Availability zone of this volume service.")
+    service_down_time: int = _opt(
+        60, "Seconds without a heartbeat before a volume service is down."
+    )
+    test_delays: str = _opt(
+        "", "File backend delays in seconds for kill-and-restart tests, e.g. 'create=5,delete=5'."
+    )
+
+
+@dataclass(frozen=True)
+class ObjectSection:
+    store_dir: str = _opt("", "Where object data lives; empty means <state_dir>/objects.")
+    max_file_size: int = _opt(5368709122, "Largest single object, in bytes (Swift: 5 GiB + 2).")
+    container_listing_limit: int = _opt(10000, "Most names one listing returns (Swift: 10000).")
+    max_manifest_segments: int = _opt(1000, "Most segments in one static large object.")
+    expirer_interval: int = _opt(
+        10, "Seconds between passes of the reaper that deletes objects past X-Delete-At."
+    )
+    s3_domain: str = _opt(
+        "",
+        "Host name under which the S3 API also answers virtual-host-style requests "
+        "(<bucket>.<s3_domain>); empty: path-style only (http://host:8080/<bucket>/<key>).",
+    )
+    auditor_interval: int = _opt(
+        3600,
+        "Seconds between passes of the auditor that re-reads every object and quarantines one "
+        "whose bytes no longer match its checksum; 0: no auditor.",
+    )
+
+
+@dataclass(frozen=True)
 class ComputeSection:
     virt_driver: str = _opt("fake", "Hypervisor driver of the compute agents: fake or libvirt.")
     fake_hosts: int = _opt(1, "How many fake compute hosts this process runs (fake driver).")
@@ -194,6 +258,12 @@ class ComputeSection:
     fake_disk_gb: int = _opt(1024, "Disk (GB) each fake host reports.")
     fake_delays: str = _opt("", "Fake driver delays in seconds, e.g. 'spawn=2.0,destroy=0.5'.")
     fake_failures: str = _opt("", "Fake driver operations that fail, e.g. 'spawn,reboot'.")
+    fake_netns_guests: bool = _opt(
+        False,
+        "Fake driver: make each instance with ports a network namespace plugged like a VM "
+        "(a veth per port in its network's bridge, a DHCP client, a TCP service on port 7007 "
+        "answering its hostname). Needs root and the network agent.",
+    )
     build_timeout: int = _opt(600, "Seconds an instance may stay in BUILD before it is ERROR.")
     service_down_time: int = _opt(60, "Seconds without a heartbeat before a host is down.")
     heartbeat_interval: int = _opt(10, "Seconds between compute agent heartbeats.")
@@ -214,6 +284,56 @@ class ComputeSection:
     reserved_host_memory_mb: int = _opt(512, "Memory (MB) kept back for the host.")
     default_availability_zone: str = _opt("nova", "Availability zone of hosts in no aggregate AZ.")
     test_hooks: bool = _opt(False, "Enable the admin-only fake-driver test hook API.")
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    tenant_network_type: str = _opt(
+        "vxlan", "Type of the networks projects create: vxlan or local (Neutron's ML2 default)."
+    )
+    vni_ranges: str = _opt("1:1000", "VXLAN VNIs project networks get, as min:max (DevStack).")
+    flat_networks: tuple[str, ...] = _opt(
+        ("public",), "Physical network names a flat network may use (admin only)."
+    )
+    global_physnet_mtu: int = _opt(1500, "MTU of the underlay; VXLAN networks get 50 less.")
+    default_availability_zone: str = _opt("nova", "Availability zone of networks and routers.")
+    agent_down_time: int = _opt(75, "Seconds without a heartbeat before an agent is down.")
+    quota_network: int = _opt(100, "Networks per project (Neutron default); -1 unlimited.")
+    quota_subnet: int = _opt(100, "Subnets per project (Neutron default); -1 unlimited.")
+    quota_port: int = _opt(500, "Ports per project (Neutron default); -1 unlimited.")
+    quota_router: int = _opt(10, "Routers per project (Neutron default); -1 unlimited.")
+    quota_floatingip: int = _opt(50, "Floating IPs per project (Neutron default); -1 unlimited.")
+    quota_security_group: int = _opt(
+        10, "Security groups per project (Neutron default); -1 unlimited."
+    )
+    quota_security_group_rule: int = _opt(
+        100, "Security group rules per project (Neutron default); -1 unlimited."
+    )
+
+
+@dataclass(frozen=True)
+class ConsoleSection:
+    """The web consoles: Nova's [vnc], [serial_console] and [consoleauth] options in one place."""
+
+    enabled: bool = _opt(True, "Serve the console proxy (noVNC and serial) in the compute process.")
+    novnc_port: int = _opt(6080, "Port of the noVNC proxy (Nova's novncproxy_port).")
+    serial_port: int = _opt(6083, "Port of the serial console proxy (Nova's serialproxy_port).")
+    novncproxy_base_url: str = _opt(
+        "",
+        "Base of the noVNC URLs handed out; empty: http://<public_host>:<novnc_port>/vnc_lite.html.",
+    )
+    serialproxy_base_url: str = _opt(
+        "", "Base of the serial console URLs handed out; empty: ws://<public_host>:<serial_port>/."
+    )
+    allowed_origins: tuple[str, ...] = _opt(
+        (),
+        "Origins (scheme://host[:port]) whose pages may open a console websocket, besides the "
+        "proxy's own and the dashboard's.",
+    )
+    token_ttl: int = _opt(
+        600, "Seconds a console token stays valid (Nova's [consoleauth] token_ttl)."
+    )
+    novnc_dir: str = _opt("/usr/share/novnc", "Where noVNC's files are (Debian's novnc package).")
 
 
 @dataclass(frozen=True)
@@ -241,9 +361,14 @@ class Settings:
         default_factory=SecurityComplianceSection
     )
     service_auth: ServiceAuthSection = field(default_factory=ServiceAuthSection)
+    network_agent: NetworkAgentSection = field(default_factory=NetworkAgentSection)
     image: ImageSection = field(default_factory=ImageSection)
     libvirt: LibvirtSection = field(default_factory=LibvirtSection)
     compute: ComputeSection = field(default_factory=ComputeSection)
+    network: NetworkSection = field(default_factory=NetworkSection)
+    console: ConsoleSection = field(default_factory=ConsoleSection)
+    volume: VolumeSection = field(default_factory=VolumeSection)
+    object: ObjectSection = field(default_factory=ObjectSection)
     dashboard: DashboardSection = field(default_factory=DashboardSection)
 
     @property

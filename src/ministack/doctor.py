@@ -145,10 +145,77 @@ def dashboard_assets(s: Settings) -> Check:
     return Check("dashboard assets", True, f"installed: {', '.join(sorted(found))}")
 
 
+MIN_VOLUME_FREE = 10 << 30  # bytes free under the volume path below which doctor warns
+
+
+def volume_storage(s: Settings) -> Check:
+    """Free space where the file backend keeps volumes (the nearest existing directory)."""
+    from pathlib import Path
+
+    path = Path(s.volume.volumes_dir or s.state_path / "volumes")
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    detail = f"{free / (1 << 30):.1f} GiB free under {path}"
+    if free < MIN_VOLUME_FREE:
+        return Check(
+            "volume storage",
+            False,
+            detail + " (volumes are sparse, but their data needs room as it is written)",
+            "free space there or set [volume] volumes_dir to a larger filesystem",
+            optional=True,
+        )
+    return Check("volume storage", True, detail, optional=True)
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def network_kernel(_s: Settings) -> Check:
+    """Namespaces, bridges, veth pairs and VXLAN devices, tried in a throwaway namespace."""
+    if os.geteuid() != 0:
+        return Check(
+            "network data plane",
+            False,
+            "not root: cannot make bridges, VXLAN devices or namespaces",
+            "run ministack as root (sudo) for real networking",
+            optional=True,
+        )
+    from ministack.network.agent.linux.probe import kernel_support
+
+    failed = kernel_support()
+    if failed:
+        detail = "; ".join(f"{kind}: {message}" for kind, message in failed.items())
+        modules = " ".join(k for k in ("bridge", "veth", "vxlan") if k in failed)
+        return Check(
+            "network data plane",
+            False,
+            detail,
+            f"modprobe {modules or 'bridge veth vxlan'} (or install the kernel's extra modules)",
+            optional=True,
+        )
+    return Check("network data plane", True, "namespaces, bridges, veth and VXLAN work", "", True)
+
+
+def bridge_firewall(_s: Settings) -> Check:
+    from ministack.network.agent.linux.probe import bridge_netfilter, forward_policy_drops
+
+    if bridge_netfilter() and forward_policy_drops():
+        return Check(
+            "bridge firewall",
+            False,
+            "bridged packets pass through iptables (br_netfilter) and its FORWARD policy is DROP "
+            "(as Docker sets it): traffic between guests is dropped",
+            "sysctl -w net.bridge.bridge-nf-call-iptables=0 (or iptables -P FORWARD ACCEPT)",
+            optional=True,
+        )
+    return Check(
+        "bridge firewall", True, "no FORWARD DROP policy on bridged packets", optional=True
+    )
 
 
 CHECKS: list[Callable[[Settings], Check]] = [
@@ -162,6 +229,10 @@ CHECKS: list[Callable[[Settings], Check]] = [
     libvirtd,
     _tool("dnsmasq", "dnsmasq-base"),
     _tool("nft", "nftables"),
+    _tool("qemu-img", "qemu-utils", optional=False),
+    volume_storage,
+    network_kernel,
+    bridge_firewall,
 ]
 
 

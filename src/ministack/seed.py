@@ -6,7 +6,10 @@ its public APIs with the admin credentials of the configuration, like any client
 - the guest test image `ministack-test` (built from Debian packages, cached) registered as a
   public qcow2 image, unless an active image of that name with the same sha512 exists; an
   older image of that name is renamed, so the name stays unambiguous for `--image`;
-- DevStack's default flavors (m1.nano … m1.xlarge), each only when no flavor has its name.
+- DevStack's default flavors (m1.nano … m1.xlarge), each only when no flavor has its name;
+- DevStack's networks (when the network service runs): `private` (10.0.0.0/26, DHCP) owned
+  by the admin project and `shared` (192.168.233.0/24, shared), each with its subnet, each
+  only when missing.
 
 Idempotent, and fast when everything exists (one login, three GETs, one hash of ~13 MB).
 """
@@ -45,6 +48,20 @@ DEFAULT_FLAVORS = (
     FlavorSpec("3", "m1.medium", 4096, 40, 2),
     FlavorSpec("4", "m1.large", 8192, 80, 4),
     FlavorSpec("5", "m1.xlarge", 16384, 160, 8),
+)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    subnet: str
+    cidr: str
+    shared: bool
+
+
+DEFAULT_NETWORKS = (
+    NetworkSpec("private", "private-subnet", "10.0.0.0/26", False),
+    NetworkSpec("shared", "shared-subnet", "192.168.233.0/24", True),
 )
 
 
@@ -167,6 +184,45 @@ def ensure_flavors(settings: Settings, http: httpx.Client) -> list[str]:
     return created
 
 
+def ensure_networks(settings: Settings, http: httpx.Client) -> list[str]:
+    """Create DevStack's `private` and `shared` networks (owned by the admin project, the
+    token's) and their subnets where missing; returns what was created."""
+    base = settings.endpoint("network") + "/v2.0"
+    created = []
+    for spec in DEFAULT_NETWORKS:
+        found = _check(http.get(f"{base}/networks", params={"name": spec.name}), "listing networks")
+        networks = found.json()["networks"]
+        if networks:
+            network = networks[0]
+        else:
+            body = {"network": {"name": spec.name, "shared": spec.shared}}
+            made = _check(http.post(f"{base}/networks", json=body), f"creating {spec.name}")
+            network = made.json()["network"]
+            created.append(spec.name)
+        subnets = _check(
+            http.get(f"{base}/subnets", params={"network_id": network["id"]}), "listing subnets"
+        ).json()["subnets"]
+        if any(s["cidr"] == spec.cidr for s in subnets):
+            continue
+        body = {
+            "subnet": {
+                "name": spec.subnet,
+                "network_id": network["id"],
+                "ip_version": 4,
+                "cidr": spec.cidr,
+                "enable_dhcp": True,
+            }
+        }
+        _check(http.post(f"{base}/subnets", json=body), f"creating {spec.subnet}")
+        created.append(spec.subnet)
+    return created
+
+
+def runs(settings: Settings, service: str) -> bool:
+    enabled = settings.services.enabled
+    return "all" in enabled or service in enabled
+
+
 def seed(settings: Settings) -> list[str]:
     """Build and register the test image and create the default flavors; returns what it
     did, one line each. Raises SeedError (or GuestImageError) saying what failed."""
@@ -177,4 +233,7 @@ def seed(settings: Settings) -> list[str]:
         done.append(f"image {IMAGE_NAME} {image_id}: {'registered' if created else 'present'}")
         made = ensure_flavors(settings, http)
         done.append(f"flavors created: {', '.join(made)}" if made else "flavors: present")
+        if runs(settings, "network"):
+            nets = ensure_networks(settings, http)
+            done.append(f"networks created: {', '.join(nets)}" if nets else "networks: present")
     return done

@@ -42,15 +42,22 @@ KNOWN_SERVICES = (
     "object",
     "dashboard",
 )
+# A service whose package is not named after it ("object" is a poor module name).
+PACKAGES = {"object": "objectstore"}
 HEARTBEAT_SECONDS = 10.0
 SERVICE_DOWN_SECONDS = 60.0
+
+
+def service_module(name: str) -> str:
+    """The module with `start(ctx)` of service `name`."""
+    return f"ministack.{PACKAGES.get(name, name)}.service"
 
 
 def available_services() -> list[str]:
     out = []
     for name in KNOWN_SERVICES:
         try:
-            found = importlib.util.find_spec(f"ministack.{name}.service") is not None
+            found = importlib.util.find_spec(service_module(name)) is not None
         except ModuleNotFoundError:
             found = False
         if found:
@@ -100,7 +107,7 @@ class Process:
                 self.settings.identity.auth_url, self.settings.identity.token_cache_seconds
             )
         for name in self.services:
-            module = importlib.import_module(f"ministack.{name}.service")
+            module = importlib.import_module(service_module(name))
             runtime: Runtime = await module.start(ctx)
             self.runtimes.append(runtime)
             if runtime.app is not None:

@@ -91,6 +91,47 @@ class Endpoint:
         return f"{self.service}:{self.method}:{self.path}"
 
 
+NETWORK_FIELDS = (
+    "name",
+    "shared",
+    "mtu",
+    "router:external",
+    "provider:network_type",
+    "provider:segmentation_id",
+    "admin_state_up",
+)
+SUBNET_FIELDS = (
+    "network_id",
+    "cidr",
+    "ip_version",
+    "gateway_ip",
+    "allocation_pools",
+    "dns_nameservers",
+    "host_routes",
+    "enable_dhcp",
+)
+PORT_FIELDS = (
+    "network_id",
+    "fixed_ips",
+    "mac_address",
+    "device_owner",
+    "allowed_address_pairs",
+    "security_groups",
+    "port_security_enabled",
+    "binding:host_id",
+)
+RULE_FIELDS = (
+    "security_group_id",
+    "direction",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "ethertype",
+)
+ROUTER_FIELDS = ("name", "external_gateway_info", "routes", "distributed")
+FIP_FIELDS = ("floating_network_id", "port_id", "floating_ip_address", "subnet_id")
+NETWORK_QUERY = ("fixed_ips", "sort_key", "sort_dir", "limit", "marker", "fields", "tags", "x")
 SERVER_FIELDS = (
     "name",
     "imageRef",
@@ -120,6 +161,8 @@ ACTIONS = (
     "rebuild",
     "createImage",
     "os-getConsoleOutput",
+    "os-getVNCConsole",
+    "os-getSerialConsole",
     "confirmResize",
     "noSuchAction",
 )
@@ -149,6 +192,31 @@ IMAGE_FIELDS = (
     "os_glance_x",
     "custom",
 )
+
+VOLUME_FIELDS = (
+    "size",
+    "name",
+    "description",
+    "volume_type",
+    "imageRef",
+    "snapshot_id",
+    "source_volid",
+    "metadata",
+    "availability_zone",
+    "multiattach",
+)
+VOLUME_ACTIONS = (
+    "os-extend",
+    "os-set_bootable",
+    "os-update_readonly_flag",
+    "os-reset_status",
+    "os-set_image_metadata",
+    "os-unset_image_metadata",
+    "os-reserve",
+    "os-unreserve",
+    "os-noSuchAction",
+)
+VOLUME_ACTION_FIELDS = ("new_size", "bootable", "readonly", "status", "metadata", "key")
 
 ENDPOINTS = [
     # compute
@@ -182,6 +250,12 @@ ENDPOINTS = [
         "/v2.1/servers/{server}/action",
         tuple((a, ACTION_FIELDS) for a in ACTIONS),
         settles=True,
+    ),
+    Endpoint(
+        "compute",
+        "POST",
+        "/v2.1/servers/{server}/remote-consoles",
+        (("remote_console", ("protocol", "type")),),
     ),
     Endpoint("compute", "POST", "/v2.1/servers/{server}/metadata", (("metadata", ("k", "")),)),
     Endpoint("compute", "PUT", "/v2.1/servers/{server}/metadata/k", (("meta", ("k", "j")),)),
@@ -383,9 +457,123 @@ ENDPOINTS = [
     ),
     Endpoint("compute", "GET", "/v2.1/os-availability-zone/detail", (), ("x",)),
     Endpoint("image", "GET", "/v2/images/{image}/members", (), ("x",)),
+    # network
+    Endpoint("network", "POST", "/v2.0/networks", (("network", NETWORK_FIELDS),)),
+    Endpoint("network", "PUT", "/v2.0/networks/{network}", (("network", NETWORK_FIELDS),)),
+    Endpoint("network", "POST", "/v2.0/subnets", (("subnet", SUBNET_FIELDS),)),
+    Endpoint("network", "PUT", "/v2.0/subnets/{subnet}", (("subnet", SUBNET_FIELDS),)),
+    Endpoint("network", "POST", "/v2.0/ports", (("port", PORT_FIELDS),)),
+    Endpoint("network", "PUT", "/v2.0/ports/{port}", (("port", PORT_FIELDS),)),
+    Endpoint("network", "PUT", "/v2.0/networks/{network}/tags", ((None, ("tags",)),)),
+    Endpoint(
+        "network", "POST", "/v2.0/security-groups", (("security_group", ("name", "stateful")),)
+    ),
+    Endpoint(
+        "network", "POST", "/v2.0/security-group-rules", (("security_group_rule", RULE_FIELDS),)
+    ),
+    Endpoint("network", "POST", "/v2.0/routers", (("router", ROUTER_FIELDS),)),
+    Endpoint(
+        "network",
+        "PUT",
+        "/v2.0/routers/{router}/add_router_interface",
+        ((None, ("subnet_id", "port_id")),),
+    ),
+    Endpoint("network", "POST", "/v2.0/floatingips", (("floatingip", FIP_FIELDS),)),
+    Endpoint("network", "PUT", "/v2.0/quotas/{project}", (("quota", ("network", "port")),)),
+    Endpoint("network", "GET", "/v2.0/ports", (), NETWORK_QUERY),
+    Endpoint("network", "GET", "/v2.0/security-groups", (), NETWORK_QUERY),
     # placement
     Endpoint("placement", "GET", "/resource_providers", (), ("name", "uuid", "member_of")),
     Endpoint("placement", "GET", "/usages", (), ("project_id", "user_id")),
+    # volume
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/volumes",
+        (("volume", VOLUME_FIELDS),),
+        settles=True,
+        version="3.71",
+        valid=({"volume": {"size": 1, "name": "fz", "metadata": {"k": "v"}}},),
+    ),
+    Endpoint(
+        "volume",
+        "PUT",
+        "/v3/{admin_project}/volumes/{volume}",
+        (("volume", ("name", "description", "metadata", "size")),),
+        version="3.71",
+        valid=({"volume": {"name": "fz2"}},),
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/volumes/{volume}/action",
+        tuple((a, VOLUME_ACTION_FIELDS) for a in VOLUME_ACTIONS),
+        settles=True,
+        version="3.71",
+        valid=(
+            {"os-set_bootable": {"bootable": True}},
+            {"os-update_readonly_flag": {"readonly": False}},
+            {"os-set_image_metadata": {"metadata": {"k": "v"}}},
+        ),
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/snapshots",
+        (("snapshot", ("volume_id", "name", "force", "metadata")),),
+        settles=True,
+        version="3.71",
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/types",
+        (("volume_type", ("name", "description", "extra_specs", "is_public")),),
+        version="3.71",
+        valid=({"volume_type": {"name": "fz", "extra_specs": {"k": "v"}}},),
+    ),
+    Endpoint(
+        "volume",
+        "PUT",
+        "/v3/{admin_project}/os-quota-sets/{project}",
+        (("quota_set", ("volumes", "gigabytes", "snapshots", "bogus")),),
+        version="3.71",
+        valid=({"quota_set": {"volumes": 5}},),
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/attachments",
+        (("attachment", ("volume_uuid", "instance_uuid", "connector", "mode")),),
+        version="3.71",
+    ),
+    Endpoint(
+        "volume",
+        "POST",
+        "/v3/{admin_project}/volume-transfers",
+        (("transfer", ("volume_id", "name", "no_snapshots")),),
+        version="3.71",
+    ),
+    Endpoint(
+        "volume",
+        "GET",
+        "/v3/{admin_project}/volumes/detail",
+        (),
+        (
+            "limit",
+            "marker",
+            "sort",
+            "sort_key",
+            "sort_dir",
+            "name",
+            "status",
+            "metadata",
+            "all_tenants",
+            "with_count",
+            "created_at",
+        ),
+        version="3.71",
+    ),
 ]
 
 
@@ -433,6 +621,32 @@ VALID: dict[str, tuple[Any, ...]] = {
     "POST /v3/roles": ({"role": {"name": "fz"}},),
     "POST /v3/regions": ({"region": {"id": "fz"}},),
     "POST /v3/services": ({"service": {"type": "fz", "name": "fz"}},),
+    "POST /v2.0/networks": ({"network": {"name": "fz"}},),
+    "PUT /v2.0/networks/{network}": ({"network": {"name": "fz", "mtu": 1400}},),
+    "POST /v2.0/subnets": (
+        {"subnet": {"network_id": "{network}", "cidr": "10.99.1.0/24", "ip_version": 4}},
+    ),
+    "PUT /v2.0/subnets/{subnet}": ({"subnet": {"dns_nameservers": ["10.99.0.53"]}},),
+    "POST /v2.0/ports": (
+        {"port": {"network_id": "{network}", "fixed_ips": [{"subnet_id": "{subnet}"}]}},
+    ),
+    "PUT /v2.0/ports/{port}": ({"port": {"name": "fz", "allowed_address_pairs": []}},),
+    "PUT /v2.0/networks/{network}/tags": ({"tags": ["a", "b"]},),
+    "POST /v2.0/security-group-rules": (
+        {
+            "security_group_rule": {
+                "security_group_id": "{secgroup}",
+                "direction": "ingress",
+                "protocol": "tcp",
+                "port_range_min": 80,
+                "port_range_max": 80,
+            }
+        },
+    ),
+    "POST /v2.0/routers": ({"router": {"name": "fz"}},),
+    "PUT /v2.0/routers/{router}/add_router_interface": ({"subnet_id": "{subnet}"},),
+    "POST /v2.0/floatingips": ({"floatingip": {"floating_network_id": "{external}"}},),
+    "PUT /v2.0/quotas/{project}": ({"quota": {"network": 50}},),
 }
 DROP = object()
 
@@ -530,7 +744,7 @@ def _wait_active(compute: Compute, server_id: str) -> None:
 @pytest.fixture(scope="module")
 def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    with running_cloud(tmp, services=SERVICES, extra_env=FAKE_ENV) as cloud:
+    with running_cloud(tmp, services=(*SERVICES, "volume", "network"), extra_env=FAKE_ENV) as cloud:
         compute = prepare(cloud)
         conn = compute.conn
         server = conn.compute.create_server(
@@ -546,7 +760,9 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
         conn.image.add_member(image.id, member=project.id)
         aggregate = conn.compute.create_aggregate(name="fuzz-agg")
         conn.image.create_metadef_namespace(namespace="FZ::target", visibility="public")
+        volume = conn.block_storage.create_volume(size=1, name="fuzz-volume")
         ids = {
+            **_network_targets(cloud.url("network"), conn.auth_token),
             "server": server.id,
             "flavor": compute.flavor_id,
             "project": project.id,
@@ -557,9 +773,46 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
             "metadef": "FZ::target",
             "public_image": compute.image_id,
             "admin_project": conn.current_project_id,
+            "volume": volume.id,
         }
         with httpx.Client(timeout=60) as http:
             yield FuzzCloud(compute=compute, ids=ids, http=http)
+
+
+def _network_targets(url: str, token: str) -> dict[str, str]:
+    """A network with a subnet and a port, a security group, a router and an external
+    network with a subnet, for the network endpoints' paths and valid bodies."""
+    with httpx.Client(base_url=url, headers={"X-Auth-Token": token}, timeout=60) as c:
+
+        def made(path: str, key: str, body: dict[str, Any]) -> str:
+            resp = c.post(path, json={key: body})
+            assert resp.status_code == 201, resp.text
+            return str(resp.json()[key]["id"])
+
+        network = made("/v2.0/networks", "network", {"name": "fz-net"})
+        subnet = made(
+            "/v2.0/subnets",
+            "subnet",
+            {"network_id": network, "cidr": "10.98.0.0/24", "ip_version": 4},
+        )
+        external = made(
+            "/v2.0/networks",
+            "network",
+            {"name": "fz-ext", "router:external": True, "provider:network_type": "local"},
+        )
+        made(
+            "/v2.0/subnets",
+            "subnet",
+            {"network_id": external, "cidr": "172.30.0.0/24", "ip_version": 4},
+        )
+        return {
+            "network": network,
+            "subnet": subnet,
+            "external": external,
+            "port": made("/v2.0/ports", "port", {"network_id": network}),
+            "secgroup": made("/v2.0/security-groups", "security_group", {"name": "fz"}),
+            "router": made("/v2.0/routers", "router", {"name": "fz"}),
+        }
 
 
 def _settle(fuzz: FuzzCloud) -> None:
@@ -581,7 +834,8 @@ def _settle(fuzz: FuzzCloud) -> None:
 def _send(fuzz: FuzzCloud, endpoint: Endpoint, body: Any, query: dict[str, str]) -> httpx.Response:
     headers = {
         "X-Auth-Token": fuzz.token,
-        "OpenStack-API-Version": f"compute {endpoint.version}",
+        "OpenStack-API-Version": f"{'volume' if endpoint.service == 'volume' else 'compute'} "
+        f"{endpoint.version}",
         "Content-Type": endpoint.content_type,
     }
     content = None

@@ -13,6 +13,7 @@ from ministack.identity import policies as identity_policies
 from ministack.identity.api import resources
 from ministack.image import policies as image_policies
 from ministack.placement import policies as placement_policies
+from ministack.volume import policies as volume_policies
 
 
 def _auth(roles: tuple[str, ...], project: str | None = "p1", user: str = "u1") -> Auth:
@@ -42,6 +43,7 @@ TABLES = {
     "image": image_policies.RULES,
     "compute": compute_policies.RULES,
     "placement": placement_policies.RULES,
+    "volume": volume_policies.RULES,
 }
 ROWS = [(service, name) for service, table in TABLES.items() for name in table]
 READ_VERBS = re.compile(
@@ -164,6 +166,8 @@ def test_every_rule_a_handler_names_is_in_its_table() -> None:
     image = _used_names("image", r'authorize\(\s*auth,\s*"(\w+)"')
     image |= _used_names("image", r'enforce_write\(\s*auth,\s*img,\s*"(\w+)"')
     assert image and image <= set(image_policies.RULES), image - set(image_policies.RULES)
+    volume = _used_names("volume", r'caller\(\s*request,\s*"([^"]+)"')
+    assert volume and volume <= set(volume_policies.RULES), volume - set(volume_policies.RULES)
     identity = _used_names("identity", r'"(identity:\w+)"')
     for coll in (
         resources.DOMAINS,

@@ -132,6 +132,7 @@ def test_init_writes_hostile_passwords_as_inert_data(tmp_path: Path) -> None:
             "compute": {"virt_driver": "libvirt"},
         }
         assert sorted(service_passwords) == [
+            "cinder_password",
             "glance_password",
             "nova_password",
             "placement_password",

@@ -23,7 +23,16 @@ from sqlalchemy.orm import DeclarativeBase
 
 from ministack.common import files
 
-MIGRATION_SERVICES = ("common", "identity", "image", "compute", "placement", "network", "volume")
+MIGRATION_SERVICES = (
+    "common",
+    "identity",
+    "image",
+    "compute",
+    "placement",
+    "network",
+    "volume",
+    "objectstore",
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -35,6 +35,10 @@ class PublicOrigin:
             scope["scheme"] = self.scheme if scope["type"] == "http" else _ws(self.scheme)
             scope["server"] = self.server
             headers = [(k, v) for k, v in scope.get("headers", []) if k != b"host"]
+            # the Host the client sent, for protocols that sign it (the object store's S3 API)
+            scope["client_host"] = next(
+                (v for k, v in scope.get("headers", []) if k == b"host"), self.host
+            )
             scope["headers"] = [(b"host", self.host), *headers]
         await self.app(scope, receive, send)
 

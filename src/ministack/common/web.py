@@ -190,6 +190,7 @@ def make_app(
             Exception: unexpected,
         },
     )
+    app.state.service = service  # access rules of app credentials name it (common/auth.py)
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
     served = ApiMiddleware(app, service=service, style=style, max_body=max_body)

@@ -65,6 +65,10 @@ class Change:
     access_ip_v6: str | Unset | None = UNSET
     locked: bool | Unset = UNSET
     locked_by: str | Unset | None = UNSET
+    hostname: str | Unset = UNSET
+    key_name: str | Unset | None = UNSET
+    key_data: str | Unset | None = UNSET
+    user_data: str | Unset | None = UNSET
 
     def values(self) -> dict[str, Any]:
         """The columns to write, by attribute name."""
@@ -210,9 +214,10 @@ async def whole_step(
     task_states: Collection[str | None] | None = None,
     on_host: str | None = _ANY,
     change: Change = NO_CHANGE,
+    host: str | None = None,
 ) -> bool:
-    """`cas` (when `change` is not empty) and record a finished event that began at `started`,
-    in one transaction. Returns whether the state moved."""
+    """`cas` (when `change` is not empty) and record a finished event that began at `started`
+    on `host` (the service's host), in one transaction. Returns whether the state moved."""
     async with db.writer() as s:
         moved = True
         if change:
@@ -228,6 +233,7 @@ async def whole_step(
                     finish_time=utcnow(),
                     result="Error" if error else "Success",
                     traceback=error,
+                    host=host,
                 )
             )
         return moved

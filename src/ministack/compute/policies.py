@@ -20,6 +20,8 @@ RULES: Final[dict[str, str]] = {
     # servers
     "os_compute_api:servers:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:servers:show": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:servers:show:flavor-extra-specs": PROJECT_READER_OR_ADMIN,
+    "compute:server:topology:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:servers:create": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:servers:update": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:servers:delete": PROJECT_MEMBER_OR_ADMIN,
@@ -38,6 +40,7 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:os-lock-server:lock": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-lock-server:unlock": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-console-output": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-remote-consoles": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-instance-actions:list": PROJECT_READER_OR_ADMIN,
     "os_compute_api:server-metadata:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:server-metadata:show": PROJECT_READER_OR_ADMIN,
@@ -54,6 +57,7 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:flavors:show": ANY,
     "os_compute_api:os-flavor-manage:create": ADMIN,
     "os_compute_api:os-flavor-manage:delete": ADMIN,
+    "os_compute_api:os-flavor-manage:update": ADMIN,
     "os_compute_api:os-flavor-extra-specs:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-flavor-extra-specs:show": PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-flavor-extra-specs:create": ADMIN,
@@ -114,6 +118,7 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:servers:migrations:index": ADMIN,
     "os_compute_api:os-server-diagnostics": ADMIN,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
+    "os_compute_api:os-console-auth-tokens": ADMIN,
     # ministack's own: the fake driver's test hook
     "ministack:fake-hosts:update": ADMIN,
 }

@@ -13,6 +13,7 @@ from ministack.compute.agent.group import AgentGroup, host_names
 from ministack.compute.api.app import build
 from ministack.compute.api.common import Api
 from ministack.compute.conductor import Conductor
+from ministack.compute.consoleproxy.server import ConsoleProxy
 from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
 from ministack.config import SERVICE_USERS
@@ -39,6 +40,9 @@ async def start_agents(ctx: Context) -> AgentGroup:
 async def start(ctx: Context) -> Runtime:
     """Serve the scheduler and conductor on the bus, start the agents, return the API."""
     settings = ctx.settings
+    proxy = ConsoleProxy(settings, ctx.db)
+    if settings.console.enabled:
+        await proxy.start()  # first: a taken port fails the start before anything runs
     placement = PlacementClient(ctx.db)
     images = images_for(ctx)
     scheduler = Scheduler(settings, ctx.db, placement)
@@ -53,6 +57,7 @@ async def start(ctx: Context) -> Runtime:
     app = build(api, ctx.validator, settings.identity.max_request_body_size)
 
     async def stop() -> None:
+        await proxy.stop()
         if group is not None:
             await group.stop()
         await conductor.stop()

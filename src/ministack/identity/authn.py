@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.db import utcnow
 from ministack.identity import models as m
+from ministack.identity import trusts
 from ministack.identity.core import LOGIN_FAILED, IdentityCore, Ref, TokenInfo
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 from ministack.identity.tokens import (
@@ -24,6 +25,8 @@ from ministack.identity.tokens import (
     SCOPE_SYSTEM,
     SYSTEM_ALL,
 )
+
+TRUST_SCOPE = "OS-TRUST:trust"
 
 
 def _obj(parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -53,6 +56,8 @@ async def authenticate(core: IdentityCore, body: dict[str, Any]) -> TokenInfo:
             user = await _password_user(
                 core, s, _obj(identity, "password", "auth.identity.password")
             )
+            if _trust_spec(auth) is not None:
+                return await trusts.issue(core, user, ("password",), _trust_spec(auth))
             scope_key = ("scope-of", user.id, repr(auth.get("scope")))
             scope = await core.cached(scope_key, lambda: _scope(s, auth, user))
             return await core.issue(user, ("password",), scope)
@@ -112,6 +117,12 @@ async def _login_row(
     user, domain = row
     ref = Ref(user.id, user.name, domain.id, domain.name)
     return ref, user.password_hash, bool(user.enabled and domain.enabled), user.password_expires_at
+
+
+def _trust_spec(auth: dict[str, Any]) -> Any:
+    """The ``OS-TRUST:trust`` part of a trust scope, or None for any other scope."""
+    scope = auth.get("scope")
+    return scope.get(TRUST_SCOPE) if isinstance(scope, dict) else None
 
 
 def _domain_filter(domain: dict[str, Any], where: str) -> list[Any]:
@@ -176,8 +187,17 @@ async def _rescope(
     old = await core.validate(_str(spec, "id", "auth.identity.token.id"))
     if old.payload.app_cred_id:
         raise errors.Forbidden("An application credential token cannot be rescoped.")
-    scope = await _scope(s, auth, old.user) if "scope" in auth else (SCOPE_NONE, None)
+    if old.trust is not None:
+        raise errors.Forbidden(
+            "Using trust-scoped token to create another token. "
+            "Create a new trust-scoped token instead."
+        )
     methods = tuple(dict.fromkeys((*old.payload.methods, "token")))
+    if _trust_spec(auth) is not None:
+        return await trusts.issue(
+            core, old.user, methods, _trust_spec(auth), expires_at=old.payload.expires_at
+        )
+    scope = await _scope(s, auth, old.user) if "scope" in auth else (SCOPE_NONE, None)
     return await core.issue(
         old.user, methods, scope, expires_at=old.payload.expires_at, audit_id=old.payload.audit_id
     )

@@ -12,14 +12,15 @@ and find their endpoints in its catalog.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from ministack.common import errors
-from ministack.common.auth import Auth
+from ministack.common.auth import AccessRule, Auth
 from ministack.config import Settings
 from ministack.identity.core import IdentityCore
 
@@ -75,6 +76,9 @@ def auth_from_body(body: dict[str, object]) -> Auth:
     system = body.get("system")
     roles = body.get("roles") or []
     assert isinstance(roles, list)
+    trust = body.get("OS-TRUST:trust")
+    app_cred = body.get("application_credential")
+    rules = app_cred.get("access_rules") if isinstance(app_cred, dict) else None
     expires = str(body["expires_at"]).rstrip("Z")
     return Auth(
         user_id=user["id"],
@@ -90,7 +94,66 @@ def auth_from_body(body: dict[str, object]) -> Auth:
         system_scope=next((k for k, v in system.items() if v), None)
         if isinstance(system, dict)
         else None,
+        trust_id=trust["id"] if isinstance(trust, dict) else None,
+        access_rules=tuple(AccessRule(r["service"], r["method"], r["path"]) for r in rules)
+        if rules
+        else None,
     )
+
+
+class S3Signatures(Protocol):
+    """Checks an S3 request's signature against the EC2 credentials identity keeps."""
+
+    async def check(self, access: str, string_to_sign: bytes, signature: str) -> Auth:
+        """The Auth of a token for the credential's project; errors.Unauthorized when the
+        access key is unknown or the signature does not match."""
+        ...
+
+
+class LocalS3Signatures:
+    """In-process: asks identity's core directly (no HTTP hop)."""
+
+    def __init__(self, core: IdentityCore) -> None:
+        self.core = core
+
+    async def check(self, access: str, string_to_sign: bytes, signature: str) -> Auth:
+        from ministack.identity.s3tokens import s3_token
+
+        return (await s3_token(self.core, access, string_to_sign, signature)).to_auth()
+
+
+class HttpS3Signatures:
+    """Over HTTP: Keystone's ``POST /v3/s3tokens``, as Swift's s3token middleware asks it."""
+
+    def __init__(self, auth_url: str) -> None:
+        self.auth_url = auth_url.rstrip("/")
+        self._client = httpx.AsyncClient(timeout=10.0)
+
+    async def check(self, access: str, string_to_sign: bytes, signature: str) -> Auth:
+        body = {
+            "credentials": {
+                "access": access,
+                "token": base64.b64encode(string_to_sign).decode(),
+                "signature": signature,
+            }
+        }
+        try:
+            resp = await self._client.post(f"{self.auth_url}/s3tokens", json=body)
+        except httpx.HTTPError as exc:
+            raise errors.ServiceUnavailable(f"The identity service is unreachable: {exc}") from None
+        if resp.status_code != 200:
+            raise errors.Unauthorized("The request signature we calculated does not match.")
+        return auth_from_body(resp.json()["token"])
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def s3_signatures(validator: object, settings: Settings) -> S3Signatures:
+    """In-process when identity runs here (its validator is local), else over HTTP."""
+    if isinstance(validator, LocalValidator):
+        return LocalS3Signatures(validator.core)
+    return HttpS3Signatures(settings.identity_url)
 
 
 class ServiceSession:

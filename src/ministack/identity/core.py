@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import context, errors
-from ministack.common.auth import Auth
+from ministack.common.auth import AccessRule, Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
@@ -63,6 +63,16 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class TrustRef:
+    """The trust a trust-scoped token stands on, as its token body shows it."""
+
+    id: str
+    impersonation: bool
+    trustor_id: str
+    trustee_id: str
+
+
+@dataclass(frozen=True)
 class TokenInfo:
     """Everything a validated token stands for, ready to render or to authorize with."""
 
@@ -72,6 +82,9 @@ class TokenInfo:
     roles: tuple[Ref, ...] = ()
     project: Ref | None = None
     domain: Ref | None = None
+    trust: TrustRef | None = None
+    # an application credential's access rules (None: the credential has none)
+    access_rules: tuple[AccessRule, ...] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,6 +105,8 @@ class TokenInfo:
             domain_id=self.domain.id if self.domain else None,
             domain_name=self.domain.name if self.domain else None,
             system_scope=self.system,
+            trust_id=self.trust.id if self.trust else None,
+            access_rules=self.access_rules,
         )
 
 
@@ -272,11 +287,44 @@ class IdentityCore:
     ) -> TokenInfo:
         if p.scope_type == SCOPE_NONE:
             return TokenInfo(token=token, payload=p, user=user)
+        if p.trust_id is not None:
+            by_trust = await self.cached(
+                ("trust-scope", p.user_id, p.trust_id),
+                lambda: self._load_trust(s, p.trust_id or "", user),
+            )
+            return TokenInfo(
+                token=token,
+                payload=p,
+                user=by_trust[0],
+                trust=by_trust[1],
+                project=by_trust[2],
+                roles=by_trust[3],
+            )
         key = ("scope", user.id, p.scope_type, p.scope_id, p.app_cred_id)
         project, domain, roles = await self.cached(key, lambda: self._load_scope(s, p, user))
+        rules = None
+        if p.app_cred_id is not None:
+            cred_id = p.app_cred_id
+            rules = await self.cached(("rules", cred_id), lambda: self._access_rules(s, cred_id))
         return TokenInfo(
-            token=token, payload=p, user=user, roles=roles, project=project, domain=domain
+            token=token,
+            payload=p,
+            user=user,
+            roles=roles,
+            project=project,
+            domain=domain,
+            access_rules=rules,
         )
+
+    async def _access_rules(self, s: AsyncSession, cred_id: str) -> tuple[AccessRule, ...] | None:
+        rows = (
+            await s.execute(
+                select(m.AccessRule.service, m.AccessRule.method, m.AccessRule.path)
+                .join(m.AppCredAccessRule, m.AppCredAccessRule.access_rule_id == m.AccessRule.id)
+                .where(m.AppCredAccessRule.app_cred_id == cred_id)
+            )
+        ).all()
+        return tuple(AccessRule(*row) for row in rows) or None
 
     async def _load_scope(
         self, s: AsyncSession, p: TokenPayload, user: Ref
@@ -302,6 +350,35 @@ class IdentityCore:
         if not roles:
             raise errors.Unauthorized(TOKEN_INVALID)
         return project, domain, roles
+
+    async def _load_trust(
+        self, s: AsyncSession, trust_id: str, trustee: Ref
+    ) -> tuple[Ref, TrustRef, Ref, tuple[Ref, ...]]:
+        """(the token's user, the trust, its project, the delegated roles the trustor still
+        holds there) for a token of `trustee` on the trust; invalid once the trust is deleted,
+        its trustor disabled or left with none of its roles (Keystone's trust-scoped token).
+        A redelegated trust's roles are checked against the first trustor of its chain."""
+        trust = await s.get(m.Trust, trust_id)
+        if trust is None or trust.trustee_user_id != trustee.id or trust.project_id is None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        root: m.Trust | None = trust  # a redelegated trust gives what the first trustor holds
+        while root is not None and root.redelegated_trust_id:
+            root = await s.get(m.Trust, root.redelegated_trust_id)
+        trustor = await self._enabled_user(s, trust.trustor_user_id)
+        project = await self.enabled_project(s, trust.project_id)
+        if root is None or trustor is None or project is None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        if await self._enabled_user(s, root.trustor_user_id) is None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        held = await self.effective_roles(
+            s, root.trustor_user_id, "project", project.id, project.domain_id
+        )
+        delegated = await self.with_implied(s, set(trust.roles))
+        roles = tuple(r for r in held if r.id in delegated)
+        if not roles:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        ref = TrustRef(trust.id, trust.impersonation, trustor.id, trustee.id)
+        return (trustor if trust.impersonation else trustee), ref, project, roles
 
     async def enabled_project(self, s: AsyncSession, project_id: str) -> Ref | None:
         row = (
@@ -358,6 +435,15 @@ class IdentityCore:
         )
         if not role_ids:
             return ()
+        role_ids = await self.with_implied(s, role_ids)
+        rows = (
+            await s.execute(select(m.Role.id, m.Role.name).where(m.Role.id.in_(role_ids)))
+        ).all()
+        return tuple(sorted((Ref(r[0], r[1]) for r in rows), key=lambda r: r.name))
+
+    async def with_implied(self, s: AsyncSession, role_ids: set[str]) -> set[str]:
+        """The roles and every role they imply, transitively."""
+        role_ids = set(role_ids)
         implied = (
             await s.execute(select(m.ImpliedRole.prior_role_id, m.ImpliedRole.implied_role_id))
         ).all()
@@ -366,10 +452,7 @@ class IdentityCore:
             new = {imp for prior, imp in implied if prior in frontier} - role_ids
             role_ids |= new
             frontier = new
-        rows = (
-            await s.execute(select(m.Role.id, m.Role.name).where(m.Role.id.in_(role_ids)))
-        ).all()
-        return tuple(sorted((Ref(r[0], r[1]) for r in rows), key=lambda r: r.name))
+        return role_ids
 
     async def _app_cred_roles(
         self, s: AsyncSession, app_cred_id: str, roles: tuple[Ref, ...]
@@ -390,6 +473,7 @@ class IdentityCore:
         expires_at: dt.datetime | None = None,
         audit_id: str | None = None,
         app_cred_id: str | None = None,
+        trust_id: str | None = None,
     ) -> TokenInfo:
         """Make a token for an authenticated user in the requested scope (401 if no role there)."""
         now = utcnow_precise()
@@ -400,9 +484,13 @@ class IdentityCore:
             scope_type=scope[0],
             scope_id=scope[1],
             issued_at=now,
-            expires_at=min(expires_at, now + life) if expires_at else now + life,
+            # whole seconds, as Keystone's tokens expire (their bodies say ...:SS.000000Z)
+            expires_at=(min(expires_at, now + life) if expires_at else now + life).replace(
+                microsecond=0
+            ),
             audit_id=audit_id or new_audit_id(),
             app_cred_id=app_cred_id,
+            trust_id=trust_id,
         )
         token = self.codec.encode(payload)
         async with self.db.session() as s:

@@ -179,3 +179,98 @@ class Credential(Base):
     encrypted_blob: Mapped[str] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Trust(Base):
+    """OS-TRUST: the trustor lets the trustee act with some of its roles on one project.
+    `roles` are role ids; `remaining_uses` counts the trust-scoped tokens still to be issued
+    (None: unlimited); a redelegated trust names the trust it came from."""
+
+    __tablename__ = "identity_trusts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trustor_user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    trustee_user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    impersonation: Mapped[bool] = mapped_column(Boolean, default=False)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    remaining_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    allow_redelegation: Mapped[bool] = mapped_column(Boolean, default=False)
+    redelegation_count: Mapped[int] = mapped_column(Integer, default=0)
+    redelegated_trust_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EndpointGroup(Base):
+    """OS-EP-FILTER: the endpoints whose attributes match `filters` (interface, service_id,
+    region_id)."""
+
+    __tablename__ = "identity_endpoint_groups"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProjectEndpoint(Base):
+    """An endpoint associated with a project: the project's catalog then lists only its
+    associated endpoints (directly or through endpoint groups)."""
+
+    __tablename__ = "identity_project_endpoints"
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoints.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ProjectEndpointGroup(Base):
+    __tablename__ = "identity_project_endpoint_groups"
+    endpoint_group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoint_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DomainConfig(Base):
+    """A domain's own configuration (``/v3/domains/{id}/config``): `config` holds the options
+    shown, `sensitive` the encrypted JSON of the others (the LDAP password)."""
+
+    __tablename__ = "identity_domain_configs"
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domains.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sensitive: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccessRule(Base):
+    """What a token of an application credential may call: one service type, HTTP method and
+    path template (``*`` one segment, ``**`` any). Kept per user; credentials share them."""
+
+    __tablename__ = "identity_access_rules"
+    __table_args__ = (UniqueConstraint("user_id", "service", "method", "path"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    service: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(255))
+
+
+class AppCredAccessRule(Base):
+    __tablename__ = "identity_app_cred_access_rules"
+    app_cred_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_app_credentials.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_rule_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_access_rules.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -41,6 +41,9 @@ RULES: Final[dict[str, str]] = {
     "identity:list_application_credentials": OWN_READ,
     "identity:get_application_credential": OWN_READ,
     "identity:delete_application_credential": ADMIN_OR_OWNER,
+    "identity:list_access_rules": OWN_READ,
+    "identity:get_access_rule": OWN_READ,
+    "identity:delete_access_rule": ADMIN_OR_OWNER,
     # tokens: the subject itself, a service, a system reader or an admin
     "identity:validate_token": f"{SERVICE_OR_ADMIN} | system_reader | owner",
     # projects: an admin, a system or domain reader, or a user of the project for a read
@@ -106,6 +109,39 @@ RULES: Final[dict[str, str]] = {
     "identity:ec2_get_credential": OWN_READ,
     "identity:ec2_create_credential": ADMIN_OR_OWNER,
     "identity:ec2_delete_credential": ADMIN_OR_OWNER,
+    # trusts (keystone/common/policies/trust.py): the trustor creates and deletes; trustor and
+    # trustee read ("owner" is checked against each); a system reader reads them all
+    "identity:create_trust": OWNER,
+    "identity:list_trusts": SYSTEM_READ,
+    "identity:list_trusts_for_trustor": OWN_READ,
+    "identity:list_trusts_for_trustee": OWN_READ,
+    "identity:get_trust": OWN_READ,
+    "identity:list_roles_for_trust": OWN_READ,
+    "identity:get_role_for_trust": OWN_READ,
+    "identity:delete_trust": ADMIN_OR_OWNER,
+    # endpoint groups and project endpoints (OS-EP-FILTER): admins change, system readers read
+    "identity:create_endpoint_group": ADMIN,
+    "identity:list_endpoint_groups": SYSTEM_READ,
+    "identity:get_endpoint_group": SYSTEM_READ,
+    "identity:update_endpoint_group": ADMIN,
+    "identity:delete_endpoint_group": ADMIN,
+    "identity:list_projects_associated_with_endpoint_group": SYSTEM_READ,
+    "identity:list_endpoints_associated_with_endpoint_group": SYSTEM_READ,
+    "identity:get_endpoint_group_in_project": SYSTEM_READ,
+    "identity:list_endpoint_groups_for_project": SYSTEM_READ,
+    "identity:add_endpoint_group_to_project": ADMIN,
+    "identity:remove_endpoint_group_from_project": ADMIN,
+    "identity:list_projects_for_endpoint": SYSTEM_READ,
+    "identity:add_endpoint_to_project": ADMIN,
+    "identity:check_endpoint_in_project": SYSTEM_READ,
+    "identity:list_endpoints_for_project": SYSTEM_READ,
+    "identity:remove_endpoint_from_project": ADMIN,
+    # domain-specific configuration (stored and shown; ministack uses no LDAP)
+    "identity:create_domain_config": ADMIN,
+    "identity:get_domain_config": SYSTEM_READ,
+    "identity:update_domain_config": ADMIN,
+    "identity:delete_domain_config": ADMIN,
+    "identity:get_domain_config_default": SYSTEM_READ,
 }
 
 

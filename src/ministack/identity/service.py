@@ -8,18 +8,34 @@ from ministack.common.db import Database
 from ministack.common.runtime import Context, Runtime
 from ministack.common.web import make_app
 from ministack.config import Settings
-from ministack.identity.api import assignments, auth, credentials, crud, resources, tags, users
+from ministack.identity.api import (
+    access_rules,
+    assignments,
+    auth,
+    credentials,
+    crud,
+    domain_config,
+    endpoint_filter,
+    resources,
+    tags,
+    trusts,
+    users,
+)
 from ministack.identity.client import LocalValidator
 from ministack.identity.core import IdentityCore
 
 
 def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     """The identity API's ASGI app."""
-    routes = list(auth.ROUTES) + list(users.ROUTES) + list(tags.ROUTES)
+    # the domain config defaults (/v3/domains/config/...) come before /v3/domains/{id}
+    routes = list(auth.ROUTES) + list(users.ROUTES) + list(tags.ROUTES) + domain_config.ROUTES
     for coll in resources.ALL:
         routes += crud.routes(coll)
     routes += assignments.ROUTES
     routes += credentials.ROUTES
+    routes += trusts.ROUTES
+    routes += endpoint_filter.ROUTES
+    routes += access_rules.ROUTES
     _app, served = make_app(
         "identity",
         routes,

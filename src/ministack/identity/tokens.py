@@ -1,7 +1,8 @@
 """Token format: Fernet-encrypted, msgpack-packed payloads (as Keystone's fernet tokens).
 
 A token carries who (user), how (methods), what scope (project, domain, the system or none), when it
-expires and an audit id; nothing else is stored per token. Revocation is by events.
+expires and an audit id, and the application credential or trust it came from; nothing else is
+stored per token. Revocation is by events.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class TokenPayload:
     expires_at: dt.datetime
     audit_id: str
     app_cred_id: str | None = None
+    trust_id: str | None = None  # OS-TRUST: user_id is then the trustee
 
 
 def new_audit_id() -> str:
@@ -64,6 +66,7 @@ class TokenCodec:
                 int(p.expires_at.timestamp() * 1_000_000),
                 p.audit_id,
                 p.app_cred_id,
+                p.trust_id,
             ]
         )
         return self._fernet.encrypt(packed).decode().rstrip("=")
@@ -76,7 +79,7 @@ class TokenCodec:
         try:
             raw = self._fernet.decrypt(padded.encode())
             fields = msgpack.unpackb(raw)
-            _v, user, mask, stype, sid, issued, expires, audit, app = fields
+            _v, user, mask, stype, sid, issued, expires, audit, app, *rest = fields
         except (InvalidToken, ValueError, TypeError, msgpack.UnpackException):
             return None
         methods = tuple(m for i, m in enumerate(METHODS) if mask & (1 << i))
@@ -89,6 +92,7 @@ class TokenCodec:
             expires_at=_from_us(expires),
             audit_id=audit,
             app_cred_id=app,
+            trust_id=rest[0] if rest else None,
         )
 
 

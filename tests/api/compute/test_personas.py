@@ -231,6 +231,13 @@ CASES = [
     ("os_compute_api:os-server-tags:index", "GET", "/servers/{sid}/tags", None, True),
     ("os_compute_api:os-server-tags:update", "PUT", "/servers/{sid}/tags/persona", None, True),
     ("os_compute_api:extensions", "GET", "/extensions", None, False),
+    (
+        "os_compute_api:os-remote-consoles",
+        "POST",
+        "/servers/{sid}/remote-consoles",
+        {"remote_console": {"protocol": "serial", "type": "serial"}},
+        True,
+    ),
 ]
 
 

@@ -4,6 +4,7 @@ in a domain that does not exist."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -191,3 +192,21 @@ def test_domain_reader_reads_its_own_domain_and_changes_nothing(identity_cloud: 
         assert _api(identity_cloud, "GET", path, token).status_code == 403, path
     create_body = {"project": {"name": "no", "domain_id": domain}}
     assert _api(identity_cloud, "POST", "/projects", token, create_body).status_code == 403
+
+
+def test_token_times_are_written_as_keystone_writes_them(identity_cloud: Cloud) -> None:
+    """Whole seconds with six zero digits and a Z (fernet tokens keep no more), read back by
+    keystoneauth; a rescoped token keeps its parent's expiry."""
+    admin = admin_token(identity_cloud.auth_url)
+    name, pid, _member_token = _member(identity_cloud, admin)
+    issued = httpx.post(
+        f"{identity_cloud.auth_url}/auth/tokens", json=password_body(name, PASSWORD, None)
+    )
+    body = issued.json()["token"]
+    keystone_time = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z$")
+    assert keystone_time.match(body["expires_at"]) and keystone_time.match(body["issued_at"])
+    plugin = v3.Token(
+        auth_url=identity_cloud.auth_url, token=issued.headers["X-Subject-Token"], project_id=pid
+    )
+    access = plugin.get_access(ks_session.Session(auth=plugin))
+    assert access.expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z") == body["expires_at"]

@@ -37,6 +37,9 @@ def make_driver(deps: AgentDeps, name: str) -> VirtDriver:
             delay=delays,
             fail=parse_settings(cfg.fake_failures),
             state_file=deps.settings.state_path / "fake-hosts" / f"{name}.json",
+            netns_guests=(
+                deps.settings.state_path / "fake-guests" / name if cfg.fake_netns_guests else None
+            ),
         )
     if cfg.virt_driver == "libvirt":
         module: Any = importlib.import_module("ministack.compute.virt.libvirt")

@@ -16,7 +16,9 @@ from ministack.compute.agent.base import AgentBase
 from ministack.compute.rpcapi.agent import (
     TOPIC,
     BuildAndRun,
+    ConsoleAnswer,
     ConsoleOutput,
+    ConsoleRequest,
     DiagnosticsReport,
     ExternalEvent,
     FakeSettings,
@@ -26,7 +28,7 @@ from ministack.compute.rpcapi.agent import (
     ResizeStep,
     Snapshot,
 )
-from ministack.compute.virt.driver import GuestNotFound
+from ministack.compute.virt.driver import ConsoleUnavailable, GuestNotFound
 
 
 class ComputeAgent(AgentBase):
@@ -88,6 +90,22 @@ class ComputeAgent(AgentBase):
             return await self.driver.console_log(req.instance_uuid, req.length)
         except GuestNotFound:
             return ""
+
+    @receives(ConsoleRequest)
+    async def get_console(self, req: ConsoleRequest) -> dict[str, Any]:
+        """Where the guest's console listens, as a ConsoleAnswer; a driver without that
+        console, or a guest not running, answers `unavailable` (the API's 4xx, never a 500).
+        Raises GuestNotFound (a RemoteError to the caller) when the guest is not here."""
+        caps = self.driver.capabilities
+        offered = {"vnc": caps.console_url, "serial": caps.serial_console}
+        if not offered.get(req.kind, False):
+            reason = f"this host's driver has no {req.kind} console"
+            return ConsoleAnswer(unavailable=reason).to_wire()
+        try:
+            found = await self.driver.get_console(req.instance_uuid, req.kind)
+        except ConsoleUnavailable as exc:
+            return ConsoleAnswer(unavailable=str(exc)).to_wire()
+        return ConsoleAnswer(host=found.host, port=found.port, path=found.path).to_wire()
 
     @receives(InstanceRef)
     async def get_diagnostics(self, req: InstanceRef) -> dict[str, Any]:

@@ -17,11 +17,12 @@ from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
 from ministack.compute import servicegroup
 from ministack.compute.api import schemas
-from ministack.compute.api.common import api_of, caller, iso_micro, route
+from ministack.compute.api.common import api_of, caller, iso_micro, route, version
 
 
-def render(a: m.Aggregate) -> dict[str, Any]:
-    return {
+def render(request: Request, a: m.Aggregate) -> dict[str, Any]:
+    """An aggregate; its uuid from 2.41."""
+    body: dict[str, Any] = {
         "id": a.id,
         "name": a.name,
         "availability_zone": (a.metadata_ or {}).get("availability_zone"),
@@ -32,13 +33,16 @@ def render(a: m.Aggregate) -> dict[str, Any]:
         "deleted": False,
         "deleted_at": None,
     }
+    if version(request) >= (2, 41):
+        body["uuid"] = a.uuid
+    return body
 
 
 async def list_aggregates(request: Request) -> Response:
     await caller(request, "os_compute_api:os-aggregates:index")
     async with api_of(request).db.session() as s:
         rows = (await s.execute(select(m.Aggregate).order_by(m.Aggregate.id))).scalars().all()
-    return json_response({"aggregates": [render(a) for a in rows]})
+    return json_response({"aggregates": [render(request, a) for a in rows]})
 
 
 async def create_aggregate(request: Request) -> Response:
@@ -52,7 +56,9 @@ async def create_aggregate(request: Request) -> Response:
         if (await s.execute(select(m.Aggregate).where(m.Aggregate.name == name))).first():
             raise errors.Conflict(f"Aggregate {name} already exists.")
         s.add(agg)
-    return json_response({"aggregate": render(agg)})
+    body = render(request, agg)
+    del body["hosts"], body["metadata"]  # Nova's create answer leaves both out
+    return json_response({"aggregate": body})
 
 
 async def _load(s: Any, request: Request) -> m.Aggregate:
@@ -66,7 +72,7 @@ async def _load(s: Any, request: Request) -> m.Aggregate:
 async def show_aggregate(request: Request) -> Response:
     await caller(request, "os_compute_api:os-aggregates:show")
     async with api_of(request).db.session() as s:
-        return json_response({"aggregate": render(await _load(s, request))})
+        return json_response({"aggregate": render(request, await _load(s, request))})
 
 
 async def update_aggregate(request: Request) -> Response:
@@ -83,7 +89,7 @@ async def update_aggregate(request: Request) -> Response:
             agg.metadata_ = {k: v for k, v in meta.items() if v is not None}
         agg.updated_at = utcnow()
     await api.scheduler.refresh()
-    return json_response({"aggregate": render(agg)})
+    return json_response({"aggregate": render(request, agg)})
 
 
 async def delete_aggregate(request: Request) -> Response:
@@ -123,7 +129,7 @@ async def aggregate_action(request: Request) -> Response:
             agg.metadata_ = {k: str(v) for k, v in merged.items() if v is not None}
         agg.updated_at = utcnow()
     await api.scheduler.refresh()
-    return json_response({"aggregate": render(agg)})
+    return json_response({"aggregate": render(request, agg)})
 
 
 ROUTES = [

@@ -16,11 +16,13 @@ from ministack.compute.api import (
     keypairs,
     migrations,
     quota_sets,
+    remote_consoles,
     server_actions,
     server_diagnostics,
     server_groups,
     server_meta,
     server_tags,
+    server_topology,
     servers,
     usage,
     usage_audit,
@@ -51,7 +53,9 @@ def routes() -> list[BaseRoute]:
         extensions,
         server_diagnostics,
         server_tags,
+        server_topology,
         migrations,
+        remote_consoles,
     ):
         out += module.ROUTES
     return out

@@ -12,36 +12,51 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from ministack.common import errors, validation
+from ministack.common import errors, policy, validation
 from ministack.common.auth import Auth
 from ministack.common.pagination import paginate, parse_page
 from ministack.common.params import to_bool
 from ministack.common.web import empty_response, json_response
 from ministack.compute import models as m
 from ministack.compute.api import schemas
-from ministack.compute.api.common import api_of, caller, links, route
+from ministack.compute.api.common import api_of, caller, links, route, version
+from ministack.compute.policies import RULES
 
 
-def render(request: Request, f: m.Flavor, detail: bool = True) -> dict[str, Any]:
+def render(
+    request: Request, f: m.Flavor, detail: bool = True, auth: Auth | None = None
+) -> dict[str, Any]:
+    """A flavor at the request's microversion: description from 2.55, extra_specs from 2.61
+    (when policy lets `auth` read them), swap 0 instead of '' from 2.75."""
+    v = version(request)
     body: dict[str, Any] = {
         "id": f.flavorid,
         "name": f.name,
         "links": links(request, "flavors", f.flavorid),
     }
+    if v >= (2, 55):
+        body["description"] = f.description
     if detail:
         body.update(
             {
                 "ram": f.memory_mb,
                 "disk": f.root_gb,
                 "vcpus": f.vcpus,
-                "swap": f.swap or "",
+                "swap": f.swap or (0 if v >= (2, 75) else ""),
                 "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb,
                 "OS-FLV-DISABLED:disabled": f.disabled,
                 "os-flavor-access:is_public": f.is_public,
                 "rxtx_factor": f.rxtx_factor,
             }
         )
+        rule = RULES["os_compute_api:os-flavor-extra-specs:index"]
+        if v >= (2, 61) and auth is not None and policy.check(auth, rule, _target(auth)):
+            body["extra_specs"] = dict(f.extra_specs or {})
     return body
+
+
+def _target(auth: Auth) -> dict[str, Any]:
+    return {"project_id": auth.project_id, "user_id": auth.user_id}
 
 
 def flavor_dict(f: m.Flavor) -> dict[str, Any]:
@@ -123,7 +138,7 @@ async def _list(request: Request, detail: bool) -> Response:
             descending=params.get("sort_dir", "asc") == "desc",
         )
         rows = (await s.execute(query)).scalars().all()
-    return json_response({"flavors": [render(request, f, detail) for f in rows]})
+    return json_response({"flavors": [render(request, f, detail, auth) for f in rows]})
 
 
 async def list_flavors(request: Request) -> Response:
@@ -138,11 +153,23 @@ async def show_flavor(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:flavors:show")
     async with api_of(request).db.session() as s:
         f = await _get(request, auth, s)
-    return json_response({"flavor": render(request, f)})
+    return json_response({"flavor": render(request, f, auth=auth)})
+
+
+async def update_flavor(request: Request) -> Response:
+    """2.55: PUT /flavors/{id} changes the description, the only mutable field."""
+    auth = await caller(request, "os_compute_api:os-flavor-manage:update")
+    if version(request) < (2, 55):
+        raise errors.NotFound("The resource could not be found.")
+    description = validation.body(request)["flavor"]["description"]  # schemas.update_flavor
+    async with api_of(request).db.writer() as s:
+        f = await _get(request, auth, s)
+        f.description = description
+    return json_response({"flavor": render(request, f, auth=auth)})
 
 
 async def create_flavor(request: Request) -> Response:
-    await caller(request, "os_compute_api:os-flavor-manage:create")
+    auth = await caller(request, "os_compute_api:os-flavor-manage:create")
     body = validation.body(request)["flavor"]  # checked by schemas.create_flavor
     name = body["name"]
     # Nova: a number is kept as its text; null, missing (or 0) lets the service pick a UUID
@@ -158,6 +185,7 @@ async def create_flavor(request: Request) -> Response:
         swap=int(body.get("swap") or 0),
         rxtx_factor=float(body.get("rxtx_factor", 1.0)),
         is_public=to_bool(body.get("os-flavor-access:is_public", True)),
+        description=body.get("description"),  # the schema allows it from 2.55
         extra_specs={},
     )
     try:
@@ -179,7 +207,7 @@ async def create_flavor(request: Request) -> Response:
             s.add(f)
     except IntegrityError:
         raise errors.Conflict(f"Flavor with name {name} already exists.") from None
-    return json_response({"flavor": render(request, f)})
+    return json_response({"flavor": render(request, f, auth=auth)})
 
 
 async def delete_flavor(request: Request) -> Response:
@@ -298,6 +326,7 @@ ROUTES: list[BaseRoute] = [
     route("/v2.1/flavors/detail", list_flavors_detail, "GET", query=schemas.list_flavors),
     route(_ONE, show_flavor, "GET"),
     route(_ONE, delete_flavor, "DELETE"),
+    route(_ONE, update_flavor, "PUT", body=schemas.update_flavor),
     route(_ONE + "/action", flavor_action, "POST", body=schemas.flavor_action),
     route(_ONE + "/os-flavor-access", list_flavor_access, "GET"),
     route(_SPECS, list_extra_specs, "GET"),

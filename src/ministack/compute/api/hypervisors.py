@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ministack.common import errors
+from ministack.common import errors, validation
 from ministack.common.db import utcnow
 from ministack.common.models import ServiceRecord
+from ministack.common.params import to_bool
 from ministack.common.web import json_response
 from ministack.compute import models as m
 from ministack.compute import servicegroup
-from ministack.compute.api.common import api_of, caller, version
+from ministack.compute.api import schemas
+from ministack.compute.api.common import api_of, caller, route, version
 
 
 async def _rows(request: Request) -> list[dict[str, Any]]:
@@ -61,64 +64,158 @@ def _render(
     running: int,
     up: bool,
 ) -> dict[str, Any]:
-    mem_used = used.get("MEMORY_MB", 0)
-    disk_used = used.get("DISK_GB", 0)
-    cpu_info: Any = node.cpu_info
-    if version(request) >= (2, 28):
-        cpu_info = json.loads(node.cpu_info or "{}")
-    return {
-        "id": node.id,
+    """Every field a hypervisor ever had at this microversion: uuids for ids from 2.53; the
+    statistics until 2.87; the host's uptime from 2.88 (callers pick brief or detail)."""
+    v = version(request)
+    uuids = v >= UUIDS
+    body: dict[str, Any] = {
+        "id": node.uuid if uuids else node.id,
         "hypervisor_hostname": node.hypervisor_hostname,
         "state": "up" if up else "down",
         "status": "disabled" if svc is None or svc.disabled else "enabled",
-        "vcpus": node.vcpus,
-        "memory_mb": node.memory_mb,
-        "local_gb": node.local_gb,
-        "vcpus_used": used.get("VCPU", 0),
-        "memory_mb_used": mem_used,
-        "local_gb_used": disk_used,
         "hypervisor_type": node.hypervisor_type,
         "hypervisor_version": node.hypervisor_version,
-        "free_ram_mb": node.memory_mb - mem_used,
-        "free_disk_gb": node.local_gb - disk_used,
-        "current_workload": 0,
-        "running_vms": running,
-        "cpu_info": cpu_info,
-        "disk_available_least": node.local_gb - disk_used,
         "host_ip": node.host_ip,
         "service": {
-            "id": svc.id if svc else None,
+            "id": (svc.uuid if uuids else svc.id) if svc else None,
             "host": node.host,
             "disabled_reason": svc.disabled_reason if svc else None,
         },
     }
+    if v >= NO_STATS:
+        body["uptime"] = _uptime()
+        return body
+    mem_used = used.get("MEMORY_MB", 0)
+    disk_used = used.get("DISK_GB", 0)
+    cpu_info: Any = node.cpu_info
+    if v >= (2, 28):
+        cpu_info = json.loads(node.cpu_info or "{}")
+    body.update(
+        {
+            "vcpus": node.vcpus,
+            "memory_mb": node.memory_mb,
+            "local_gb": node.local_gb,
+            "vcpus_used": used.get("VCPU", 0),
+            "memory_mb_used": mem_used,
+            "local_gb_used": disk_used,
+            "free_ram_mb": node.memory_mb - mem_used,
+            "free_disk_gb": node.local_gb - disk_used,
+            "current_workload": 0,
+            "running_vms": running,
+            "cpu_info": cpu_info,
+            "disk_available_least": node.local_gb - disk_used,
+        }
+    )
+    return body
 
 
+UUIDS = (2, 53)
+NO_STATS = (2, 88)
 _BRIEF = ("id", "hypervisor_hostname", "state", "status")
+
+
+def _not_found() -> errors.NotFound:
+    return errors.NotFound("The resource could not be found.")
+
+
+async def _listed(request: Request, detail: bool) -> list[dict[str, Any]]:
+    """The hypervisors a list answers: from 2.53 filtered by hypervisor_hostname_pattern
+    (no paging then) and with their servers when with_servers is true; limit/marker from
+    2.33 (the marker an id, a uuid from 2.53)."""
+    params = validation.query(request)
+    rows = await _rows(request)
+    pattern, with_servers = None, False
+    if version(request) >= UUIDS:
+        pattern = params.get("hypervisor_hostname_pattern")
+        with_servers = to_bool(params.get("with_servers", False))
+    if pattern is not None:
+        if "limit" in params or params.get("marker"):
+            raise errors.BadRequest(
+                "Paging over hypervisors with the hypervisor_hostname_pattern query "
+                "parameter is not supported."
+            )
+        rows = [r for r in rows if pattern in r["hypervisor_hostname"]]
+        if not rows:
+            raise errors.NotFound(f"No hypervisor matching '{pattern}' could be found.")
+    elif version(request) >= (2, 33):
+        rows = _page(rows, params)
+    out = [r if detail else {k: r[k] for k in _BRIEF} for r in rows]
+    if with_servers:
+        await _add_servers(request, out)
+    return out
+
+
+def _page(rows: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    marker = params.get("marker")
+    if marker:
+        ids = [str(r["id"]) for r in rows]
+        if str(marker) not in ids:
+            raise errors.BadRequest(f"marker [{marker}] not found")
+        rows = rows[ids.index(str(marker)) + 1 :]
+    if params.get("limit") is not None:
+        rows = rows[: int(params["limit"])]
+    return rows
+
+
+async def _add_servers(request: Request, hypervisors: list[dict[str, Any]]) -> None:
+    """Each hypervisor's servers (name and uuid); from 2.75 an empty list is shown too."""
+    async with api_of(request).db.session() as s:
+        insts = (
+            (
+                await s.execute(
+                    select(m.Instance.uuid, m.Instance.display_name, m.Instance.node).where(
+                        m.Instance.deleted.is_(False)
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    for hyp in hypervisors:
+        servers = [
+            {"name": n, "uuid": u} for u, n, node in insts if node == hyp["hypervisor_hostname"]
+        ]
+        if servers or version(request) >= (2, 75):
+            hyp["servers"] = servers
 
 
 async def list_hypervisors(request: Request) -> Response:
     await caller(request, "os_compute_api:os-hypervisors:list")
-    rows = await _rows(request)
-    return json_response({"hypervisors": [{k: r[k] for k in _BRIEF} for r in rows]})
+    return json_response({"hypervisors": await _listed(request, detail=False)})
 
 
 async def list_hypervisors_detail(request: Request) -> Response:
     await caller(request, "os_compute_api:os-hypervisors:list-detail")
-    return json_response({"hypervisors": await _rows(request)})
+    return json_response({"hypervisors": await _listed(request, detail=True)})
+
+
+def _check_id(request: Request, ident: str) -> None:
+    if version(request) >= UUIDS:
+        try:
+            uuid.UUID(ident)
+        except ValueError:
+            raise errors.BadRequest(f"Invalid uuid {ident}") from None
+    elif not ident.isdigit():
+        raise errors.NotFound(f"Hypervisor with ID '{ident}' could not be found.")
 
 
 async def show_hypervisor(request: Request) -> Response:
     await caller(request, "os_compute_api:os-hypervisors:show")
     ident = request.path_params["hypervisor_id"]
+    _check_id(request, ident)
+    params = validation.query(request)
     for row in await _rows(request):
         if str(row["id"]) == ident:
+            if version(request) >= UUIDS and to_bool(params.get("with_servers", False)):
+                await _add_servers(request, [row])
             return json_response({"hypervisor": row})
     raise errors.NotFound(f"Hypervisor {ident} could not be found.")
 
 
 async def hypervisor_statistics(request: Request) -> Response:
     await caller(request, "os_compute_api:os-hypervisors:statistics")
+    if version(request) >= NO_STATS:
+        raise _not_found()
     rows = await _rows(request)
     keys = (
         "vcpus",
@@ -142,6 +239,9 @@ async def hypervisor_statistics(request: Request) -> Response:
 async def hypervisor_uptime(request: Request) -> Response:
     await caller(request, "os_compute_api:os-hypervisors:uptime")
     ident = request.path_params["hypervisor_id"]
+    if version(request) >= NO_STATS:
+        raise _not_found()
+    _check_id(request, ident)
     for row in await _rows(request):
         if str(row["id"]) == ident:
             brief = {k: row[k] for k in _BRIEF}
@@ -160,6 +260,8 @@ def _uptime() -> str:
 
 
 async def _matching(request: Request) -> list[dict[str, Any]]:
+    if version(request) >= UUIDS:  # moved into the list's query parameters at 2.53
+        raise _not_found()
     pattern = request.path_params["pattern"]
     rows = [r for r in await _rows(request) if pattern in r["hypervisor_hostname"]]
     if not rows:
@@ -202,10 +304,20 @@ async def hypervisor_servers(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v2.1/os-hypervisors", list_hypervisors, methods=["GET"]),
-    Route("/v2.1/os-hypervisors/detail", list_hypervisors_detail, methods=["GET"]),
+    route("/v2.1/os-hypervisors", list_hypervisors, "GET", query=schemas.list_hypervisors),
+    route(
+        "/v2.1/os-hypervisors/detail",
+        list_hypervisors_detail,
+        "GET",
+        query=schemas.list_hypervisors,
+    ),
     Route("/v2.1/os-hypervisors/statistics", hypervisor_statistics, methods=["GET"]),
-    Route("/v2.1/os-hypervisors/{hypervisor_id}", show_hypervisor, methods=["GET"]),
+    route(
+        "/v2.1/os-hypervisors/{hypervisor_id}",
+        show_hypervisor,
+        "GET",
+        query=schemas.show_hypervisor,
+    ),
     Route("/v2.1/os-hypervisors/{hypervisor_id}/uptime", hypervisor_uptime, methods=["GET"]),
     Route("/v2.1/os-hypervisors/{pattern}/search", search_hypervisors, methods=["GET"]),
     Route("/v2.1/os-hypervisors/{pattern}/servers", hypervisor_servers, methods=["GET"]),

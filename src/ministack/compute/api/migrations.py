@@ -18,7 +18,7 @@ from ministack.common import errors, validation
 from ministack.common.web import json_response
 from ministack.compute import models as m
 from ministack.compute.api import schemas
-from ministack.compute.api.common import api_of, caller, iso_micro, route, version
+from ministack.compute.api.common import api_of, base_url, caller, iso_micro, route, version
 from ministack.compute.api.servers import load
 
 TYPES = (2, 23)
@@ -41,19 +41,31 @@ def render(mig: m.Migration, dest_ip: str | None, v: tuple[int, int]) -> dict[st
     }
     if v >= TYPES:
         body["migration_type"] = mig.migration_type
+    if v >= PAGING:
+        body["uuid"] = mig.uuid
+    if v >= OWNERS:
+        body.update(user_id=mig.user_id, project_id=mig.project_id)
     return body
+
+
+PAGING = (2, 59)  # uuid, limit/marker, changes-since
+OWNERS = (2, 80)  # user_id and project_id, shown and filtered
 
 
 async def list_migrations(request: Request) -> Response:
     await caller(request, "os_compute_api:os-migrations:index")
-    params = validation.query(request)
-    query = select(m.Migration).order_by(m.Migration.id)
-    for key, column in (
+    params = validation.query(request)  # checked by schemas.list_migrations per version
+    v = version(request)
+    query = select(m.Migration)
+    filters = [
         ("status", m.Migration.status),
         ("source_compute", m.Migration.source_compute),
         ("instance_uuid", m.Migration.instance_uuid),
         ("migration_type", m.Migration.migration_type),
-    ):
+    ]
+    if v >= OWNERS:
+        filters += [("user_id", m.Migration.user_id), ("project_id", m.Migration.project_id)]
+    for key, column in filters:
         if params.get(key):
             query = query.where(column == params[key])
     if params.get("host"):
@@ -61,15 +73,43 @@ async def list_migrations(request: Request) -> Response:
         query = query.where(
             or_(m.Migration.source_compute == host, m.Migration.dest_compute == host)
         )
+    query = _changes(query, params)
+    # newest first once paged (Nova sorts by created_at desc, id desc from 2.59)
+    order = (m.Migration.created_at.desc(), m.Migration.id.desc()) if v >= PAGING else ()
     async with api_of(request).db.session() as s:
-        rows = (await s.execute(query)).scalars().all()
+        rows = list((await s.execute(query.order_by(*order, m.Migration.id))).scalars())
         ips = dict(
             (await s.execute(select(m.ComputeNode.host, m.ComputeNode.host_ip))).tuples().all()
         )
-    v = version(request)
-    return json_response(
-        {"migrations": [render(r, ips.get(r.dest_compute or ""), v) for r in rows]}
-    )
+    if params.get("marker"):
+        ids = [r.uuid for r in rows]
+        if params["marker"] not in ids:
+            raise errors.BadRequest(f"Marker {params['marker']} could not be found.")
+        rows = rows[ids.index(params["marker"]) + 1 :]
+    limit = int(params["limit"]) if params.get("limit") is not None else None
+    if limit is not None:
+        rows = rows[:limit]
+    body: dict[str, Any] = {
+        "migrations": [render(r, ips.get(r.dest_compute or ""), v) for r in rows]
+    }
+    if limit and len(rows) == limit:
+        href = f"{base_url(request)}/v2.1/os-migrations?limit={limit}&marker={rows[-1].uuid}"
+        body["migrations_links"] = [{"rel": "next", "href": href}]
+    return json_response(body)
+
+
+def _changes(query: Any, params: dict[str, Any]) -> Any:
+    since = validation.parse_time(params["changes-since"]) if "changes-since" in params else None
+    before = validation.parse_time(params["changes-before"]) if "changes-before" in params else None
+    if since and before and before < since:
+        raise errors.BadRequest(
+            "The value of changes-since must be less than or equal to changes-before."
+        )
+    if since:
+        query = query.where(m.Migration.updated_at >= since)
+    if before:
+        query = query.where(m.Migration.updated_at <= before)
+    return query
 
 
 async def _server_migrations(request: Request) -> None:

@@ -19,10 +19,16 @@ from ministack.compute.api.common import api_of, caller, route, version
 LEGACY = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
 
 
+# the file-injection quotas, gone with personality files at 2.57
+INJECTION = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+
+
 def _visible(request: Request, values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     if version(request) < (2, 36):
         out.update({k: out.get(k, v) for k, v in LEGACY.items()})
+    if version(request) >= (2, 57):
+        out = {k: v for k, v in out.items() if k not in INJECTION}
     return out
 
 
@@ -57,13 +63,18 @@ async def show_defaults(request: Request) -> Response:
     return json_response({"quota_set": {"id": project_id, **_visible(request, values)}})
 
 
-# Before 2.50 a quota class shows the network quotas and hides the server group ones (Nova)
+# Before 2.50 a quota class shows the network quotas and hides the server group ones (Nova);
+# from 2.50 the reverse, and from 2.57 without the file-injection quotas
 _CLASS_HIDDEN = ("server_groups", "server_group_members")
 
 
-def _class_view(values: dict[str, int]) -> dict[str, int]:
-    shown = {**LEGACY, **values}
-    return {k: v for k, v in shown.items() if k not in _CLASS_HIDDEN}
+def _class_view(request: Request, values: dict[str, int]) -> dict[str, int]:
+    v = version(request)
+    if v < (2, 50):
+        shown = {**LEGACY, **values}
+        return {k: n for k, n in shown.items() if k not in _CLASS_HIDDEN}
+    hidden = (*LEGACY, *(INJECTION if v >= (2, 57) else ()))
+    return {k: n for k, n in values.items() if k not in hidden}
 
 
 async def show_quota_class(request: Request) -> Response:
@@ -71,7 +82,7 @@ async def show_quota_class(request: Request) -> Response:
     name = request.path_params["name"]
     async with api_of(request).db.session() as s:
         values = await quotas.class_limits(s, name)
-    return json_response({"quota_class_set": {"id": name, **_class_view(values)}})
+    return json_response({"quota_class_set": {"id": name, **_class_view(request, values)}})
 
 
 async def update_quota_class(request: Request) -> Response:
@@ -89,7 +100,7 @@ async def update_quota_class(request: Request) -> Response:
                 row.hard_limit = int(raw)
         await s.flush()
         values = await quotas.class_limits(s, name)
-    return json_response({"quota_class_set": _class_view(values)})
+    return json_response({"quota_class_set": _class_view(request, values)})
 
 
 async def update_quota_set(request: Request) -> Response:
@@ -129,9 +140,6 @@ async def show_limits(request: Request) -> Response:
         limit = await quotas.limits(s, project_id)
         used = await quotas.usage(s, project_id)
     absolute: dict[str, int] = {
-        "maxImageMeta": limit["metadata_items"],
-        "maxPersonality": limit["injected_files"],
-        "maxPersonalitySize": limit["injected_file_content_bytes"],
         "maxServerMeta": limit["metadata_items"],
         "maxTotalCores": limit["cores"],
         "maxTotalInstances": limit["instances"],
@@ -144,6 +152,11 @@ async def show_limits(request: Request) -> Response:
         "totalRAMUsed": used["ram"],
         "totalServerGroupsUsed": used["server_groups"],
     }
+    if version(request) < (2, 39):  # the image-metadata proxy's limit, gone at 2.39
+        absolute["maxImageMeta"] = limit["metadata_items"]
+    if version(request) < (2, 57):  # personality files, gone at 2.57
+        absolute["maxPersonality"] = limit["injected_files"]
+        absolute["maxPersonalitySize"] = limit["injected_file_content_bytes"]
     if version(request) < (2, 36):
         absolute.update(
             maxSecurityGroups=10,

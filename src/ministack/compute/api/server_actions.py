@@ -19,10 +19,11 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.api import resize_actions, schemas
+from ministack.compute.api import remote_consoles, resize_actions, schemas
 from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route
 from ministack.compute.api.servers import check_unlocked, load
+from ministack.compute.api.views import LOCKED_REASON_KEY
 from ministack.compute.instances import Change
 
 
@@ -42,10 +43,16 @@ async def _reboot(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 
 async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
+    sysmeta = dict(inst.system_metadata or {})
+    reason = (body or {}).get("locked_reason")  # the schema allows it from 2.73
+    if reason is not None:
+        sysmeta[LOCKED_REASON_KEY] = reason
     await instances.cas(
         api.db,
         inst.uuid,
-        change=Change(locked=True, locked_by="admin" if auth.is_admin else "owner"),
+        change=Change(
+            locked=True, locked_by="admin" if auth.is_admin else "owner", system_metadata=sysmeta
+        ),
     )
     await instances.add_action(api.db, inst.uuid, "lock", auth.user_id, inst.project_id)
     return empty_response(202)
@@ -54,7 +61,9 @@ async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: 
 async def _unlock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     if inst.locked_by == "admin" and not auth.is_admin:
         raise errors.Forbidden("The server was locked by an admin; only an admin may unlock it.")
-    await instances.cas(api.db, inst.uuid, change=Change(locked=False, locked_by=None))
+    sysmeta = {k: v for k, v in (inst.system_metadata or {}).items() if k != LOCKED_REASON_KEY}
+    change = Change(locked=False, locked_by=None, system_metadata=sysmeta)
+    await instances.cas(api.db, inst.uuid, change=change)
     await instances.add_action(api.db, inst.uuid, "unlock", auth.user_id, inst.project_id)
     return empty_response(202)
 
@@ -102,8 +111,15 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "revertResize": resize_actions.revert_resize,
     "createImage": resize_actions.create_image,
     "os-resetState": _reset_state,
+    **{name: remote_consoles.console_action for name in remote_consoles.ACTION_TYPES},
 }
-NO_LOCK_CHECK = ("lock", "unlock", "os-getConsoleOutput", "os-resetState")
+NO_LOCK_CHECK = (
+    "lock",
+    "unlock",
+    "os-getConsoleOutput",
+    "os-resetState",
+    *remote_consoles.ACTION_TYPES,
+)
 # each action's policy rule (Nova's names; defaults in compute/policies.py)
 ACTION_RULES: dict[str, str] = {
     "os-start": "os_compute_api:servers:start",
@@ -122,6 +138,7 @@ ACTION_RULES: dict[str, str] = {
     "revertResize": "os_compute_api:servers:revert_resize",
     "createImage": "os_compute_api:servers:create_image",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
+    **{name: remote_consoles.RULE for name in remote_consoles.ACTION_TYPES},
 }
 
 

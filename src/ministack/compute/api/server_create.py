@@ -31,7 +31,7 @@ from ministack.compute.api.common import (
     caller,
     links,
 )
-from ministack.compute.api.views import canonical_ipv6
+from ministack.compute.api.views import TRUSTED_CERTS_KEY, canonical_ipv6
 from ministack.compute.instances import ADMIN_PASS_KEY
 
 _HOSTNAME = re.compile(r"[^a-zA-Z0-9-]+")
@@ -59,6 +59,9 @@ class Plan:
     access_ip_v6: str | None = None
     config_drive: str = ""
     admin_pass: str = ""
+    tags: list[str] = field(default_factory=list)
+    trusted_certs: list[str] | None = None
+    hostname: str | None = None
 
 
 def admin_pass(value: Any) -> str:
@@ -134,7 +137,40 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
     plan.access_ip_v6 = canonical_ipv6(body.get("accessIPv6")) or None
     drive = body.get("config_drive")
     plan.config_drive = "True" if to_bool(drive) else ""
+    # each from the microversion whose schema admits it: tags 2.52, trusted certificates
+    # 2.63, host/hypervisor_hostname 2.74, hostname 2.90
+    plan.tags = list(dict.fromkeys(body.get("tags") or []))
+    plan.trusted_certs = body.get("trusted_image_certificates")
+    plan.hostname = body.get("hostname")
+    if plan.hostname is not None and plan.max_count > 1:
+        raise errors.BadRequest(
+            "Unable to launch multiple instances with a single configured hostname. "
+            "Please specify a unique hostname per instance."
+        )
+    await _destination(api, body, auth, plan)
     return plan
+
+
+async def _destination(api: Api, body: dict[str, Any], auth: Auth, plan: Plan) -> None:
+    """2.74: an admin names the host and/or node; the scheduler still checks it fits."""
+    host, node = body.get("host"), body.get("hypervisor_hostname")
+    if host is None and node is None:
+        return
+    if not auth.is_admin:
+        raise errors.Forbidden(
+            "Policy doesn't allow compute:servers:create:requested_destination to be performed."
+        )
+    async with api.db.session() as s:
+        nodes = list((await s.execute(select(m.ComputeNode))).scalars())
+    if host is not None and not any(n.host == host for n in nodes):
+        raise errors.BadRequest(f"Compute host {host} could not be found.")
+    if node is not None:
+        match = [n for n in nodes if n.hypervisor_hostname == node and host in (None, n.host)]
+        if not match:
+            where = f"{host}({node})" if host else node
+            raise errors.BadRequest(f"Compute host {where} could not be found.")
+        host = match[0].host
+    plan.force_host = host
 
 
 async def _key(s: Any, body: dict[str, Any], auth: Auth, plan: Plan) -> None:
@@ -203,6 +239,13 @@ def _hostname(name: str, index: int, count: int) -> str:
     return f"{base}-{index + 1}" if count > 1 else base
 
 
+def sysmeta_of(plan: Plan) -> dict[str, Any]:
+    sysmeta: dict[str, Any] = {ADMIN_PASS_KEY: plan.admin_pass}
+    if plan.trusted_certs:
+        sysmeta[TRUSTED_CERTS_KEY] = list(plan.trusted_certs)
+    return sysmeta
+
+
 def image_properties(image: dict[str, Any]) -> dict[str, str]:
     """The image properties the scheduler and driver use (Glance v2 keeps them top-level)."""
     return {
@@ -234,7 +277,7 @@ def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
             uuid=str(uuid.uuid4()),
             display_name=plan.name if count == 1 else f"{plan.name}-{i + 1}",
             display_description=plan.description,
-            hostname=_hostname(plan.name, i, count),
+            hostname=plan.hostname or _hostname(plan.name, i, count),
             project_id=auth.project_id or "",
             user_id=auth.user_id,
             reservation_id=reservation,
@@ -249,7 +292,7 @@ def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
             user_data=plan.user_data,
             metadata_=plan.metadata,
             # the agent writes it into the config drive, then forgets it (instances.py)
-            system_metadata={ADMIN_PASS_KEY: plan.admin_pass},
+            system_metadata=sysmeta_of(plan),
             request_spec=spec,
             availability_zone=plan.availability_zone,
             vm_state=states.BUILDING,
@@ -293,6 +336,7 @@ async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
         for row in rows:
             s.add(row)
             s.add(instances.new_action(row.uuid, "create", auth.user_id, project))
+            s.add_all(m.InstanceTag(instance_uuid=row.uuid, tag=t) for t in plan.tags)
         if group is not None:
             group.members = [*group.members, *(r.uuid for r in rows)]
     return rows

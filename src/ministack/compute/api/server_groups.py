@@ -23,13 +23,12 @@ SOFT = ("soft-affinity", "soft-anti-affinity")
 
 
 def render(request: Request, g: m.ServerGroup) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": g.uuid,
-        "name": g.name,
-        "policies": [g.policy],
-        "members": list(g.members),
-        "metadata": {},
-    }
+    body: dict[str, Any] = {"id": g.uuid, "name": g.name}
+    if version(request) >= (2, 64):  # one policy and its rules instead of policies/metadata
+        body.update(policy=g.policy, rules=dict(g.rules or {}))
+    else:
+        body.update(policies=[g.policy], metadata={})
+    body["members"] = list(g.members)
     if version(request) >= (2, 13):
         body.update(project_id=g.project_id, user_id=g.user_id)
     return body
@@ -53,14 +52,24 @@ async def list_groups(request: Request) -> Response:
 async def create_group(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-server-groups:create")
     body = validation.body(request)["server_group"]  # checked by schemas.create_server_group
-    name, policies = body["name"], body["policies"]
+    name = body["name"]
+    policy = body["policy"] if "policy" in body else body["policies"][0]
+    rules = dict(body.get("rules") or {})
+    if rules and policy != "anti-affinity":
+        raise errors.BadRequest("Only anti-affinity policy supports rules.")
+    if int(rules.get("max_server_per_host", 1)) > 1:
+        # the scheduler's anti-affinity filter allows one member per host, no more
+        raise errors.BadRequest(
+            "Creating an anti-affinity group with rule max_server_per_host > 1 is not yet "
+            "supported."
+        )
     group = m.ServerGroup(
         uuid=str(uuid.uuid4()),
         name=name,
         project_id=auth.project_id or "",
         user_id=auth.user_id,
-        policy=policies[0],
-        rules={},
+        policy=policy,
+        rules={k: int(v) for k, v in rules.items()},
         members=[],
     )
     api = api_of(request)

@@ -81,7 +81,7 @@ def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
         query = query.where(m.Instance.deleted.is_(False))
     else:
         query = query.where(m.Instance.deleted.is_(True))
-    if "changes-before" in p:
+    if "changes-before" in p and version(request) >= (2, 66):
         query = query.where(m.Instance.updated_at <= _since(p["changes-before"]))
     if p.get("status"):
         wanted = p["status"].upper()
@@ -92,25 +92,38 @@ def _filters(request: Request, auth: Auth, query: Select[Any]) -> Select[Any]:
         query = query.where(m.Instance.vm_state.in_(states.STATUS_TO_VM_STATES[wanted]))
     if p.get("name"):
         query = query.where(m.Instance.display_name.regexp_match(name_pattern(p["name"])))
-    simple = {
-        "image": m.Instance.image_ref,
-        "reservation_id": m.Instance.reservation_id,
-        "key_name": m.Instance.key_name,
-        "availability_zone": m.Instance.availability_zone,
-        "user_id": m.Instance.user_id,
-    }
-    for key, col in simple.items():
+    for key, col in _simple_filters(request, auth).items():
         if p.get(key):
             query = query.where(col == p[key].rstrip("/").rsplit("/", 1)[-1])
+    if p.get("hostname") and (auth.is_admin or version(request) >= (2, 90)):
+        query = query.where(m.Instance.hostname.regexp_match(name_pattern(p["hostname"])))
     if p.get("flavor"):
         query = query.where(m.Instance.flavor["id"].as_string() == p["flavor"])
     if auth.is_admin and p.get("host"):
         query = query.where(m.Instance.host == p["host"])
     if version(request) >= tags.SINCE:
         query = tags.tag_filters(p, query)
-    if p.get("locked") is not None and version(request) >= (2, 9):
+    if p.get("locked") is not None and version(request) >= (2, 73):
         query = query.where(m.Instance.locked.is_(bool(bool_param(p["locked"], "locked"))))
     return query
+
+
+def _simple_filters(request: Request, auth: Auth) -> dict[str, Any]:
+    """The exact-match filters the caller may use: Nova lets non-admins filter by zone, key,
+    user and the states only from 2.83 (before, it drops those filters silently)."""
+    simple: dict[str, Any] = {
+        "image": m.Instance.image_ref,
+        "reservation_id": m.Instance.reservation_id,
+    }
+    if auth.is_admin or version(request) >= (2, 83):
+        simple.update(
+            key_name=m.Instance.key_name,
+            availability_zone=m.Instance.availability_zone,
+            user_id=m.Instance.user_id,
+            vm_state=m.Instance.vm_state,
+            task_state=m.Instance.task_state,
+        )
+    return simple
 
 
 async def _list(request: Request, detail: bool) -> Response:
@@ -179,14 +192,33 @@ async def list_servers_detail(request: Request) -> Response:
     return await _list(request, detail=True)
 
 
+async def groups_of(request: Request, uuid: str) -> list[str] | None:
+    """The server groups the server is in, from 2.71 (show, update, rebuild); None before."""
+    if version(request) < (2, 71):
+        return None
+    async with api_of(request).db.session() as s:
+        rows = (await s.execute(select(m.ServerGroup.uuid, m.ServerGroup.members))).tuples()
+        return [g for g, members in rows if uuid in (members or [])]
+
+
+async def full_view(
+    request: Request, inst: m.Instance, auth: Auth, *, show: bool = False
+) -> dict[str, Any]:
+    """The server as show answers it; update and rebuild answer the same from 2.75 and a
+    shorter body before (Nova's show_all_attributes)."""
+    full = show or version(request) >= (2, 75)
+    statuses = await host_statuses(request, auth) if full else None
+    own = await tags.tags_of(api_of(request).db, [inst.uuid])
+    groups = await groups_of(request, inst.uuid)
+    return render_server(
+        request, inst, auth, statuses, own.get(inst.uuid), groups=groups, full=full
+    )
+
+
 async def show_server(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:servers:show")
     inst = await load(request, auth)
-    statuses = await host_statuses(request, auth)
-    own = await tags.tags_of(api_of(request).db, [inst.uuid])
-    return json_response(
-        {"server": render_server(request, inst, auth, statuses, own.get(inst.uuid))}
-    )
+    return json_response({"server": await full_view(request, inst, auth, show=True)})
 
 
 async def update_server(request: Request) -> Response:
@@ -198,6 +230,7 @@ async def update_server(request: Request) -> Response:
         display_description=body.get("description", UNSET),  # the schema allows it from 2.19
         access_ip_v4=body.get("accessIPv4", UNSET),
         access_ip_v6=canonical_ipv6(body["accessIPv6"]) if "accessIPv6" in body else UNSET,
+        hostname=body.get("hostname", UNSET),  # the schema allows it from 2.90
     )
     api = api_of(request)
     if change:
@@ -205,8 +238,7 @@ async def update_server(request: Request) -> Response:
     fresh = await instances.get(api.db, inst.uuid)
     if fresh is None:
         raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
-    own = await tags.tags_of(api.db, [fresh.uuid])
-    return json_response({"server": render_server(request, fresh, auth, None, own.get(fresh.uuid))})
+    return json_response({"server": await full_view(request, fresh, auth)})
 
 
 def check_unlocked(inst: m.Instance, auth: Auth) -> None:

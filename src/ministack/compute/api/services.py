@@ -3,6 +3,7 @@ the admin's disable, enable and force-down."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from ministack.common import errors, validation
 from ministack.common.db import utcnow
 from ministack.common.models import ServiceRecord
+from ministack.common.params import to_bool
 from ministack.common.web import empty_response, json_response
 from ministack.compute import servicegroup
 from ministack.compute.api import schemas
@@ -36,29 +38,86 @@ async def list_services(request: Request) -> Response:
     async with api.db.session() as s:
         rows = (await s.execute(query.order_by(ServiceRecord.id))).scalars().all()
     zones = await host_zones(api)
-    now = utcnow()
-    out = []
-    for rec in rows:
-        body: dict[str, Any] = {
-            "id": rec.id,
-            "binary": rec.binary,
-            "host": rec.host,
-            "zone": _zone(rec, zones),
-            "status": "disabled" if rec.disabled else "enabled",
-            "state": "up"
-            if servicegroup.is_up(rec, api.settings.compute.service_down_time, now)
-            else "down",
-            "updated_at": iso_micro(rec.updated_at),
-            "disabled_reason": rec.disabled_reason,
-        }
-        if version(request) >= (2, 11):
-            body["forced_down"] = rec.forced_down
-        out.append(body)
+    out = [_render(request, rec, zones) for rec in rows]
+    if version(request) < (2, 11):
+        for body in out:
+            body.pop("forced_down")
     return json_response({"services": out})
+
+
+def _render(request: Request, rec: ServiceRecord, zones: dict[str, str]) -> dict[str, Any]:
+    """A service; its id is the uuid from 2.53."""
+    api = api_of(request)
+    up = servicegroup.is_up(rec, api.settings.compute.service_down_time, utcnow())
+    return {
+        "id": rec.uuid if version(request) >= UUIDS else rec.id,
+        "binary": rec.binary,
+        "host": rec.host,
+        "zone": _zone(rec, zones),
+        "status": "disabled" if rec.disabled else "enabled",
+        "state": "up" if up else "down",
+        "updated_at": iso_micro(rec.updated_at),
+        "disabled_reason": rec.disabled_reason,
+        "forced_down": rec.forced_down,
+    }
+
+
+async def update_service(request: Request) -> Response:
+    """2.53: PUT /os-services/{uuid} with status, disabled_reason and forced_down."""
+    ident = request.path_params["service_id"]
+    if version(request) < UUIDS:
+        await caller(request, "os_compute_api:os-services:update")
+        raise errors.NotFound(f"Unknown action {ident}")
+    _check_uuid(ident)
+    await caller(request, "os_compute_api:os-services:update")
+    data = validation.body(request)  # checked by schemas.update_service
+    api = api_of(request)
+    async with api.db.writer() as s:
+        rec = (
+            await s.execute(select(ServiceRecord).where(ServiceRecord.uuid == ident))
+        ).scalar_one_or_none()
+        if rec is None:
+            raise errors.NotFound(f"Service {ident} could not be found.")
+        if rec.binary != "nova-compute":
+            raise errors.BadRequest(
+                f"Updating a {rec.binary} service is not supported. Only nova-compute "
+                "services can be updated."
+            )
+        if "status" not in data and "forced_down" not in data:
+            raise errors.BadRequest(
+                "No updates were requested. Fields 'status' or 'forced_down' should be specified."
+            )
+        if data.get("status") == "enabled":
+            if data.get("disabled_reason"):
+                raise errors.BadRequest(
+                    "Specifying 'disabled_reason' with status 'enabled' is invalid."
+                )
+            rec.disabled, rec.disabled_reason = False, None
+        elif data.get("status") == "disabled":
+            rec.disabled, rec.disabled_reason = True, data.get("disabled_reason")
+        if "forced_down" in data:
+            rec.forced_down = to_bool(data["forced_down"])
+        await s.flush()
+        zones = await host_zones(api)
+        body = _render(request, rec, zones)
+    await api.scheduler.refresh()
+    return json_response({"service": body})
+
+
+UUIDS = (2, 53)
+
+
+def _check_uuid(ident: str) -> None:
+    try:
+        uuid.UUID(ident)
+    except ValueError:
+        raise errors.BadRequest(f"Invalid uuid {ident}") from None
 
 
 async def _update(request: Request, action: str) -> dict[str, Any]:
     await caller(request, "os_compute_api:os-services:update")
+    if version(request) >= UUIDS:  # the action names are no service uuids
+        raise errors.BadRequest(f"Invalid uuid {action}")
     if action == "force-down" and version(request) < (2, 11):
         raise errors.NotFound("The resource could not be found.")
     data = validation.body(request)  # checked by the action's schema
@@ -108,13 +167,16 @@ async def force_down(request: Request) -> Response:
 async def delete_service(request: Request) -> Response:
     await caller(request, "os_compute_api:os-services:delete")
     ident = request.path_params["service_id"]
+    if version(request) >= UUIDS:
+        _check_uuid(ident)
+        where = ServiceRecord.uuid == ident
+    elif ident.isdigit():
+        where = ServiceRecord.id == int(ident)
+    else:
+        raise errors.BadRequest(f"Invalid ID {ident}")
     api = api_of(request)
     async with api.db.writer() as s:
-        result = await s.execute(
-            delete(ServiceRecord).where(
-                ServiceRecord.id == int(ident) if ident.isdigit() else ServiceRecord.uuid == ident
-            )
-        )
+        result = await s.execute(delete(ServiceRecord).where(where))
         if not result.rowcount:  # type: ignore[attr-defined]
             raise errors.NotFound(f"Service {ident} could not be found.")
     await api.scheduler.refresh()
@@ -132,5 +194,6 @@ ROUTES = [
         body=schemas.disable_log_reason,
     ),
     route("/v2.1/os-services/force-down", force_down, "PUT", body=schemas.force_down),
+    route("/v2.1/os-services/{service_id}", update_service, "PUT", body=schemas.update_service),
     Route("/v2.1/os-services/{service_id}", delete_service, methods=["DELETE"]),
 ]

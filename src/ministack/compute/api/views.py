@@ -14,11 +14,16 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ministack.common import policy
 from ministack.common.auth import Auth
 from ministack.compute import models as m
 from ministack.compute import states
 from ministack.compute.api.common import base_url, iso, iso_micro, links, version
+from ministack.compute.policies import RULES
 
+# where the instance keeps what Nova keeps in system_metadata / its own columns
+LOCKED_REASON_KEY = "locked_reason"
+TRUSTED_CERTS_KEY = "trusted_image_certificates"
 PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 _PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.~-]+/)+[\w.~-]*")
 
@@ -76,19 +81,48 @@ def canonical_ipv6(address: str | None) -> str:
         return address
 
 
+def _flavor(request: Request, inst: m.Instance, auth: Auth) -> dict[str, Any]:
+    """The server's flavor: a link to it before 2.47, from 2.47 the copy the server keeps
+    (extra_specs when policy lets the caller read them)."""
+    flavor = inst.flavor or {}
+    if version(request) < (2, 47):
+        flavor_id = flavor.get("id", "")
+        href = f"{base_url(request)}/flavors/{flavor_id}"
+        return {"id": flavor_id, "links": [{"rel": "bookmark", "href": href}]}
+    body: dict[str, Any] = {
+        "vcpus": flavor.get("vcpus", inst.vcpus),
+        "ram": flavor.get("ram", inst.memory_mb),
+        "disk": flavor.get("disk", inst.root_gb),
+        "ephemeral": flavor.get("ephemeral", 0),
+        "swap": flavor.get("swap") or 0,
+        "original_name": flavor.get("name", ""),
+    }
+    target = {"project_id": inst.project_id, "user_id": auth.user_id}
+    if policy.check(auth, RULES[EXTRA_SPECS_RULE], target):
+        body["extra_specs"] = dict(flavor.get("extra_specs") or {})
+    return body
+
+
+EXTRA_SPECS_RULE = "os_compute_api:servers:show:flavor-extra-specs"
+
+
 def render_server(
     request: Request,
     inst: m.Instance,
     auth: Auth,
     host_status: dict[str, str] | None = None,
     tags: list[str] | None = None,
+    *,
+    groups: list[str] | None = None,
+    full: bool = True,
 ) -> dict[str, Any]:
-    """The full server body (show, detail list, update) at the request's microversion;
-    `tags` are the server's tags (shown from 2.26)."""
+    """The full server body (show, detail list, update, rebuild) at the request's microversion;
+    `tags` are the server's tags (shown from 2.26), `groups` its server groups (shown when
+    given: show, update and rebuild from 2.71). `full=False` is the shorter body update and
+    rebuild answered before 2.75."""
     v = version(request)
     base = base_url(request)
     status = states.status(inst.vm_state, inst.task_state)
-    flavor_id = inst.flavor.get("id", "")
     image: Any = ""
     if inst.image_ref:
         image = {
@@ -104,10 +138,7 @@ def render_server(
         "metadata": dict(inst.metadata_ or {}),
         "hostId": host_id(inst.project_id, inst.host),
         "image": image,
-        "flavor": {
-            "id": flavor_id,
-            "links": [{"rel": "bookmark", "href": f"{base}/flavors/{flavor_id}"}],
-        },
+        "flavor": _flavor(request, inst, auth),
         "created": iso(inst.created_at),
         "updated": iso(inst.updated_at),
         "addresses": {},
@@ -115,6 +146,37 @@ def render_server(
         "accessIPv6": canonical_ipv6(inst.access_ip_v6),
         "links": links(request, "servers", inst.uuid),
         "OS-DCF:diskConfig": "MANUAL",
+    }
+    if full:
+        body.update(_full_fields(inst))
+    if status in PROGRESS_STATUSES:
+        body["progress"] = 0
+    admin_attrs = auth.is_admin and (full or v >= (2, 75))
+    if admin_attrs:
+        body.update(_admin_fields(inst, v))
+    if v >= (2, 9):
+        body["locked"] = inst.locked
+    if v >= (2, 16) and auth.is_admin and (full or v >= (2, 75)):
+        body["host_status"] = (host_status or {}).get(inst.host or "", "") if inst.host else ""
+    if v >= (2, 19):
+        body["description"] = inst.display_description
+    if v >= (2, 26):
+        body["tags"] = list(tags or [])
+    body.update(_late_fields(inst, v, groups))
+    if v >= (2, 90) and not admin_attrs:
+        body["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
+    if v >= (2, 96) and full:
+        body["pinned_availability_zone"] = (inst.request_spec or {}).get("availability_zone")
+    fault = _fault(inst, auth)
+    if fault is not None:
+        body["fault"] = fault
+    return body
+
+
+def _full_fields(inst: m.Instance) -> dict[str, Any]:
+    """What update and rebuild left out before 2.75 (zone, config drive, key, usage times,
+    states, volumes, security groups)."""
+    body: dict[str, Any] = {
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
         "config_drive": inst.config_drive,
         "key_name": inst.key_name,
@@ -127,33 +189,39 @@ def render_server(
     }
     if inst.security_groups:
         body["security_groups"] = [{"name": n} for n in inst.security_groups]
-    if status in PROGRESS_STATUSES:
-        body["progress"] = 0
-    if auth.is_admin:
-        body["OS-EXT-SRV-ATTR:host"] = inst.host
-        body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{inst.id:08x}"
-        body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
-        if v >= (2, 3):
-            body.update(
-                {
-                    "OS-EXT-SRV-ATTR:reservation_id": inst.reservation_id,
-                    "OS-EXT-SRV-ATTR:launch_index": inst.launch_index,
-                    "OS-EXT-SRV-ATTR:hostname": inst.hostname,
-                    "OS-EXT-SRV-ATTR:kernel_id": "",
-                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
-                    "OS-EXT-SRV-ATTR:user_data": inst.user_data,
-                }
-            )
-    if v >= (2, 9):
-        body["locked"] = inst.locked
-    if v >= (2, 16) and auth.is_admin:
-        body["host_status"] = (host_status or {}).get(inst.host or "", "") if inst.host else ""
-    if v >= (2, 19):
-        body["description"] = inst.display_description
-    if v >= (2, 26):
-        body["tags"] = list(tags or [])
-    fault = _fault(inst, auth)
-    if fault is not None:
-        body["fault"] = fault
+    return body
+
+
+def _admin_fields(inst: m.Instance, v: tuple[int, int]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "OS-EXT-SRV-ATTR:host": inst.host,
+        "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.id:08x}",
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": inst.node,
+    }
+    if v >= (2, 3):
+        body.update(
+            {
+                "OS-EXT-SRV-ATTR:reservation_id": inst.reservation_id,
+                "OS-EXT-SRV-ATTR:launch_index": inst.launch_index,
+                "OS-EXT-SRV-ATTR:hostname": inst.hostname,
+                "OS-EXT-SRV-ATTR:kernel_id": "",
+                "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
+                "OS-EXT-SRV-ATTR:user_data": inst.user_data,
+            }
+        )
+    return body
+
+
+def _late_fields(inst: m.Instance, v: tuple[int, int], groups: list[str] | None) -> dict[str, Any]:
+    """The fields of 2.63 (trusted certificates), 2.71 (server groups) and 2.73 (lock
+    reason)."""
+    sysmeta = inst.system_metadata or {}
+    body: dict[str, Any] = {}
+    if v >= (2, 63):
+        body["trusted_image_certificates"] = sysmeta.get(TRUSTED_CERTS_KEY)
+    if v >= (2, 71) and groups is not None:
+        body["server_groups"] = list(groups)
+    if v >= (2, 73):
+        body["locked_reason"] = sysmeta.get(LOCKED_REASON_KEY)
     return body

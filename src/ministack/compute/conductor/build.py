@@ -62,7 +62,9 @@ async def _build(
         answer = Selection(error=f"The scheduler did not answer: {exc}")
     if answer.error is not None:
         for u in uuids:
-            await instances.whole_step(deps.db, u, SCHEDULE_EVENT, started, answer.error)
+            await instances.whole_step(
+                deps.db, u, SCHEDULE_EVENT, started, answer.error, host=deps.settings.hostname
+            )
             await instances.set_error(deps.db, u, answer.error)
         return
     for u, dest in zip(uuids, answer.hosts, strict=True):
@@ -86,6 +88,7 @@ async def _hand_over(
         task_states=[states.SCHEDULING],
         on_host=None,
         change=Change(host=dest.host, node=dest.node, availability_zone=dest.zone),
+        host=deps.settings.hostname,
     )
     if not moved:
         await deps.placement.release(uuid)  # deleted while being scheduled

@@ -27,7 +27,9 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
         return
     sysmeta: dict[str, Any] = dict(inst.system_metadata)
     new_flavor = sysmeta["new_flavor"]
-    event = await instances.start_event(cond.db, uuid, "conductor_migrate_server", None)
+    event = await instances.start_event(
+        cond.db, uuid, "conductor_migrate_server", cond.settings.hostname
+    )
     spec = dict(inst.request_spec)
     spec["flavor"] = new_flavor
     spec.pop("force_host", None)

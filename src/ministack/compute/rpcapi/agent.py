@@ -62,6 +62,25 @@ class ConsoleOutput(Payload):
 
 
 @dataclass(frozen=True)
+class ConsoleRequest(Payload):
+    """Where is the guest's `kind` console ("vnc" or "serial")?"""
+
+    instance_uuid: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ConsoleAnswer(Payload):
+    """Where the console listens on the host (TCP `host`:`port`, or the pty or socket `path`
+    when `port` is 0), or why there is none (`unavailable`, a message for the user)."""
+
+    host: str = ""
+    port: int = 0
+    path: str | None = None
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True)
 class DiagnosticsReport(Payload):
     """What `get_diagnostics` answers: the driver's Diagnostics as JSON. `cpus` holds
     {id, time_ns, utilisation}, `disks` {device, read_bytes, read_requests, write_bytes,
@@ -160,6 +179,14 @@ class ComputeAgentAPI:
         answer in time, RemoteError when it has no such guest."""
         answer = await self._call("get_diagnostics", InstanceRef(instance_uuid), CONSOLE_TIMEOUT)
         return DiagnosticsReport.from_wire(answer)
+
+    async def get_console(self, instance_uuid: str, kind: str) -> ConsoleAnswer:
+        """Where the guest's console listens; raises RpcError when the host does not answer
+        in time, RemoteError when it has no such guest."""
+        answer = await self._call(
+            "get_console", ConsoleRequest(instance_uuid, kind), CONSOLE_TIMEOUT
+        )
+        return ConsoleAnswer.from_wire(answer)
 
     async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
         await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))

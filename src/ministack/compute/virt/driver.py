@@ -32,6 +32,21 @@ class GuestNotFound(DriverError):
     """The hypervisor has no guest with that uuid."""
 
 
+class ConsoleUnavailable(DriverError):
+    """The guest has no console of that kind (the driver lacks it, or the guest is not
+    running); the message is safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class ConsoleEndpoint:
+    """Where a guest's console listens on its host: TCP `host`:`port` (VNC), or the unix
+    socket `path` when `port` is 0 (serial). Only the console proxy connects there."""
+
+    host: str
+    port: int = 0
+    path: str | None = None
+
+
 @dataclass(frozen=True)
 class Vif:
     """One network interface of a guest, plugged by the network agent into `bridge`."""
@@ -181,7 +196,8 @@ class Capabilities:
     snapshot: bool = True
     resize: bool = True
     console_log: bool = True
-    console_url: bool = False
+    console_url: bool = False  # a VNC console (noVNC)
+    serial_console: bool = False
     attach_volume: bool = False
     attach_interface: bool = False
 
@@ -248,4 +264,9 @@ class VirtDriver(Protocol):
 
     async def get_diagnostics(self, uuid: str) -> Diagnostics:
         """The guest's CPU, memory, disk and NIC counters; raises GuestNotFound."""
+        ...
+
+    async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """Where the running guest's `kind` console ("vnc" or "serial") listens; raises
+        ConsoleUnavailable when it has none, GuestNotFound when the guest is gone."""
         ...

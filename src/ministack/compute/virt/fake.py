@@ -19,15 +19,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ministack.compute.virt import netns_guest
 from ministack.compute.virt.driver import (
     POWER_STATE_NAMES,
     Capabilities,
+    ConsoleEndpoint,
+    ConsoleUnavailable,
     CpuStats,
     Diagnostics,
     DiskStats,
@@ -41,6 +46,7 @@ from ministack.compute.virt.driver import (
 )
 
 CONSOLE_LINES = 200  # the console keeps its last lines, as a real serial log rotates
+RFB_VERSION = b"RFB 003.008\n"  # what a VNC server says first
 
 
 @dataclass
@@ -103,7 +109,9 @@ def parse_settings(text: str) -> dict[str, str]:
 class FakeDriver:
     """A hypervisor that only pretends. Idempotent where the interface says so."""
 
-    capabilities = Capabilities(console_log=True, snapshot=True)
+    capabilities = Capabilities(
+        console_log=True, snapshot=True, console_url=True, serial_console=True
+    )
 
     def __init__(
         self,
@@ -115,8 +123,11 @@ class FakeDriver:
         delay: Mapping[str, float] | None = None,
         fail: Mapping[str, str] | None = None,
         state_file: Path | None = None,
+        netns_guests: Path | None = None,
     ) -> None:
-        """`state_file`: where the guests persist across processes (None: memory only)."""
+        """`state_file`: where the guests persist across processes (None: memory only).
+        `netns_guests`: a directory; each guest with ports is then a namespace guest
+        (`netns_guest.py`) whose files live there."""
         self.host = host
         self.resources = HostResources(
             hypervisor_hostname=host,
@@ -130,7 +141,9 @@ class FakeDriver:
         self.fail: dict[str, str] = dict(fail or {})
         self.fail_once: dict[str, str] = {}
         self.state_file = state_file
+        self.netns_guests = netns_guests
         self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
+        self.consoles: dict[tuple[str, str], asyncio.Server] = {}
 
     def _persist(self) -> None:
         if self.state_file is not None:
@@ -186,6 +199,8 @@ class FakeDriver:
         if spec.image_id is not None:
             await self._step("image", ImageUnusable)
         await self._step("spawn")
+        if self.netns_guests is not None and spec.vifs:
+            await asyncio.to_thread(self._spawn_netns, spec)
         console = [f"{spec.hostname} login:"]
         self.guests[spec.uuid] = _Guest(spec.vcpus, spec.memory_mb, PowerState.RUNNING, console)
         self._persist()
@@ -193,8 +208,41 @@ class FakeDriver:
     async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
         """Remove the guest; succeeds when it is already gone."""
         await self._step("destroy")
+        for kind in ("vnc", "serial"):
+            server = self.consoles.pop((uuid, kind), None)
+            if server is not None:
+                server.close()
+        if self.netns_guests is not None:
+            await asyncio.to_thread(self._destroy_netns, uuid)
         if self.guests.pop(uuid, None) is not None:
             self._persist()
+
+    def _spawn_netns(self, spec: GuestSpec) -> None:
+        """Plug a namespace guest with one veth per port; on failure nothing is left."""
+        assert self.netns_guests is not None
+        nics = [
+            netns_guest.Nic(v.tap or f"tap{v.port_id[:11]}", v.mac, v.bridge, v.mtu)
+            for v in spec.vifs
+        ]
+        ns, state = netns_guest.namespace(spec.uuid), self.netns_guests / spec.uuid
+        (state).mkdir(parents=True, exist_ok=True)
+        (state / "taps").write_text("\n".join(n.tap for n in nics))
+        try:
+            netns_guest.plug(ns, nics)
+            netns_guest.start(ns, state, spec.hostname, [f"eth{i}" for i in range(len(nics))])
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            self._destroy_netns(spec.uuid)
+            raise DriverError(f"namespace guest {spec.uuid} could not start: {exc}") from exc
+
+    def _destroy_netns(self, uuid: str) -> None:
+        assert self.netns_guests is not None
+        state = self.netns_guests / uuid
+        try:
+            taps = [t for t in (state / "taps").read_text().split() if t]
+        except FileNotFoundError:
+            taps = []
+        netns_guest.remove(netns_guest.namespace(uuid), state, None, taps)
+        shutil.rmtree(state, ignore_errors=True)
 
     async def _set_power(self, op: str, uuid: str, state: PowerState) -> None:
         guest = self._guest(uuid)
@@ -249,7 +297,9 @@ class FakeDriver:
         seconds = int(age)
         return Diagnostics(
             state=POWER_STATE_NAMES[guest.power_state],
-            driver="fake",
+            # Nova's `driver` is an enum of real drivers (no "fake"): its own fake driver
+            # reports "libvirt" too, so strict clients accept the body
+            driver="libvirt",
             hypervisor="fake",
             hypervisor_os="fake-os",
             uptime=seconds,
@@ -271,3 +321,25 @@ class FakeDriver:
                 ),
             ),
         )
+
+    async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """A fake console on 127.0.0.1, started on first use: "vnc" greets with the RFB
+        version, "serial" with the guest's console log; both then echo what they receive."""
+        guest = self._guest(uuid)
+        await self._step("get_console", ConsoleUnavailable)
+        if guest.power_state != PowerState.RUNNING:
+            raise ConsoleUnavailable(f"guest {uuid} is not running")
+        server = self.consoles.get((uuid, kind))
+        if server is None:
+            greeting = RFB_VERSION if kind == "vnc" else "\r\n".join(guest.console).encode()
+
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.write(greeting)
+                while data := await reader.read(4096):
+                    writer.write(data)
+                writer.close()
+
+            server = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self.consoles[(uuid, kind)] = server
+        port: int = server.sockets[0].getsockname()[1]
+        return ConsoleEndpoint(host="127.0.0.1", port=port)

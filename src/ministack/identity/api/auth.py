@@ -19,7 +19,7 @@ from ministack.identity.api import schemas
 from ministack.identity.api.crud import assigned_targets, base_url, core_of, public_route, route
 from ministack.identity.api.resources import render_domain, render_project
 from ministack.identity.authn import authenticate
-from ministack.identity.catalog import catalog_for
+from ministack.identity.catalog import catalog_for, scoped
 from ministack.identity.core import TokenInfo
 from ministack.identity.inheritance import projects_of
 from ministack.identity.tokens import SYSTEM_ALL
@@ -28,7 +28,9 @@ UPDATED = "2024-04-01T00:00:00Z"
 
 
 def _time(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Keystone's token times: whole seconds, ``2026-01-02T03:04:05.000000Z`` (fernet keeps
+    no more); the payload keeps issued_at's microseconds for revocation checks."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
 
 def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -60,17 +62,33 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
     if info.project is not None or info.domain is not None or info.system is not None:
         body["roles"] = [{"id": r.id, "name": r.name} for r in info.roles]
         if catalog is not None:
-            body["catalog"] = catalog
+            body["catalog"] = scoped(catalog, info.project.id if info.project else None)
+    if info.trust is not None:
+        body["OS-TRUST:trust"] = {
+            "id": info.trust.id,
+            "impersonation": info.trust.impersonation,
+            "trustor_user": {"id": info.trust.trustor_id},
+            "trustee_user": {"id": info.trust.trustee_id},
+        }
     if p.app_cred_id:
         body["application_credential"] = {"id": p.app_cred_id, "restricted": True}
+        if info.access_rules is not None:
+            body["application_credential"]["access_rules"] = [
+                {"service": r.service, "method": r.method, "path": r.path}
+                for r in info.access_rules
+            ]
     return {"token": body}
+
+
+def _project_of(info: TokenInfo) -> str | None:
+    return info.project.id if info.project else None
 
 
 async def issue_token(request: Request) -> Response:
     core = core_of(request)
     info = await authenticate(core, validation.body(request))
     nocatalog = "nocatalog" in request.query_params
-    catalog = None if nocatalog else await catalog_for(core)
+    catalog = None if nocatalog else await catalog_for(core, _project_of(info))
     return json_response(
         render_token(info, catalog), status=201, headers={"X-Subject-Token": info.token}
     )
@@ -97,7 +115,8 @@ async def _subject(request: Request) -> TokenInfo:
 async def validate_token(request: Request) -> Response:
     info = await _subject(request)
     core = core_of(request)
-    catalog = None if "nocatalog" in request.query_params else await catalog_for(core)
+    nocatalog = "nocatalog" in request.query_params
+    catalog = None if nocatalog else await catalog_for(core, _project_of(info))
     return json_response(render_token(info, catalog), headers={"X-Subject-Token": info.token})
 
 
@@ -116,7 +135,7 @@ async def auth_catalog(request: Request) -> Response:
     auth = await require_auth(request)
     if auth.project_id is None and auth.domain_id is None and not auth.is_system:
         raise errors.Forbidden("An unscoped token has no catalog; scope it to a project.")
-    catalog = await catalog_for(core_of(request))
+    catalog = scoped(await catalog_for(core_of(request), auth.project_id), auth.project_id)
     return json_response(
         {"catalog": catalog, "links": {"self": f"{base_url(request)}/v3/auth/catalog"}}
     )

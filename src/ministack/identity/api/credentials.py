@@ -4,6 +4,8 @@ with an EC2 secret into a project-scoped token (the object store's S3 API asks i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 from typing import Any
@@ -18,7 +20,7 @@ from ministack.common.auth import Auth, require_auth
 from ministack.common.db import new_id
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
-from ministack.identity import policies
+from ministack.identity import policies, s3tokens
 from ministack.identity.api import schemas
 from ministack.identity.api.auth import render_token
 from ministack.identity.api.crud import base_url, core_of, public_route, route
@@ -273,6 +275,20 @@ async def ec2_token(request: Request) -> Response:
     if user is None:
         raise errors.Unauthorized(LOGIN_FAILED)
     info = await core.issue(user, ("ec2credential",), (SCOPE_PROJECT, cred.project_id))
+    body = render_token(info, await catalog_for(core, cred.project_id))
+    return json_response(body, headers={"X-Subject-Token": info.token})
+
+
+async def s3_token(request: Request) -> Response:
+    """Keystone's /v3/s3tokens: a token for the project of the EC2 credential whose secret
+    signs the given string to the given signature; 401 otherwise."""
+    signed = validation.body(request)["credentials"]
+    try:
+        string_to_sign = base64.b64decode(signed["token"], validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.BadRequest("credentials.token must be base64.") from None
+    core = core_of(request)
+    info = await s3tokens.s3_token(core, signed["access"], string_to_sign, signed["signature"])
     body = render_token(info, await catalog_for(core))
     return json_response(body, headers={"X-Subject-Token": info.token})
 
@@ -294,4 +310,5 @@ ROUTES = [
     route(_EC2 + "/{access}", show_ec2, "GET"),
     route(_EC2 + "/{access}", delete_ec2, "DELETE"),
     public_route("/v3/ec2tokens", ec2_token, "POST", body=schemas.ec2_token),
+    public_route("/v3/s3tokens", s3_token, "POST", body=schemas.s3_token),
 ]

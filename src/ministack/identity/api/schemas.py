@@ -40,6 +40,16 @@ change_password = p.envelope(
     ),
 )
 _role_ref = p.obj({"id": id_string, "name": name, "domain_id": p.nullable(id_string)})
+# Keystone's access rule: an existing rule by id, or service, method and path together
+_access_rule = p.obj(
+    {
+        "id": id_string,
+        "service": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^\\S+$"},
+        "method": p.enum("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
+        "path": {"type": "string", "maxLength": 225, "pattern": "^/"},
+    },
+    oneOf=[{"required": ["id"]}, {"required": ["service", "method", "path"]}],
+)
 create_application_credential = p.envelope(
     "application_credential",
     p.obj(
@@ -50,7 +60,7 @@ create_application_credential = p.envelope(
             "expires_at": p.nullable({"type": "string", "maxLength": 64}),
             "roles": p.array(_role_ref),
             "unrestricted": p.strict_boolean,
-            "access_rules": p.array({"type": "object"}),
+            "access_rules": p.array(_access_rule),
         },
         required=("name",),
     ),
@@ -112,8 +122,78 @@ _signed = p.obj(
     additional=True,
 )
 # Keystone reads `credentials`; older clients (keystonemiddleware's ec2 token) `ec2Credentials`
+# Keystone's /v3/s3tokens: the string to sign (base64) an S3 API computed, and its signature
+s3_token = {
+    "type": "object",
+    "properties": {
+        "credentials": p.obj(
+            {
+                "access": {"type": "string", "minLength": 1, "maxLength": 255},
+                "token": {"type": "string", "minLength": 1, "maxLength": 65536},
+                "signature": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            required=("access", "token", "signature"),
+            additional=True,
+        )
+    },
+    "required": ["credentials"],
+}
+
 ec2_token = {
     "type": "object",
     "properties": {"credentials": _signed, "ec2Credentials": _signed},
     "anyOf": [{"required": ["credentials"]}, {"required": ["ec2Credentials"]}],
 }
+
+# -- trusts (OS-TRUST) -----------------------------------------------------------------------
+create_trust = p.envelope(
+    "trust",
+    p.obj(
+        {
+            "trustor_user_id": id_string,
+            "trustee_user_id": id_string,
+            "impersonation": p.strict_boolean,
+            "project_id": p.nullable(id_string),
+            "roles": p.array(_role_ref),
+            "expires_at": p.nullable({"type": "string", "maxLength": 64}),
+            "remaining_uses": p.nullable(p.strict_integer(1)),
+            "allow_redelegation": p.nullable(p.strict_boolean),
+            "redelegation_count": p.nullable(p.strict_integer(0)),
+        },
+        required=("trustor_user_id", "trustee_user_id", "impersonation"),
+        additional=True,
+    ),
+)
+list_trusts = p.query({"trustor_user_id": p.string(0, 64), "trustee_user_id": p.string(0, 64)})
+
+# -- endpoint groups (OS-EP-FILTER) ----------------------------------------------------------
+_endpoint_filters = p.obj(
+    {
+        "interface": p.enum("public", "internal", "admin"),
+        "service_id": id_string,
+        "region_id": {"type": "string", "minLength": 1, "maxLength": 255},
+    }
+)
+_endpoint_group: p.Schema = {
+    "name": name,
+    "description": p.nullable({"type": "string", "maxLength": 65535}),
+    "filters": _endpoint_filters,
+}
+create_endpoint_group = p.envelope(
+    "endpoint_group", p.obj(_endpoint_group, required=("name", "filters"))
+)
+# `openstack endpoint group set` sends "name": null when the name stays: accepted as unchanged
+update_endpoint_group = p.envelope(
+    "endpoint_group",
+    p.obj(
+        {**_endpoint_group, "name": p.nullable(name), "filters": p.nullable(_endpoint_filters)},
+        minProperties=1,
+    ),
+)
+list_endpoint_groups = p.query({"name": p.string(0, 255)})
+
+# -- domain-specific configuration: group and option names are checked by domain_config.py
+domain_config = p.envelope("config", {"type": "object"})
+list_access_rules = p.query(
+    {"service": p.string(0, 64), "method": p.string(0, 16), "path": p.string(0, 225)}
+)

@@ -19,7 +19,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.identity import models as m
 from ministack.identity import policies
-from ministack.identity.api import schemas
+from ministack.identity.api import access_rules, schemas
 from ministack.identity.api.crud import base_url, core_of, public_route, route
 from ministack.identity.api.resources import DEFAULT_DOMAIN_ID, render_group, render_project
 from ministack.identity.inheritance import projects_of
@@ -314,7 +314,10 @@ async def list_user_groups(request: Request) -> Response:
 
 
 def render_app_cred(
-    c: m.ApplicationCredential, base: str, roles: list[dict[str, str]]
+    c: m.ApplicationCredential,
+    base: str,
+    roles: list[dict[str, str]],
+    rules: list[m.AccessRule],
 ) -> dict[str, Any]:
     return {
         "id": c.id,
@@ -325,7 +328,9 @@ def render_app_cred(
         "roles": roles,
         "unrestricted": c.unrestricted,
         "expires_at": c.expires_at.strftime("%Y-%m-%dT%H:%M:%S.000000") if c.expires_at else None,
-        "access_rules": [],
+        "access_rules": [
+            {"id": r.id, "service": r.service, "method": r.method, "path": r.path} for r in rules
+        ],
         "links": {"self": f"{base}/v3/users/{c.user_id}/application_credentials/{c.id}"},
     }
 
@@ -343,6 +348,8 @@ async def create_app_cred(request: Request) -> Response:
     policies.authorize(auth, "identity:create_application_credential", {"user_id": user_id})
     if auth.project_id is None:
         raise errors.Forbidden("An application credential needs a project-scoped token.")
+    if auth.trust_id is not None:
+        raise errors.Forbidden("Cannot create an application credential with a trust-scoped token.")
     obj = validation.body(request)["application_credential"]
     name = obj.get("name")
     if not isinstance(name, str) or not name or len(name) > 255:
@@ -350,7 +357,7 @@ async def create_app_cred(request: Request) -> Response:
     secret = obj.get("secret") or secrets.token_urlsafe(48)
     if not isinstance(secret, str) or len(secret) > MAX_PASSWORD_LENGTH:
         raise errors.BadRequest("Invalid input for field 'application_credential.secret'.")
-    expires_at = _parse_expiry(obj.get("expires_at"))
+    expires_at = parse_expiry(obj.get("expires_at"))
     core = core_of(request)
     async with core.db.session() as s:
         held = await core.effective_roles(
@@ -359,7 +366,7 @@ async def create_app_cred(request: Request) -> Response:
     held_by_name = {r.name: r.id for r in held}
     held_ids = set(held_by_name.values())
     wanted = obj.get("roles")
-    if wanted is None:
+    if not wanted:  # none named (or an empty list, as the CLI sends): the token's roles
         role_ids = sorted(held_ids)
     else:
         if not isinstance(wanted, list):
@@ -388,18 +395,22 @@ async def create_app_cred(request: Request) -> Response:
         async with core.db.writer() as s:
             s.add(cred)
             await s.flush()
+            rules = await access_rules.attach(s, user_id, cred.id, obj.get("access_rules") or [])
     except IntegrityError:
         raise errors.Conflict(f"An application credential named {name!r} already exists.") from None
-    body = render_app_cred(cred, base_url(request), await _role_refs(request, role_ids))
+    body = render_app_cred(cred, base_url(request), await _role_refs(request, role_ids), rules)
     body["secret"] = secret
     return json_response({"application_credential": body}, status=201)
 
 
-def _parse_expiry(value: Any) -> dt.datetime | None:
+def parse_expiry(
+    value: Any, field: str = "application_credential.expires_at"
+) -> dt.datetime | None:
+    """A client's ISO 8601 time (``Z``, an offset or naive UTC) as naive UTC; 400 if not one."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise errors.BadRequest("Invalid input for field 'application_credential.expires_at'.")
+        raise errors.BadRequest(f"Invalid input for field '{field}'.")
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -423,8 +434,9 @@ async def list_app_creds(request: Request) -> Response:
         query = query.where(m.ApplicationCredential.name == request.query_params["name"])
     async with core.db.session() as s:
         rows = (await s.execute(query)).scalars().all()
+        rules = {c.id: await access_rules.rules_of(s, c.id) for c in rows}
     base = base_url(request)
-    out = [render_app_cred(c, base, await _role_refs(request, c.roles)) for c in rows]
+    out = [render_app_cred(c, base, await _role_refs(request, c.roles), rules[c.id]) for c in rows]
     return json_response(
         {"application_credentials": out, "links": {"self": None, "previous": None, "next": None}}
     )
@@ -441,11 +453,12 @@ async def show_app_cred(request: Request) -> Response:
     core = core_of(request)
     async with core.db.session() as s:
         cred = await s.get(m.ApplicationCredential, request.path_params["cred_id"])
+        rules = await access_rules.rules_of(s, cred.id) if cred else []
     if cred is None or cred.user_id != user_id:
         raise errors.NotFound(
             f"Could not find application credential: {request.path_params['cred_id']}."
         )
-    body = render_app_cred(cred, base_url(request), await _role_refs(request, cred.roles))
+    body = render_app_cred(cred, base_url(request), await _role_refs(request, cred.roles), rules)
     return json_response({"application_credential": body})
 
 

@@ -177,3 +177,17 @@ def test_bad_input_is_a_driver_error(changes: dict[str, object], message: str) -
 
 def test_deterministic() -> None:
     assert domain_xml(spec(), FILES, HostFacts()) == domain_xml(spec(), FILES, HostFacts())
+
+
+def test_console_screen_listens_on_loopback_only() -> None:
+    # [console] enabled: a VNC screen for the web console, reachable only on the host
+    dom = parse(spec(), host=HostFacts(vnc=True))
+    graphics = dom.find("devices/graphics")
+    assert graphics is not None and graphics.get("type") == "vnc"
+    assert graphics.get("autoport") == "yes" and graphics.get("listen") == "127.0.0.1"
+    assert [e.get("address") for e in graphics.findall("listen")] == ["127.0.0.1"]
+    assert dom.find("devices/video/model").get("type") == "vga"  # type: ignore[union-attr]
+    # the serial port stays a logged pty: the web console and console.log both read it
+    serial = dom.find("devices/serial")
+    assert serial is not None and serial.get("type") == "pty"
+    assert serial.find("log") is not None

@@ -42,6 +42,7 @@ class LibvirtOptions:
     image_cache_max_age: float = 86400.0
     remove_orphans: bool = False
     shutdown_timeout: float = 60.0
+    vnc: bool = False  # give each guest a VNC screen on 127.0.0.1 for the web console
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LibvirtOptions:
@@ -55,6 +56,7 @@ class LibvirtOptions:
             image_cache_max_age=float(section.image_cache_max_age),
             remove_orphans=section.remove_orphans,
             shutdown_timeout=float(section.shutdown_timeout),
+            vnc=settings.console.enabled,
         )
 
 

@@ -17,6 +17,7 @@ Construct it with settings or explicit options and the agent's image client::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import time
@@ -29,6 +30,8 @@ import libvirt
 
 from ministack.compute.virt.driver import (
     Capabilities,
+    ConsoleEndpoint,
+    ConsoleUnavailable,
     Diagnostics,
     DriverError,
     GuestInfo,
@@ -39,7 +42,7 @@ from ministack.compute.virt.driver import (
     ImageUnusable,
     PowerState,
 )
-from ministack.compute.virt.libvirt import access, diagnostics, disks, host
+from ministack.compute.virt.libvirt import access, consoles, diagnostics, disks, host
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
 from ministack.compute.virt.libvirt.connection import (
     Connection,
@@ -86,6 +89,9 @@ class LibvirtDriver:
         if isinstance(options, Settings):
             options = LibvirtOptions.from_settings(options)
         self.options = options
+        self.capabilities = dataclasses.replace(
+            self.capabilities, console_url=options.vnc, serial_console=True
+        )
         self.cache = ImageCache(options.image_cache_path, images, options.image_cache_max_age)
         self.host = ""
         self.connection = Connection(options.uri)
@@ -122,7 +128,8 @@ class LibvirtDriver:
         virt_type = await self._call(
             lambda conn: host.choose_virt_type(conn, self.options.virt_type, probe_dir)
         )
-        self._facts = await self._call(lambda conn: host.host_facts(conn, virt_type))
+        facts = await self._call(lambda conn: host.host_facts(conn, virt_type))
+        self._facts = dataclasses.replace(facts, vnc=self.options.vnc)
         log.info("libvirt driver on %s: %s, virt_type %s", host_name, self.options.uri, virt_type)
         await self.prune_image_cache(force=True)
 
@@ -446,3 +453,19 @@ class LibvirtDriver:
             )
         except libvirt.libvirtError as exc:
             raise GuestNotFound(f"no guest {uuid} on this host: {exc}") from None
+
+    async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """Where the running domain's VNC screen (127.0.0.1 and the port libvirt chose) or
+        serial pty (/dev/pts/N, port 0) is, read from its live XML; raises
+        ConsoleUnavailable when it has none, GuestNotFound when there is no domain."""
+        if kind == "vnc" and not self.capabilities.console_url:
+            raise ConsoleUnavailable("this host gives its guests no VNC screen ([console] enabled)")
+        domain = await self._domain(uuid)
+
+        def read(_conn: Any) -> tuple[bool, str]:
+            return bool(domain.isActive()), str(domain.XMLDesc(0))
+
+        active, xml = await self._call(read)
+        if not active:
+            raise ConsoleUnavailable(f"guest {uuid} is not running")
+        return consoles.endpoint(xml, kind)

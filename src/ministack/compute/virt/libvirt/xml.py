@@ -52,6 +52,7 @@ class HostFacts:
     arch: str = "x86_64"
     machines: frozenset[str] = field(default_factory=frozenset)  # empty: do not check
     emulator: str = ""
+    vnc: bool = False  # a VNC screen for the web console ([console] enabled)
 
 
 def domain_name(uuid: str) -> str:
@@ -222,6 +223,15 @@ def _console(devices: ET.Element, files: GuestFiles) -> None:
     _sub(console, "target", type="serial", port="0")
 
 
+def _graphics(devices: ET.Element) -> None:
+    """A VNC screen for the web console, on loopback only (the console proxy on this host
+    is its one client), at a port libvirt picks (5900 and up)."""
+    graphics = _sub(devices, "graphics", type="vnc", autoport="yes", listen="127.0.0.1")
+    _sub(graphics, "listen", type="address", address="127.0.0.1")
+    video = _sub(devices, "video")
+    _sub(video, "model", type="vga", heads="1")
+
+
 def domain_xml(spec: GuestSpec, files: GuestFiles, host: HostFacts) -> str:
     """The libvirt domain XML of `spec` with its disks at `files` on a `host`.
 
@@ -264,6 +274,8 @@ def domain_xml(spec: GuestSpec, files: GuestFiles, host: HostFacts) -> str:
     _disks(devices, spec, files, host)
     _interfaces(devices, spec)
     _console(devices, files)
+    if host.vnc:
+        _graphics(devices)
     usb_disks = "usb" in (
         spec.image_properties.get("hw_disk_bus"),
         spec.image_properties.get("hw_cdrom_bus"),

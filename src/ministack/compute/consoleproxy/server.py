@@ -1,0 +1,76 @@
+"""The console proxy's listeners, run inside the compute service's process: noVNC on
+`[console] novnc_port` (6080, Nova's novncproxy_port) and serial on `[console] serial_port`
+(6083, Nova's serialproxy_port), both on `[default] bind_host`.
+
+Where it sits: `compute.service.start` starts it next to the agents, because the consoles it
+reaches (VNC on the host's loopback, serial ptys) exist only on the host whose agent runs in
+this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from ministack.common.db import Database
+from ministack.compute.consoleproxy.app import novnc_app, serial_app
+from ministack.config import Settings
+
+log = logging.getLogger("ministack.compute.consoleproxy")
+
+
+class ConsoleProxy:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.servers: list[uvicorn.Server] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Listen on both ports; RuntimeError naming the port when one is taken (the
+        listeners already started are stopped)."""
+        c = self.settings.console
+        try:
+            await self._serve("novnc", novnc_app(self.settings, self.db), c.novnc_port)
+            await self._serve("serial", serial_app(self.settings, self.db), c.serial_port)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _serve(self, name: str, app: ASGIApp, port: int) -> None:
+        config = uvicorn.Config(
+            app,
+            host=self.settings.default.bind_host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http="httptools",
+            ws="websockets",
+            loop="none",
+            proxy_headers=False,
+            timeout_graceful_shutdown=2,
+        )
+        config.load()
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        await server.startup()
+        if server.should_exit:
+            raise RuntimeError(f"console proxy ({name}): could not listen on port {port}")
+        self.servers.append(server)
+        self.tasks.append(asyncio.create_task(server.main_loop(), name=f"console-{name}"))
+        log.info("console proxy (%s) on port %d", name, port)
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.should_exit = True
+        for server in self.servers:
+            await server.shutdown()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.servers.clear()
+        self.tasks.clear()

@@ -1,0 +1,100 @@
+"""What one host's data plane must hold: the agent's input, derived from the database.
+
+The reconciler makes the host match a `HostNetworks` and removes what it made that is no longer
+in it. These are plain frozen values so they can be built from rows (`agent/derive.py`), by
+tests, or by the benchmark, and compared.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+METADATA_IP = "169.254.169.254"
+DHCP_OWNER = "network:dhcp"
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    subnet_id: str
+    cidr: str
+    gateway_ip: str | None = None
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()
+    """(destination CIDR, next hop) pairs handed out by DHCP."""
+    enable_dhcp: bool = True
+
+    @property
+    def ip_version(self) -> int:
+        return ipaddress.ip_network(self.cidr, strict=False).version
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    port_id: str
+    mac: str
+    fixed_ips: tuple[tuple[str, str], ...] = ()
+    """(subnet id, address) pairs."""
+    hostname: str = ""
+    device_id: str = ""
+    device_owner: str = ""
+    host: str | None = None
+    """The host the port is bound to (binding:host_id); None when unbound."""
+
+    def ips(self) -> tuple[str, ...]:
+        return tuple(ip for _, ip in self.fixed_ips)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    network_id: str
+    mtu: int = 1500
+    vni: int | None = None
+    """The VXLAN segment; None for a network that stays on this host (local)."""
+    subnets: tuple[SubnetSpec, ...] = ()
+    ports: tuple[PortSpec, ...] = ()
+    """Every port of the network (the DHCP hosts list and the metadata lookup need them all,
+    not only this host's)."""
+    dhcp_port: PortSpec | None = None
+    """The DHCP port this host serves the network from; None when another host serves it."""
+    dns_domain: str = "openstacklocal"
+
+    def dhcp_subnets(self) -> tuple[SubnetSpec, ...]:
+        return tuple(s for s in self.subnets if s.enable_dhcp and s.ip_version == 4)
+
+    def port_by_ip(self, ip: str) -> PortSpec | None:
+        for port in self.ports:
+            if ip in port.ips():
+                return port
+        return None
+
+
+@dataclass(frozen=True)
+class HostNetworks:
+    """Desired state of one host: its networks and where the other hosts' VTEPs are."""
+
+    host: str
+    networks: tuple[NetworkSpec, ...] = ()
+    vteps: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    """Host name → VXLAN tunnel endpoint address, for the hosts with ports on these networks."""
+
+    def local_ports(self, net: NetworkSpec) -> tuple[PortSpec, ...]:
+        """Ports of `net` bound to this host (guests, not the DHCP port)."""
+        return tuple(
+            p
+            for p in net.ports
+            if p.host == self.host and p.device_owner != DHCP_OWNER and p != net.dhcp_port
+        )
+
+    def remote_fdb(self, net: NetworkSpec) -> set[tuple[str, str]]:
+        """(MAC, VTEP) entries for `net`'s VXLAN device: a flood entry per other host with a
+        port on the network, and each remote port's MAC at its host."""
+        mine = self.vteps.get(self.host)
+        out: set[tuple[str, str]] = set()
+        for port in net.ports:
+            vtep = self.vteps.get(port.host or "")
+            if port.host is None or port.host == self.host or not vtep or vtep == mine:
+                continue
+            out.add(("00:00:00:00:00:00", vtep))
+            out.add((port.mac.lower(), vtep))
+        return out

@@ -1,0 +1,281 @@
+"""How other services reach the network service: one Protocol, `NetworkApi`, with two
+transports.
+
+- `NetworkClient` (in-process): runs the same code paths as the API as a trusted caller.
+- `HttpNetworkClient`: the Networking v2.0 API over HTTP as a service user (`ServiceSession`:
+  the `neutron`-side user compute calls as, endpoints from its catalog).
+
+`for_context` picks one. Where it sits: compute's API (a server's networks and ports, `networks:
+auto`) and compute's agents (binding a port to the host before plugging its tap) call it.
+Naming shared with the agents: a network's bridge is `brq` + network_id[:11], a port's tap
+`tap` + port_id[:11] (`bridge_name`, `tap_name`), as Neutron's linuxbridge agent names them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from ministack.common import errors
+from ministack.common.db import Database
+from ministack.common.rpc.base import Bus
+from ministack.common.runtime import Context
+from ministack.config import Settings
+from ministack.identity.client import ServiceSession
+from ministack.network import networks, ports
+from ministack.network.core import Core, trusted
+from ministack.network.ports import bridge_name, tap_name
+
+__all__ = ["HttpNetworkClient", "NetworkApi", "NetworkClient", "bridge_name", "tap_name"]
+
+
+class NetworkApi(Protocol):
+    """What other services may ask of the network service. Bodies are the API's (Neutron's)
+    dicts. Errors are `errors.ApiError`s: NotFound (absent or not visible to the project),
+    Conflict (address in use, IpAddressGenerationFailure, over quota), BadRequest,
+    ServiceUnavailable (the network service cannot be reached)."""
+
+    async def get_network(self, network_id: str, project_id: str) -> dict[str, Any]:
+        """The network when `project_id` may use it (its own or shared); NotFound otherwise."""
+        ...
+
+    async def get_port(self, port_id: str, project_id: str | None = None) -> dict[str, Any]:
+        """The port (when `project_id` is given: only if it belongs to that project)."""
+        ...
+
+    async def create_port(
+        self,
+        project_id: str,
+        network_id: str,
+        fixed_ip: str | None = None,
+        device_id: str = "",
+        device_owner: str = "",
+    ) -> dict[str, Any]:
+        """A port of `project_id` on a network it may use, with a free address (or `fixed_ip`)."""
+        ...
+
+    async def bind_port(
+        self, port_id: str, host: str, device_id: str, availability_zone: str
+    ) -> dict[str, Any]:
+        """Bind the port to `host` for instance `device_id`: binding:host_id, device_owner
+        `compute:<az>`, vif_type bridge, vif_details {bridge_name, port_filter}. Idempotent."""
+        ...
+
+    async def unbind_port(self, port_id: str) -> dict[str, Any]:
+        """Clear binding, device_id and device_owner. Idempotent."""
+        ...
+
+    async def list_ports(self, device_id: str) -> list[dict[str, Any]]:
+        """The ports of one device (instance), oldest first."""
+        ...
+
+    async def delete_port(self, port_id: str) -> None:
+        """Delete a port. Idempotent: a port already gone is not an error."""
+        ...
+
+    async def available_networks(self, project_id: str) -> list[dict[str, Any]]:
+        """The networks `networks: auto` chooses from (Nova 2.37): the project's own
+        non-external networks, else the shared ones."""
+        ...
+
+
+def usable(network: dict[str, Any], project_id: str) -> bool:
+    return bool(network["project_id"] == project_id or network["shared"])
+
+
+def choose_available(found: list[dict[str, Any]], project_id: str) -> list[dict[str, Any]]:
+    own = [n for n in found if n["project_id"] == project_id and not n["router:external"]]
+    if own:
+        return own
+    return [n for n in found if n["shared"] and not n["router:external"]]
+
+
+class NetworkClient:
+    """`NetworkApi` in-process (the network service runs in this process)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def get_network(self, network_id: str, project_id: str) -> dict[str, Any]:
+        found = await networks.show(self.core, trusted(), network_id)
+        if not usable(found, project_id):
+            raise errors.NotFound(f"Network {network_id} could not be found.")
+        return found
+
+    async def get_port(self, port_id: str, project_id: str | None = None) -> dict[str, Any]:
+        found = await ports.show(self.core, trusted(), port_id)
+        if project_id is not None and found["project_id"] != project_id:
+            raise errors.NotFound(f"Port {port_id} could not be found.")
+        return found
+
+    async def create_port(
+        self,
+        project_id: str,
+        network_id: str,
+        fixed_ip: str | None = None,
+        device_id: str = "",
+        device_owner: str = "",
+    ) -> dict[str, Any]:
+        await self.get_network(network_id, project_id)
+        body: dict[str, Any] = {
+            "network_id": network_id,
+            "project_id": project_id,
+            "device_id": device_id,
+            "device_owner": device_owner,
+        }
+        if fixed_ip:
+            body["fixed_ips"] = [{"ip_address": fixed_ip}]
+        return await ports.create(self.core, trusted(project_id), body)
+
+    async def bind_port(
+        self, port_id: str, host: str, device_id: str, availability_zone: str
+    ) -> dict[str, Any]:
+        return await ports.bind(self.core, port_id, host, device_id, f"compute:{availability_zone}")
+
+    async def unbind_port(self, port_id: str) -> dict[str, Any]:
+        return await ports.unbind(self.core, port_id)
+
+    async def list_ports(self, device_id: str) -> list[dict[str, Any]]:
+        return await ports.of_device(self.core, device_id)
+
+    async def delete_port(self, port_id: str) -> None:
+        try:
+            await ports.delete(self.core, trusted(), port_id, None)
+        except errors.NotFound:
+            pass
+
+    async def available_networks(self, project_id: str) -> list[dict[str, Any]]:
+        found = await networks.all_visible(self.core, project_id)
+        return choose_available(found, project_id)
+
+
+_ERRORS: dict[int, type[errors.ApiError]] = {
+    400: errors.BadRequest,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    503: errors.ServiceUnavailable,
+}
+
+
+def _check(resp: httpx.Response, what: str) -> Any:
+    if resp.status_code < 300:
+        return resp.json() if resp.content else None
+    try:
+        body = resp.json()["NeutronError"]
+        message, kind = str(body["message"]), str(body["type"])
+    except (ValueError, KeyError, TypeError):
+        message, kind = resp.text[:300], None
+    raise _ERRORS.get(resp.status_code, errors.InternalError)(f"{what}: {message}", kind=kind)
+
+
+class HttpNetworkClient:
+    """`NetworkApi` over HTTP as a service user (admin and service roles on the service
+    project, so it sees every project's networks and may bind ports)."""
+
+    def __init__(self, session: ServiceSession) -> None:
+        self.session = session
+
+    async def _call(self, method: str, path: str, what: str, **kw: Any) -> Any:
+        resp = await self.session.request("network", method, path, **kw)
+        return _check(resp, what)
+
+    async def get_network(self, network_id: str, project_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = (
+            await self._call("GET", f"/v2.0/networks/{network_id}", f"Network {network_id}")
+        )["network"]
+        if not usable(found, project_id):
+            raise errors.NotFound(f"Network {network_id} could not be found.")
+        return found
+
+    async def get_port(self, port_id: str, project_id: str | None = None) -> dict[str, Any]:
+        found: dict[str, Any] = (
+            await self._call("GET", f"/v2.0/ports/{port_id}", f"Port {port_id}")
+        )["port"]
+        if project_id is not None and found["project_id"] != project_id:
+            raise errors.NotFound(f"Port {port_id} could not be found.")
+        return found
+
+    async def create_port(
+        self,
+        project_id: str,
+        network_id: str,
+        fixed_ip: str | None = None,
+        device_id: str = "",
+        device_owner: str = "",
+    ) -> dict[str, Any]:
+        await self.get_network(network_id, project_id)
+        body: dict[str, Any] = {
+            "network_id": network_id,
+            "project_id": project_id,
+            "device_id": device_id,
+            "device_owner": device_owner,
+        }
+        if fixed_ip:
+            body["fixed_ips"] = [{"ip_address": fixed_ip}]
+        made = await self._call("POST", "/v2.0/ports", "Creating a port", json={"port": body})
+        port: dict[str, Any] = made["port"]
+        return port
+
+    async def _update(self, port_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        done = await self._call(
+            "PUT", f"/v2.0/ports/{port_id}", f"Port {port_id}", json={"port": body}
+        )
+        port: dict[str, Any] = done["port"]
+        return port
+
+    async def bind_port(
+        self, port_id: str, host: str, device_id: str, availability_zone: str
+    ) -> dict[str, Any]:
+        body = {
+            "binding:host_id": host,
+            "device_id": device_id,
+            "device_owner": f"compute:{availability_zone}",
+        }
+        return await self._update(port_id, body)
+
+    async def unbind_port(self, port_id: str) -> dict[str, Any]:
+        return await self._update(
+            port_id, {"binding:host_id": "", "device_id": "", "device_owner": ""}
+        )
+
+    async def list_ports(self, device_id: str) -> list[dict[str, Any]]:
+        found = await self._call(
+            "GET",
+            "/v2.0/ports",
+            "Listing ports",
+            params={"device_id": device_id, "sort_key": "created_at"},
+        )
+        items: list[dict[str, Any]] = found["ports"]
+        return items
+
+    async def delete_port(self, port_id: str) -> None:
+        resp = await self.session.request("network", "DELETE", f"/v2.0/ports/{port_id}")
+        if resp.status_code != 404:
+            _check(resp, f"Deleting port {port_id}")
+
+    async def available_networks(self, project_id: str) -> list[dict[str, Any]]:
+        own = await self._call(
+            "GET", "/v2.0/networks", "Listing networks", params={"project_id": project_id}
+        )
+        shared = await self._call(
+            "GET", "/v2.0/networks", "Listing networks", params={"shared": "true"}
+        )
+        return choose_available(own["networks"] + shared["networks"], project_id)
+
+
+def in_process(settings: Settings, db: Database, bus: Bus) -> NetworkClient:
+    return NetworkClient(Core(settings, db, bus))
+
+
+def over_http(settings: Settings, user: str) -> HttpNetworkClient:
+    """The HTTP client, logged in as service user `user` ([service_auth] <user>_password)."""
+    return HttpNetworkClient(ServiceSession.for_service(settings, user))
+
+
+def for_context(ctx: Context, user: str) -> NetworkApi:
+    """In-process when the network service runs in this process, over HTTP otherwise."""
+    if ctx.runs("network"):
+        return in_process(ctx.settings, ctx.db, ctx.bus)
+    return over_http(ctx.settings, user)

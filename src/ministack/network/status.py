@@ -1,0 +1,54 @@
+"""The network service's RPC endpoint (topic "network"): what the hosts' agents report.
+
+When an agent has wired a port up on its host it reports ACTIVE; the port's status is
+recorded and, for an instance's port, compute hears `network-vif-plugged` (as Neutron's Nova
+notifier sends it), so a build waiting for its VIFs goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import update
+
+from ministack.common.db import Database, utcnow
+from ministack.common.rpc.base import Bus
+from ministack.common.rpc.payload import receives
+from ministack.compute.client import ComputeClient
+from ministack.network import models as m
+from ministack.network.rpcapi.server import PortStatus
+
+log = logging.getLogger("ministack.network")
+STATUSES = ("ACTIVE", "DOWN", "ERROR", "BUILD")
+
+
+class NetworkServerEndpoint:
+    def __init__(self, db: Database, bus: Bus) -> None:
+        self.db = db
+        self.bus = bus
+
+    @receives(PortStatus)
+    async def port_status(self, report: PortStatus) -> None:
+        """Record the port's status; an ACTIVE instance port sends compute
+        network-vif-plugged. A report about a port gone or bound elsewhere is ignored."""
+        if report.status not in STATUSES:
+            log.warning("port %s: unknown status %r ignored", report.port_id, report.status)
+            return
+        async with self.db.writer() as s:
+            done = await s.execute(
+                update(m.Port)
+                .where(m.Port.id == report.port_id, m.Port.host == report.host)
+                .values(status=report.status, updated_at=utcnow())
+                .returning(m.Port.device_id, m.Port.device_owner)
+            )
+            row = done.first()
+        if row is None:
+            log.info(
+                "port %s: status from %s ignored (not bound there)", report.port_id, report.host
+            )
+            return
+        device_id, device_owner = row
+        if report.status == "ACTIVE" and device_owner.startswith("compute:") and device_id:
+            await ComputeClient(self.db, self.bus).external_event(
+                device_id, "network-vif-plugged", report.port_id
+            )

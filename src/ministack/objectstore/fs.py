@@ -1,0 +1,187 @@
+"""The filesystem backend: each object version is one private file, written whole or not at all.
+
+A write goes to ``<root>/tmp/<id>.partial`` (0600 from its first byte), is fsynced, renamed to
+``<root>/data/<id[:2]>/<id>`` and the directory fsynced; only then does `write` return. A
+cut-off or failed write unlinks its partial file; a kill -9 leaves a partial file that `sweep`
+removes at the next start, never a file under ``data/``. Blocking I/O runs in threads in 1 MiB
+batches so the event loop keeps serving other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from ministack.common import files
+from ministack.objectstore.backend import Stored, TooLarge
+
+BATCH = 1 << 20
+READ_CHUNK = 1 << 20
+
+
+class FilesystemBackend:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.tmp = root / "tmp"
+        self.quarantined = root / "quarantined"
+        for path in (root, self.data, self.tmp, self.quarantined):
+            files.private_dir(path)
+
+    def path(self, location: str) -> Path:
+        if not location.isalnum():
+            raise ValueError(f"not a filesystem backend location: {location!r}")
+        return self.data / location[:2] / location
+
+    async def write(self, chunks: AsyncIterator[bytes], limit: int) -> Stored:
+        location = uuid.uuid4().hex
+        partial = self.tmp / f"{location}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+        size = 0
+        open_fd: int | None = fd
+        try:
+            pending: list[bytes] = []
+            pending_size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"the body is larger than {limit} bytes")
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= BATCH:
+                    await asyncio.to_thread(_write_batch, fd, pending, md5, sha)
+                    pending, pending_size = [], 0
+            open_fd = None
+            await asyncio.to_thread(_finish, fd, pending, md5, sha, partial, self.path(location))
+        except BaseException:
+            if open_fd is not None:
+                os.close(open_fd)
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
+        return Stored(location, size, md5.hexdigest(), sha.hexdigest())
+
+    async def copy(self, location: str) -> str:
+        def link() -> str:
+            new = uuid.uuid4().hex
+            target = self.path(new)
+            target.parent.mkdir(mode=0o700, exist_ok=True)
+            os.link(self.path(location), target)  # data is never changed in place
+            _fsync_dir(target.parent)
+            return new
+
+        return await asyncio.to_thread(link)
+
+    async def read(
+        self, location: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        fh = await asyncio.to_thread(open, self.path(location), "rb")
+        try:
+            if start:
+                fh.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+                block = await asyncio.to_thread(fh.read, want)
+                if not block:
+                    break
+                if remaining is not None:
+                    remaining -= len(block)
+                yield block
+        finally:
+            fh.close()
+
+    async def read_all(self, location: str) -> bytes:
+        return await asyncio.to_thread(self.path(location).read_bytes)
+
+    async def delete(self, location: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(self.path(location).unlink)
+
+    async def verify(self, location: str, sha256: str) -> bool:
+        def check() -> bool:
+            path = self.path(location)
+            try:
+                _md5, digest, _size = _hash_file(path)
+            except FileNotFoundError:
+                return False
+            if digest == sha256:
+                return True
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(path, self.quarantined / location)
+            return False
+
+        return await asyncio.to_thread(check)
+
+    async def quarantine(self, location: str) -> None:
+        def move() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.path(location), self.quarantined / location)
+
+        await asyncio.to_thread(move)
+
+    async def sweep(self) -> int:
+        def remove() -> int:
+            count = 0
+            for partial in self.tmp.glob("*.partial"):
+                with contextlib.suppress(FileNotFoundError):
+                    partial.unlink()
+                    count += 1
+            return count
+
+        return await asyncio.to_thread(remove)
+
+
+def _write_batch(fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib._Hash) -> None:
+    for chunk in pending:
+        md5.update(chunk)
+        sha.update(chunk)
+    data = b"".join(pending)
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _finish(
+    fd: int,
+    pending: list[bytes],
+    md5: hashlib._Hash,
+    sha: hashlib._Hash,
+    partial: Path,
+    final: Path,
+) -> None:
+    """Write the last batch, make it durable and move it into place; closes `fd`."""
+    try:
+        _write_batch(fd, pending, md5, sha)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    final.parent.mkdir(mode=0o700, exist_ok=True)
+    os.rename(partial, final)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_file(path: Path) -> tuple[str, str, int]:
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while block := fh.read(READ_CHUNK):
+            md5.update(block)
+            sha.update(block)
+            size += len(block)
+    return md5.hexdigest(), sha.hexdigest(), size

@@ -1,0 +1,1 @@
+"""Block storage (Cinder v3): API, volume manager (agent) and backends."""

@@ -1,0 +1,1 @@
+"""Volume backends: where a volume's bytes live (`base.Backend`; `file.FileBackend` default)."""

@@ -1,0 +1,245 @@
+"""How other services reach the volume service: one Protocol, `VolumeApi`, two transports.
+
+- `VolumeClient` (in-process): the volume core and attachments code as a trusted caller
+  acting for a project; used when the volume service runs in the caller's process.
+- `HttpVolumeClient`: the Block Storage v3 API (microversion 3.44) as a service user
+  (`ServiceSession`: the calling service's own user, e.g. `nova`).
+
+`for_context` picks one. Where it sits: the compute API and agents (attach, detach, boot from
+volume) call it; answers are the API's JSON (volume, attachment with connection_info).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+import httpx
+
+from ministack.common import errors
+from ministack.common.auth import Auth
+from ministack.common.runtime import Context
+from ministack.identity.client import ServiceSession
+from ministack.image import client as image_client
+from ministack.volume import attachments
+from ministack.volume import models as m
+from ministack.volume.core import VolumeCore
+
+MICROVERSION = {"OpenStack-API-Version": "volume 3.44"}
+
+
+class VolumeApi(Protocol):
+    """What other services may ask of the volume service, acting for `project_id`. Errors
+    are `errors.ApiError`s (NotFound, BadRequest, ServiceUnavailable...)."""
+
+    async def get(self, project_id: str, volume_id: str) -> dict[str, Any]:
+        """id, status, size, attach_status, bootable, project_id of the volume."""
+        ...
+
+    async def attachment_create(
+        self,
+        project_id: str,
+        volume_id: str,
+        instance_uuid: str,
+        connector: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A new attachment (reserved, or attaching with connection_info for a connector)."""
+        ...
+
+    async def attachment_update(
+        self, project_id: str, attachment_id: str, connector: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    async def attachment_complete(self, project_id: str, attachment_id: str) -> None: ...
+
+    async def attachment_delete(self, project_id: str, attachment_id: str) -> None:
+        """Idempotent: an attachment already gone is not an error."""
+        ...
+
+
+def service_auth(project_id: str) -> Auth:
+    """A trusted in-process caller acting in `project_id` (sees every project's volumes)."""
+    return Auth(
+        user_id="ministack-service",
+        user_name="ministack-service",
+        user_domain_id="default",
+        roles=("admin", "member", "reader", "service"),
+        expires_at=dt.datetime.max,
+        project_id=project_id,
+    )
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f") if when else None
+
+
+def _attachment(att: m.Attachment, info: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": att.id,
+        "status": att.attach_status,
+        "instance": att.instance_uuid,
+        "volume_id": att.volume_id,
+        "attached_at": _iso(att.attach_time),
+        "detached_at": _iso(att.detach_time),
+        "attach_mode": att.attach_mode,
+        "connection_info": info,
+    }
+
+
+class VolumeClient:
+    """`VolumeApi` in-process."""
+
+    def __init__(self, core: VolumeCore) -> None:
+        self.core = core
+
+    async def get(self, project_id: str, volume_id: str) -> dict[str, Any]:
+        async with self.core.db.session() as s:
+            row = await self.core.volume(s, service_auth(project_id), volume_id)
+        return {
+            "id": row.id,
+            "status": row.status,
+            "size": row.size,
+            "attach_status": row.attach_status,
+            "bootable": "true" if row.bootable else "false",
+            "project_id": row.project_id,
+            "multiattach": row.multiattach,
+        }
+
+    async def attachment_create(
+        self,
+        project_id: str,
+        volume_id: str,
+        instance_uuid: str,
+        connector: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        auth = service_auth(project_id)
+        att, info = await attachments.create(self.core, auth, volume_id, instance_uuid, connector)
+        return _attachment(att, info)
+
+    async def attachment_update(
+        self, project_id: str, attachment_id: str, connector: dict[str, Any]
+    ) -> dict[str, Any]:
+        auth = service_auth(project_id)
+        att, info = await attachments.update(self.core, auth, attachment_id, connector)
+        return _attachment(att, info)
+
+    async def attachment_complete(self, project_id: str, attachment_id: str) -> None:
+        await attachments.complete(self.core, service_auth(project_id), attachment_id)
+
+    async def attachment_delete(self, project_id: str, attachment_id: str) -> None:
+        try:
+            await attachments.delete(self.core, service_auth(project_id), attachment_id)
+        except errors.NotFound:
+            pass
+
+
+_ERRORS: dict[int, type[errors.ApiError]] = {
+    400: errors.BadRequest,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.PayloadTooLarge,
+    503: errors.ServiceUnavailable,
+}
+
+
+def _check(resp: httpx.Response, what: str) -> dict[str, Any]:
+    if resp.status_code < 400:
+        return resp.json() if resp.content else {}
+    try:
+        body = resp.json()
+        message = next(iter(body.values()))["message"]
+    except (ValueError, StopIteration, KeyError, TypeError, AttributeError):
+        message = resp.text[:500]
+    raise _ERRORS.get(resp.status_code, errors.InternalError)(f"{what}: {message}")
+
+
+class HttpVolumeClient:
+    """`VolumeApi` over HTTP as a service user (admin on the service project, so it reaches
+    any project's volumes; the URL names the volume's project)."""
+
+    def __init__(self, session: ServiceSession) -> None:
+        self.session = session
+
+    async def _call(
+        self, project_id: str, method: str, path: str, what: str, **kw: Any
+    ) -> dict[str, Any]:
+        base = await self.session.endpoint("block-storage")
+        root = base.rsplit("/v3/", 1)[0]
+        url = f"/v3/{project_id}{path}"
+        resp = await self.session.http.request(
+            method,
+            root + url,
+            headers={**MICROVERSION, "X-Auth-Token": await self.session.token()},
+            **kw,
+        )
+        return _check(resp, what)
+
+    async def get(self, project_id: str, volume_id: str) -> dict[str, Any]:
+        body = await self._call(project_id, "GET", f"/volumes/{volume_id}", f"Volume {volume_id}")
+        volume: dict[str, Any] = body["volume"]
+        return volume
+
+    async def attachment_create(
+        self,
+        project_id: str,
+        volume_id: str,
+        instance_uuid: str,
+        connector: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        req = {"volume_uuid": volume_id, "instance_uuid": instance_uuid, "connector": connector}
+        body = await self._call(
+            project_id,
+            "POST",
+            "/attachments",
+            f"Attaching volume {volume_id}",
+            json={"attachment": req},
+        )
+        att: dict[str, Any] = body["attachment"]
+        return att
+
+    async def attachment_update(
+        self, project_id: str, attachment_id: str, connector: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = await self._call(
+            project_id,
+            "PUT",
+            f"/attachments/{attachment_id}",
+            f"Attachment {attachment_id}",
+            json={"attachment": {"connector": connector}},
+        )
+        att: dict[str, Any] = body["attachment"]
+        return att
+
+    async def attachment_complete(self, project_id: str, attachment_id: str) -> None:
+        await self._call(
+            project_id,
+            "POST",
+            f"/attachments/{attachment_id}/action",
+            f"Attachment {attachment_id}",
+            json={"os-complete": None},
+        )
+
+    async def attachment_delete(self, project_id: str, attachment_id: str) -> None:
+        try:
+            await self._call(
+                project_id,
+                "DELETE",
+                f"/attachments/{attachment_id}",
+                f"Attachment {attachment_id}",
+            )
+        except errors.NotFound:
+            pass
+
+
+def in_process(ctx: Context, user: str) -> VolumeClient:
+    images = image_client.for_context(ctx, user)
+    return VolumeClient(VolumeCore(ctx.settings, ctx.db, ctx.bus, images))
+
+
+def for_context(ctx: Context, user: str) -> VolumeApi:
+    """In-process when the volume service runs in this process, over HTTP (as service user
+    `user`) otherwise."""
+    if ctx.runs("volume"):
+        return in_process(ctx, user)
+    return HttpVolumeClient(ServiceSession.for_service(ctx.settings, user))

@@ -1,0 +1,366 @@
+"""The volume manager (Cinder's cinder-volume): serves topic "cinder-volume" for its host,
+does the backend work the API cast and moves each volume or snapshot out of its transitional
+status; at start it applies the restart rules of `states.TRANSITIONAL` (PROMISES 4 and 5).
+
+Where it sits: volume API → `rpcapi.manager.VolumeManagerAPI` → here → `backends` → files.
+Every failure leaves the row in an error status with a fault and nothing half-made in the
+backend (a failed create also gives its quota back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from ministack.common import errors
+from ministack.common.db import Database, utcnow
+from ministack.common.rpc.payload import receives
+from ministack.image.client import ImageApi
+from ministack.volume import core
+from ministack.volume import models as m
+from ministack.volume import states as st
+from ministack.volume.backends.base import Backend, BackendError
+from ministack.volume.core import refresh_attach_status
+from ministack.volume.rpcapi.manager import (
+    Connector,
+    CreateVolume,
+    ExtendVolume,
+    SnapshotRef,
+    UploadToImage,
+    VolumeRef,
+)
+
+log = logging.getLogger("ministack.volume.manager")
+REAP_INTERVAL = 60.0  # seconds between passes over the transitional-state timeouts
+RESTART_FAULT = "The volume service restarted while this operation ran; nothing was kept."
+
+
+def _fault(exc: BaseException) -> str:
+    if isinstance(exc, (BackendError, errors.ApiError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class VolumeManager:
+    """RPC endpoint of one host's volume manager."""
+
+    def __init__(self, db: Database, backend: Backend, images: ImageApi, host: str) -> None:
+        self.db = db
+        self.backend = backend
+        self.images = images
+        self.host = host
+
+    # --- volumes -------------------------------------------------------------------------
+
+    @receives(CreateVolume)
+    async def create_volume(self, p: CreateVolume) -> None:
+        async with self.db.session() as s:
+            row = await s.get(m.Volume, p.volume_id)
+            if row is None or row.status != st.CREATING:
+                return
+            size = row.size
+        try:
+            if p.image_id:
+                await self._from_image(p.volume_id, p.image_id, size)
+            elif p.snapshot_id:
+                await self.backend.create_from_snapshot(p.volume_id, p.snapshot_id, size)
+            elif p.source_volid:
+                await self.backend.clone(p.volume_id, p.source_volid, size)
+            else:
+                await self.backend.create_blank(p.volume_id, size)
+        except Exception as exc:
+            log.warning("creating volume %s failed: %s", p.volume_id, exc)
+            await self.backend.delete_volume(p.volume_id)
+            await self._set(p.volume_id, status=st.ERROR, fault=_fault(exc), consumes_quota=False)
+            return
+        await self._finish_create(p)
+
+    async def _from_image(self, volume_id: str, image_id: str, size: int) -> None:
+        await self._set(volume_id, status=st.DOWNLOADING)
+        image = await self.images.get(image_id)
+        scratch = self.backend.scratch(f"image-{image_id}")
+        try:
+            await self.images.download(image_id, scratch)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        fmt = str(image.get("disk_format") or "raw")
+        await self.backend.create_from_file(volume_id, size, scratch, fmt)
+        async with self.db.writer() as s:
+            core_meta = core.image_metadata(image)
+            for key, value in core_meta.items():
+                await s.merge(
+                    m.VolumeMetadata(volume_id=volume_id, kind="image", key=key, value=value)
+                )
+
+    async def _finish_create(self, p: CreateVolume) -> None:
+        """Available, bootable and with image metadata as its source had (a volume made
+        from a bootable volume or its snapshot is bootable too)."""
+        source_id = p.source_volid or await self._snapshot_volume(p.snapshot_id)
+        async with self.db.writer() as s:
+            row = await s.get(m.Volume, p.volume_id)
+            if row is None or row.status not in (st.CREATING, st.DOWNLOADING):
+                return  # deleted or reset meanwhile; the delete removes the data
+            if p.image_id:
+                row.bootable = True
+            src = await s.get(m.Volume, source_id) if source_id else None
+            if src is not None:
+                row.bootable = row.bootable or src.bootable
+                meta = await s.execute(
+                    select(m.VolumeMetadata).where(
+                        m.VolumeMetadata.volume_id == src.id, m.VolumeMetadata.kind == "image"
+                    )
+                )
+                for item in list(meta.scalars()):
+                    await s.merge(
+                        m.VolumeMetadata(
+                            volume_id=row.id, kind="image", key=item.key, value=item.value
+                        )
+                    )
+            row.status, row.launched_at, row.updated_at = st.AVAILABLE, utcnow(), utcnow()
+
+    async def _snapshot_volume(self, snapshot_id: str | None) -> str | None:
+        async with self.db.session() as s:
+            snap = await s.get(m.Snapshot, snapshot_id) if snapshot_id else None
+            return snap.volume_id if snap else None
+
+    @receives(VolumeRef)
+    async def delete_volume(self, p: VolumeRef) -> None:
+        try:
+            await self.backend.delete_volume(p.volume_id)
+        except Exception as exc:
+            await self._set(p.volume_id, status=st.ERROR_DELETING, fault=_fault(exc))
+            return
+        async with self.db.writer() as s:
+            await s.execute(
+                delete(m.VolumeMetadata).where(m.VolumeMetadata.volume_id == p.volume_id)
+            )
+            await s.execute(delete(m.Transfer).where(m.Transfer.volume_id == p.volume_id))
+            await s.execute(delete(m.Volume).where(m.Volume.id == p.volume_id))
+
+    @receives(ExtendVolume)
+    async def extend_volume(self, p: ExtendVolume) -> None:
+        try:
+            await self.backend.extend(p.volume_id, p.new_size)
+        except Exception as exc:
+            await self._extend_failed(p.volume_id, _fault(exc))
+            return
+        async with self.db.writer() as s:
+            row = await s.get(m.Volume, p.volume_id)
+            if row is not None and row.status == st.EXTENDING:
+                row.status = st.IN_USE if row.attach_status == st.ATTACHED else st.AVAILABLE
+                row.previous_size, row.updated_at = None, utcnow()
+
+    async def _extend_failed(self, volume_id: str, fault: str) -> None:
+        async with self.db.writer() as s:
+            row = await s.get(m.Volume, volume_id)
+            if row is not None:
+                row.size = row.previous_size or row.size
+                row.previous_size = None
+                row.status, row.fault, row.updated_at = st.ERROR_EXTENDING, fault, utcnow()
+
+    @receives(UploadToImage)
+    async def upload_to_image(self, p: UploadToImage) -> None:
+        scratch = self.backend.scratch(f"upload-{p.image_id}")
+        try:
+            await self.backend.export(p.volume_id, scratch, p.disk_format)
+            await self.images.upload_file(p.image_id, scratch)
+        except Exception as exc:
+            log.warning("upload of volume %s failed: %s", p.volume_id, exc)
+            await self.images.delete(p.image_id)
+        finally:
+            scratch.unlink(missing_ok=True)
+        await self._set(p.volume_id, status=p.restore_status, only_from=st.UPLOADING)
+
+    @receives(Connector)
+    async def initialize_connection(self, p: Connector) -> dict[str, Any]:
+        return await self.backend.connection_info(p.volume_id, p.connector)
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    @receives(SnapshotRef)
+    async def create_snapshot(self, p: SnapshotRef) -> None:
+        async with self.db.session() as s:
+            snap = await s.get(m.Snapshot, p.snapshot_id)
+            if snap is None or snap.status != st.CREATING:
+                return
+            volume_id = snap.volume_id
+        try:
+            await self.backend.create_snapshot(volume_id, p.snapshot_id)
+        except Exception as exc:
+            await self.backend.delete_snapshot(p.snapshot_id)
+            await self._set_snapshot(p.snapshot_id, st.ERROR, _fault(exc))
+            return
+        await self._set_snapshot(p.snapshot_id, st.AVAILABLE, None, progress="100%")
+
+    @receives(SnapshotRef)
+    async def delete_snapshot(self, p: SnapshotRef) -> None:
+        try:
+            await self.backend.delete_snapshot(p.snapshot_id)
+        except Exception as exc:
+            await self._set_snapshot(p.snapshot_id, st.ERROR_DELETING, _fault(exc))
+            return
+        async with self.db.writer() as s:
+            await s.execute(delete(m.Snapshot).where(m.Snapshot.id == p.snapshot_id))
+
+    # --- rows ----------------------------------------------------------------------------
+
+    async def _set(self, volume_id: str, only_from: str | None = None, **change: Any) -> None:
+        async with self.db.writer() as s:
+            row = await s.get(m.Volume, volume_id)
+            if row is None or (only_from is not None and row.status != only_from):
+                return
+            for key, value in change.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+
+    async def _set_snapshot(
+        self, snapshot_id: str, status: str, fault: str | None, progress: str | None = None
+    ) -> None:
+        async with self.db.writer() as s:
+            snap = await s.get(m.Snapshot, snapshot_id)
+            if snap is None:
+                return
+            snap.status, snap.fault, snap.updated_at = status, fault, utcnow()
+            if progress is not None:
+                snap.progress = progress
+
+    # --- restart -------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Apply each transitional status's restart rule to this host's volumes and snapshots
+        (states.TRANSITIONAL), then remove data nothing references any more."""
+        volume_rules = st.rows("volume")
+        async with self.db.session() as s:
+            vols = (
+                await s.execute(
+                    select(m.Volume.id, m.Volume.status).where(
+                        m.Volume.host == self.host, m.Volume.status.in_(list(volume_rules))
+                    )
+                )
+            ).all()
+            snap_rules = st.rows("snapshot")
+            snaps = (
+                await s.execute(
+                    select(m.Snapshot.id, m.Snapshot.status)
+                    .join(m.Volume, m.Volume.id == m.Snapshot.volume_id)
+                    .where(m.Volume.host == self.host, m.Snapshot.status.in_(list(snap_rules)))
+                )
+            ).all()
+        for snap_id, status in snaps:
+            await self._restart_snapshot(snap_id, snap_rules[status].restart)
+        for volume_id, status in vols:
+            await self._restart_volume(volume_id, volume_rules[status].restart)
+
+    async def _restart_volume(self, volume_id: str, rule: str) -> None:
+        log.info("volume %s: restart rule %s", volume_id, rule)
+        actions: dict[str, Callable[[], Awaitable[None]]] = {
+            "error": lambda: self._restart_error(volume_id),
+            "resume_delete": lambda: self.delete_volume(VolumeRef(volume_id).to_wire()),
+            "restore": lambda: self._restore(volume_id),
+            "error_extending": lambda: self._extend_failed(volume_id, RESTART_FAULT),
+        }
+        action = actions.get(rule)
+        if action is not None:
+            await action()
+
+    # --- timeouts ------------------------------------------------------------------------
+
+    async def reap(self, now: dt.datetime | None = None) -> list[str]:
+        """Move on every resource of this host that outstayed its status's timeout
+        (states.TRANSITIONAL): the manager's work → error, error_deleting, error_extending or
+        restored; a compute host's attach that never completed → its attachment dropped and
+        the volume's status taken from the attachments left. Returns the ids moved."""
+        now = now or utcnow()
+        moved: list[str] = []
+        async with self.db.session() as s:
+            vols = (
+                await s.execute(
+                    select(m.Volume.id, m.Volume.status, m.Volume.updated_at).where(
+                        m.Volume.host == self.host,
+                        m.Volume.status.in_([t.status for t in st.TRANSITIONAL]),
+                    )
+                )
+            ).all()
+            snaps = (
+                await s.execute(
+                    select(m.Snapshot.id, m.Snapshot.status, m.Snapshot.updated_at)
+                    .join(m.Volume, m.Volume.id == m.Snapshot.volume_id)
+                    .where(m.Volume.host == self.host)
+                )
+            ).all()
+        volume_rules, snap_rules = st.rows("volume"), st.rows("snapshot")
+        for volume_id, status, updated in vols:
+            row = volume_rules[status]
+            if now - updated > dt.timedelta(seconds=row.timeout):
+                await self._expire_volume(volume_id, row, now)
+                moved.append(volume_id)
+        for snap_id, status, updated in snaps:
+            srow = snap_rules.get(status)
+            if srow is not None and now - updated > dt.timedelta(seconds=srow.timeout):
+                fault = f"Snapshot {status} took longer than {srow.timeout:.0f} s."
+                final = st.ERROR_DELETING if status == st.DELETING else st.ERROR
+                await self._set_snapshot(snap_id, final, fault)
+                moved.append(snap_id)
+        return moved
+
+    async def _expire_volume(self, volume_id: str, row: st.Transitional, now: dt.datetime) -> None:
+        fault = f"The volume stayed {row.status} longer than {row.timeout:.0f} s."
+        if row.owner == "compute host":
+            await self._drop_unfinished_attachments(
+                volume_id, now - dt.timedelta(seconds=row.timeout)
+            )
+        elif row.restart == "error":
+            await self._set(volume_id, status=st.ERROR, fault=fault, consumes_quota=False)
+        elif row.restart == "resume_delete":
+            await self._set(volume_id, status=st.ERROR_DELETING, fault=fault)
+        elif row.restart == "error_extending":
+            await self._extend_failed(volume_id, fault)
+        else:
+            await self._restore(volume_id)
+
+    async def _drop_unfinished_attachments(self, volume_id: str, cutoff: dt.datetime) -> None:
+        async with self.db.writer() as s:
+            await s.execute(
+                delete(m.Attachment).where(
+                    m.Attachment.volume_id == volume_id,
+                    m.Attachment.attach_status != st.ATTACHED,
+                    m.Attachment.updated_at < cutoff,
+                )
+            )
+            volume = await s.get(m.Volume, volume_id)
+            if volume is not None:
+                await s.flush()
+                await refresh_attach_status(s, volume)
+
+    async def run_reaper(self, interval: float = REAP_INTERVAL) -> None:
+        """Reap every `interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reap()
+            except Exception:
+                log.exception("volume reaper pass failed")
+
+    async def _restart_error(self, volume_id: str) -> None:
+        await self.backend.delete_volume(volume_id)
+        await self._set(volume_id, status=st.ERROR, fault=RESTART_FAULT, consumes_quota=False)
+
+    async def _restore(self, volume_id: str) -> None:
+        async with self.db.writer() as s:
+            row = await s.get(m.Volume, volume_id)
+            if row is not None:
+                row.status = st.IN_USE if row.attach_status == st.ATTACHED else st.AVAILABLE
+                row.updated_at = utcnow()
+
+    async def _restart_snapshot(self, snapshot_id: str, rule: str) -> None:
+        if rule == "resume_delete":
+            await self.delete_snapshot(SnapshotRef(snapshot_id).to_wire())
+        elif rule == "error":
+            await self.backend.delete_snapshot(snapshot_id)
+            await self._set_snapshot(snapshot_id, st.ERROR, RESTART_FAULT)

@@ -1,0 +1,97 @@
+"""RPC API of one host's volume manager (topic "cinder-volume", server = the host's name).
+
+The API commits the row (status creating, deleting, extending, uploading...) and casts; the
+manager does the backend work and moves the row on. `initialize_connection` is a call: the
+attachments API needs its answer (the connection info Nova attaches with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ministack.common.rpc.base import Bus
+from ministack.common.rpc.payload import Payload
+
+TOPIC = "cinder-volume"
+
+
+@dataclass(frozen=True)
+class VolumeRef(Payload):
+    volume_id: str
+
+
+@dataclass(frozen=True)
+class CreateVolume(Payload):
+    """Create the volume's data: blank, or from an image, a snapshot or another volume."""
+
+    volume_id: str
+    image_id: str | None = None
+    snapshot_id: str | None = None
+    source_volid: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtendVolume(Payload):
+    volume_id: str
+    new_size: int
+
+
+@dataclass(frozen=True)
+class SnapshotRef(Payload):
+    snapshot_id: str
+
+
+@dataclass(frozen=True)
+class UploadToImage(Payload):
+    volume_id: str
+    image_id: str
+    disk_format: str
+    restore_status: str
+
+
+@dataclass(frozen=True)
+class Connector(Payload):
+    volume_id: str
+    connector: dict[str, Any]
+
+
+class VolumeManagerAPI:
+    """What the volume API asks of the manager on `host`."""
+
+    def __init__(self, bus: Bus, host: str) -> None:
+        self.bus = bus
+        self.host = host
+
+    async def _cast(self, method: str, payload: Payload) -> None:
+        await self.bus.cast(TOPIC, method, server=self.host, payload=payload.to_wire())
+
+    async def create_volume(self, payload: CreateVolume) -> None:
+        await self._cast("create_volume", payload)
+
+    async def delete_volume(self, volume_id: str) -> None:
+        await self._cast("delete_volume", VolumeRef(volume_id))
+
+    async def extend_volume(self, volume_id: str, new_size: int) -> None:
+        await self._cast("extend_volume", ExtendVolume(volume_id, new_size))
+
+    async def create_snapshot(self, snapshot_id: str) -> None:
+        await self._cast("create_snapshot", SnapshotRef(snapshot_id))
+
+    async def delete_snapshot(self, snapshot_id: str) -> None:
+        await self._cast("delete_snapshot", SnapshotRef(snapshot_id))
+
+    async def upload_to_image(self, payload: UploadToImage) -> None:
+        await self._cast("upload_to_image", payload)
+
+    async def initialize_connection(
+        self, volume_id: str, connector: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The connection info a compute host attaches the volume with."""
+        result: dict[str, Any] = await self.bus.call(
+            TOPIC,
+            "initialize_connection",
+            server=self.host,
+            payload=Connector(volume_id, connector).to_wire(),
+        )
+        return result

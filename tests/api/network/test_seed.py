@@ -1,0 +1,27 @@
+"""`ministack seed` makes DevStack's networks: `private` (10.0.0.0/26, DHCP, the admin
+project's) and `shared` (192.168.233.0/24, shared), once (a second run changes nothing)."""
+
+from __future__ import annotations
+
+from ministack import config, seed
+from tests.api.network.conftest import Env
+
+
+def test_seed_networks_idempotent(net_env: Env) -> None:
+    settings = config.load(env=net_env.cloud.env)
+    with seed.admin_client(settings) as http:
+        first = seed.ensure_networks(settings, http)
+        second = seed.ensure_networks(settings, http)
+    assert first == ["private", "private-subnet", "shared", "shared-subnet"]
+    assert second == []
+    with net_env.http() as c:
+        private = c.get("/v2.0/networks", params={"name": "private"}).json()["networks"]
+        shared = c.get("/v2.0/networks", params={"name": "shared"}).json()["networks"]
+        assert len(private) == len(shared) == 1
+        assert private[0]["project_id"] == net_env.admin_project_id
+        assert private[0]["shared"] is False and shared[0]["shared"] is True
+        subnets = c.get("/v2.0/subnets", params={"network_id": private[0]["id"]}).json()["subnets"]
+        assert [(s["cidr"], s["enable_dhcp"]) for s in subnets] == [("10.0.0.0/26", True)]
+    with net_env.http("b_member") as c:
+        seen = [n["name"] for n in c.get("/v2.0/networks").json()["networks"]]
+    assert "shared" in seen and "private" not in seen
