@@ -139,6 +139,28 @@ def test_a_failed_build_shows_its_fault_and_why_hosts_were_refused(
     screenshot(page, "instance-fault")
 
 
+def test_web_console_link_from_the_compute_api(
+    context: BrowserContext, page: Page, dash: DashCloud
+) -> None:
+    member = dash.member()
+    server = member.compute.create_server(
+        name=f"console-{uuid.uuid4().hex[:6]}",
+        image_id=dash.image_id,
+        flavor_id=dash.flavor_id,
+        networks="none",
+    )
+    member.compute.wait_for_server(server, status="ACTIVE", wait=60)
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/instances/{server.id}")
+    page.click("#open-console")
+    link = page.locator("#console-url")
+    expect(link).to_have_attribute("href", re.compile(r"^http://.*token"))
+    url = link.get_attribute("href")
+    assert url is not None and context.request.get(url).status == 200
+    page.goto(f"{dash.url}/project/instances/{server.id}/console_log")
+    expect(page.locator("#console-log")).to_contain_text("login:")
+
+
 def test_image_upload_shows_progress(page: Page, dash: DashCloud, tmp_path: Path) -> None:
     data = tmp_path / "disk.raw"
     data.write_bytes(bytes(range(256)) * 4096 * 8)  # 8 MiB
