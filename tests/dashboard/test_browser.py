@@ -30,6 +30,9 @@ def test_log_in_and_out(page: Page, dash: DashCloud) -> None:
     log_in_member(page, dash)
     expect(page.locator("#current-user")).to_have_text(dash.member_name)
     expect(page.locator("#project-switch")).to_contain_text(dash.project_name)
+    # quota usage from each service's quota API
+    for key in ("instances", "cores", "ram", "volumes", "gigabytes", "floatingip"):
+        expect(page.locator(f"#usage-{key}")).to_contain_text(" of ")
     screenshot(page, "overview")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     expect(page.locator("nav.side")).to_contain_text("Instances")

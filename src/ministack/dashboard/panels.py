@@ -23,7 +23,7 @@ class Panel:
 
 
 PANELS: tuple[Panel, ...] = (
-    Panel("Overview", "/project/", "compute"),
+    Panel("Overview", "/project/", "identity"),
     Panel("Instances", "/project/instances", "compute"),
     Panel("Images", "/project/images", "image"),
     Panel("Key pairs", "/project/key_pairs", "compute"),
