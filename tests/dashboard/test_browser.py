@@ -196,6 +196,20 @@ def test_image_upload_shows_progress(page: Page, dash: DashCloud, tmp_path: Path
     screenshot(page, "images")
     image = next(dash.admin.image.images(name=name))
     assert image.size == data.stat().st_size and image.status == "active"
+    # edit, then delete
+    row.locator("a", has_text="Edit").click()
+    renamed = f"{name}-renamed"
+    page.fill("input[name=name]", renamed)
+    page.fill("input[name=min_ram]", "128")
+    page.click("button[type=submit].primary")
+    expect(page.locator(".flash.ok")).to_contain_text("Image updated")
+    edited = dash.admin.image.get_image(image.id)
+    assert (edited.name, edited.min_ram) == (renamed, 128)
+    row = page.locator("tr", has=page.locator(".image-name", has_text=renamed))
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button", has_text="Delete").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Image deleted")
+    assert dash.admin.image.find_image(image.id) is None
 
 
 def test_member_sees_no_admin_panels_and_gets_403(page: Page, dash: DashCloud) -> None:
