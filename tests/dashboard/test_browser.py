@@ -118,6 +118,41 @@ def test_an_action_changes_the_state_on_the_detail_page(page: Page, dash: DashCl
     assert member.compute.get_server(server.id).status == "ACTIVE"
 
 
+def test_resize_confirm_rebuild_and_snapshot_from_the_detail_page(
+    page: Page, dash: DashCloud
+) -> None:
+    bigger = dash.admin.compute.create_flavor(
+        name=f"dash-small-{uuid.uuid4().hex[:6]}", ram=128, vcpus=1, disk=1
+    )
+    member = dash.member()
+    server = member.compute.create_server(
+        name=f"resize-{uuid.uuid4().hex[:6]}",
+        image_id=dash.image_id,
+        flavor_id=dash.flavor_id,
+        networks="none",
+    )
+    member.compute.wait_for_server(server, status="ACTIVE", wait=60)
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/instances/{server.id}")
+    page.select_option("select[name=flavor]", bigger.id)
+    page.click("button[value=resize]")
+    expect(page.locator("#server-status")).to_have_text("VERIFY_RESIZE", timeout=60_000)
+    page.click("#action-confirm_resize")
+    expect(page.locator("#server-status")).to_have_text("ACTIVE", timeout=60_000)
+    assert member.compute.get_server(server.id).flavor.name == bigger.name
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[value=rebuild]")
+    expect(page.locator(".flash.ok")).to_contain_text("Rebuild requested")
+    expect(page.locator("#server-status")).to_have_text("ACTIVE", timeout=60_000)
+    expect(page.locator("#timeline")).to_contain_text("rebuild")
+    snapshot = f"snap-{uuid.uuid4().hex[:6]}"
+    page.fill("input[name=snapshot_name]", snapshot)
+    page.click("button[value=snapshot]")
+    expect(page.locator(".flash.ok")).to_contain_text("Snapshot requested")
+    page.goto(f"{dash.url}/project/images")
+    expect(page.locator(".image-name", has_text=snapshot)).to_have_count(1)
+
+
 def test_a_failed_build_shows_its_fault_and_why_hosts_were_refused(
     page: Page, dash: DashCloud
 ) -> None:
