@@ -247,6 +247,27 @@ def test_image_upload_shows_progress(page: Page, dash: DashCloud, tmp_path: Path
     assert dash.admin.image.find_image(image.id) is None
 
 
+def test_volumes_create_extend_delete(page: Page, dash: DashCloud) -> None:
+    log_in_member(page, dash)
+    page.click("nav.side >> text=Volumes")
+    name = f"vol-{uuid.uuid4().hex[:6]}"
+    page.fill("#volume-name", name)
+    page.fill("#volume-size", "1")
+    page.click("#volume-create button")
+    expect(page.locator(".flash.ok")).to_contain_text(f"Creating volume {name}")
+    row = page.locator("tr", has=page.locator(".volume-name", has_text=name))
+    expect(row).to_have_attribute("data-status", "available", timeout=60_000)
+    screenshot(page, "volumes")
+    row.locator("input[type=number]").fill("2")
+    row.locator("button[value^=extend]").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Extending the volume to 2 GB")
+    expect(row.locator(".size")).to_have_text("2", timeout=60_000)
+    expect(row).to_have_attribute("data-status", "available", timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button[value^=delete]").click()
+    expect(row).to_have_count(0, timeout=60_000)
+
+
 def test_member_sees_no_admin_panels_and_gets_403(page: Page, dash: DashCloud) -> None:
     log_in_member(page, dash)
     nav = page.locator("nav.side")
