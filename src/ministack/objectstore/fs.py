@@ -22,6 +22,7 @@ from ministack.objectstore.backend import Stored, TooLarge
 
 BATCH = 1 << 20
 READ_CHUNK = 1 << 20
+INLINE_READ = 64 << 10
 
 
 class FilesystemBackend:
@@ -45,6 +46,8 @@ class FilesystemBackend:
         md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
         size = 0
         open_fd: int | None = fd
+        # one batch is written in a thread while the next arrives (hashes stay in order)
+        inflight: asyncio.Future[None] | None = None
         try:
             pending: list[bytes] = []
             pending_size = 0
@@ -55,11 +58,20 @@ class FilesystemBackend:
                 pending.append(chunk)
                 pending_size += len(chunk)
                 if pending_size >= BATCH:
-                    await asyncio.to_thread(_write_batch, fd, pending, md5, sha)
+                    if inflight is not None:
+                        await inflight
+                    inflight = asyncio.ensure_future(
+                        asyncio.to_thread(_write_batch, fd, pending, md5, sha)
+                    )
                     pending, pending_size = [], 0
+            if inflight is not None:
+                await inflight
             open_fd = None
             await asyncio.to_thread(_finish, fd, pending, md5, sha, partial, self.path(location))
         except BaseException:
+            if inflight is not None and not inflight.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(inflight)  # never close the fd under a running write
             if open_fd is not None:
                 os.close(open_fd)
             with contextlib.suppress(OSError):
@@ -98,7 +110,15 @@ class FilesystemBackend:
             fh.close()
 
     async def read_all(self, location: str) -> bytes:
-        return await asyncio.to_thread(self.path(location).read_bytes)
+        path = self.path(location)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size <= INLINE_READ:  # a page-cache read of a few KiB: cheaper than a thread hop
+                return os.read(fd, size + 1)
+        finally:
+            os.close(fd)
+        return await asyncio.to_thread(path.read_bytes)
 
     async def delete(self, location: str) -> None:
         with contextlib.suppress(FileNotFoundError):
