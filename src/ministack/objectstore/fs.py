@@ -10,17 +10,21 @@ batches so the event loop keeps serving other requests.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ministack.common import files
 from ministack.objectstore.backend import Stored, TooLarge
 
 BATCH = 1 << 20
+IO_THREADS = 32
+T = TypeVar("T")
 READ_CHUNK = 1 << 20
 INLINE_READ = 64 << 10
 
@@ -33,6 +37,17 @@ class FilesystemBackend:
         self.quarantined = root / "quarantined"
         for path in (root, self.data, self.tmp, self.quarantined):
             files.private_dir(path)
+        # fsyncs wait on the disk, not the CPU: enough threads that concurrent PUTs do not
+        # queue behind the default executor's few workers
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            IO_THREADS, thread_name_prefix="objstore-io"
+        )
+
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def path(self, location: str) -> Path:
         if not location.isalnum():
@@ -60,14 +75,12 @@ class FilesystemBackend:
                 if pending_size >= BATCH:
                     if inflight is not None:
                         await inflight
-                    inflight = asyncio.ensure_future(
-                        asyncio.to_thread(_write_batch, fd, pending, md5, sha)
-                    )
+                    inflight = asyncio.ensure_future(_write_batch_async(fd, pending, md5, sha))
                     pending, pending_size = [], 0
             if inflight is not None:
                 await inflight
             open_fd = None
-            await asyncio.to_thread(_finish, fd, pending, md5, sha, partial, self.path(location))
+            await self._io(_finish, fd, pending, md5, sha, partial, self.path(location))
         except BaseException:
             if inflight is not None and not inflight.done():
                 with contextlib.suppress(BaseException):
@@ -88,7 +101,7 @@ class FilesystemBackend:
             _fsync_dir(target.parent)
             return new
 
-        return await asyncio.to_thread(link)
+        return await self._io(link)
 
     async def read(
         self, location: str, start: int = 0, end: int | None = None
@@ -122,7 +135,7 @@ class FilesystemBackend:
 
     async def delete(self, location: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(self.path(location).unlink)
+            await self._io(self.path(location).unlink)
 
     async def verify(self, location: str, sha256: str) -> bool:
         def check() -> bool:
@@ -156,6 +169,25 @@ class FilesystemBackend:
             return count
 
         return await asyncio.to_thread(remove)
+
+
+async def _write_batch_async(
+    fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib._Hash
+) -> None:
+    """Write a batch and hash it; MD5 (with the write) and SHA-256 run in two threads, as
+    both release the GIL: on two cores a PUT is bound by the slower hash, not their sum."""
+    data = b"".join(pending)
+    await asyncio.gather(
+        asyncio.to_thread(_write_and_md5, fd, data, md5), asyncio.to_thread(sha.update, data)
+    )
+
+
+def _write_and_md5(fd: int, data: bytes, md5: hashlib._Hash) -> None:
+    md5.update(data)
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _write_batch(fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib._Hash) -> None:
