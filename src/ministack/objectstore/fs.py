@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -98,6 +99,7 @@ class FilesystemBackend:
             target = self.path(new)
             target.parent.mkdir(mode=0o700, exist_ok=True)
             os.link(self.path(location), target)  # data is never changed in place
+            os.utime(target)  # a fresh mtime: the auditor leaves young files alone
             _fsync_dir(target.parent)
             return new
 
@@ -158,6 +160,19 @@ class FilesystemBackend:
                 os.replace(self.path(location), self.quarantined / location)
 
         await asyncio.to_thread(move)
+
+    async def unreferenced_candidates(self, older_than: float) -> list[str]:
+        def walk() -> list[str]:
+            cutoff = time.time() - older_than
+            found = []
+            for folder in self.data.iterdir():
+                for entry in os.scandir(folder):
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat().st_mtime < cutoff:
+                            found.append(entry.name)
+            return found
+
+        return await self._io(walk)
 
     async def sweep(self) -> int:
         def remove() -> int:

@@ -581,6 +581,15 @@ class Records:
             )
             return [(r[0], r[1], r[2]) for r in rows.all()]
 
+    async def location_used(self, location: str) -> bool:
+        """True when an object row names the data at `location`."""
+        if self._sqlite is not None:
+            sql = "SELECT 1 FROM objstore_objects WHERE location = ? LIMIT 1"
+            return self._sqlite.execute(sql, (location,)).fetchone() is not None
+        async with self.db.session() as s:
+            found = await s.scalar(select(Object.name).where(Object.location == location).limit(1))
+            return found is not None
+
     async def batch_for_audit(
         self, after: tuple[int, str], limit: int = 200
     ) -> list[tuple[int, str, str, str]]:
