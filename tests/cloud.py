@@ -212,6 +212,8 @@ def make_cloud(
         MINISTACK_DEFAULT_HOST=f"test-{uuid.uuid4().hex[:6]}",
         # `ministack init` writes virt_driver = "libvirt"; tests ask for real VMs explicitly
         MINISTACK_COMPUTE_VIRT_DRIVER="fake",
+        # ... and `[network_agent] enabled`: tests that want a data plane give it a namespace
+        MINISTACK_NETWORK_AGENT_ENABLED="false",
         HOME=str(tmp / "home"),
     )
     for name, port in ports.items():

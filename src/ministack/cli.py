@@ -64,7 +64,8 @@ def init(
 
 
 def initial_config(admin_password: str) -> str:
-    """The first ministack.toml: the admin password and the libvirt driver, as TOML.
+    """The first ministack.toml: the admin password, the libvirt driver and the network agent,
+    as TOML.
 
     Written through a TOML serializer, so any password (quotes, newlines, brackets) reads back
     as exactly itself and can never add a key or a section.
@@ -75,8 +76,13 @@ def initial_config(admin_password: str) -> str:
         "# ministack configuration; see docs/config.md for every key.\n"
         "# [compute] virt_driver: real QEMU/KVM guests through libvirtd (the built-in default "
         "is the fake driver)\n"
+        "# [network_agent] enabled: this host's bridges, VXLAN, DHCP and metadata (needs root)\n"
         + tomli_w.dumps(
-            {"identity": {"admin_password": admin_password}, "compute": {"virt_driver": "libvirt"}}
+            {
+                "identity": {"admin_password": admin_password},
+                "compute": {"virt_driver": "libvirt"},
+                "network_agent": {"enabled": True},
+            }
         )
     )
 

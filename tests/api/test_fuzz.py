@@ -430,6 +430,52 @@ ENDPOINTS = [
         "/v3/endpoints",
         (("endpoint", ("service_id", "interface", "url", "region_id")),),
     ),
+    Endpoint(
+        "identity",
+        "POST",
+        "/v3/OS-TRUST/trusts",
+        (
+            (
+                "trust",
+                (
+                    "trustor_user_id",
+                    "trustee_user_id",
+                    "impersonation",
+                    "project_id",
+                    "roles",
+                    "expires_at",
+                    "remaining_uses",
+                    "allow_redelegation",
+                    "redelegation_count",
+                ),
+            ),
+        ),
+        valid=(
+            {
+                "trust": {
+                    "trustor_user_id": "{admin}",
+                    "trustee_user_id": "{user}",
+                    "impersonation": False,
+                    "project_id": "{admin_project}",
+                    "roles": [{"name": "member"}],
+                }
+            },
+        ),
+    ),
+    Endpoint(
+        "identity",
+        "POST",
+        "/v3/OS-EP-FILTER/endpoint_groups",
+        (("endpoint_group", ("name", "filters", "description")),),
+        valid=({"endpoint_group": {"name": "fz", "filters": {"interface": "public"}}},),
+    ),
+    Endpoint(
+        "identity",
+        "PUT",
+        "/v3/domains/default/config",
+        (("config", ("identity", "ldap")),),
+        valid=({"config": {"ldap": {"url": "ldap://fz.example"}}},),
+    ),
     Endpoint("identity", "GET", "/v3/projects", (), ("limit", "marker", "enabled", "name")),
     Endpoint("identity", "GET", "/v3/users", (), ("name", "enabled", "domain_id", "limit")),
     Endpoint(

@@ -130,10 +130,12 @@ def test_init_writes_hostile_passwords_as_inert_data(tmp_path: Path) -> None:
         assert parsed == {
             "identity": {"admin_password": password},
             "compute": {"virt_driver": "libvirt"},
+            "network_agent": {"enabled": True},
         }
         assert sorted(service_passwords) == [
             "cinder_password",
             "glance_password",
+            "neutron_password",
             "nova_password",
             "placement_password",
         ]

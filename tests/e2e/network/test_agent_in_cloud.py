@@ -10,7 +10,9 @@ import asyncio
 import base64
 import http.client
 import json
+import os
 import secrets
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +23,14 @@ from ministack.compute.virt import netns_guest
 from ministack.network.agent.desired import PortSpec
 from ministack.network.agent.linux import netns
 from tests.cloud import running_cloud
-from tests.e2e.network.dataplane import Guest, SimHost, hostname_at, lease, metadata
+from tests.e2e.network.dataplane import (
+    Guest,
+    SimHost,
+    dnsmasq_pids,
+    hostname_at,
+    lease,
+    metadata,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +101,8 @@ async def test_a_cloud_wires_ports_serves_dhcp_and_cleans_up(tmp_path: Path) -> 
     finally:
         for guest in guests:
             await asyncio.to_thread(netns_guest.remove, guest.ns, guest.state, host_ns, [guest.tap])
+        for pid in dnsmasq_pids(tmp_path):  # dnsmasq outlives the agent by design
+            os.kill(pid, signal.SIGKILL)
         for name in netns.names(prefix):
             netns.remove(name)
 
@@ -158,6 +169,8 @@ async def test_a_guest_reads_its_own_servers_metadata_through_the_cloud(tmp_path
     finally:
         for guest in guests:
             await asyncio.to_thread(netns_guest.remove, guest.ns, guest.state, host_ns, [guest.tap])
+        for pid in dnsmasq_pids(tmp_path):  # dnsmasq outlives the agent by design
+            os.kill(pid, signal.SIGKILL)
         for name in netns.names(prefix):
             netns.remove(name)
 

@@ -28,6 +28,7 @@ from ministack.network.agent.linux.dnsmasq import Dnsmasq
 log = logging.getLogger("ministack.network.agent")
 
 DHCP_NS_PREFIX = "qdhcp-"
+LOOKUPS_BEFORE_DUMP = 4
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,10 @@ class Reconciler:
                 wanted = desired.remote_fdb(net)
                 vxlan.sync_fdb(lk.ipr, vx, wanted, have)
                 self._fdb[vx] = set(wanted)
-            for port in desired.local_ports(net):
+            ports = desired.local_ports(net)
+            if len(ports) > LOOKUPS_BEFORE_DUMP and not lk.complete:
+                lk.load()  # one dump beats a request per tap
+            for port in ports:
                 tap = bridge.tap_name(port.port_id)
                 out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)
             if net.dhcp_port is not None and net.dhcp_subnets():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 
@@ -54,9 +55,16 @@ def host_config(ctx: Context) -> HostConfig:
     )
 
 
-async def start_agent(ctx: Context) -> AgentRuntime:
-    """Serve RPC, re-sync the host, start heartbeats. Raises what the first pass raises."""
+async def start_agent(ctx: Context) -> AgentRuntime | None:
+    """Serve RPC, re-sync the host, start heartbeats. Raises what the first pass raises.
+    None (with an error logged) when this process is not root: the API still serves."""
     settings = ctx.settings.network_agent
+    if os.geteuid() != 0:
+        log.error(
+            "the network agent needs root to make bridges and namespaces: not started "
+            "(run as root, or set [network_agent] enabled = false)"
+        )
+        return None
     config = host_config(ctx)
     signer = Signer(settings.metadata_secret.encode() or secrets.token_bytes(32))
     compute = ComputeClient(ctx.db, ctx.bus)

@@ -81,6 +81,11 @@ class Links:
         self.complete = dump
         self.by_name = links(ipr) if dump else {}
 
+    def load(self) -> None:
+        """Dump every link now (kept current from here on like a dumping start)."""
+        self.by_name = links(self.ipr)
+        self.complete = True
+
     def get(self, name: str) -> Link | None:
         if name in self.by_name or self.complete:
             return self.by_name.get(name)

@@ -1,0 +1,28 @@
+"""`ministack doctor`'s network checks: kernel support tried in a throwaway namespace (left
+behind by nothing), and the bridge firewall check with its fix."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pyroute2 import netns
+
+from ministack import doctor
+from ministack.config import Settings
+
+
+def test_kernel_support_is_probed_in_a_namespace_that_goes_away() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the probe needs root")
+    before = set(netns.listnetns())
+    check = doctor.network_kernel(Settings())
+    assert check.ok, check.detail
+    assert "VXLAN" in check.detail
+    assert set(netns.listnetns()) == before
+
+
+def test_every_network_check_is_listed_and_says_how_to_fix_a_failure() -> None:
+    assert doctor.network_kernel in doctor.CHECKS and doctor.bridge_firewall in doctor.CHECKS
+    check = doctor.bridge_firewall(Settings())
+    assert check.ok or "sysctl -w net.bridge.bridge-nf-call-iptables=0" in check.fix
