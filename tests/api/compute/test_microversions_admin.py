@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 from tests.api.compute.conftest import Compute
@@ -265,3 +266,41 @@ def test_migrations_uuid_paging_and_owners(compute: Compute) -> None:
 
 def mig_user(compute: Compute) -> str:
     return str(compute.conn.current_user_id)
+
+
+def test_keypairs_imported_only_from_2_92(compute: Compute, tmp_path: Path) -> None:
+    generated = _ok(
+        compute.api("POST", "/os-keypairs", version="2.91", json={"keypair": {"name": "gen"}}),
+        201,
+    )["keypair"]
+    assert generated["private_key"].startswith("-----BEGIN")
+    public = generated["public_key"]
+    with nothing_made(compute):
+        no_key = compute.api(
+            "POST", "/os-keypairs", version="2.92", json={"keypair": {"name": "nokey"}}
+        )
+        dotted_early = compute.api(
+            "POST",
+            "/os-keypairs",
+            version="2.91",
+            json={"keypair": {"name": "me@host.x", "public_key": public}},
+        )
+    assert no_key.status_code == 400 and dotted_early.status_code == 400
+    dotted = compute.api(
+        "POST",
+        "/os-keypairs",
+        version="2.92",
+        json={"keypair": {"name": "me@host.x", "public_key": public}},
+    )
+    assert _ok(dotted, 201)["keypair"]["name"] == "me@host.x"
+    assert compute.api("GET", "/os-keypairs?foo=1", version="2.75").status_code == 400
+    # the CLI makes the key itself from 2.92 and imports it
+    private = tmp_path / "cli-key.pem"
+    made = json.loads(
+        compute.cloud.cli(
+            "keypair", "create", "--private-key", str(private), "cli-key", "-f", "json"
+        ).stdout
+    )
+    assert made["name"] == "cli-key" and private.read_text().startswith("-----BEGIN")
+    for name in ("gen", "me@host.x", "cli-key"):
+        compute.api("DELETE", f"/os-keypairs/{name}")

@@ -329,3 +329,22 @@ def test_topology_and_trusted_certs(compute: Compute) -> None:
     topology = compute.api("GET", f"/servers/{sid}/topology", version="2.78")
     assert topology.json() == {"nodes": [], "pagesize_kb": None}
     compute.api("DELETE", f"/servers/{sid}")
+
+
+def test_pinned_zone_and_fqdn_hostname(compute: Compute) -> None:
+    pinned = _create(compute, "2.94", availability_zone="nova", hostname="db.example.org")
+    shown = _server(compute, pinned, "2.96")
+    assert shown["pinned_availability_zone"] == "nova"
+    assert shown["OS-EXT-SRV-ATTR:hostname"] == "db.example.org"
+    assert "pinned_availability_zone" not in _server(compute, pinned, "2.95")
+    free = _create(compute, "2.96")
+    assert _server(compute, free, "2.96")["pinned_availability_zone"] is None
+    listed = compute.api("GET", "/servers/detail", version="2.96").json()["servers"]
+    assert {s["id"]: s["pinned_availability_zone"] for s in listed}[pinned] == "nova"
+    with nothing_made(compute):
+        fqdn_early = compute.api(
+            "POST", "/servers", version="2.93", json=server_body(compute, hostname="a.b")
+        )
+    assert fqdn_early.status_code == 400
+    for sid in (pinned, free):
+        compute.api("DELETE", f"/servers/{sid}")
