@@ -304,3 +304,24 @@ def test_keypairs_imported_only_from_2_92(compute: Compute, tmp_path: Path) -> N
     assert made["name"] == "cli-key" and private.read_text().startswith("-----BEGIN")
     for name in ("gen", "me@host.x", "cli-key"):
         compute.api("DELETE", f"/os-keypairs/{name}")
+
+
+def test_external_event_names_arrive_with_their_microversions(compute: Compute) -> None:
+    server = boot(compute)
+    event = {"name": "power-update", "server_uuid": server.id, "tag": "POWER_OFF"}
+    with nothing_made(compute):
+        early = compute.api(
+            "POST", "/os-server-external-events", version="2.75", json={"events": [event]}
+        )
+        reimaged = compute.api(
+            "POST",
+            "/os-server-external-events",
+            version="2.92",
+            json={"events": [{"name": "volume-reimaged", "server_uuid": server.id}]},
+        )
+    assert early.status_code == 400 and reimaged.status_code == 400
+    accepted = compute.api(
+        "POST", "/os-server-external-events", version="2.76", json={"events": [event]}
+    )
+    assert accepted.status_code == 200, accepted.text
+    compute.conn.compute.delete_server(server)

@@ -713,16 +713,30 @@ EVENT_NAMES = (
     "accelerator-request-bound",
     "volume-reimaged",
 )
-_event = p.obj(
-    {
-        "name": p.enum(*EVENT_NAMES),
-        "server_uuid": p.uuid,
-        "status": p.enum("failed", "completed", "in-progress"),
-        "tag": p.string(0, 255, format="text"),
-    },
-    required=("name", "server_uuid"),
-)
-create_events = p.envelope("events", {**p.array(_event), "minItems": 1})
+# the microversion each later event name arrived at (Nova's external events)
+_EVENT_SINCE = {
+    "volume-extended": (2, 51),
+    "power-update": (2, 76),
+    "accelerator-request-bound": (2, 82),
+    "volume-reimaged": (2, 93),
+}
+
+
+def _events(v: V) -> p.Schema:
+    names = [n for n in EVENT_NAMES if v >= _EVENT_SINCE.get(n, (2, 1))]
+    event = p.obj(
+        {
+            "name": p.enum(*names),
+            "server_uuid": p.uuid,
+            "status": p.enum("failed", "completed", "in-progress"),
+            "tag": p.string(0, 255, format="text"),
+        },
+        required=("name", "server_uuid"),
+    )
+    return p.envelope("events", {**p.array(event), "minItems": 1})
+
+
+create_events = _by_version(_events, "2.1", "2.51", "2.76", "2.82", "2.93")
 
 list_server_groups = p.query(
     {"all_projects": p.string(0, 255), "limit": p.query_int(1), "offset": p.query_int(0)}
