@@ -126,7 +126,7 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
         )
         await _key(s, body, auth, plan)
         await _group(s, data, auth, plan)
-    plan.image = await api.images.lookup(image_ref, auth.project_id)
+    plan.image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
     _check_image_fits(plan)
     await _zone(api, body, auth, plan)
     plan.security_groups = [
