@@ -18,6 +18,8 @@ from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
 from ministack.config import SERVICE_USERS
 from ministack.image import client as image_client
+from ministack.network import client as network_client
+from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
 
 
@@ -27,10 +29,20 @@ def images_for(ctx: Context) -> Images:
     return Images(ctx.settings, image_client.for_context(ctx, SERVICE_USERS["compute"]))
 
 
+def network_for(ctx: Context) -> NetworkApi | None:
+    """Compute's way to the network service: in-process when it runs here; None otherwise
+    (servers then get no NICs)."""
+    if not ctx.runs("network"):
+        return None
+    return network_client.for_context(ctx, SERVICE_USERS["compute"])
+
+
 async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
-    deps = AgentDeps(settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx))
+    deps = AgentDeps(
+        settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx), network_for(ctx)
+    )
     count = settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
     group = AgentGroup(deps, host_names(settings.hostname, count))
     await group.start()
@@ -53,7 +65,14 @@ async def start(ctx: Context) -> Runtime:
     group = None
     if settings.compute.virt_driver != "fake" or settings.compute.fake_hosts > 0:
         group = await start_agents(ctx)
-    api = Api(settings=settings, db=ctx.db, bus=ctx.bus, placement=placement, images=images)
+    api = Api(
+        settings=settings,
+        db=ctx.db,
+        bus=ctx.bus,
+        placement=placement,
+        images=images,
+        network=network_for(ctx),
+    )
     app = build(api, ctx.validator, settings.identity.max_request_body_size)
 
     async def stop() -> None:

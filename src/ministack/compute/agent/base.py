@@ -12,11 +12,13 @@ from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
 from ministack.compute import instances
 from ministack.compute import models as m
+from ministack.compute.agent.events import InstanceEvents
 from ministack.compute.claims import node_uuid
 from ministack.compute.images import Images
 from ministack.compute.rpcapi import RpcPeers
 from ministack.compute.virt.driver import GuestSpec, VirtDriver
 from ministack.config import Settings
+from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
 
 
@@ -30,6 +32,8 @@ class AgentDeps(RpcPeers):
     placement: PlacementClient
     images: Images
     """Compute's image client: downloads into the image cache, snapshot uploads."""
+    network: NetworkApi | None = None
+    """The network service's client (None: this cloud has none; servers get no NICs)."""
 
 
 @dataclass
@@ -38,6 +42,8 @@ class AgentBase:
     driver: VirtDriver
     deps: AgentDeps
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    events: InstanceEvents = field(default_factory=InstanceEvents)
+    """What running operations wait for (network-vif-plugged), delivered by external_event."""
 
     @property
     def db(self) -> Database:

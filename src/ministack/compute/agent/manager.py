@@ -11,8 +11,9 @@ from dataclasses import asdict
 from typing import Any
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import build, delete, host, lifecycle, power
+from ministack.compute.agent import build, delete, host, lifecycle, networking, power
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.networking import VIF_PLUGGED
 from ministack.compute.rpcapi.agent import (
     TOPIC,
     BuildAndRun,
@@ -144,5 +145,10 @@ class ComputeAgent(AgentBase):
 
     @receives(ExternalEvent)
     async def external_event(self, req: ExternalEvent) -> None:
-        """network-vif-plugged, volume attach and the like: recorded, nothing waits yet."""
-        return None
+        """network-vif-plugged wakes the operation waiting for it; network-changed refreshes
+        the instance's info cache (under its lock: after a build or attach in progress)."""
+        if self.events.deliver(req.instance_uuid, req.name, req.tag):
+            return
+        if req.name in ("network-changed", VIF_PLUGGED):
+            async with self.locks[req.instance_uuid]:
+                await networking.refresh(self, req.instance_uuid)

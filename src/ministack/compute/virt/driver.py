@@ -200,6 +200,9 @@ class Capabilities:
     serial_console: bool = False
     attach_volume: bool = False
     attach_interface: bool = False
+    plugs_vifs: bool = False
+    """Its guests' taps appear on the host, so the network agent reports each port plugged
+    (network-vif-plugged) and a build waits for that (false: the fake driver's pretend guests)."""
 
 
 class ImageSource(Protocol):

@@ -17,6 +17,7 @@ the next driver of the host, so a restarted process finds its ACTIVE servers sti
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -142,6 +143,8 @@ class FakeDriver:
         self.fail_once: dict[str, str] = {}
         self.state_file = state_file
         self.netns_guests = netns_guests
+        if netns_guests is not None:  # its namespace guests plug real taps
+            self.capabilities = dataclasses.replace(self.capabilities, plugs_vifs=True)
         self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
         self.consoles: dict[tuple[str, str], asyncio.Server] = {}
 

@@ -82,7 +82,7 @@ class LibvirtDriver:
     """Real guests through libvirtd. See the module docstring for construction."""
 
     capabilities = Capabilities(
-        pause=True, suspend=True, snapshot=True, resize=True, console_log=True
+        pause=True, suspend=True, snapshot=True, resize=True, console_log=True, plugs_vifs=True
     )
 
     def __init__(self, options: LibvirtOptions | Settings, images: ImageSource) -> None:
