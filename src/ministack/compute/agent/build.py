@@ -1,7 +1,8 @@
 """Building an instance on this host: spawn through the driver, or give the instance back to
 the conductor for another host (up to max_attempts), or ERROR with a fault saying why. An image
 that cannot be booted (ImageUnusable) would fail on every host: that build is aborted at once
-with the driver's reason as the fault (Nova's BuildAbortException for image errors).
+with the driver's reason as the fault (Nova's BuildAbortException for image errors); so is a
+port never reported plugged (Nova does not reschedule VirtualInterfaceCreateException).
 
 A server with NICs gets its ports made and bound here (agent/networking.py) before the spawn,
 and is ACTIVE only once each port is reported plugged (network-vif-plugged) or, past
@@ -34,7 +35,7 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
 
     async def failed(task: InstanceTask, exc: Exception) -> None:
         await _undo(agent, uuid)
-        if isinstance(exc, ImageUnusable):
+        if isinstance(exc, ImageUnusable | networking.VifPlugTimeout):
             await _abort(agent, uuid, reason_of(exc))
         else:
             await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason_of(exc))

@@ -125,10 +125,12 @@ class FakeDriver:
         fail: Mapping[str, str] | None = None,
         state_file: Path | None = None,
         netns_guests: Path | None = None,
+        host_netns: str | None = None,
     ) -> None:
         """`state_file`: where the guests persist across processes (None: memory only).
         `netns_guests`: a directory; each guest with ports is then a namespace guest
-        (`netns_guest.py`) whose files live there."""
+        (`netns_guest.py`) whose files live there, its taps in `host_netns` (the simulated
+        host the network agent runs in; None: this host's namespace)."""
         self.host = host
         self.resources = HostResources(
             hypervisor_hostname=host,
@@ -143,6 +145,7 @@ class FakeDriver:
         self.fail_once: dict[str, str] = {}
         self.state_file = state_file
         self.netns_guests = netns_guests
+        self.host_netns = host_netns
         if netns_guests is not None:  # its namespace guests plug real taps
             self.capabilities = dataclasses.replace(self.capabilities, plugs_vifs=True)
         self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
@@ -231,7 +234,7 @@ class FakeDriver:
         (state).mkdir(parents=True, exist_ok=True)
         (state / "taps").write_text("\n".join(n.tap for n in nics))
         try:
-            netns_guest.plug(ns, nics)
+            netns_guest.plug(ns, nics, self.host_netns)
             netns_guest.start(ns, state, spec.hostname, [f"eth{i}" for i in range(len(nics))])
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             self._destroy_netns(spec.uuid)
@@ -244,7 +247,7 @@ class FakeDriver:
             taps = [t for t in (state / "taps").read_text().split() if t]
         except FileNotFoundError:
             taps = []
-        netns_guest.remove(netns_guest.namespace(uuid), state, None, taps)
+        netns_guest.remove(netns_guest.namespace(uuid), state, self.host_netns, taps)
         shutil.rmtree(state, ignore_errors=True)
 
     async def _set_power(self, op: str, uuid: str, state: PowerState) -> None:
