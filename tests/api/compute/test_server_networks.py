@@ -227,3 +227,46 @@ def test_a_fixed_ip_in_use_fails_the_build_and_releases_its_ports(env: Compute) 
     assert events["instanceActions"][0]["action"] == "create"
     assert {p.id for p in conn.network.ports(network_id=net.id)} == before
     _delete(env, server.id)
+
+
+def test_add_and_remove_port_and_network_on_a_running_server(env: Compute) -> None:
+    conn = env.conn
+    net = _network(conn, "10.67.0.0/24")
+    other = _network(conn, "10.68.0.0/24")
+    mine = conn.network.create_port(network_id=other.id, name=_name("mine"))
+    server = _server(env, "--network", net.name)
+    sid = server["id"]
+    env.cloud.cli("server", "add", "port", sid, mine.id)
+    env.cloud.cli("server", "add", "network", sid, other.id)
+    listed = json.loads(env.cloud.cli("port", "list", "--server", sid, "-f", "json").stdout)
+    assert len(listed) == 3
+    attachments = env.api("GET", f"/servers/{sid}/os-interface").json()["interfaceAttachments"]
+    assert {a["port_id"] for a in attachments} == {p["ID"] for p in listed}
+    assert {a["net_id"] for a in attachments} == {net.id, other.id}
+    shown = conn.compute.get_server(sid).addresses
+    assert len(shown[other.name]) == 2 and len(shown[net.name]) == 1
+    ours = [a["port_id"] for a in attachments if a["net_id"] == other.id]
+    (added,) = set(ours) - {mine.id}
+    with nothing_made(env):
+        missing = env.api(
+            "POST",
+            f"/servers/{sid}/os-interface",
+            json={"interfaceAttachment": {"port_id": str(uuid.uuid4())}},
+        )
+        in_use = env.api(
+            "POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": added}}
+        )
+        no_net = env.api(
+            "POST",
+            f"/servers/{sid}/os-interface",
+            json={"interfaceAttachment": {"net_id": str(uuid.uuid4())}},
+        )
+    assert (missing.status_code, in_use.status_code, no_net.status_code) == (404, 409, 404)
+    env.cloud.cli("server", "remove", "port", sid, mine.id)
+    env.cloud.cli("server", "remove", "port", sid, added)
+    kept = conn.network.get_port(mine.id)
+    assert kept.device_id == "" and kept.binding_host_id in ("", None)
+    assert conn.network.find_port(added) is None
+    assert list(conn.compute.get_server(sid).addresses) == [net.name]
+    _delete(env, sid)
+    assert conn.network.get_port(mine.id).device_id == ""

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import build, delete, host, lifecycle, networking, power
+from ministack.compute.agent import build, delete, host, interfaces, lifecycle, networking, power
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.networking import VIF_PLUGGED
 from ministack.compute.rpcapi.agent import (
@@ -24,6 +24,8 @@ from ministack.compute.rpcapi.agent import (
     ExternalEvent,
     FakeSettings,
     InstanceRef,
+    InterfaceAttach,
+    InterfaceDetach,
     PowerAction,
     Rebuild,
     ResizeStep,
@@ -142,6 +144,16 @@ class ComputeAgent(AgentBase):
             "fail": req.fail or {},
             "guests": guests,
         }
+
+    @receives(InterfaceAttach)
+    async def attach_interface(self, req: InterfaceAttach) -> dict[str, Any]:
+        """Hot-plug a NIC (os-interface POST): an InterfaceAnswer on the wire."""
+        return (await interfaces.attach(self, req)).to_wire()
+
+    @receives(InterfaceDetach)
+    async def detach_interface(self, req: InterfaceDetach) -> dict[str, Any]:
+        """Unplug a NIC (os-interface DELETE): an InterfaceAnswer on the wire."""
+        return (await interfaces.detach(self, req)).to_wire()
 
     @receives(ExternalEvent)
     async def external_event(self, req: ExternalEvent) -> None:

@@ -220,6 +220,16 @@ class VirtDriver(Protocol):
         """Connect to the hypervisor and prepare local state. Idempotent."""
         ...
 
+    async def attach_interface(self, uuid: str, vif: Vif) -> None:
+        """Hot-plug `vif` into the guest, live (when it runs) and in its definition.
+        Idempotent for a vif already there. Raises GuestNotFound, DriverError."""
+        ...
+
+    async def detach_interface(self, uuid: str, vif: Vif) -> None:
+        """Unplug `vif` from the guest, live and from its definition; succeeds when it is not
+        plugged (or the guest is gone)."""
+        ...
+
     async def host_resources(self) -> HostResources: ...
 
     async def list_guests(self) -> list[GuestInfo]:

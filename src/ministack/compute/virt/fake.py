@@ -44,6 +44,7 @@ from ministack.compute.virt.driver import (
     HostResources,
     ImageUnusable,
     PowerState,
+    Vif,
 )
 
 CONSOLE_LINES = 200  # the console keeps its last lines, as a real serial log rotates
@@ -111,7 +112,11 @@ class FakeDriver:
     """A hypervisor that only pretends. Idempotent where the interface says so."""
 
     capabilities = Capabilities(
-        console_log=True, snapshot=True, console_url=True, serial_console=True
+        console_log=True,
+        snapshot=True,
+        console_url=True,
+        serial_console=True,
+        attach_interface=True,
     )
 
     def __init__(
@@ -239,6 +244,46 @@ class FakeDriver:
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             self._destroy_netns(spec.uuid)
             raise DriverError(f"namespace guest {spec.uuid} could not start: {exc}") from exc
+
+    async def attach_interface(self, uuid: str, vif: Vif) -> None:
+        """Plug one more NIC; a namespace guest gets one more veth (no DHCP on it)."""
+        self._guest(uuid)
+        await self._step("attach_interface")
+        if self.netns_guests is not None:
+            await asyncio.to_thread(self._plug_netns, uuid, vif)
+
+    async def detach_interface(self, uuid: str, vif: Vif) -> None:
+        """Unplug a NIC; fine when it (or the guest) is not there."""
+        await self._step("detach_interface")
+        if self.netns_guests is not None and uuid in self.guests:
+            await asyncio.to_thread(self._unplug_netns, uuid, vif)
+
+    def _taps(self, uuid: str) -> list[str]:
+        assert self.netns_guests is not None
+        try:
+            return [t for t in (self.netns_guests / uuid / "taps").read_text().split() if t]
+        except FileNotFoundError:
+            return []
+
+    def _plug_netns(self, uuid: str, vif: Vif) -> None:
+        assert self.netns_guests is not None
+        taps = self._taps(uuid)
+        if vif.tap in taps:
+            return
+        nic = netns_guest.Nic(vif.tap, vif.mac, vif.bridge, vif.mtu)
+        try:
+            netns_guest.plug(netns_guest.namespace(uuid), [nic], self.host_netns, len(taps))
+        except (OSError, RuntimeError) as exc:
+            raise DriverError(f"could not plug port {vif.port_id}: {exc}") from exc
+        (self.netns_guests / uuid / "taps").write_text("\n".join([*taps, vif.tap]))
+
+    def _unplug_netns(self, uuid: str, vif: Vif) -> None:
+        assert self.netns_guests is not None
+        taps = self._taps(uuid)
+        if vif.tap not in taps:
+            return
+        netns_guest.remove_taps([vif.tap], self.host_netns)
+        (self.netns_guests / uuid / "taps").write_text("\n".join(t for t in taps if t != vif.tap))
 
     def _destroy_netns(self, uuid: str) -> None:
         assert self.netns_guests is not None

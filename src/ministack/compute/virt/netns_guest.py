@@ -50,9 +50,10 @@ def _enter(name: str) -> None:
     netns.setns(name, flags=0)
 
 
-def plug(ns: str, nics: Sequence[Nic], host_netns: str | None = None) -> None:
+def plug(ns: str, nics: Sequence[Nic], host_netns: str | None = None, first: int = 0) -> None:
     """Make namespace `ns` with one veth per NIC (host end `nic.tap`, enslaved to `nic.bridge`
-    when that exists). Idempotent; on failure removes what it made."""
+    when that exists; guest ends eth<first>, eth<first+1>, ...). Idempotent; on failure
+    removes what it made (all of it: a failed hot-plug leaves the guest without network)."""
     if ns not in netns.listnetns():
         netns.create(ns)
 
@@ -60,7 +61,7 @@ def plug(ns: str, nics: Sequence[Nic], host_netns: str | None = None) -> None:
         with IPRoute() as ipr:
             for i, nic in enumerate(nics):
                 if not ipr.link_lookup(ifname=nic.tap):
-                    peer = {"ifname": f"eth{i}", "net_ns_fd": ns, "address": nic.mac}
+                    peer = {"ifname": f"eth{first + i}", "net_ns_fd": ns, "address": nic.mac}
                     ipr.link("add", ifname=nic.tap, kind="veth", peer=peer)
                 index = ipr.link_lookup(ifname=nic.tap)[0]
                 bridge = ipr.link_lookup(ifname=nic.bridge) if nic.bridge else []
@@ -156,20 +157,25 @@ def remove(ns: str, state: Path, host_netns: str | None = None, taps: Sequence[s
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.01)
     if taps:
-
-        def delete_taps() -> None:
-            with IPRoute() as ipr:
-                for tap in taps:
-                    for index in ipr.link_lookup(ifname=tap):
-                        try:
-                            ipr.link("del", index=index)
-                        except NetlinkError as exc:
-                            if exc.code != ENODEV:
-                                raise
-
-        _in_netns(host_netns, delete_taps)
+        remove_taps(taps, host_netns)
     if ns in netns.listnetns():
         netns.remove(ns)
+
+
+def remove_taps(taps: Sequence[str], host_netns: str | None = None) -> None:
+    """Delete host-side taps (each takes its guest end along). Idempotent."""
+
+    def delete_taps() -> None:
+        with IPRoute() as ipr:
+            for tap in taps:
+                for index in ipr.link_lookup(ifname=tap):
+                    try:
+                        ipr.link("del", index=index)
+                    except NetlinkError as exc:
+                        if exc.code != ENODEV:
+                            raise
+
+    _in_netns(host_netns, delete_taps)
 
 
 def lease(state: Path) -> dict[str, object] | None:
