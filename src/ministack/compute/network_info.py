@@ -150,8 +150,9 @@ def _network(
 
 async def release(network: NetworkApi | None, inst: m.Instance) -> None:
     """Free the server's ports: the ones compute made are deleted, the ones the user passed in
-    are unbound (device_id cleared) and kept. Idempotent; a port already gone is fine."""
-    if network is None:
+    are unbound (device_id cleared) and kept. Idempotent; a port already gone is fine. A
+    server that never asked for a NIC nor got one costs no call to the network service."""
+    if network is None or not (requested_of(inst) or info_of(inst)):
         return
     kept = {w["port_id"] for w in requested_of(inst) if "port_id" in w}
     kept |= {e["port_id"] for e in info_of(inst) if e.get("preserve")}

@@ -29,10 +29,11 @@ def images_for(ctx: Context) -> Images:
     return Images(ctx.settings, image_client.for_context(ctx, SERVICE_USERS["compute"]))
 
 
-def network_for(ctx: Context) -> NetworkApi | None:
-    """Compute's way to the network service: in-process when it runs here; None otherwise
-    (servers then get no NICs)."""
-    if not ctx.runs("network"):
+def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
+    """Compute's way to the network service: in-process when it runs here. Elsewhere, an
+    agent reaches it over HTTP (it only asks for the NICs an API with a network service
+    accepted); the API then has none, so servers get no NICs."""
+    if not ctx.runs("network") and not agent:
         return None
     return network_client.for_context(ctx, SERVICE_USERS["compute"])
 
@@ -41,7 +42,12 @@ async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
     deps = AgentDeps(
-        settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx), network_for(ctx)
+        settings,
+        ctx.db,
+        ctx.bus,
+        PlacementClient(ctx.db),
+        images_for(ctx),
+        network_for(ctx, agent=True),
     )
     count = settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
     group = AgentGroup(deps, host_names(settings.hostname, count))

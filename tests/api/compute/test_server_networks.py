@@ -270,3 +270,23 @@ def test_add_and_remove_port_and_network_on_a_running_server(env: Compute) -> No
     assert list(conn.compute.get_server(sid).addresses) == [net.name]
     _delete(env, sid)
     assert conn.network.get_port(mine.id).device_id == ""
+
+
+def test_delete_on_a_down_host_releases_the_ports_locally(env: Compute) -> None:
+    """Promise 2: with the host down (forced), the API deletes locally and still frees the
+    ports — compute's deleted, the user's unbound and kept."""
+    conn = env.conn
+    net = _network(conn, "10.69.0.0/24")
+    mine = conn.network.create_port(network_id=net.id, name=_name("mine"))
+    server = _server(env, "--network", net.name, "--port", mine.id)
+    made = {p.id for p in conn.network.ports(device_id=server["id"])} - {mine.id}
+    assert len(made) == 1
+    (host,) = env.hosts
+    env.cloud.cli("compute", "service", "set", "--down", host, "nova-compute")
+    try:
+        conn.compute.delete_server(server["id"])
+        assert conn.compute.find_server(server["id"]) is None  # local: gone at once
+    finally:
+        env.cloud.cli("compute", "service", "set", "--up", host, "nova-compute")
+    assert not made & {p.id for p in conn.network.ports(network_id=net.id)}
+    assert conn.network.get_port(mine.id).device_id == ""
