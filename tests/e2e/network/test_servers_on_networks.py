@@ -1,7 +1,8 @@
 """Servers made through compute get real NICs (the fake driver's namespace guests, the network
 agent with its host played by a namespace): `openstack server create --network` is ACTIVE
 only once each port is plugged; each guest gets its port's address by DHCP; two servers on one
-network reach each other by fixed IP; deleting them leaves no guest namespace, tap or port.
+network reach each other by fixed IP; a NIC hot-plugged into one is answered once plugged and
+goes with `server remove port`; deleting them leaves no guest namespace, tap or port.
 A port no agent reports plugged fails the build with a fault naming it, and its port is gone."""
 
 from __future__ import annotations
@@ -105,6 +106,16 @@ async def test_two_servers_on_one_network_get_their_addresses_and_reach_each_oth
             assert await hostname_at(guests[1], guests[0].ip) == "one"
             shown = conn.compute.get_server(servers[0]).addresses[net.name]
             assert [a["addr"] for a in shown] == [guests[0].ip]
+            # hot-plug: the answer comes once the network agent saw the new tap plugged
+            cloud.cli("server", "add", "network", servers[0], net.id)
+            (added,) = {p.id for p in conn.network.ports(device_id=servers[0])} - {
+                guests[0].port.port_id
+            }
+            assert conn.network.get_port(added).status == "ACTIVE"
+            assert "tap" + added[:11] in await asyncio.to_thread(_links, host_ns)
+            cloud.cli("server", "remove", "port", servers[0], added)
+            assert conn.network.find_port(added) is None
+            assert "tap" + added[:11] not in await asyncio.to_thread(_links, host_ns)
             for server_id in servers:
                 cloud.cli("server", "delete", "--wait", server_id)
             assert list(conn.network.ports(device_owner="compute:nova")) == []
