@@ -2,7 +2,8 @@
 agent with its host played by a namespace): `openstack server create --network` is ACTIVE
 only once each port is plugged; each guest gets its port's address by DHCP; two servers on one
 network reach each other by fixed IP; a NIC hot-plugged into one is answered once plugged and
-goes with `server remove port`; deleting them leaves no guest namespace, tap or port.
+goes with `server remove port`; a rebuilt guest comes back on its port; deleting them leaves
+no guest namespace, tap or port.
 A port no agent reports plugged fails the build with a fault naming it, and its port is gone."""
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ async def test_two_servers_on_one_network_get_their_addresses_and_reach_each_oth
             cloud.cli("server", "remove", "port", servers[0], added)
             assert conn.network.find_port(added) is None
             assert "tap" + added[:11] not in await asyncio.to_thread(_links, host_ns)
+            # a rebuild makes the guest anew with the same NIC (from the info cache)
+            cloud.cli("server", "rebuild", "--wait", servers[0])
+            assert (await lease(guests[0]))["ip"] == guests[0].ip
+            assert await hostname_at(guests[1], guests[0].ip) == "one"
             for server_id in servers:
                 cloud.cli("server", "delete", "--wait", server_id)
             assert list(conn.network.ports(device_owner="compute:nova")) == []

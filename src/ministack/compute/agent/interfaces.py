@@ -17,7 +17,7 @@ from ministack.common import errors
 from ministack.compute import instances, states
 from ministack.compute import network_info as ni
 from ministack.compute.agent import networking
-from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.base import AgentBase, vifs_of
 from ministack.compute.rpcapi.agent import InterfaceAnswer, InterfaceAttach, InterfaceDetach
 from ministack.compute.virt.driver import DriverError
 
@@ -67,7 +67,7 @@ async def _attach(agent: AgentBase, req: InterfaceAttach) -> str:
             undo.push_async_callback(network.delete_port, port["id"])
         bound = await network.bind_port(port["id"], agent.host, uuid, zone)
         entry = await ni.describe(network, bound, inst.project_id, preserve=bool(req.port_id))
-        (vif,) = networking.vifs_of([entry])
+        (vif,) = vifs_of([entry])
         async with networking.plugged(agent, uuid, [entry]):
             await agent.driver.attach_interface(uuid, vif)
             undo.push_async_callback(agent.driver.detach_interface, uuid, vif)
@@ -86,7 +86,7 @@ async def detach(agent: AgentBase, req: InterfaceDetach) -> InterfaceAnswer:
             entry = next((e for e in entries if e["port_id"] == req.port_id), None)
             if inst is None or entry is None:
                 raise errors.NotFound(f"Port {req.port_id} is not attached")
-            (vif,) = networking.vifs_of([entry])
+            (vif,) = vifs_of([entry])
             await agent.driver.detach_interface(uuid, vif)
             await networking.remember(agent, uuid, [e for e in entries if e is not entry])
             network = agent.deps.network

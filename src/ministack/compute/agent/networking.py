@@ -19,9 +19,9 @@ from ministack.common import errors
 from ministack.compute import instances
 from ministack.compute import models as m
 from ministack.compute import network_info as ni
-from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.base import AgentBase, vifs_of
 from ministack.compute.instances import Change
-from ministack.compute.virt.driver import DriverError, GuestSpec, Vif
+from ministack.compute.virt.driver import DriverError, GuestSpec
 
 log = logging.getLogger("ministack.compute.agent")
 
@@ -57,13 +57,6 @@ async def allocate(agent: AgentBase, inst: m.Instance) -> list[dict[str, Any]]:
         bound = await network.bind_port(port["id"], agent.host, inst.uuid, zone)
         info.append(await ni.describe(network, bound, inst.project_id, preserve=preserve))
     return info
-
-
-def vifs_of(info: list[dict[str, Any]]) -> tuple[Vif, ...]:
-    return tuple(
-        Vif(port_id=e["port_id"], mac=e["mac"], bridge=e["bridge"], tap=e["tap"], mtu=e["mtu"])
-        for e in info
-    )
 
 
 def with_network(spec: GuestSpec, info: list[dict[str, Any]]) -> GuestSpec:
@@ -105,6 +98,18 @@ async def plugged(agent: AgentBase, uuid: str, info: list[dict[str, Any]]) -> As
     if settings.vif_plugging_is_fatal:
         raise VifPlugTimeout(message)
     log.warning("%s; booting on", message)
+
+
+async def rebind(agent: AgentBase, inst: m.Instance) -> None:
+    """Bind the instance's ports to this host (a resize or revert moved it here); the info
+    cache follows (bridge names do not depend on the host)."""
+    network = agent.deps.network
+    info = ni.info_of(inst)
+    if network is None or not info:
+        return
+    zone = inst.availability_zone or agent.deps.settings.compute.default_availability_zone
+    for entry in info:
+        await network.bind_port(entry["port_id"], agent.host, inst.uuid, zone)
 
 
 async def refresh(agent: AgentBase, uuid: str) -> None:
