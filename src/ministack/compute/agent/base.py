@@ -60,7 +60,7 @@ def guest_spec(inst: m.Instance) -> GuestSpec:
     keys = {inst.key_name: inst.key_data} if inst.key_name and inst.key_data else {}
     return GuestSpec(
         uuid=inst.uuid,
-        name=f"instance-{inst.id:08x}",
+        name=inst.display_name or inst.hostname,  # meta_data.json "name", as nova
         hostname=inst.hostname,
         vcpus=int(flavor["vcpus"]),
         memory_mb=int(flavor["ram"]),
