@@ -77,7 +77,7 @@ def guest_spec(inst: m.Instance) -> GuestSpec:
     info = network_info.info_of(inst)
     return GuestSpec(
         uuid=inst.uuid,
-        name=f"instance-{inst.id:08x}",
+        name=inst.display_name or inst.hostname,  # meta_data.json "name", as nova
         hostname=inst.hostname,
         vcpus=int(flavor["vcpus"]),
         memory_mb=int(flavor["ram"]),

@@ -195,7 +195,8 @@ def _full_fields(inst: m.Instance) -> dict[str, Any]:
 def _admin_fields(inst: m.Instance, v: tuple[int, int]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "OS-EXT-SRV-ATTR:host": inst.host,
-        "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.id:08x}",
+        # the libvirt domain name (virt/libvirt/xml.py domain_name): `virsh dominfo` finds it
+        "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.uuid}",
         "OS-EXT-SRV-ATTR:hypervisor_hostname": inst.node,
     }
     if v >= (2, 3):
