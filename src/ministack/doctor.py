@@ -132,6 +132,19 @@ def free_ports(s: Settings) -> Check:
     return Check("ports", True, "all service ports are free")
 
 
+def dashboard_assets(s: Settings) -> Check:
+    from ministack.dashboard.assets import AssetsMissing, vendor_files
+    from ministack.server import enabled_services
+
+    if "dashboard" not in enabled_services(s):
+        return Check("dashboard assets", True, "the dashboard is not enabled", optional=True)
+    try:
+        found = vendor_files(s)
+    except AssetsMissing as exc:
+        return Check("dashboard assets", False, str(exc), "scripts/install-dashboard-assets.sh")
+    return Check("dashboard assets", True, f"installed: {', '.join(sorted(found))}")
+
+
 MIN_VOLUME_FREE = 10 << 30  # bytes free under the volume path below which doctor warns
 
 
@@ -210,6 +223,7 @@ CHECKS: list[Callable[[Settings], Check]] = [
     database,
     message_bus,
     free_ports,
+    dashboard_assets,
     _tool("qemu-system-x86_64", "qemu-system-x86"),
     kvm,
     libvirtd,

@@ -30,6 +30,9 @@ def test_log_in_and_out(page: Page, dash: DashCloud) -> None:
     log_in_member(page, dash)
     expect(page.locator("#current-user")).to_have_text(dash.member_name)
     expect(page.locator("#project-switch")).to_contain_text(dash.project_name)
+    # quota usage from each service's quota API
+    for key in ("instances", "cores", "ram", "volumes", "gigabytes", "floatingip"):
+        expect(page.locator(f"#usage-{key}")).to_contain_text(" of ")
     screenshot(page, "overview")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     expect(page.locator("nav.side")).to_contain_text("Instances")
@@ -115,6 +118,41 @@ def test_an_action_changes_the_state_on_the_detail_page(page: Page, dash: DashCl
     assert member.compute.get_server(server.id).status == "ACTIVE"
 
 
+def test_resize_confirm_rebuild_and_snapshot_from_the_detail_page(
+    page: Page, dash: DashCloud
+) -> None:
+    bigger = dash.admin.compute.create_flavor(
+        name=f"dash-small-{uuid.uuid4().hex[:6]}", ram=128, vcpus=1, disk=1
+    )
+    member = dash.member()
+    server = member.compute.create_server(
+        name=f"resize-{uuid.uuid4().hex[:6]}",
+        image_id=dash.image_id,
+        flavor_id=dash.flavor_id,
+        networks="none",
+    )
+    member.compute.wait_for_server(server, status="ACTIVE", wait=60)
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/instances/{server.id}")
+    page.select_option("select[name=flavor]", bigger.id)
+    page.click("button[value=resize]")
+    expect(page.locator("#server-status")).to_have_text("VERIFY_RESIZE", timeout=60_000)
+    page.click("#action-confirm_resize")
+    expect(page.locator("#server-status")).to_have_text("ACTIVE", timeout=60_000)
+    assert member.compute.get_server(server.id).flavor.name == bigger.name
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[value=rebuild]")
+    expect(page.locator(".flash.ok")).to_contain_text("Rebuild requested")
+    expect(page.locator("#server-status")).to_have_text("ACTIVE", timeout=60_000)
+    expect(page.locator("#timeline")).to_contain_text("rebuild")
+    snapshot = f"snap-{uuid.uuid4().hex[:6]}"
+    page.fill("input[name=snapshot_name]", snapshot)
+    page.click("button[value=snapshot]")
+    expect(page.locator(".flash.ok")).to_contain_text("Snapshot requested")
+    page.goto(f"{dash.url}/project/images")
+    expect(page.locator(".image-name", has_text=snapshot)).to_have_count(1)
+
+
 def test_a_failed_build_shows_its_fault_and_why_hosts_were_refused(
     page: Page, dash: DashCloud
 ) -> None:
@@ -137,6 +175,28 @@ def test_a_failed_build_shows_its_fault_and_why_hosts_were_refused(
     expect(fault).to_contain_text("DiskFilter: 2 of 2 hosts")
     expect(page.locator("#timeline")).to_contain_text("create")
     screenshot(page, "instance-fault")
+
+
+def test_web_console_link_from_the_compute_api(
+    context: BrowserContext, page: Page, dash: DashCloud
+) -> None:
+    member = dash.member()
+    server = member.compute.create_server(
+        name=f"console-{uuid.uuid4().hex[:6]}",
+        image_id=dash.image_id,
+        flavor_id=dash.flavor_id,
+        networks="none",
+    )
+    member.compute.wait_for_server(server, status="ACTIVE", wait=60)
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/instances/{server.id}")
+    page.click("#open-console")
+    link = page.locator("#console-url")
+    expect(link).to_have_attribute("href", re.compile(r"^http://.*token"))
+    url = link.get_attribute("href")
+    assert url is not None and context.request.get(url).status == 200
+    page.goto(f"{dash.url}/project/instances/{server.id}/console_log")
+    expect(page.locator("#console-log")).to_contain_text("login:")
 
 
 def test_image_upload_shows_progress(page: Page, dash: DashCloud, tmp_path: Path) -> None:
@@ -171,6 +231,41 @@ def test_image_upload_shows_progress(page: Page, dash: DashCloud, tmp_path: Path
     screenshot(page, "images")
     image = next(dash.admin.image.images(name=name))
     assert image.size == data.stat().st_size and image.status == "active"
+    # edit, then delete
+    row.locator("a", has_text="Edit").click()
+    renamed = f"{name}-renamed"
+    page.fill("input[name=name]", renamed)
+    page.fill("input[name=min_ram]", "128")
+    page.click("button[type=submit].primary")
+    expect(page.locator(".flash.ok")).to_contain_text("Image updated")
+    edited = dash.admin.image.get_image(image.id)
+    assert (edited.name, edited.min_ram) == (renamed, 128)
+    row = page.locator("tr", has=page.locator(".image-name", has_text=renamed))
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button", has_text="Delete").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Image deleted")
+    assert dash.admin.image.find_image(image.id) is None
+
+
+def test_volumes_create_extend_delete(page: Page, dash: DashCloud) -> None:
+    log_in_member(page, dash)
+    page.click("nav.side >> text=Volumes")
+    name = f"vol-{uuid.uuid4().hex[:6]}"
+    page.fill("#volume-name", name)
+    page.fill("#volume-size", "1")
+    page.click("#volume-create button")
+    expect(page.locator(".flash.ok")).to_contain_text(f"Creating volume {name}")
+    row = page.locator("tr", has=page.locator(".volume-name", has_text=name))
+    expect(row).to_have_attribute("data-status", "available", timeout=60_000)
+    screenshot(page, "volumes")
+    row.locator("input[type=number]").fill("2")
+    row.locator("button[value^=extend]").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Extending the volume to 2 GB")
+    expect(row.locator(".size")).to_have_text("2", timeout=60_000)
+    expect(row).to_have_attribute("data-status", "available", timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button[value^=delete]").click()
+    expect(row).to_have_count(0, timeout=60_000)
 
 
 def test_member_sees_no_admin_panels_and_gets_403(page: Page, dash: DashCloud) -> None:

@@ -13,10 +13,11 @@ from ministack.compute.agent.group import AgentGroup, host_names
 from ministack.compute.api.app import build
 from ministack.compute.api.common import Api
 from ministack.compute.conductor import Conductor
+from ministack.compute.consoleproxy.app import ProxyDeps
 from ministack.compute.consoleproxy.server import ConsoleProxy
 from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
-from ministack.config import SERVICE_USERS
+from ministack.config import SERVICE_USERS, Settings
 from ministack.image import client as image_client
 from ministack.network import client as network_client
 from ministack.network.client import NetworkApi
@@ -38,6 +39,10 @@ def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
     return network_client.for_context(ctx, SERVICE_USERS["compute"])
 
 
+def _host_count(settings: Settings) -> int:
+    return settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
+
+
 async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
@@ -49,8 +54,7 @@ async def start_agents(ctx: Context) -> AgentGroup:
         images_for(ctx),
         network_for(ctx, agent=True),
     )
-    count = settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
-    group = AgentGroup(deps, host_names(settings.hostname, count))
+    group = AgentGroup(deps, host_names(settings.hostname, _host_count(settings)))
     await group.start()
     return group
 
@@ -58,7 +62,10 @@ async def start_agents(ctx: Context) -> AgentGroup:
 async def start(ctx: Context) -> Runtime:
     """Serve the scheduler and conductor on the bus, start the agents, return the API."""
     settings = ctx.settings
-    proxy = ConsoleProxy(settings, ctx.db)
+    runs_agents = _host_count(settings) > 0
+    # the consoles the proxy reaches are those of this process's hosts only
+    hosts = frozenset(host_names(settings.hostname, _host_count(settings)) if runs_agents else ())
+    proxy = ConsoleProxy(ProxyDeps(settings, ctx.db, ctx.bus, hosts))
     if settings.console.enabled:
         await proxy.start()  # first: a taken port fails the start before anything runs
     placement = PlacementClient(ctx.db)
@@ -69,7 +76,7 @@ async def start(ctx: Context) -> Runtime:
     await ctx.bus.serve("conductor", conductor)
     conductor.start()
     group = None
-    if settings.compute.virt_driver != "fake" or settings.compute.fake_hosts > 0:
+    if runs_agents:
         group = await start_agents(ctx)
     api = Api(
         settings=settings,

@@ -14,7 +14,16 @@ from starlette.types import ASGIApp
 from ministack.config import Settings
 from ministack.dashboard import assets
 from ministack.dashboard.cloud import Cloud
-from ministack.dashboard.pages import access, admin, auth, images, instances, keypairs, overview
+from ministack.dashboard.pages import (
+    access,
+    admin,
+    auth,
+    images,
+    instances,
+    keypairs,
+    overview,
+    volumes,
+)
 from ministack.dashboard.sessions import SessionStore, Throttle
 from ministack.dashboard.web import Dashboard, SecurityHeaders, make_templates
 
@@ -46,6 +55,7 @@ def build(settings: Settings, cloud: Cloud | None = None) -> tuple[ASGIApp, Dash
         *instances.ROUTES,
         *images.ROUTES,
         *keypairs.ROUTES,
+        *volumes.ROUTES,
         *access.ROUTES,
         *admin.ROUTES,
         Route("/static/vendor/{name}", vendor_file, methods=["GET"]),

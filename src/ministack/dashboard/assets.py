@@ -34,6 +34,6 @@ def vendor_files(settings: Settings) -> dict[str, Path]:
         raise AssetsMissing(
             f"the dashboard's front-end libraries are not installed ({', '.join(missing)} "
             "missing): run scripts/install-dashboard-assets.sh (needs npm), or set "
-            "[dashboard] assets_dir"
+            "MINISTACK_DASHBOARD_ASSETS_DIR (dashboard.assets_dir)"
         )
     return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 # Sent on every compute call: the fields the pages read (task states, faults) exist from 2.1 on.
 COMPUTE_VERSION = "2.1"
@@ -205,8 +206,8 @@ class Cloud:
         if not resp.content:
             return None
         try:
-            return resp.json()
-        except ValueError:
+            return orjson.loads(resp.content)  # several times faster than json on big lists
+        except orjson.JSONDecodeError:
             return None
 
     async def get(self, login: Login, service: str, path: str, **params: Any) -> Any:

@@ -1,9 +1,9 @@
 """The dashboard's navigation: which panels a user sees, by catalog and role.
 
 A panel appears when its service is in the user's catalog (and, for admin panels, when the
-user has the admin role). Networking, block storage and object storage add their panels here
-when they land (e.g. ``Panel("Networks", "/project/networks", "network")``); the page layout
-(a side navigation of sections) does not change.
+user has the admin role). Networking and object storage add their panels here as they are
+written (e.g. ``Panel("Networks", "/project/networks", "network")``); the page layout (a side
+navigation of sections) does not change.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ class Panel:
 
 
 PANELS: tuple[Panel, ...] = (
-    Panel("Overview", "/project/", "compute"),
+    Panel("Overview", "/project/", "identity"),
     Panel("Instances", "/project/instances", "compute"),
     Panel("Images", "/project/images", "image"),
     Panel("Key pairs", "/project/key_pairs", "compute"),
+    Panel("Volumes", "/project/volumes", "volumev3"),
     Panel("API access", "/project/api_access", "identity"),
     Panel("Instances", "/admin/instances", "compute", "Admin", admin=True),
     Panel("Hypervisors", "/admin/hypervisors", "compute", "Admin", admin=True),

@@ -272,6 +272,14 @@ class IdentityCore:
         )
         return revoked.first() is not None
 
+    async def _user_revoked(self, s: AsyncSession, user_id: str, issued_at: dt.datetime) -> bool:
+        revoked = await s.execute(
+            select(m.Revocation.id)
+            .where(m.Revocation.user_id == user_id, m.Revocation.issued_before >= issued_at)
+            .limit(1)
+        )
+        return revoked.first() is not None
+
     async def _enabled_user(self, s: AsyncSession, user_id: str) -> Ref | None:
         row = (
             await s.execute(
@@ -292,6 +300,12 @@ class IdentityCore:
                 ("trust-scope", p.user_id, p.trust_id),
                 lambda: self._load_trust(s, p.trust_id or "", user),
             )
+            trustor = by_trust[1].trustor_id  # its revocations (e.g. a new password) count too
+            if await self.cached(
+                ("revoked-user", trustor, p.issued_at),
+                lambda: self._user_revoked(s, trustor, p.issued_at),
+            ):
+                raise errors.Unauthorized(TOKEN_INVALID)
             return TokenInfo(
                 token=token,
                 payload=p,

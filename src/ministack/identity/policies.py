@@ -142,6 +142,7 @@ RULES: Final[dict[str, str]] = {
     "identity:update_domain_config": ADMIN,
     "identity:delete_domain_config": ADMIN,
     "identity:get_domain_config_default": SYSTEM_READ,
+    "identity:get_security_compliance_domain_config": ANY,
 }
 
 

@@ -86,6 +86,38 @@ def test_default_views(identity_cloud: Cloud) -> None:
     assert one["config"] == {"url": "ldap://localhost"}
 
 
+def test_any_user_reads_the_password_rules(identity_cloud: Cloud) -> None:
+    """Keystone's security_compliance view: password_regex and its description, readable by
+    any token (Horizon shows them on its password forms), never settable here."""
+    admin = admin_token(identity_cloud.auth_url)
+    name = f"dconf-{uuid.uuid4().hex[:6]}"
+    _api(identity_cloud, "POST", "/users", admin, {"user": {"name": name, "password": "pw-9"}})
+    login = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": name, "domain": {"id": "default"}, "password": "pw-9"}}}}}  # fmt: skip
+    unscoped = httpx.post(f"{identity_cloud.auth_url}/auth/tokens", json=login, timeout=30)
+    token = unscoped.headers["X-Subject-Token"]
+    rules = _api(identity_cloud, "GET", "/domains/default/config/security_compliance", token)
+    assert rules.status_code == 200, rules.text
+    assert set(rules.json()["config"]["security_compliance"]) == {
+        "password_regex",
+        "password_regex_description",
+    }
+    one = _api(
+        identity_cloud, "GET", "/domains/default/config/security_compliance/password_regex", token
+    )
+    assert one.json()["config"] == {"password_regex": None}  # none configured (the default)
+    with nothing_made(identity_cloud):
+        body = {"config": {"security_compliance": {"password_regex": ".*"}}}
+        changed = _api(
+            identity_cloud, "PATCH", "/domains/default/config/security_compliance", admin, body
+        )
+        assert changed.status_code == 403
+        other = "/domains/default/config/security_compliance/lockout_duration"
+        assert _api(identity_cloud, "GET", other, token).status_code == 403
+        missing = f"/domains/{uuid.uuid4().hex}/config/security_compliance"
+        assert _api(identity_cloud, "GET", missing, token).status_code == 404
+
+
 def test_bad_domain_config_requests_change_nothing(identity_cloud: Cloud) -> None:
     admin = admin_token(identity_cloud.auth_url)
     did = _domain(identity_cloud, admin)

@@ -208,7 +208,9 @@ def test_system_reader_reads_identity_but_changes_nothing(identity_cloud: Cloud)
         == 204
     )
     token = _login(identity_cloud, user["name"], PASSWORD, SYSTEM_SCOPE).headers["X-Subject-Token"]
-    for path in ("/users", "/projects", "/domains", "/groups", "/role_assignments"):
+    reads = ("/users", "/projects", "/domains", "/groups", "/role_assignments", "/OS-TRUST/trusts",
+             "/OS-EP-FILTER/endpoint_groups", "/domains/config/default")  # fmt: skip
+    for path in reads:
         assert _api(identity_cloud, "GET", path, token).status_code == 200, path
     assert _api(identity_cloud, "GET", f"/users/{user['id']}", token).status_code == 200
     writes = [
@@ -216,6 +218,12 @@ def test_system_reader_reads_identity_but_changes_nothing(identity_cloud: Cloud)
         ("POST", "/projects", {"project": {"name": _name("no")}}),
         ("PUT", f"/system/users/{user['id']}/roles/{reader}", None),
         ("DELETE", f"/system/users/{user['id']}/roles/{reader}", None),
+        (
+            "POST",
+            "/OS-EP-FILTER/endpoint_groups",
+            {"endpoint_group": {"name": "no", "filters": {}}},
+        ),
+        ("PUT", "/domains/default/config", {"config": {"identity": {"driver": "sql"}}}),
     ]
     for method, path, body in writes:
         assert _api(identity_cloud, method, path, token, body).status_code == 403, path

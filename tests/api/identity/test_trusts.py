@@ -181,6 +181,26 @@ def test_the_trustor_losing_the_role_ends_the_trusts_tokens(
     assert _trust_login(identity_cloud, bob, trust["id"]).status_code == 401
 
 
+def test_the_trustors_new_password_ends_the_trusts_tokens(
+    identity_cloud: Cloud, pair: tuple[Person, Person]
+) -> None:
+    """As Keystone revokes by user for the trustor too: a trust token issued before the
+    trustor's password change is invalid; a new one works."""
+    alice, bob = pair
+    trust = _create(identity_cloud, alice, bob, impersonation=True)
+    token = _trust_login(identity_cloud, bob, trust["id"]).headers["X-Subject-Token"]
+    assert _validate(identity_cloud, token).status_code == 200
+    change = {"user": {"password": PASSWORD + "-new", "original_password": PASSWORD}}
+    changed = httpx.post(
+        f"{identity_cloud.auth_url}/users/{alice.id}/password", json=change, timeout=30
+    )
+    assert changed.status_code == 204, changed.text
+    assert _validate(identity_cloud, token).status_code == 404
+    fresh = _trust_login(identity_cloud, bob, trust["id"])
+    assert fresh.status_code == 201
+    assert _validate(identity_cloud, fresh.headers["X-Subject-Token"]).status_code == 200
+
+
 def test_remaining_uses_and_expiry(identity_cloud: Cloud, pair: tuple[Person, Person]) -> None:
     alice, bob = pair
     ends = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)).replace(microsecond=0)

@@ -363,7 +363,8 @@ _CONSOLE_TYPES = ("novnc", "xvpvnc", "rdp-html5", "spice-html5", "serial")
 # POST /servers/{id}/remote-consoles: 2.6, and 2.8 adds the mks protocol and webmks type
 create_remote_console = Versions(
     {
-        "2.1": _remote_console(_CONSOLE_PROTOCOLS, _CONSOLE_TYPES),
+        "2.1": {"type": "object"},  # no such resource before 2.6: the handler's 404
+        "2.6": _remote_console(_CONSOLE_PROTOCOLS, _CONSOLE_TYPES),
         "2.8": _remote_console((*_CONSOLE_PROTOCOLS, "mks"), (*_CONSOLE_TYPES, "webmks")),
     }
 )

@@ -3,9 +3,12 @@ VNC websocket) and the serial console (a small page and the serial websocket).
 
 A websocket is accepted only when (1) its `Origin`, if the browser sent one, is one of
 `consoleauth.allowed_origins` (PROMISES 23: a page of another site cannot drive a console
-with a token it got hold of), and (2) its token is claimed: known, unexpired, unused, of this
-proxy's console type, for a server still ACTIVE. Otherwise the handshake is answered 403 and
-nothing is opened on the host. Then bytes are relayed both ways until either side closes.
+with a token it got hold of), (2) its token is claimed: known, unexpired, unused, of this
+proxy's console type, (3) the server is still ACTIVE on a host whose agent runs in this
+process, and (4) that agent still reports the console where the token says (Nova's
+validate_console_port: a guest restarted since may have left its VNC port to another guest).
+Otherwise the handshake is answered 403 and nothing is opened on the host. Then bytes are
+relayed both ways until either side closes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,22 +28,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ministack.common.db import Database
+from ministack.common.rpc.base import Bus, RpcError
 from ministack.compute import consoleauth, instances, states
 from ministack.compute.consoleproxy import serial_page
 from ministack.compute.consoleproxy.targets import Target, TargetUnreachable, open_target
+from ministack.compute.rpcapi.agent import ComputeAgentAPI
 from ministack.config import Settings
 
 log = logging.getLogger("ministack.compute.consoleproxy")
 POLICY_VIOLATION = 1008  # closing before accept: the server answers the handshake 403
 
 
+@dataclass(frozen=True)
+class ProxyDeps:
+    """What the proxy reaches: the database (tokens, instances), the bus (the agents) and
+    the hosts whose agents run in this process (the only consoles reachable from here)."""
+
+    settings: Settings
+    db: Database
+    bus: Bus
+    local_hosts: frozenset[str]
+
+
 class Proxy:
     """One console type's websocket endpoint (novnc or serial)."""
 
-    def __init__(self, settings: Settings, db: Database, console_type: str) -> None:
-        self.db = db
+    def __init__(self, deps: ProxyDeps, console_type: str) -> None:
+        self.deps = deps
+        self.db = deps.db
         self.console_type = console_type
-        self.origins = consoleauth.allowed_origins(settings)
+        self.origins = consoleauth.allowed_origins(deps.settings)
 
     async def _connection(self, ws: WebSocket) -> consoleauth.Connection | None:
         origin = ws.headers.get("origin")
@@ -52,10 +70,31 @@ class Proxy:
             log.info("console websocket refused: unknown, used or expired token")
             return None
         inst = await instances.get(self.db, conn.instance_uuid)
-        if inst is None or inst.vm_state != states.ACTIVE:
+        if inst is None or inst.vm_state != states.ACTIVE or inst.host is None:
             log.info("console websocket refused: server %s is not active", conn.instance_uuid)
             return None
+        if inst.host not in self.deps.local_hosts:
+            log.warning(
+                "console of %s refused: its host %s has no proxy here", inst.uuid, inst.host
+            )
+            return None
+        if not await self._still_there(inst.host, conn):
+            log.info("console websocket refused: the console of %s moved", inst.uuid)
+            return None
         return conn
+
+    async def _still_there(self, host: str, conn: consoleauth.Connection) -> bool:
+        """Whether the host's agent still reports the console where the token points."""
+        kind = consoleauth.CONSOLE_KINDS[conn.console_type]
+        try:
+            now = await ComputeAgentAPI(self.deps.bus, host).get_console(conn.instance_uuid, kind)
+        except RpcError:
+            return False
+        return now.unavailable is None and (now.host, now.port, now.path) == (
+            conn.host,
+            conn.port,
+            conn.internal_access_path,
+        )
 
     async def handle(self, ws: WebSocket) -> None:
         conn = await self._connection(ws)
@@ -134,13 +173,15 @@ class PageHeaders:
 
 
 def _ancestors(settings: Settings) -> str:
+    """Who may frame the pages: the proxy itself and the dashboard."""
     return " ".join(["'self'", consoleauth._origin(settings.endpoint("dashboard"))])
 
 
-def novnc_app(settings: Settings, db: Database) -> ASGIApp:
+def novnc_app(deps: ProxyDeps) -> ASGIApp:
     """noVNC's files (vnc_lite.html, vnc.html and their modules) and its websocket, which
     noVNC opens at `/<path>`: `/?token=...` with Nova's URLs, `/websockify` by default."""
-    proxy = Proxy(settings, db, "novnc")
+    settings = deps.settings
+    proxy = Proxy(deps, "novnc")
     directory = Path(settings.console.novnc_dir)
     routes: list[BaseRoute] = [
         WebSocketRoute("/", proxy.handle),
@@ -158,13 +199,13 @@ def novnc_app(settings: Settings, db: Database) -> ASGIApp:
     return PageHeaders(Starlette(routes=routes), _ancestors(settings))
 
 
-def serial_app(settings: Settings, db: Database) -> ASGIApp:
+def serial_app(deps: ProxyDeps) -> ASGIApp:
     """The serial websocket at `/?token=...` (Nova's URL) and a page that shows it,
     `/serial.html?token=...`, for browsers."""
-    proxy = Proxy(settings, db, "serial")
+    proxy = Proxy(deps, "serial")
     routes: list[BaseRoute] = [
         WebSocketRoute("/", proxy.handle),
         Route("/serial.html", serial_page.page),
         Route("/serial.js", serial_page.script),
     ]
-    return PageHeaders(Starlette(routes=routes), _ancestors(settings))
+    return PageHeaders(Starlette(routes=routes), _ancestors(deps.settings))

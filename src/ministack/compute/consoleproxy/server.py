@@ -15,17 +15,15 @@ import logging
 import uvicorn
 from starlette.types import ASGIApp
 
-from ministack.common.db import Database
-from ministack.compute.consoleproxy.app import novnc_app, serial_app
-from ministack.config import Settings
+from ministack.compute.consoleproxy.app import ProxyDeps, novnc_app, serial_app
 
 log = logging.getLogger("ministack.compute.consoleproxy")
 
 
 class ConsoleProxy:
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.settings = settings
-        self.db = db
+    def __init__(self, deps: ProxyDeps) -> None:
+        self.deps = deps
+        self.settings = deps.settings
         self.servers: list[uvicorn.Server] = []
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -34,8 +32,8 @@ class ConsoleProxy:
         listeners already started are stopped)."""
         c = self.settings.console
         try:
-            await self._serve("novnc", novnc_app(self.settings, self.db), c.novnc_port)
-            await self._serve("serial", serial_app(self.settings, self.db), c.serial_port)
+            await self._serve("novnc", novnc_app(self.deps), c.novnc_port)
+            await self._serve("serial", serial_app(self.deps), c.serial_port)
         except BaseException:
             await self.stop()
             raise

@@ -154,6 +154,27 @@ async def delete_config(request: Request) -> Response:
     return empty_response()
 
 
+async def show_compliance(request: Request) -> Response:
+    """Any user may read the password rules that apply in a domain (Keystone's
+    security_compliance view: password_regex and its description; they cannot be set here)."""
+    policies.authorize(
+        await require_auth(request), "identity:get_security_compliance_domain_config"
+    )
+    async with core_of(request).db.session() as s:
+        await _load(request, s)  # 404 for a domain that does not exist
+    rules = core_of(request).settings.security_compliance
+    shown = {
+        "password_regex": rules.password_regex or None,
+        "password_regex_description": rules.password_regex_description or None,
+    }
+    option = request.path_params.get("option")
+    if option is None:
+        return json_response({"config": {"security_compliance": shown}})
+    if option not in shown:
+        raise dc.invalid(f"option {option} in group security_compliance cannot be read.")
+    return json_response({"config": {option: shown[option]}})
+
+
 async def show_default(request: Request) -> Response:
     """Keystone's defaults of the options a domain may set (never a sensitive one)."""
     policies.authorize(await require_auth(request), "identity:get_domain_config_default")
@@ -167,6 +188,8 @@ ROUTES = [
     route(DEFAULT + "/default", show_default, "GET"),
     route(DEFAULT + "/{group}/default", show_default, "GET"),
     route(DEFAULT + "/{group}/{option}/default", show_default, "GET"),
+    route(CONFIG + "/security_compliance", show_compliance, "GET"),
+    route(CONFIG + "/security_compliance/{option}", show_compliance, "GET"),
     route(CONFIG, create_config, "PUT", body=schemas.domain_config),
     route(CONFIG, show_config, "GET"),
     route(CONFIG, update_config, "PATCH", body=schemas.domain_config),
