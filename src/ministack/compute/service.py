@@ -30,10 +30,6 @@ def images_for(ctx: Context) -> Images:
     return Images(ctx.settings, image_client.for_context(ctx, SERVICE_USERS["compute"]))
 
 
-def _host_count(settings: Settings) -> int:
-    return settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
-
-
 def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
     """Compute's way to the network service: in-process when it runs here. Elsewhere, an
     agent reaches it over HTTP (it only asks for the NICs an API with a network service
@@ -41,6 +37,10 @@ def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
     if not ctx.runs("network") and not agent:
         return None
     return network_client.for_context(ctx, SERVICE_USERS["compute"])
+
+
+def _host_count(settings: Settings) -> int:
+    return settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
 
 
 async def start_agents(ctx: Context) -> AgentGroup:
