@@ -36,7 +36,7 @@ def wait(http: httpx.Client, kind: str, ident: str, status: str = "available") -
             return item
         if item["status"].startswith("error"):
             raise RuntimeError(f"{kind} {ident}: {item}")
-        time.sleep(0.02)
+        time.sleep(0.1)
 
 
 def delete_all(http: httpx.Client) -> None:

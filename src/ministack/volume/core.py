@@ -298,8 +298,6 @@ class VolumeCore:
                     f"migrating, attached, belong to a group, have snapshots or be "
                     f"disassociated from snapshots after volume transfer (it is {row.status})."
                 )
-            if force and row.status == st.DELETING:
-                return
             for snap in snaps:
                 snap.status, snap.updated_at = st.DELETING, utcnow()
             row.status, row.updated_at = st.DELETING, utcnow()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -84,13 +85,23 @@ class VolumeManager:
         await self._set(volume_id, status=st.DOWNLOADING)
         image = await self.images.get(image_id)
         scratch = self.backend.scratch(f"image-{image_id}")
+        started = time.monotonic()
         try:
             await self.images.download(image_id, scratch)
         except BaseException:
             scratch.unlink(missing_ok=True)
             raise
+        fetched = time.monotonic()
         fmt = str(image.get("disk_format") or "raw")
         await self.backend.create_from_file(volume_id, size, scratch, fmt)
+        log.info(
+            "volume %s from image %s (%s): fetched in %.2f s, written in %.2f s",
+            volume_id,
+            image_id,
+            fmt,
+            fetched - started,
+            time.monotonic() - fetched,
+        )
         async with self.db.writer() as s:
             core_meta = core.image_metadata(image)
             for key, value in core_meta.items():

@@ -27,6 +27,12 @@ def test_version_discovery_and_microversions(volume_env: Env) -> None:
         "CURRENT",
     )
     assert httpx.get(volume_env.cloud.url("volume") + "/v3/").json()["versions"][0] == v3
+    hostile = httpx.get(
+        volume_env.cloud.url("volume") + "/v3/",
+        headers={"Host": "evil.example:666", "X-Forwarded-Host": "evil.example"},
+    ).json()["versions"][0]
+    (self_link,) = [link["href"] for link in hostile["links"] if link["rel"] == "self"]
+    assert self_link == volume_env.cloud.url("volume") + "/v3/"  # the public endpoint
     with volume_env.http(version="3.60") as http:
         resp = http.get("/volumes")
         assert resp.status_code == 200
@@ -239,3 +245,18 @@ def test_other_projects_volumes_are_404_and_readers_never_write(volume_env: Env)
         assert http.delete(f"/volumes/{vol.id}").status_code == 403
     conn.block_storage.delete_volume(vol)
     volume_env.wait(vol.id, "deleted", who="a_member")
+
+
+def test_force_delete_is_for_admins(volume_env: Env) -> None:
+    conn = volume_env.people["a_member"].conn
+    vol = conn.block_storage.create_volume(size=1, name="forced")
+    volume_env.wait(vol.id, "available", who="a_member")
+    with volume_env.http("admin") as admin:  # an error_deleting volume: only --force goes
+        admin.post(f"/volumes/{vol.id}/action", json={"os-reset_status": {"status": "deleting"}})
+    refused = volume_env.cli("a_member", "volume", "delete", "--force", vol.id, check=False)
+    assert "403" in refused or "not authorized" in refused.lower()
+    listed = json.loads(volume_env.cli("admin", "volume", "list", "--all-projects", "-f", "json"))
+    assert vol.id in {v["ID"] for v in listed}
+    volume_env.cli("admin", "volume", "delete", "--force", vol.id)
+    volume_env.wait(vol.id, "deleted")
+    assert not any(vol.id in f for f in volume_env.volume_files())
