@@ -33,6 +33,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("Routers", "/project/routers", "network", "Network"),
     Panel("Floating IPs", "/project/floating_ips", "network", "Network"),
     Panel("Security groups", "/project/security_groups", "network", "Network"),
+    Panel("Containers", "/project/containers", "object-store", "Object storage"),
     Panel("API access", "/project/api_access", "identity"),
     Panel("Instances", "/admin/instances", "compute", "Admin", admin=True),
     Panel("Hypervisors", "/admin/hypervisors", "compute", "Admin", admin=True),
