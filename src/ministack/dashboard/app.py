@@ -28,7 +28,9 @@ from ministack.dashboard.pages import (
     overview,
     routers,
     secgroups,
+    snapshots,
     topology,
+    transfers,
     volumes,
 )
 from ministack.dashboard.sessions import SessionStore, Throttle
@@ -63,6 +65,8 @@ def build(settings: Settings, cloud: Cloud | None = None) -> tuple[ASGIApp, Dash
         *images.ROUTES,
         *keypairs.ROUTES,
         *volumes.ROUTES,
+        *snapshots.ROUTES,
+        *transfers.ROUTES,
         *networks.ROUTES,
         *routers.ROUTES,
         *floatingips.ROUTES,

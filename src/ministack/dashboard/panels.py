@@ -28,6 +28,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("Images", "/project/images", "image"),
     Panel("Key pairs", "/project/key_pairs", "compute"),
     Panel("Volumes", "/project/volumes", "volumev3"),
+    Panel("Volume snapshots", "/project/snapshots", "volumev3"),
+    Panel("Volume transfers", "/project/volume_transfers", "volumev3"),
     Panel("Network topology", "/project/network_topology", "network", "Network"),
     Panel("Networks", "/project/networks", "network", "Network"),
     Panel("Routers", "/project/routers", "network", "Network"),
