@@ -140,3 +140,46 @@ def test_security_group_rules(page: Page, dash: DashCloud) -> None:
     page.click("text=Delete group")
     expect(page.locator(".flash.ok")).to_contain_text("Security group deleted")
     expect(page.locator(".sg-name", has_text=name)).to_have_count(0)
+
+
+def test_launch_form_passes_the_chosen_network(page: Page, dash: DashCloud) -> None:
+    """The launch form lists the project's networks and sends the chosen one as
+    ``networks: [{"uuid": ...}]``; while the compute API refuses networks, the form shows the
+    compute API's own message (and nothing is made)."""
+    suffix = uuid.uuid4().hex[:6]
+    member = dash.member()
+    net = member.network.create_network(name=f"lnet-{suffix}")
+    member.network.create_subnet(network_id=net.id, cidr="10.77.0.0/24", ip_version=4)
+    name = f"netvm-{suffix}"
+    try:
+        log_in_member(page, dash)
+        page.goto(f"{dash.url}/project/instances/launch")
+        page.fill("#name", name)
+        page.select_option("#image", dash.image_id)
+        page.select_option("#flavor", dash.flavor_id)
+        page.check(f"#launch-networks input[value='{net.id}']")
+        page.click("#launch-submit")
+        flash = page.locator(".flash")
+        expect(flash).to_have_count(1)
+        if "error" in (flash.get_attribute("class") or ""):
+            server = {
+                "name": name,
+                "imageRef": dash.image_id,
+                "flavorRef": dash.flavor_id,
+                "networks": [{"uuid": net.id}],
+            }
+            direct = member.compute.post("/servers", json={"server": server})
+            assert direct.status_code == 400
+            expect(flash).to_have_text(direct.json()["badRequest"]["message"])
+            assert list(member.compute.servers(name=name)) == []
+        else:
+            expect(flash).to_contain_text(f"Launching instance {name}")
+            made = member.compute.find_server(name)
+            assert made is not None
+            member.compute.wait_for_server(made, status="ACTIVE", wait=60)
+            ports = list(member.network.ports(device_id=made.id))
+            assert [p.network_id for p in ports] == [net.id]
+            member.compute.delete_server(made)
+            member.compute.wait_for_delete(made, wait=60)
+    finally:
+        member.network.delete_network(net.id, ignore_missing=True)
