@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.dashboard.conftest import DashCloud, log_in_member, screenshot
+from tests.nothing_made import nothing_made
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +184,44 @@ def test_launch_form_passes_the_chosen_network(page: Page, dash: DashCloud) -> N
             member.compute.wait_for_delete(made, wait=60)
     finally:
         member.network.delete_network(net.id, ignore_missing=True)
+
+
+def test_names_are_text_in_the_network_pages_and_picture(page: Page, dash: DashCloud) -> None:
+    xss = "<script>alert(1)</script>"
+    member = dash.member()
+    net = member.network.create_network(name=xss)
+    router = member.network.create_router(name=xss)
+    seen: list[str] = []
+    page.on("dialog", lambda dialog: (seen.append(dialog.message), dialog.dismiss()))
+    try:
+        log_in_member(page, dash)
+        page.goto(f"{dash.url}/project/networks")
+        expect(page.locator(f"#network-{net.id} .network-name")).to_have_text(xss)
+        page.goto(f"{dash.url}/project/network_topology")
+        svg = page.locator("svg#topology")
+        expect(svg.locator(f"a[data-id='{net.id}'] text")).to_have_text(xss)
+        expect(svg.locator(f"a[data-id='{router.id}'] text")).to_have_text(xss)
+        assert page.locator("script:not([src])").count() == 0
+        assert seen == []
+    finally:
+        member.network.delete_router(router.id)
+        member.network.delete_network(net.id)
+
+
+def test_new_forms_refuse_a_post_without_the_csrf_token(
+    context: BrowserContext, page: Page, dash: DashCloud
+) -> None:
+    log_in_member(page, dash)
+    with nothing_made(dash.cloud):
+        for path, form in (
+            ("/project/networks/create", {"name": "forged", "cidr": "10.9.0.0/24"}),
+            ("/project/routers/create", {"name": "forged"}),
+            ("/project/security_groups/create", {"name": "forged"}),
+            ("/project/containers/create", {"name": "forged"}),
+            ("/project/snapshots/create", {"volume_id": str(uuid.uuid4())}),
+        ):
+            resp = context.request.post(f"{dash.url}{path}", form=form)
+            assert resp.status == 403, path
+        resp = context.request.put(f"{dash.url}/project/containers/forged/upload?name=x", data=b"x")
+        assert resp.status == 403
+    assert dash.member().network.find_network("forged") is None
