@@ -19,6 +19,8 @@ from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
 from ministack.config import SERVICE_USERS, Settings
 from ministack.image import client as image_client
+from ministack.network import client as network_client
+from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
 
 
@@ -32,10 +34,26 @@ def _host_count(settings: Settings) -> int:
     return settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
 
 
+def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
+    """Compute's way to the network service: in-process when it runs here. Elsewhere, an
+    agent reaches it over HTTP (it only asks for the NICs an API with a network service
+    accepted); the API then has none, so servers get no NICs."""
+    if not ctx.runs("network") and not agent:
+        return None
+    return network_client.for_context(ctx, SERVICE_USERS["compute"])
+
+
 async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
-    deps = AgentDeps(settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx))
+    deps = AgentDeps(
+        settings,
+        ctx.db,
+        ctx.bus,
+        PlacementClient(ctx.db),
+        images_for(ctx),
+        network_for(ctx, agent=True),
+    )
     group = AgentGroup(deps, host_names(settings.hostname, _host_count(settings)))
     await group.start()
     return group
@@ -60,7 +78,14 @@ async def start(ctx: Context) -> Runtime:
     group = None
     if runs_agents:
         group = await start_agents(ctx)
-    api = Api(settings=settings, db=ctx.db, bus=ctx.bus, placement=placement, images=images)
+    api = Api(
+        settings=settings,
+        db=ctx.db,
+        bus=ctx.bus,
+        placement=placement,
+        images=images,
+        network=network_for(ctx),
+    )
     app = build(api, ctx.validator, settings.identity.max_request_body_size)
 
     async def stop() -> None:
