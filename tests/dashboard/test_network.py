@@ -1,6 +1,6 @@
 """The network panels in a real browser against a real cloud: a member creates a network with
-a subnet and a router with an external gateway and an interface, sees them and an instance's
-port in the topology picture, allocates, associates and releases a floating IP, and edits a
+a subnet and a router with an external gateway and an interface, sees them and an instance on
+the network in the topology picture, allocates, associates and releases a floating IP, and edits a
 security group's rules; then tears it all down through the same pages."""
 
 from __future__ import annotations
@@ -49,12 +49,17 @@ def test_network_router_topology_floating_ip(page: Page, dash: DashCloud, extern
     member = dash.member()
     net = member.network.find_network(net_name)
     assert net is not None
-    vm_id = str(uuid.uuid4())  # stands for an instance with a port on the network
-    port = member.network.create_port(
-        network_id=net.id, device_owner="compute:nova", device_id=vm_id, name=f"vm-{suffix}"
+    server = member.compute.create_server(
+        name=f"vm-{suffix}",
+        image_id=dash.image_id,
+        flavor_id=dash.flavor_id,
+        networks=[{"uuid": net.id}],
     )
+    member.compute.wait_for_server(server, status="ACTIVE", wait=60)
+    vm_id = server.id
 
     page.click("nav.side >> text=Routers")
+    expect(page.locator("h1")).to_have_text("Routers")
     page.fill("#router-name", router_name)
     page.select_option("#router-external", label=external)
     page.click("#router-create button")
@@ -72,6 +77,7 @@ def test_network_router_topology_floating_ip(page: Page, dash: DashCloud, extern
     svg = page.locator("svg#topology")
     for kind, ident in (("network", net.id), ("instance", vm_id)):
         expect(svg.locator(f"a[data-kind={kind}][data-id='{ident}']")).to_have_count(1)
+    expect(svg.locator("a[data-kind=instance]")).to_contain_text(f"vm-{suffix}")
     expect(svg.locator("a[data-kind=router]", has_text=router_name)).to_have_count(1)
     expect(svg.locator("a[data-kind=network]", has_text=external)).to_have_count(1)
     # router-network (interface), router-external (gateway), instance-network (port)
@@ -97,7 +103,8 @@ def test_network_router_topology_floating_ip(page: Page, dash: DashCloud, extern
     expect(page.locator(".flash.ok")).to_contain_text("released")
     assert list(member.network.ips()) == []
 
-    member.network.delete_port(port.id)
+    member.compute.delete_server(server)
+    member.compute.wait_for_delete(server, wait=60)
     page.click("nav.side >> text=Routers")
     page.locator(".router-name a", has_text=router_name).click()
     page.locator(".interface button", has_text="Remove").click()
