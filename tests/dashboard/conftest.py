@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.cloud import ADMIN_PASSWORD, ROOT, Cloud, running_cloud
 
-SERVICES = ("identity", "image", "placement", "compute", "network", "volume", "dashboard")
+SERVICES = ("identity", "image", "placement", "compute", "network", "volume", "object", "dashboard")
 # a slow spawn, so the instances table is seen in BUILD before it turns ACTIVE by itself
 FAKE_ENV = {"MINISTACK_COMPUTE_FAKE_DELAYS": "spawn=3.0", "MINISTACK_COMPUTE_FAKE_HOSTS": "2"}
 CHROMIUM = os.environ.get("MINISTACK_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -31,7 +31,7 @@ def test_log_in_and_out(page: Page, dash: DashCloud) -> None:
     expect(page.locator("#current-user")).to_have_text(dash.member_name)
     expect(page.locator("#project-switch")).to_contain_text(dash.project_name)
     # quota usage from each service's quota API
-    for key in ("instances", "cores", "ram", "volumes", "gigabytes", "floatingip"):
+    for key in ("instances", "cores", "ram", "volumes", "gigabytes", "floatingip", "router"):
         expect(page.locator(f"#usage-{key}")).to_contain_text(" of ")
     screenshot(page, "overview")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone

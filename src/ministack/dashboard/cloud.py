@@ -200,6 +200,26 @@ class Cloud:
             raise ApiError(resp.status_code, error_message(resp))
         return resp
 
+    async def open(
+        self, login: Login, service: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """A GET whose body is not read yet (stream it, then `aclose`); ApiError on 4xx/5xx."""
+        request = self.http.build_request(
+            "GET",
+            self._url(login, service, path),
+            params=params,
+            headers={"X-Auth-Token": login.token},
+        )
+        try:
+            resp = await self.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, f"The {service} service is unreachable: {exc}") from None
+        if resp.status_code >= 400:
+            await resp.aread()
+            await resp.aclose()
+            raise ApiError(resp.status_code, error_message(resp))
+        return resp
+
     async def call(self, login: Login, service: str, method: str, path: str, **kw: Any) -> Any:
         """`send`, returning the decoded JSON body (None for an empty answer)."""
         resp = await self.send(login, service, method, path, **kw)

@@ -135,6 +135,7 @@ async def launch_form(p: Page) -> Response:
     )
     return p.render(
         "launch.html",
+        networks=await _networks(p),
         images=images.get("images", []),
         flavors=sorted(flavors.get("flavors", []), key=lambda f: (f["vcpus"], f["ram"])),
         keypairs=[k["keypair"] for k in keys.get("keypairs", [])],
@@ -144,6 +145,15 @@ async def launch_form(p: Page) -> Response:
             if (z.get("zoneState") or {}).get("available")
         ],
     )
+
+
+async def _networks(p: Page) -> list[dict[str, Any]]:
+    """The networks an instance of this project may be plugged into (not external ones)."""
+    if not p.login.has("network"):
+        return []
+    body = await p.get("network", "/v2.0/networks")
+    found = [n for n in body.get("networks", []) if not n.get("router:external")]
+    return sorted(found, key=lambda n: str(n.get("name", "")))
 
 
 async def launch(p: Page) -> Response:
@@ -158,6 +168,9 @@ async def launch(p: Page) -> Response:
         "min_count": int(count_text),
         "max_count": int(count_text),
     }
+    chosen = [n for n in form.getlist("network") if isinstance(n, str) and n]
+    if chosen:  # the compute API's own message is shown if it refuses them
+        server["networks"] = [{"uuid": n} for n in chosen]
     if field(form, "key_name"):
         server["key_name"] = field(form, "key_name")
     if field(form, "availability_zone"):

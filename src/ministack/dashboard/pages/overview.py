@@ -67,6 +67,7 @@ SOURCES: tuple[UsageSource, ...] = (
             ("floatingip", "Floating IPs", ""),
             ("security_group", "Security groups", ""),
             ("network", "Networks", ""),
+            ("router", "Routers", ""),
             ("port", "Ports", ""),
         ),
     ),

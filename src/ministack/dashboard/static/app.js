@@ -16,6 +16,10 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
     uploadImage(form);
   }
+  if (form.hasAttribute("data-object-upload")) {
+    event.preventDefault();
+    uploadObject(form);
+  }
   if (form.hasAttribute("data-keypair-create")) {
     event.preventDefault();
     createKeypair(form);
@@ -118,6 +122,49 @@ async function uploadImage(form) {
       progress.value = 100;
       say(form, "Uploaded.", false);
       window.location.assign("/project/images");
+    } else {
+      let message = xhr.statusText;
+      try { message = JSON.parse(xhr.responseText).error || message; } catch (e) { /* text */ }
+      say(form, "The upload failed: " + message, true);
+      button.disabled = false;
+    }
+  });
+  xhr.addEventListener("error", function () {
+    say(form, "The upload failed: the connection was lost.", true);
+    button.disabled = false;
+  });
+  xhr.send(file);
+}
+
+// Object storage: PUT the chosen file as the request body (the dashboard streams it on to the
+// object store), named by the folder prefix and the file's name, with a progress bar.
+function uploadObject(form) {
+  const file = form.querySelector("input[type=file]").files[0];
+  if (!file) {
+    say(form, "Choose a file to upload.", true);
+    return;
+  }
+  let prefix = form.querySelector("input[name=prefix]").value.trim();
+  if (prefix && !prefix.endsWith("/")) { prefix += "/"; }
+  const name = prefix + file.name;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const progress = form.querySelector("#upload-progress");
+  progress.hidden = false;
+  const xhr = new XMLHttpRequest();
+  xhr.open("PUT", form.getAttribute("action") + "?name=" + encodeURIComponent(name));
+  xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+  xhr.setRequestHeader("X-CSRF-Token", form.querySelector("input[name=csrf_token]").value);
+  xhr.upload.addEventListener("progress", function (e) {
+    if (e.lengthComputable) {
+      progress.value = Math.round((100 * e.loaded) / e.total);
+      say(form, "Uploading: " + progress.value + "%", false);
+    }
+  });
+  xhr.addEventListener("load", function () {
+    if (xhr.status >= 200 && xhr.status < 300) {
+      const here = form.getAttribute("action").replace(/\/upload$/, "");
+      window.location.assign(prefix ? here + "?prefix=" + encodeURIComponent(prefix) : here);
     } else {
       let message = xhr.statusText;
       try { message = JSON.parse(xhr.responseText).error || message; } catch (e) { /* text */ }
