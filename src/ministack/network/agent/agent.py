@@ -27,7 +27,7 @@ from ministack.network.agent.linux.metadata_proxy import MetadataProxy
 from ministack.network.agent.linux.watch import LinkWatcher
 from ministack.network.agent.metadata import MetadataService, Signer, instance_ports
 from ministack.network.agent.reconcile import HostConfig, Outcome, Reconciler
-from ministack.network.rpcapi.agent import NetworkRef, PortRef
+from ministack.network.rpcapi.agent import GroupRef, NetworkRef, PortRef
 
 log = logging.getLogger("ministack.network.agent")
 
@@ -178,6 +178,12 @@ class NetworkAgent:
             await self._after(outcome, full=False)
         return outcome
 
+    async def sync_firewall(self) -> Outcome:
+        """Re-derive and apply only the security groups (a rule or membership changed)."""
+        async with self._lock:
+            self.desired = await self.source.host_networks(self.host)
+            return await asyncio.to_thread(self.reconciler.apply_firewall, self.desired)
+
     async def _after(self, outcome: Outcome, *, full: bool) -> None:
         dhcp = {
             n.network_id
@@ -257,3 +263,7 @@ class NetworkAgent:
     @receives(PortRef)
     async def port_deleted(self, ref: PortRef) -> None:
         await self.sync_network(ref.network_id)
+
+    @receives(GroupRef)
+    async def security_group_changed(self, ref: GroupRef) -> None:
+        await self.sync_firewall()

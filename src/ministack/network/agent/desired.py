@@ -40,6 +40,11 @@ class PortSpec:
     device_owner: str = ""
     host: str | None = None
     """The host the port is bound to (binding:host_id); None when unbound."""
+    port_security: bool = False
+    """Filtered (security groups and anti-spoofing) when True."""
+    security_groups: tuple[str, ...] = ()
+    allowed_pairs: tuple[tuple[str, str], ...] = ()
+    """(IP address or CIDR, MAC) pairs the port may also send from (allowed address pairs)."""
 
     def ips(self) -> tuple[str, ...]:
         return tuple(ip for _, ip in self.fixed_ips)
@@ -70,6 +75,27 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True)
+class RuleSpec:
+    """One security group rule as the data plane needs it."""
+
+    direction: str
+    """"ingress" or "egress"."""
+    ethertype: str = "IPv4"
+    protocol: str | None = None
+    """A name Neutron knows, a number as text, or None for any."""
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    group_id: str
+    rules: tuple[RuleSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class HostNetworks:
     """Desired state of one host: its networks and where the other hosts' VTEPs are."""
 
@@ -77,6 +103,11 @@ class HostNetworks:
     networks: tuple[NetworkSpec, ...] = ()
     vteps: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
     """Host name → VXLAN tunnel endpoint address, for the hosts with ports on these networks."""
+    groups: dict[str, GroupSpec] = field(default_factory=dict, hash=False, compare=True)
+    """The security groups of this host's filtered ports, by id."""
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=True)
+    """Security group id → the addresses of every port in it (cloud-wide), for the groups
+    this host's rules name as remote groups."""
 
     def local_ports(self, net: NetworkSpec) -> tuple[PortSpec, ...]:
         """Ports of `net` bound to this host (guests, not the DHCP port)."""

@@ -21,8 +21,9 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from ministack.network.agent import firewall
 from ministack.network.agent.desired import METADATA_IP, HostNetworks, NetworkSpec
-from ministack.network.agent.linux import bridge, netns, vxlan
+from ministack.network.agent.linux import bridge, netns, nft, vxlan
 from ministack.network.agent.linux.dnsmasq import Dnsmasq
 
 log = logging.getLogger("ministack.network.agent")
@@ -67,6 +68,8 @@ class Reconciler:
         self._lock = threading.Lock()
         self._fdb: dict[int, set[tuple[str, str]]] = {}
         """VXLAN device index → the entries the last pass left on it."""
+        self._ruleset: firewall.Ruleset | None = None
+        """The nftables objects the last pass applied; None: not known (re-made whole)."""
 
     def _ipr(self) -> IPRoute:
         return netns.iproute(self.config.host_netns)
@@ -80,6 +83,7 @@ class Reconciler:
             for net in desired.networks:
                 self._network(lk, fdb, desired, net, out)
             self._remove_stale(lk, desired, out)
+            self._firewall(desired, out)
         return out
 
     def apply_network(self, desired: HostNetworks, network_id: str) -> Outcome:
@@ -91,7 +95,31 @@ class Reconciler:
                 self._remove_network(bridge.Links(ipr), network_id, out)
             else:
                 self._network(bridge.Links(ipr, dump=False), None, desired, net, out)
+            self._firewall(desired, out)
         return out
+
+    def apply_firewall(self, desired: HostNetworks) -> Outcome:
+        """Make the security groups and anti-spoofing filters match `desired` (after a rule
+        or a group's membership changed): only what differs is written."""
+        out = Outcome()
+        with self._lock:
+            self._firewall(desired, out)
+        return out
+
+    def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
+        new = firewall.ruleset(desired)
+        old = self._ruleset
+        if old is not None and old == new:
+            return
+        try:
+            nft.run(self.config.host_netns, nft.script(new, old))
+        except (RuntimeError, OSError) as exc:
+            log.error("security groups not applied on %s: %s", self.config.host, exc)
+            self._ruleset = None  # re-made whole next time
+            out.errors["firewall"] = str(exc)
+            return
+        self._ruleset = new
+        nft.forget_flows(self.config.host_netns, nft.narrowed(new, old))
 
     def _network(
         self,
@@ -216,6 +244,9 @@ class Reconciler:
         """Remove everything of ours from the host (the host's desired state is empty)."""
         out = self.apply(HostNetworks(self.config.host))
         shutil.rmtree(self.dhcp_dir, ignore_errors=True)
+        with self._lock:
+            nft.run(self.config.host_netns, nft.drop_tables())
+            self._ruleset = None
         return out
 
 
