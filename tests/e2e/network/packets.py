@@ -74,6 +74,16 @@ def echoes(conn: socket.socket, timeout: float = 2.0) -> bool:
         return False
 
 
+def stops_echoing(conn: socket.socket, within: float) -> bool:
+    """Whether an echo over `conn` goes unanswered within `within` seconds of trying."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not echoes(conn, 0.5):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 async def reachable(ns: str, ip: str, port: int = ECHO_PORT, within: float = 2.0) -> bool:
     """Whether a new TCP connection from `ns` to ip:port echoes within `within` seconds."""
     deadline = time.monotonic() + within

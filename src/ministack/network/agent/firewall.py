@@ -128,7 +128,7 @@ def ruleset(desired: HostNetworks) -> Ruleset:
     ingress: set[str] = set()
     for net in desired.networks:
         for port in desired.local_ports(net):
-            if not port.port_security:
+            if not port.port_security or port.device_owner.startswith("network:"):
                 continue
             tap, mark, pid = tap_name(port.port_id), port_mark(port.port_id), port.port_id
             in_ids.add(f'"{tap}" : {mark:#x}')

@@ -109,16 +109,18 @@ class Reconciler:
     def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
         new = firewall.ruleset(desired)
         old = self._ruleset
-        if old is not None and old == new:
+        if old is not None and (old == new or not (old.port_deps or new.port_deps)):
             return
+        # no filtered port here: no table of ours either (`Ruleset()`: nothing applied)
+        commands = nft.script(new, old) if new.port_deps else nft.drop_tables()
         try:
-            nft.run(self.config.host_netns, nft.script(new, old))
+            nft.run(self.config.host_netns, commands)
         except (RuntimeError, OSError) as exc:
             log.error("security groups not applied on %s: %s", self.config.host, exc)
             self._ruleset = None  # re-made whole next time
             out.errors["firewall"] = str(exc)
             return
-        self._ruleset = new
+        self._ruleset = new if new.port_deps else firewall.Ruleset()
         nft.forget_flows(self.config.host_netns, nft.narrowed(new, old))
 
     def _network(

@@ -9,6 +9,7 @@ none yet, as Neutron's DHCP agent does; other hosts take the networks they have 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from typing import Any
@@ -23,9 +24,11 @@ from ministack.network import ports
 from ministack.network.agent.derive import host_view
 from ministack.network.agent.desired import (
     DHCP_OWNER,
+    GroupSpec,
     HostNetworks,
     NetworkSpec,
     PortSpec,
+    RuleSpec,
     SubnetSpec,
 )
 from ministack.network.agents import LINUX_BRIDGE
@@ -55,7 +58,13 @@ def subnet_spec(row: m.Subnet) -> SubnetSpec:
     )
 
 
-def port_spec(row: m.Port, ips: list[tuple[str, str]], hostnames: dict[str, str]) -> PortSpec:
+def port_spec(
+    row: m.Port,
+    ips: list[tuple[str, str]],
+    hostnames: dict[str, str],
+    groups: tuple[str, ...] = (),
+) -> PortSpec:
+    pairs = _json(row.allowed_address_pairs, [])
     return PortSpec(
         port_id=row.id,
         mac=row.mac_address,
@@ -64,6 +73,23 @@ def port_spec(row: m.Port, ips: list[tuple[str, str]], hostnames: dict[str, str]
         device_id=row.device_id,
         device_owner=row.device_owner,
         host=row.host or None,
+        port_security=row.port_security_enabled,
+        security_groups=groups,
+        allowed_pairs=tuple(
+            (p["ip_address"], p.get("mac_address") or row.mac_address) for p in pairs
+        ),
+    )
+
+
+def rule_spec(row: m.SecurityGroupRule) -> RuleSpec:
+    return RuleSpec(
+        direction=row.direction,
+        ethertype=row.ethertype,
+        protocol=row.protocol,
+        port_range_min=row.port_range_min,
+        port_range_max=row.port_range_max,
+        remote_ip_prefix=row.remote_ip_prefix,
+        remote_group_id=row.remote_group_id,
     )
 
 
@@ -79,7 +105,49 @@ class DatabaseSource:
         networks, vteps = await self._read(host)
         if self.dhcp and await self._ensure_dhcp_ports(host, networks):
             networks, vteps = await self._read(host)
-        return host_view(host, networks, vteps)
+        return await self._with_groups(host_view(host, networks, vteps))
+
+    async def _with_groups(self, view: HostNetworks) -> HostNetworks:
+        """Add the security groups of the host's filtered ports, and the members of every
+        group their rules name as remote group."""
+        wanted = {
+            g
+            for net in view.networks
+            for p in view.local_ports(net)
+            if p.port_security
+            for g in p.security_groups
+        }
+        if not wanted:
+            return view
+        async with self.core.db.session() as s:
+            rules = list(
+                (
+                    await s.execute(
+                        select(m.SecurityGroupRule).where(
+                            m.SecurityGroupRule.security_group_id.in_(wanted)
+                        )
+                    )
+                ).scalars()
+            )
+            remote = {r.remote_group_id for r in rules if r.remote_group_id}
+            members = (
+                await s.execute(
+                    select(m.PortSecurityGroup.security_group_id, m.IPAllocation.ip_address)
+                    .join(m.IPAllocation, m.IPAllocation.port_id == m.PortSecurityGroup.port_id)
+                    .where(m.PortSecurityGroup.security_group_id.in_(remote))
+                )
+            ).all()
+        by_group: dict[str, list[RuleSpec]] = defaultdict(list)
+        for row in rules:
+            by_group[row.security_group_id].append(rule_spec(row))
+        ips: dict[str, set[str]] = defaultdict(set)
+        for group_id, address in members:
+            ips[group_id].add(address)
+        return dataclasses.replace(
+            view,
+            groups={g: GroupSpec(g, tuple(by_group[g])) for g in sorted(wanted)},
+            members={g: tuple(sorted(ips[g])) for g in sorted(remote)},
+        )
 
     async def _read(self, host: str) -> tuple[list[NetworkSpec], dict[str, str]]:
         mine = select(m.Port.network_id).where(m.Port.host == host)
@@ -105,6 +173,13 @@ class DatabaseSource:
                     ).where(m.IPAllocation.network_id.in_(ids))
                 )
             ).all()
+            memberships = (
+                await s.execute(
+                    select(m.PortSecurityGroup.port_id, m.PortSecurityGroup.security_group_id)
+                    .join(m.Port, m.Port.id == m.PortSecurityGroup.port_id)
+                    .where(m.Port.network_id.in_(ids))
+                )
+            ).all()
             agents = list(
                 (
                     await s.execute(select(m.Agent).where(m.Agent.agent_type == LINUX_BRIDGE))
@@ -113,6 +188,9 @@ class DatabaseSource:
         ips: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for port_id, subnet_id, address in allocations:
             ips[port_id].append((subnet_id, address))
+        port_groups: dict[str, list[str]] = defaultdict(list)
+        for port_id, group_id in memberships:
+            port_groups[port_id].append(group_id)
         hostnames = await self.compute.hostnames(
             p.device_id for p in port_rows if p.device_owner.startswith("compute:")
         )
@@ -121,7 +199,8 @@ class DatabaseSource:
             by_net_subnets[row.network_id].append(subnet_spec(row))
         by_net_ports: dict[str, list[PortSpec]] = defaultdict(list)
         for port in port_rows:
-            by_net_ports[port.network_id].append(port_spec(port, ips[port.id], hostnames))
+            groups = tuple(sorted(port_groups[port.id]))
+            by_net_ports[port.network_id].append(port_spec(port, ips[port.id], hostnames, groups))
         specs = [
             NetworkSpec(
                 network_id=n.id,
