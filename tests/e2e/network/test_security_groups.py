@@ -49,6 +49,12 @@ async def test_a_tcp_rule_opens_a_guest_and_removing_it_ends_the_open_connection
         lab.world.add_rule(server_sg, ECHO_RULE)
         await agent.sync_firewall()
         assert await packets.reachable(client.ns, server.ip, within=2.0)
+        # the rule is on the server: the client stays closed to the server
+        back = await echo(client)
+        try:
+            assert not await packets.reachable(server.ns, client.ip, within=1.0)
+        finally:
+            await asyncio.to_thread(back.close)
         conn = await asyncio.to_thread(packets.connect, client.ns, server.ip)
         with conn:
             assert await asyncio.to_thread(packets.echoes, conn)
