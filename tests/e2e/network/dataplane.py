@@ -30,6 +30,7 @@ from ministack.network.agent.desired import (
     HostNetworks,
     NetworkSpec,
     PortSpec,
+    RouterSpec,
     RuleSpec,
 )
 from ministack.network.agent.linux import netns
@@ -52,6 +53,7 @@ class World:
     instances: dict[str, InstanceMetadata] = field(default_factory=dict)
     reports: list[tuple[str, str, str]] = field(default_factory=list)
     groups: dict[str, GroupSpec] = field(default_factory=dict)
+    routers: dict[str, RouterSpec] = field(default_factory=dict)
 
     async def host_networks(self, host: str) -> HostNetworks:
         view = host_view(host, self.networks.values(), self.vteps)
@@ -63,6 +65,7 @@ class World:
         return dataclasses.replace(
             view,
             groups=dict(self.groups),
+            routers=tuple(r for _, r in sorted(self.routers.items())),
             members={g: tuple(sorted(ips)) for g, ips in members.items()},
         )
 

@@ -63,6 +63,9 @@ class NetworkSpec:
     dhcp_port: PortSpec | None = None
     """The DHCP port this host serves the network from; None when another host serves it."""
     dns_domain: str = "openstacklocal"
+    external: bool = False
+    """router:external: the host holds its subnets' gateway addresses on the bridge (no
+    uplink: nothing is forwarded from it to the machine's own interfaces)."""
 
     def dhcp_subnets(self) -> tuple[SubnetSpec, ...]:
         return tuple(s for s in self.subnets if s.enable_dhcp and s.ip_version == 4)
@@ -96,6 +99,31 @@ class GroupSpec:
 
 
 @dataclass(frozen=True)
+class RouterLeg:
+    """One router port: its veth is `tap<port[:11]>` on the network's bridge and
+    `qr-`/`qg-<port[:11]>` inside the router's namespace, holding `address` (CIDR form)."""
+
+    port_id: str
+    mac: str
+    network_id: str
+    address: str
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    router_id: str
+    interfaces: tuple[RouterLeg, ...] = ()
+    gateway: RouterLeg | None = None
+    gateway_ip: str | None = None
+    """The external subnet's gateway (the router's default route)."""
+    enable_snat: bool = True
+    routes: tuple[tuple[str, str], ...] = ()
+    """Extra routes: (destination CIDR, next hop)."""
+    floating: tuple[tuple[str, str], ...] = ()
+    """(floating IP, fixed IP) pairs: 1:1 NAT on the gateway leg."""
+
+
+@dataclass(frozen=True)
 class HostNetworks:
     """Desired state of one host: its networks and where the other hosts' VTEPs are."""
 
@@ -105,6 +133,8 @@ class HostNetworks:
     """Host name → VXLAN tunnel endpoint address, for the hosts with ports on these networks."""
     groups: dict[str, GroupSpec] = field(default_factory=dict, hash=False, compare=True)
     """The security groups of this host's filtered ports, by id."""
+    routers: tuple[RouterSpec, ...] = ()
+    """The routers this host runs (their ports are bound here)."""
     members: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=True)
     """Security group id → the addresses of every port in it (cloud-wide), for the groups
     this host's rules name as remote groups."""
