@@ -103,11 +103,11 @@ def leg(lab: Lab, network_id: str, ip: str, owner: str, router_id: str) -> Route
     return RouterLeg(port.port_id, port.mac, network_id, f"{ip}/{plen}")
 
 
-def outside(lab: Lab, host: SimHost, network_id: str) -> str:
+def outside_on(prefix: str, host_ns: str, network_id: str) -> str:
     """A client namespace on the external bridge at 172.24.4.100 (the "outside world")."""
-    ns = f"{lab.prefix}out"
+    ns = f"{prefix}out"
     netns.ensure(ns)
-    with IPRoute(netns=host.ns) as ipr:
+    with IPRoute(netns=host_ns) as ipr:
         ipr.link("add", ifname="outside0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": ns})
         br = ipr.link_lookup(ifname="brq" + network_id[:11])[0]
         ipr.link("set", index=ipr.link_lookup(ifname="outside0")[0], master=br, state="up")
@@ -116,6 +116,10 @@ def outside(lab: Lab, host: SimHost, network_id: str) -> str:
         ipr.addr("add", index=eth0, address="172.24.4.100", prefixlen=24)
         ipr.link("set", index=eth0, state="up")
     return ns
+
+
+def outside(lab: Lab, host: SimHost, network_id: str) -> str:
+    return outside_on(lab.prefix, host.ns, network_id)
 
 
 async def test_snat_floating_ip_restart_and_removal(lab: Lab) -> None:

@@ -27,7 +27,7 @@ from ministack.network.agent.linux.metadata_proxy import MetadataProxy
 from ministack.network.agent.linux.watch import LinkWatcher
 from ministack.network.agent.metadata import MetadataService, Signer, instance_ports
 from ministack.network.agent.reconcile import HostConfig, Outcome, Reconciler
-from ministack.network.rpcapi.agent import GroupRef, NetworkRef, PortRef
+from ministack.network.rpcapi.agent import GroupRef, NetworkRef, PortRef, RouterRef
 
 log = logging.getLogger("ministack.network.agent")
 
@@ -267,3 +267,7 @@ class NetworkAgent:
     @receives(GroupRef)
     async def security_group_changed(self, ref: GroupRef) -> None:
         await self.sync_firewall()
+
+    @receives(RouterRef)
+    async def router_changed(self, ref: RouterRef) -> None:
+        await self.sync()

@@ -28,6 +28,8 @@ from ministack.network.agent.desired import (
     HostNetworks,
     NetworkSpec,
     PortSpec,
+    RouterLeg,
+    RouterSpec,
     RuleSpec,
     SubnetSpec,
 )
@@ -37,6 +39,7 @@ from ministack.network.core import Core, trusted
 log = logging.getLogger("ministack.network.agent")
 
 DEFAULT_DOMAIN = "openstacklocal"
+ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 
 def _json(text: str | None, default: Any) -> Any:
@@ -93,6 +96,19 @@ def rule_spec(row: m.SecurityGroupRule) -> RuleSpec:
     )
 
 
+def _leg(found: tuple[NetworkSpec, PortSpec] | None) -> RouterLeg | None:
+    """A router port's leg: its first IPv4 address with its subnet's prefix."""
+    if found is None:
+        return None
+    net, port = found
+    cidrs = {x.subnet_id: x.cidr for x in net.subnets if x.ip_version == 4}
+    for subnet_id, ip in port.fixed_ips:
+        if subnet_id in cidrs:
+            plen = cidrs[subnet_id].split("/")[1]
+            return RouterLeg(port.port_id, port.mac, net.network_id, f"{ip}/{plen}")
+    return None
+
+
 class DatabaseSource:
     """`DesiredSource` over the network tables (the agent shares the service's database)."""
 
@@ -105,7 +121,65 @@ class DatabaseSource:
         networks, vteps = await self._read(host)
         if self.dhcp and await self._ensure_dhcp_ports(host, networks):
             networks, vteps = await self._read(host)
-        return await self._with_groups(host_view(host, networks, vteps))
+        view = host_view(host, networks, vteps)
+        if self.dhcp:
+            view = dataclasses.replace(view, routers=await self._routers(view))
+        return await self._with_groups(view)
+
+    async def _routers(self, view: HostNetworks) -> tuple[RouterSpec, ...]:
+        """The routers a network node (the DHCP host) runs: every router with a port."""
+        ports = {p.port_id: (n, p) for n in view.networks for p in n.ports}
+        async with self.core.db.session() as s:
+            routers = list((await s.execute(select(m.Router))).scalars())
+            router_ports = list((await s.execute(select(m.RouterPort))).scalars())
+            fips = list(
+                (
+                    await s.execute(
+                        select(m.FloatingIP).where(
+                            m.FloatingIP.router_id.is_not(None),
+                            m.FloatingIP.fixed_ip_address.is_not(None),
+                        )
+                    )
+                ).scalars()
+            )
+        out = []
+        for row in routers:
+            legs = [
+                leg
+                for rp in router_ports
+                if rp.router_id == row.id and rp.port_type == ROUTER_OWNERS[0]
+                if (leg := _leg(ports.get(rp.port_id))) is not None
+            ]
+            gateway = _leg(ports.get(row.gw_port_id or ""))
+            if not legs and gateway is None:
+                continue
+            gateway_ip = None
+            if gateway is not None:
+                net, port = ports[gateway.port_id]
+                subnet_ids = {sid for sid, _ in port.fixed_ips}
+                gateway_ip = next(
+                    (x.gateway_ip for x in net.subnets if x.subnet_id in subnet_ids), None
+                )
+            routes = tuple((r["destination"], r["nexthop"]) for r in _json(row.routes, []))
+            floating = tuple(
+                sorted(
+                    (f.floating_ip_address, f.fixed_ip_address or "")
+                    for f in fips
+                    if f.router_id == row.id
+                )
+            )
+            out.append(
+                RouterSpec(
+                    row.id,
+                    tuple(sorted(legs, key=lambda x: x.port_id)),
+                    gateway,
+                    gateway_ip,
+                    row.enable_snat,
+                    routes,
+                    floating if gateway is not None else (),
+                )
+            )
+        return tuple(sorted(out, key=lambda r: r.router_id))
 
     async def _with_groups(self, view: HostNetworks) -> HostNetworks:
         """Add the security groups of the host's filtered ports, and the members of every
@@ -156,7 +230,8 @@ class DatabaseSource:
             with_dhcp = select(m.Subnet.network_id).where(
                 m.Subnet.enable_dhcp.is_(True), m.Subnet.ip_version == 4
             )
-            wanted = or_(wanted, m.Network.id.in_(with_dhcp))
+            routed = select(m.Port.network_id).where(m.Port.device_owner.in_(ROUTER_OWNERS))
+            wanted = or_(wanted, m.Network.id.in_(with_dhcp), m.Network.id.in_(routed))
         async with self.core.db.session() as s:
             nets = list((await s.execute(select(m.Network).where(wanted))).scalars())
             ids = [n.id for n in nets]
@@ -200,7 +275,10 @@ class DatabaseSource:
         by_net_ports: dict[str, list[PortSpec]] = defaultdict(list)
         for port in port_rows:
             groups = tuple(sorted(port_groups[port.id]))
-            by_net_ports[port.network_id].append(port_spec(port, ips[port.id], hostnames, groups))
+            spec = port_spec(port, ips[port.id], hostnames, groups)
+            if self.dhcp and port.device_owner in ROUTER_OWNERS and not port.host:
+                spec = dataclasses.replace(spec, host=host)  # the network node runs routers
+            by_net_ports[port.network_id].append(spec)
         specs = [
             NetworkSpec(
                 network_id=n.id,
@@ -209,6 +287,7 @@ class DatabaseSource:
                 subnets=tuple(sorted(by_net_subnets[n.id], key=lambda x: x.subnet_id)),
                 ports=tuple(sorted(by_net_ports[n.id], key=lambda x: x.port_id)),
                 dns_domain=(n.dns_domain or DEFAULT_DOMAIN).strip("."),
+                external=n.external,
             )
             for n in nets
         ]

@@ -33,6 +33,11 @@ class GroupRef(Payload):
     security_group_id: str
 
 
+@dataclass(frozen=True)
+class RouterRef(Payload):
+    router_id: str
+
+
 class NetworkAgentAPI:
     """What the network service tells the agents. Casts return once the bus holds the message;
     with no agent serving, they are dropped (agents re-sync from the database on start)."""
@@ -61,3 +66,8 @@ class NetworkAgentAPI:
         filters (only the chains and sets that differ are rewritten)."""
         payload = GroupRef(group_id).to_wire()
         await self.bus.fanout(TOPIC, "security_group_changed", payload=payload)
+
+    async def router_changed(self, router_id: str) -> None:
+        """A router, one of its interfaces or gateway, or one of its floating IPs changed:
+        the host running it re-makes it (its namespace, routes and NAT)."""
+        await self.bus.fanout(TOPIC, "router_changed", payload=RouterRef(router_id).to_wire())
