@@ -81,6 +81,9 @@ class World:
     async def port_status(self, port_id: str, host: str, status: str, reason: str = "") -> None:
         self.reports.append((port_id, host, status))
 
+    async def floatingip_status(self, address: str, router_id: str, status: str) -> None:
+        self.reports.append((address, router_id, status))
+
     async def lookup(self, instance_id: str) -> InstanceMetadata | None:
         return self.instances.get(instance_id)
 

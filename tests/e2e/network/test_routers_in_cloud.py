@@ -36,6 +36,12 @@ def _has_link(ns: str, name: str) -> bool:
         return bool(ipr.link_lookup(ifname=name))
 
 
+async def _status(conn: object, fip_id: str, status: str) -> None:
+    async with asyncio.timeout(10):
+        while conn.network.get_ip(fip_id).status != status:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.2)
+
+
 async def test_a_router_gives_snat_and_a_floating_ip_reaches_the_guest(tmp_path: Path) -> None:
     prefix = "n11" + secrets.token_hex(2)
     host_ns = f"{prefix}h"
@@ -92,10 +98,12 @@ async def test_a_router_gives_snat_and_a_floating_ip_reaches_the_guest(tmp_path:
             address = fip.floating_ip_address
             assert await seen_as(out_ns, address) == "172.24.4.100"  # DNAT in
             assert await seen_as(guest.ns, "172.24.4.100") == address  # SNAT out by the FIP
+            await _status(conn, fip.id, "ACTIVE")  # reported by the router's host
             conn.network.update_ip(fip, port_id=None)  # the agent hears of it by a cast
             async with asyncio.timeout(5):
                 while await seen_as(out_ns, address, within=0.3) is not None:
                     await asyncio.sleep(0.1)
+            await _status(conn, fip.id, "DOWN")
     finally:
         for server in servers:
             await asyncio.to_thread(server.close)

@@ -48,6 +48,9 @@ class StatusSink(Protocol):
     async def port_status(self, port_id: str, host: str, status: str, reason: str = "") -> None:
         """Tell the network service a port's data-plane status on `host`."""
 
+    async def floatingip_status(self, address: str, router_id: str, status: str) -> None:
+        """Tell the network service a floating IP's NAT is in place (ACTIVE) or gone (DOWN)."""
+
 
 class Reporter(Protocol):
     async def __call__(self, host: str, agent_type: str, binary: str, alive: bool) -> None:
@@ -84,6 +87,8 @@ class NetworkAgent:
         self.proxy = MetadataProxy(metadata, signer, self.identify)
         self.desired = HostNetworks(config.host)
         self.reported: dict[str, str] = {}
+        self.floating: set[tuple[str, str]] = set()
+        """(floating IP, router id) pairs reported ACTIVE."""
         self.heartbeats: dict[str, Heartbeat] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -205,6 +210,7 @@ class NetworkAgent:
             if network_id not in dhcp:
                 await self.proxy.remove(network_id)
         await self._report(outcome)
+        await self._report_floating(outcome)
 
     async def _report(self, outcome: Outcome) -> None:
         """Tell the network service each change: ACTIVE once a port's tap is in its bridge,
@@ -237,6 +243,24 @@ class NetworkAgent:
         local = {p.port_id for n in self.desired.networks for p in self.desired.local_ports(n)}
         for port_id in set(self.reported) - local:
             del self.reported[port_id]
+
+    async def _report_floating(self, outcome: Outcome) -> None:
+        """ACTIVE for each floating IP whose router was made; DOWN for those taken out."""
+        if self.status is None:
+            return
+        now = {
+            (fip, r.router_id)
+            for r in self.desired.routers
+            if r.router_id not in outcome.errors
+            for fip, _ in r.floating
+        }
+        for address, router_id in sorted(now - self.floating):
+            with contextlib.suppress(RpcError):
+                await self.status.floatingip_status(address, router_id, "ACTIVE")
+        for address, router_id in sorted(self.floating - now):
+            with contextlib.suppress(RpcError):
+                await self.status.floatingip_status(address, router_id, "DOWN")
+        self.floating = now
 
     def identify(self, network_id: str, address: str) -> tuple[str, tuple[PortSpec, ...]] | None:
         """(network, source address) → (instance id, its ports); None for an unknown source."""
