@@ -84,24 +84,24 @@ SET_TYPES = {
     "ingress": "map ingress { type mark : verdict; }",
 }
 BASE_CHAINS = {
+    # only frames by our filtered taps are marked (the host's other bridges are left alone);
+    # only packets of our bridges are dispatched on the mark
     ("bridge", "mark-in"): (
         "type filter hook prerouting priority -300; policy accept;",
-        "meta mark set 0",
         "iifname vmap @spoof",
         "meta mark set iifname map @in_ids",
     ),
     ("bridge", "mark-out"): (
         "type filter hook forward priority -300; policy accept;",
-        "meta mark set 0",
         "meta mark set oifname map @out_ids",
     ),
     ("inet", "ports-egress"): (
         "type filter hook prerouting priority 0; policy accept;",
-        "meta mark vmap @egress",
+        'iifname "brq*" meta mark vmap @egress',
     ),
     ("inet", "ports-ingress"): (
         "type filter hook forward priority 0; policy accept;",
-        "meta mark vmap @ingress",
+        'oifname "brq*" meta mark vmap @ingress',
     ),
 }
 
