@@ -1,7 +1,8 @@
 """Routers and floating IPs through a running cloud (its host played by a namespace): a router
 made with openstacksdk between a private network and a flat external one gives a guest SNAT to
 the gateway address, and a floating IP makes the guest reachable from a client namespace on
-the external bridge (the "outside"; nothing leaves the test's namespaces)."""
+the external bridge (the "outside"; nothing leaves the test's namespaces) once a security
+group rule admits it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ministack.network.agent.linux import netns
 from tests.cloud import running_cloud
 from tests.e2e.network.dataplane import Guest, dnsmasq_pids, lease
 from tests.e2e.network.test_agent_in_cloud import _boot
-from tests.e2e.network.test_routers import Whoami, outside_on, seen_as
+from tests.e2e.network.test_routers import WHOAMI_PORT, Whoami, outside_on, seen_as
 
 pytestmark = pytest.mark.e2e
 
@@ -83,9 +84,7 @@ async def test_a_router_gives_snat_and_a_floating_ip_reaches_the_guest(tmp_path:
             await _wait_bridge(host_ns, public.id)
             out_ns = await asyncio.to_thread(outside_on, prefix, host_ns, public.id)
             servers.append(await asyncio.to_thread(Whoami, out_ns))
-            port = conn.network.create_port(
-                network_id=private.id, binding_host_id=host, port_security_enabled=False
-            )
+            port = conn.network.create_port(network_id=private.id, binding_host_id=host)
             guest = await _boot(prefix, host_ns, tmp_path, port, "g")
             guests.append(guest)
             await lease(guest)
@@ -96,7 +95,17 @@ async def test_a_router_gives_snat_and_a_floating_ip_reaches_the_guest(tmp_path:
             servers.append(await asyncio.to_thread(Whoami, guest.ns))
             fip = conn.network.create_ip(floating_network_id=public.id, port_id=port.id)
             address = fip.floating_ip_address
-            assert await seen_as(out_ns, address) == "172.24.4.100"  # DNAT in
+            # the port's default group admits nothing from outside: closed until a rule
+            assert await seen_as(out_ns, address, within=1.0) is None
+            conn.network.create_security_group_rule(
+                security_group_id=port.security_group_ids[0],
+                direction="ingress",
+                ethertype="IPv4",
+                protocol="tcp",
+                port_range_min=WHOAMI_PORT,
+                port_range_max=WHOAMI_PORT,
+            )
+            assert await seen_as(out_ns, address, within=2.0) == "172.24.4.100"  # DNAT in
             assert await seen_as(guest.ns, "172.24.4.100") == address  # SNAT out by the FIP
             await _status(conn, fip.id, "ACTIVE")  # reported by the router's host
             conn.network.update_ip(fip, port_id=None)  # the agent hears of it by a cast
