@@ -186,9 +186,7 @@ async def main(rules: int) -> None:
                 f"mean {statistics.mean(passes) * 1000:.1f} ms"
             )
             print(f"accept rules in the host's ruleset: {count}")
-            print(
-                f"TCP throughput, port security off (baseline, median of {ROUNDS}): {plain:.0f} MB/s"
-            )
+            print(f"TCP throughput, port security off (baseline, median): {plain:.0f} MB/s")
             print(
                 f"TCP throughput, port security on ({rules + 3} rules): {filtered:.0f} MB/s "
                 f"(ratio {filtered / plain:.2f})"
