@@ -218,6 +218,60 @@ def ensure_networks(settings: Settings, http: httpx.Client) -> list[str]:
     return created
 
 
+PUBLIC_CIDR = "172.24.4.0/24"
+
+
+def ensure_public_router(settings: Settings, http: httpx.Client) -> list[str]:
+    """DevStack's `public` (flat, router:external, 172.24.4.0/24, gateway 172.24.4.1 held by
+    the host's bridge, no uplink, no DHCP) and `router1` joining `private` to it, where
+    missing; returns what was created. Only when the network agent runs (it makes them real)."""
+    base = settings.endpoint("network") + "/v2.0"
+    created = []
+
+    def one(kind: str, name: str) -> dict[str, Any] | None:
+        found = _check(http.get(f"{base}/{kind}s", params={"name": name}), f"listing {kind}s")
+        items: list[dict[str, Any]] = found.json()[f"{kind}s"]
+        return items[0] if items else None
+
+    public = one("network", "public")
+    if public is None:
+        body = {
+            "name": "public",
+            "router:external": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": "public",
+        }
+        made = _check(http.post(f"{base}/networks", json={"network": body}), "creating public")
+        public = made.json()["network"]
+        created.append("public")
+    if one("subnet", "public-subnet") is None:
+        body = {
+            "name": "public-subnet",
+            "network_id": public["id"],
+            "ip_version": 4,
+            "cidr": PUBLIC_CIDR,
+            "gateway_ip": "172.24.4.1",
+            "enable_dhcp": False,
+        }
+        _check(http.post(f"{base}/subnets", json={"subnet": body}), "creating public-subnet")
+        created.append("public-subnet")
+    if one("router", "router1") is None:
+        body = {"name": "router1", "external_gateway_info": {"network_id": public["id"]}}
+        made = _check(http.post(f"{base}/routers", json={"router": body}), "creating router1")
+        router = made.json()["router"]
+        private = one("subnet", "private-subnet")
+        if private is not None:
+            _check(
+                http.put(
+                    f"{base}/routers/{router['id']}/add_router_interface",
+                    json={"subnet_id": private["id"]},
+                ),
+                "joining private-subnet to router1",
+            )
+        created.append("router1")
+    return created
+
+
 def runs(settings: Settings, service: str) -> bool:
     enabled = settings.services.enabled
     return "all" in enabled or service in enabled
@@ -235,5 +289,7 @@ def seed(settings: Settings) -> list[str]:
         done.append(f"flavors created: {', '.join(made)}" if made else "flavors: present")
         if runs(settings, "network"):
             nets = ensure_networks(settings, http)
+            if settings.network_agent.enabled:
+                nets += ensure_public_router(settings, http)
             done.append(f"networks created: {', '.join(nets)}" if nets else "networks: present")
     return done

@@ -153,7 +153,7 @@ async def _associate(
     fip.fixed_port_id, fip.fixed_ip_address = port.id, fixed
 
 
-async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+async def _create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
     project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
     policies.authorize(auth, "create_floatingip", project)
     if "floating_ip_address" in body:
@@ -213,7 +213,7 @@ async def show(core: Core, auth: Auth, fip_id: str) -> dict[str, Any]:
         return (await render(s, [await visible(s, auth, fip_id)]))[0]
 
 
-async def update(
+async def _update(
     core: Core, auth: Auth, fip_id: str, body: dict[str, Any], match: str | None
 ) -> dict[str, Any]:
     async with core.db.writer() as s:
@@ -229,7 +229,7 @@ async def update(
         return (await render(s, [fip]))[0]
 
 
-async def delete(core: Core, auth: Auth, fip_id: str, match: str | None) -> None:
+async def _delete(core: Core, auth: Auth, fip_id: str, match: str | None) -> None:
     async with core.db.writer() as s:
         fip = await visible(s, auth, fip_id)
         policies.authorize(auth, "delete_floatingip", fip.project_id)
@@ -240,3 +240,28 @@ async def delete(core: Core, auth: Auth, fip_id: str, match: str | None) -> None
         await s.flush()
         if port is not None:
             await ports.delete_row(s, port)
+
+
+async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+    """`_create`, then the hosts running routers are told (after the commit; the agent
+    re-makes every router it runs, so a disassociated address goes too)."""
+    out = await _create(core, auth, body)
+    await core.agents.router_changed(out.get("router_id") or "")
+    return out
+
+
+async def update(
+    core: Core, auth: Auth, fip_id: str, body: dict[str, Any], match: str | None
+) -> dict[str, Any]:
+    """`_update`, then the hosts running routers are told (after the commit; the agent
+    re-makes every router it runs, so a disassociated address goes too)."""
+    out = await _update(core, auth, fip_id, body, match)
+    await core.agents.router_changed(out.get("router_id") or "")
+    return out
+
+
+async def delete(core: Core, auth: Auth, fip_id: str, match: str | None) -> None:
+    """`_delete`, then the hosts running routers are told (after the commit; the agent
+    re-makes every router it runs, so a disassociated address goes too)."""
+    await _delete(core, auth, fip_id, match)
+    await core.agents.router_changed("")

@@ -156,7 +156,7 @@ async def _set_gateway(
     router.gw_network_id = network.id
 
 
-async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+async def _create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
     project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
     policies.authorize(auth, "create_router", project)
     for attr in ("distributed", "ha"):
@@ -216,7 +216,7 @@ async def _check_routes(s: AsyncSession, router_id: str, routes: list[dict[str, 
     return out
 
 
-async def update(
+async def _update(
     core: Core, auth: Auth, router_id: str, body: dict[str, Any], match: str | None
 ) -> dict[str, Any]:
     async with core.db.writer() as s:
@@ -235,7 +235,7 @@ async def update(
         return (await render(s, [router], auth))[0]
 
 
-async def delete(core: Core, auth: Auth, router_id: str, match: str | None) -> None:
+async def _delete(core: Core, auth: Auth, router_id: str, match: str | None) -> None:
     async with core.db.writer() as s:
         router = await visible(s, auth, router_id)
         policies.authorize(auth, "delete_router", router.project_id)
@@ -291,7 +291,7 @@ async def _interface_port_for_subnet(s: AsyncSession, router: m.Router, subnet_i
     return port
 
 
-async def add_interface(
+async def _add_interface(
     core: Core, auth: Auth, router_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     async with core.db.writer() as s:
@@ -349,7 +349,7 @@ async def _no_overlap(s: AsyncSession, router_id: str, new: list[m.Subnet]) -> N
             )
 
 
-async def remove_interface(
+async def _remove_interface(
     core: Core, auth: Auth, router_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     async with core.db.writer() as s:
@@ -385,3 +385,43 @@ async def remove_interface(
         await ports.delete_row(s, chosen)
         touch(router)
         return info
+
+
+async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+    """`_create`, then the router's host is told (after the commit)."""
+    out = await _create(core, auth, body)
+    await core.agents.router_changed(out["id"])
+    return out
+
+
+async def update(
+    core: Core, auth: Auth, router_id: str, body: dict[str, Any], match: str | None
+) -> dict[str, Any]:
+    """`_update`, then the router's host is told (after the commit)."""
+    out = await _update(core, auth, router_id, body, match)
+    await core.agents.router_changed(router_id)
+    return out
+
+
+async def delete(core: Core, auth: Auth, router_id: str, match: str | None) -> None:
+    """`_delete`, then the router's host is told (after the commit)."""
+    await _delete(core, auth, router_id, match)
+    await core.agents.router_changed(router_id)
+
+
+async def add_interface(
+    core: Core, auth: Auth, router_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """`_add_interface`, then the router's host is told (after the commit)."""
+    out = await _add_interface(core, auth, router_id, body)
+    await core.agents.router_changed(router_id)
+    return out
+
+
+async def remove_interface(
+    core: Core, auth: Auth, router_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """`_remove_interface`, then the router's host is told (after the commit)."""
+    out = await _remove_interface(core, auth, router_id, body)
+    await core.agents.router_changed(router_id)
+    return out

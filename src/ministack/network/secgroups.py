@@ -2,7 +2,8 @@
 group of each project, made on first use with Neutron's default rules.
 
 Where it sits: called by `api/security_groups.py` and by port creation (a port gets its
-project's default group). Packet filtering from these rules is the agent's business (part 2).
+project's default group). A rule's creation or deletion is cast to the agents
+(`security_group_changed`), which re-apply the filters (`agent/firewall.py`).
 The default group is claimed by the primary key of `network_default_security_groups`, so two
 racing first uses make one group.
 """
@@ -446,7 +447,10 @@ async def create_rule(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str,
         s.add(row)
         touch(group)
         await s.flush()
-        return (await render_rules(s, [row]))[0]
+        rendered = (await render_rules(s, [row]))[0]
+        group_id = group.id
+    await core.agents.security_group_changed(group_id)
+    return rendered
 
 
 async def visible_rule(s: AsyncSession, auth: Auth, rule_id: str) -> m.SecurityGroupRule:
@@ -482,7 +486,9 @@ async def delete_rule(core: Core, auth: Auth, rule_id: str) -> None:
     async with core.db.writer() as s:
         rule = await visible_rule(s, auth, rule_id)
         policies.authorize(auth, "delete_security_group_rule", rule.project_id)
-        group = await s.get(m.SecurityGroup, rule.security_group_id)
+        group_id = rule.security_group_id
+        group = await s.get(m.SecurityGroup, group_id)
         await s.delete(rule)
         if group is not None:
             touch(group)
+    await core.agents.security_group_changed(group_id)

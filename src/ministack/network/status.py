@@ -16,7 +16,7 @@ from ministack.common.rpc.base import Bus
 from ministack.common.rpc.payload import receives
 from ministack.compute.client import ComputeClient
 from ministack.network import models as m
-from ministack.network.rpcapi.server import PortStatus
+from ministack.network.rpcapi.server import FloatingIPStatus, PortStatus
 
 log = logging.getLogger("ministack.network")
 STATUSES = ("ACTIVE", "DOWN", "ERROR", "BUILD")
@@ -52,3 +52,22 @@ class NetworkServerEndpoint:
             await ComputeClient(self.db, self.bus).external_event(
                 device_id, "network-vif-plugged", report.port_id
             )
+
+    @receives(FloatingIPStatus)
+    async def floatingip_status(self, report: FloatingIPStatus) -> None:
+        """Record a floating IP's status as the router's host applied it (ACTIVE while it is
+        associated through that router; DOWN once its NAT is gone)."""
+        if report.status not in ("ACTIVE", "DOWN"):
+            return
+        async with self.db.writer() as s:
+            query = update(m.FloatingIP).where(
+                m.FloatingIP.floating_ip_address == report.floating_ip_address
+            )
+            if report.status == "ACTIVE":
+                query = query.where(
+                    m.FloatingIP.router_id == report.router_id,
+                    m.FloatingIP.fixed_ip_address.is_not(None),
+                )
+            else:
+                query = query.where(m.FloatingIP.fixed_ip_address.is_(None))
+            await s.execute(query.values(status=report.status, updated_at=utcnow()))

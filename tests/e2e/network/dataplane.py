@@ -24,7 +24,15 @@ from ministack.compute.client import InstanceMetadata
 from ministack.compute.virt import netns_guest
 from ministack.network.agent.agent import NetworkAgent
 from ministack.network.agent.derive import host_view
-from ministack.network.agent.desired import DHCP_OWNER, HostNetworks, NetworkSpec, PortSpec
+from ministack.network.agent.desired import (
+    DHCP_OWNER,
+    GroupSpec,
+    HostNetworks,
+    NetworkSpec,
+    PortSpec,
+    RouterSpec,
+    RuleSpec,
+)
 from ministack.network.agent.linux import netns
 from ministack.network.agent.metadata import MetadataService, Signer
 from ministack.network.agent.reconcile import HostConfig
@@ -44,12 +52,37 @@ class World:
     vteps: dict[str, str] = field(default_factory=dict)
     instances: dict[str, InstanceMetadata] = field(default_factory=dict)
     reports: list[tuple[str, str, str]] = field(default_factory=list)
+    groups: dict[str, GroupSpec] = field(default_factory=dict)
+    routers: dict[str, RouterSpec] = field(default_factory=dict)
 
     async def host_networks(self, host: str) -> HostNetworks:
-        return host_view(host, self.networks.values(), self.vteps)
+        view = host_view(host, self.networks.values(), self.vteps)
+        members: dict[str, list[str]] = {}
+        for net in self.networks.values():
+            for port in net.ports:
+                for group in port.security_groups:
+                    members.setdefault(group, []).extend(port.ips())
+        return dataclasses.replace(
+            view,
+            groups=dict(self.groups),
+            routers=tuple(r for _, r in sorted(self.routers.items())),
+            members={g: tuple(sorted(ips)) for g, ips in members.items()},
+        )
+
+    def add_rule(self, group_id: str, rule: RuleSpec) -> None:
+        group = self.groups.get(group_id, GroupSpec(group_id))
+        self.groups[group_id] = dataclasses.replace(group, rules=(*group.rules, rule))
+
+    def remove_rule(self, group_id: str, rule: RuleSpec) -> None:
+        group = self.groups[group_id]
+        rules = tuple(r for r in group.rules if r != rule)
+        self.groups[group_id] = dataclasses.replace(group, rules=rules)
 
     async def port_status(self, port_id: str, host: str, status: str, reason: str = "") -> None:
         self.reports.append((port_id, host, status))
+
+    async def floatingip_status(self, address: str, router_id: str, status: str) -> None:
+        self.reports.append((address, router_id, status))
 
     async def lookup(self, instance_id: str) -> InstanceMetadata | None:
         return self.instances.get(instance_id)
@@ -199,7 +232,15 @@ class Lab:
         self.world.networks[network_id] = NetworkSpec(network_id, mtu, vni, (subnet,), (dhcp,))
         return network_id
 
-    def port(self, network_id: str, ip: str, host: str, name: str) -> PortSpec:
+    def port(
+        self,
+        network_id: str,
+        ip: str,
+        host: str,
+        name: str,
+        groups: tuple[str, ...] | None = None,
+    ) -> PortSpec:
+        """A guest's port; with `groups` it has port security and those security groups."""
         subnet = self.world.networks[network_id].subnets[0]
         instance = new_id()
         port = PortSpec(
@@ -210,6 +251,8 @@ class Lab:
             device_id=instance,
             device_owner="compute:nova",
             host=host,
+            port_security=groups is not None,
+            security_groups=groups or (),
         )
         self.world.add_port(network_id, port)
         self.world.instances[instance] = InstanceMetadata(

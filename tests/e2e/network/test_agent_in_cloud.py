@@ -144,6 +144,7 @@ async def test_a_guest_reads_its_own_servers_metadata_through_the_cloud(tmp_path
                 binding_host_id=host,
                 device_id=server.id,
                 device_owner="compute:nova",
+                port_security_enabled=False,  # the guest sends from a second address below
             )
             guest = await _boot(prefix, host_ns, tmp_path, port, "meta-vm")
             guests.append(guest)

@@ -27,7 +27,7 @@ from ministack.network.agent.linux.metadata_proxy import MetadataProxy
 from ministack.network.agent.linux.watch import LinkWatcher
 from ministack.network.agent.metadata import MetadataService, Signer, instance_ports
 from ministack.network.agent.reconcile import HostConfig, Outcome, Reconciler
-from ministack.network.rpcapi.agent import NetworkRef, PortRef
+from ministack.network.rpcapi.agent import GroupRef, NetworkRef, PortRef, RouterRef
 
 log = logging.getLogger("ministack.network.agent")
 
@@ -47,6 +47,9 @@ class DesiredSource(Protocol):
 class StatusSink(Protocol):
     async def port_status(self, port_id: str, host: str, status: str, reason: str = "") -> None:
         """Tell the network service a port's data-plane status on `host`."""
+
+    async def floatingip_status(self, address: str, router_id: str, status: str) -> None:
+        """Tell the network service a floating IP's NAT is in place (ACTIVE) or gone (DOWN)."""
 
 
 class Reporter(Protocol):
@@ -84,6 +87,8 @@ class NetworkAgent:
         self.proxy = MetadataProxy(metadata, signer, self.identify)
         self.desired = HostNetworks(config.host)
         self.reported: dict[str, str] = {}
+        self.floating: set[tuple[str, str]] = set()
+        """(floating IP, router id) pairs reported ACTIVE."""
         self.heartbeats: dict[str, Heartbeat] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -178,6 +183,12 @@ class NetworkAgent:
             await self._after(outcome, full=False)
         return outcome
 
+    async def sync_firewall(self) -> Outcome:
+        """Re-derive and apply only the security groups (a rule or membership changed)."""
+        async with self._lock:
+            self.desired = await self.source.host_networks(self.host)
+            return await asyncio.to_thread(self.reconciler.apply_firewall, self.desired)
+
     async def _after(self, outcome: Outcome, *, full: bool) -> None:
         dhcp = {
             n.network_id
@@ -199,6 +210,7 @@ class NetworkAgent:
             if network_id not in dhcp:
                 await self.proxy.remove(network_id)
         await self._report(outcome)
+        await self._report_floating(outcome)
 
     async def _report(self, outcome: Outcome) -> None:
         """Tell the network service each change: ACTIVE once a port's tap is in its bridge,
@@ -232,6 +244,24 @@ class NetworkAgent:
         for port_id in set(self.reported) - local:
             del self.reported[port_id]
 
+    async def _report_floating(self, outcome: Outcome) -> None:
+        """ACTIVE for each floating IP whose router was made; DOWN for those taken out."""
+        if self.status is None:
+            return
+        now = {
+            (fip, r.router_id)
+            for r in self.desired.routers
+            if r.router_id not in outcome.errors
+            for fip, _ in r.floating
+        }
+        for address, router_id in sorted(now - self.floating):
+            with contextlib.suppress(RpcError):
+                await self.status.floatingip_status(address, router_id, "ACTIVE")
+        for address, router_id in sorted(self.floating - now):
+            with contextlib.suppress(RpcError):
+                await self.status.floatingip_status(address, router_id, "DOWN")
+        self.floating = now
+
     def identify(self, network_id: str, address: str) -> tuple[str, tuple[PortSpec, ...]] | None:
         """(network, source address) → (instance id, its ports); None for an unknown source."""
         net = next((n for n in self.desired.networks if n.network_id == network_id), None)
@@ -257,3 +287,11 @@ class NetworkAgent:
     @receives(PortRef)
     async def port_deleted(self, ref: PortRef) -> None:
         await self.sync_network(ref.network_id)
+
+    @receives(GroupRef)
+    async def security_group_changed(self, ref: GroupRef) -> None:
+        await self.sync_firewall()
+
+    @receives(RouterRef)
+    async def router_changed(self, ref: RouterRef) -> None:
+        await self.sync()

@@ -40,6 +40,11 @@ class PortSpec:
     device_owner: str = ""
     host: str | None = None
     """The host the port is bound to (binding:host_id); None when unbound."""
+    port_security: bool = False
+    """Filtered (security groups and anti-spoofing) when True."""
+    security_groups: tuple[str, ...] = ()
+    allowed_pairs: tuple[tuple[str, str], ...] = ()
+    """(IP address or CIDR, MAC) pairs the port may also send from (allowed address pairs)."""
 
     def ips(self) -> tuple[str, ...]:
         return tuple(ip for _, ip in self.fixed_ips)
@@ -58,6 +63,9 @@ class NetworkSpec:
     dhcp_port: PortSpec | None = None
     """The DHCP port this host serves the network from; None when another host serves it."""
     dns_domain: str = "openstacklocal"
+    external: bool = False
+    """router:external: the host holds its subnets' gateway addresses on the bridge (no
+    uplink: nothing is forwarded from it to the machine's own interfaces)."""
 
     def dhcp_subnets(self) -> tuple[SubnetSpec, ...]:
         return tuple(s for s in self.subnets if s.enable_dhcp and s.ip_version == 4)
@@ -70,6 +78,52 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True)
+class RuleSpec:
+    """One security group rule as the data plane needs it."""
+
+    direction: str
+    """"ingress" or "egress"."""
+    ethertype: str = "IPv4"
+    protocol: str | None = None
+    """A name Neutron knows, a number as text, or None for any."""
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    group_id: str
+    rules: tuple[RuleSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouterLeg:
+    """One router port: its veth is `tap<port[:11]>` on the network's bridge and
+    `qr-`/`qg-<port[:11]>` inside the router's namespace, holding `address` (CIDR form)."""
+
+    port_id: str
+    mac: str
+    network_id: str
+    address: str
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    router_id: str
+    interfaces: tuple[RouterLeg, ...] = ()
+    gateway: RouterLeg | None = None
+    gateway_ip: str | None = None
+    """The external subnet's gateway (the router's default route)."""
+    enable_snat: bool = True
+    routes: tuple[tuple[str, str], ...] = ()
+    """Extra routes: (destination CIDR, next hop)."""
+    floating: tuple[tuple[str, str], ...] = ()
+    """(floating IP, fixed IP) pairs: 1:1 NAT on the gateway leg."""
+
+
+@dataclass(frozen=True)
 class HostNetworks:
     """Desired state of one host: its networks and where the other hosts' VTEPs are."""
 
@@ -77,6 +131,13 @@ class HostNetworks:
     networks: tuple[NetworkSpec, ...] = ()
     vteps: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
     """Host name → VXLAN tunnel endpoint address, for the hosts with ports on these networks."""
+    groups: dict[str, GroupSpec] = field(default_factory=dict, hash=False, compare=True)
+    """The security groups of this host's filtered ports, by id."""
+    routers: tuple[RouterSpec, ...] = ()
+    """The routers this host runs (their ports are bound here)."""
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=True)
+    """Security group id → the addresses of every port in it (cloud-wide), for the groups
+    this host's rules name as remote groups."""
 
     def local_ports(self, net: NetworkSpec) -> tuple[PortSpec, ...]:
         """Ports of `net` bound to this host (guests, not the DHCP port)."""

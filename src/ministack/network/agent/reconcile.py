@@ -21,8 +21,9 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ministack.network.agent.desired import METADATA_IP, HostNetworks, NetworkSpec
-from ministack.network.agent.linux import bridge, netns, vxlan
+from ministack.network.agent import firewall
+from ministack.network.agent.desired import METADATA_IP, HostNetworks, NetworkSpec, RouterSpec
+from ministack.network.agent.linux import bridge, netns, nft, router, vxlan
 from ministack.network.agent.linux.dnsmasq import Dnsmasq
 
 log = logging.getLogger("ministack.network.agent")
@@ -49,6 +50,9 @@ class HostConfig:
     def dhcp_namespace(self, network_id: str) -> str:
         return f"{self.ns_prefix}{DHCP_NS_PREFIX}{network_id}"
 
+    def router_namespace(self, router_id: str) -> str:
+        return f"{self.ns_prefix}{router.ROUTER_NS_PREFIX}{router_id}"
+
 
 @dataclass
 class Outcome:
@@ -67,6 +71,10 @@ class Reconciler:
         self._lock = threading.Lock()
         self._fdb: dict[int, set[tuple[str, str]]] = {}
         """VXLAN device index → the entries the last pass left on it."""
+        self._routers: dict[str, RouterSpec] = {}
+        """Router id → what the last pass made of it."""
+        self._ruleset: firewall.Ruleset | None = None
+        """The nftables objects the last pass applied; None: not known (re-made whole)."""
 
     def _ipr(self) -> IPRoute:
         return netns.iproute(self.config.host_netns)
@@ -80,6 +88,8 @@ class Reconciler:
             for net in desired.networks:
                 self._network(lk, fdb, desired, net, out)
             self._remove_stale(lk, desired, out)
+            self._apply_routers(lk, desired, out, full=True)
+            self._firewall(desired, out)
         return out
 
     def apply_network(self, desired: HostNetworks, network_id: str) -> Outcome:
@@ -91,7 +101,71 @@ class Reconciler:
                 self._remove_network(bridge.Links(ipr), network_id, out)
             else:
                 self._network(bridge.Links(ipr, dump=False), None, desired, net, out)
+            self._apply_routers(bridge.Links(ipr, dump=False), desired, out, full=False)
+            self._firewall(desired, out)
         return out
+
+    def _apply_routers(
+        self, lk: bridge.Links, desired: HostNetworks, out: Outcome, *, full: bool
+    ) -> None:
+        """Make each router of `desired` (all of them on a full pass, else the changed ones)
+        and remove the routers of ours no longer in it."""
+        nets = {n.network_id: n for n in desired.networks}
+        wanted = {r.router_id: r for r in desired.routers}
+        for spec in desired.routers:
+            ns = self.config.router_namespace(spec.router_id)
+            if not full and self._routers.get(spec.router_id) == spec and netns.exists(ns):
+                continue
+            try:
+                router.ensure(lk, ns, spec)
+                legs = [*spec.interfaces, *([spec.gateway] if spec.gateway else [])]
+                for leg in legs:
+                    net = nets.get(leg.network_id)
+                    br = lk.get(bridge.bridge_name(leg.network_id))
+                    if net is not None and br is not None:
+                        tap = bridge.tap_name(leg.port_id)
+                        out.wired[leg.port_id] = bridge.enslave(lk, tap, br.index, net.mtu)
+                self._routers[spec.router_id] = spec
+            except (NetlinkError, OSError, RuntimeError) as exc:
+                log.exception("router %s could not be made on %s", spec.router_id, self.config.host)
+                out.errors[spec.router_id] = str(exc)
+                self._routers.pop(spec.router_id, None)
+        prefix = self.config.router_namespace("")
+        for ns in netns.names(prefix):
+            router_id = ns[len(prefix) :]
+            if router_id not in wanted:
+                old = self._routers.pop(router_id, None)
+                taps = []
+                if old is not None:
+                    legs = [*old.interfaces, *([old.gateway] if old.gateway else [])]
+                    taps = [bridge.tap_name(leg.port_id) for leg in legs]
+                router.remove(lk, ns, taps)
+                out.removed.append(ns)
+
+    def apply_firewall(self, desired: HostNetworks) -> Outcome:
+        """Make the security groups and anti-spoofing filters match `desired` (after a rule
+        or a group's membership changed): only what differs is written."""
+        out = Outcome()
+        with self._lock:
+            self._firewall(desired, out)
+        return out
+
+    def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
+        new = firewall.ruleset(desired)
+        old = self._ruleset
+        if old is not None and (old == new or not (old.port_deps or new.port_deps)):
+            return
+        # no filtered port here: no table of ours either (`Ruleset()`: nothing applied)
+        commands = nft.script(new, old) if new.port_deps else nft.drop_tables()
+        try:
+            nft.run(self.config.host_netns, commands)
+        except (RuntimeError, OSError) as exc:
+            log.error("security groups not applied on %s: %s", self.config.host, exc)
+            self._ruleset = None  # re-made whole next time
+            out.errors["firewall"] = str(exc)
+            return
+        self._ruleset = new if new.port_deps else firewall.Ruleset()
+        nft.forget_flows(self.config.host_netns, nft.narrowed(new, old))
 
     def _network(
         self,
@@ -103,6 +177,8 @@ class Reconciler:
     ) -> None:
         try:
             br = bridge.ensure_bridge(lk, bridge.bridge_name(net.network_id), net.mtu)
+            if net.external:
+                _bridge_gateways(lk.ipr, br, net)
             if net.vni is not None:
                 local, underlay = self.config.local_ip, self.config.underlay
                 vx = vxlan.ensure_vxlan(lk, net.vni, local, underlay, net.mtu)
@@ -216,6 +292,9 @@ class Reconciler:
         """Remove everything of ours from the host (the host's desired state is empty)."""
         out = self.apply(HostNetworks(self.config.host))
         shutil.rmtree(self.dhcp_dir, ignore_errors=True)
+        with self._lock:
+            nft.run(self.config.host_netns, nft.drop_tables())
+            self._ruleset = None
         return out
 
 
@@ -234,3 +313,16 @@ def _ensure_addresses(
         ipr.addr("del", index=index, address=ip, prefixlen=plen)
     for ip, plen in wanted - have:
         ipr.addr("add", index=index, address=ip, prefixlen=plen)
+
+
+def _bridge_gateways(ipr: IPRoute, br: int, net: NetworkSpec) -> None:
+    """An external network's bridge holds its IPv4 subnets' gateway addresses (the host's
+    foot on it; no route or NAT to any other interface is ever added)."""
+    wanted = {
+        (s.gateway_ip, ipaddress.ip_network(s.cidr, strict=False).prefixlen)
+        for s in net.subnets
+        if s.gateway_ip and s.ip_version == 4
+    }
+    have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=br, family=2)}
+    for ip, plen in wanted - have:
+        ipr.addr("add", index=br, address=ip, prefixlen=plen)

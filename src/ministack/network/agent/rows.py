@@ -9,6 +9,7 @@ none yet, as Neutron's DHCP agent does; other hosts take the networks they have 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from typing import Any
@@ -23,9 +24,13 @@ from ministack.network import ports
 from ministack.network.agent.derive import host_view
 from ministack.network.agent.desired import (
     DHCP_OWNER,
+    GroupSpec,
     HostNetworks,
     NetworkSpec,
     PortSpec,
+    RouterLeg,
+    RouterSpec,
+    RuleSpec,
     SubnetSpec,
 )
 from ministack.network.agents import LINUX_BRIDGE
@@ -34,6 +39,7 @@ from ministack.network.core import Core, trusted
 log = logging.getLogger("ministack.network.agent")
 
 DEFAULT_DOMAIN = "openstacklocal"
+ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 
 def _json(text: str | None, default: Any) -> Any:
@@ -55,7 +61,13 @@ def subnet_spec(row: m.Subnet) -> SubnetSpec:
     )
 
 
-def port_spec(row: m.Port, ips: list[tuple[str, str]], hostnames: dict[str, str]) -> PortSpec:
+def port_spec(
+    row: m.Port,
+    ips: list[tuple[str, str]],
+    hostnames: dict[str, str],
+    groups: tuple[str, ...] = (),
+) -> PortSpec:
+    pairs = _json(row.allowed_address_pairs, [])
     return PortSpec(
         port_id=row.id,
         mac=row.mac_address,
@@ -64,7 +76,37 @@ def port_spec(row: m.Port, ips: list[tuple[str, str]], hostnames: dict[str, str]
         device_id=row.device_id,
         device_owner=row.device_owner,
         host=row.host or None,
+        port_security=row.port_security_enabled,
+        security_groups=groups,
+        allowed_pairs=tuple(
+            (p["ip_address"], p.get("mac_address") or row.mac_address) for p in pairs
+        ),
     )
+
+
+def rule_spec(row: m.SecurityGroupRule) -> RuleSpec:
+    return RuleSpec(
+        direction=row.direction,
+        ethertype=row.ethertype,
+        protocol=row.protocol,
+        port_range_min=row.port_range_min,
+        port_range_max=row.port_range_max,
+        remote_ip_prefix=row.remote_ip_prefix,
+        remote_group_id=row.remote_group_id,
+    )
+
+
+def _leg(found: tuple[NetworkSpec, PortSpec] | None) -> RouterLeg | None:
+    """A router port's leg: its first IPv4 address with its subnet's prefix."""
+    if found is None:
+        return None
+    net, port = found
+    cidrs = {x.subnet_id: x.cidr for x in net.subnets if x.ip_version == 4}
+    for subnet_id, ip in port.fixed_ips:
+        if subnet_id in cidrs:
+            plen = cidrs[subnet_id].split("/")[1]
+            return RouterLeg(port.port_id, port.mac, net.network_id, f"{ip}/{plen}")
+    return None
 
 
 class DatabaseSource:
@@ -79,7 +121,107 @@ class DatabaseSource:
         networks, vteps = await self._read(host)
         if self.dhcp and await self._ensure_dhcp_ports(host, networks):
             networks, vteps = await self._read(host)
-        return host_view(host, networks, vteps)
+        view = host_view(host, networks, vteps)
+        if self.dhcp:
+            view = dataclasses.replace(view, routers=await self._routers(view))
+        return await self._with_groups(view)
+
+    async def _routers(self, view: HostNetworks) -> tuple[RouterSpec, ...]:
+        """The routers a network node (the DHCP host) runs: every router with a port."""
+        ports = {p.port_id: (n, p) for n in view.networks for p in n.ports}
+        async with self.core.db.session() as s:
+            routers = list((await s.execute(select(m.Router))).scalars())
+            router_ports = list((await s.execute(select(m.RouterPort))).scalars())
+            fips = list(
+                (
+                    await s.execute(
+                        select(m.FloatingIP).where(
+                            m.FloatingIP.router_id.is_not(None),
+                            m.FloatingIP.fixed_ip_address.is_not(None),
+                        )
+                    )
+                ).scalars()
+            )
+        out = []
+        for row in routers:
+            legs = [
+                leg
+                for rp in router_ports
+                if rp.router_id == row.id and rp.port_type == ROUTER_OWNERS[0]
+                if (leg := _leg(ports.get(rp.port_id))) is not None
+            ]
+            gateway = _leg(ports.get(row.gw_port_id or ""))
+            if not legs and gateway is None:
+                continue
+            gateway_ip = None
+            if gateway is not None:
+                net, port = ports[gateway.port_id]
+                subnet_ids = {sid for sid, _ in port.fixed_ips}
+                gateway_ip = next(
+                    (x.gateway_ip for x in net.subnets if x.subnet_id in subnet_ids), None
+                )
+            routes = tuple((r["destination"], r["nexthop"]) for r in _json(row.routes, []))
+            floating = tuple(
+                sorted(
+                    (f.floating_ip_address, f.fixed_ip_address or "")
+                    for f in fips
+                    if f.router_id == row.id
+                )
+            )
+            out.append(
+                RouterSpec(
+                    row.id,
+                    tuple(sorted(legs, key=lambda x: x.port_id)),
+                    gateway,
+                    gateway_ip,
+                    row.enable_snat,
+                    routes,
+                    floating if gateway is not None else (),
+                )
+            )
+        return tuple(sorted(out, key=lambda r: r.router_id))
+
+    async def _with_groups(self, view: HostNetworks) -> HostNetworks:
+        """Add the security groups of the host's filtered ports, and the members of every
+        group their rules name as remote group."""
+        wanted = {
+            g
+            for net in view.networks
+            for p in view.local_ports(net)
+            if p.port_security
+            for g in p.security_groups
+        }
+        if not wanted:
+            return view
+        async with self.core.db.session() as s:
+            rules = list(
+                (
+                    await s.execute(
+                        select(m.SecurityGroupRule).where(
+                            m.SecurityGroupRule.security_group_id.in_(wanted)
+                        )
+                    )
+                ).scalars()
+            )
+            remote = {r.remote_group_id for r in rules if r.remote_group_id}
+            members = (
+                await s.execute(
+                    select(m.PortSecurityGroup.security_group_id, m.IPAllocation.ip_address)
+                    .join(m.IPAllocation, m.IPAllocation.port_id == m.PortSecurityGroup.port_id)
+                    .where(m.PortSecurityGroup.security_group_id.in_(remote))
+                )
+            ).all()
+        by_group: dict[str, list[RuleSpec]] = defaultdict(list)
+        for row in rules:
+            by_group[row.security_group_id].append(rule_spec(row))
+        ips: dict[str, set[str]] = defaultdict(set)
+        for group_id, address in members:
+            ips[group_id].add(address)
+        return dataclasses.replace(
+            view,
+            groups={g: GroupSpec(g, tuple(by_group[g])) for g in sorted(wanted)},
+            members={g: tuple(sorted(ips[g])) for g in sorted(remote)},
+        )
 
     async def _read(self, host: str) -> tuple[list[NetworkSpec], dict[str, str]]:
         mine = select(m.Port.network_id).where(m.Port.host == host)
@@ -88,7 +230,8 @@ class DatabaseSource:
             with_dhcp = select(m.Subnet.network_id).where(
                 m.Subnet.enable_dhcp.is_(True), m.Subnet.ip_version == 4
             )
-            wanted = or_(wanted, m.Network.id.in_(with_dhcp))
+            routed = select(m.Port.network_id).where(m.Port.device_owner.in_(ROUTER_OWNERS))
+            wanted = or_(wanted, m.Network.id.in_(with_dhcp), m.Network.id.in_(routed))
         async with self.core.db.session() as s:
             nets = list((await s.execute(select(m.Network).where(wanted))).scalars())
             ids = [n.id for n in nets]
@@ -105,6 +248,13 @@ class DatabaseSource:
                     ).where(m.IPAllocation.network_id.in_(ids))
                 )
             ).all()
+            memberships = (
+                await s.execute(
+                    select(m.PortSecurityGroup.port_id, m.PortSecurityGroup.security_group_id)
+                    .join(m.Port, m.Port.id == m.PortSecurityGroup.port_id)
+                    .where(m.Port.network_id.in_(ids))
+                )
+            ).all()
             agents = list(
                 (
                     await s.execute(select(m.Agent).where(m.Agent.agent_type == LINUX_BRIDGE))
@@ -113,6 +263,9 @@ class DatabaseSource:
         ips: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for port_id, subnet_id, address in allocations:
             ips[port_id].append((subnet_id, address))
+        port_groups: dict[str, list[str]] = defaultdict(list)
+        for port_id, group_id in memberships:
+            port_groups[port_id].append(group_id)
         hostnames = await self.compute.hostnames(
             p.device_id for p in port_rows if p.device_owner.startswith("compute:")
         )
@@ -121,7 +274,11 @@ class DatabaseSource:
             by_net_subnets[row.network_id].append(subnet_spec(row))
         by_net_ports: dict[str, list[PortSpec]] = defaultdict(list)
         for port in port_rows:
-            by_net_ports[port.network_id].append(port_spec(port, ips[port.id], hostnames))
+            groups = tuple(sorted(port_groups[port.id]))
+            spec = port_spec(port, ips[port.id], hostnames, groups)
+            if self.dhcp and port.device_owner in ROUTER_OWNERS and not port.host:
+                spec = dataclasses.replace(spec, host=host)  # the network node runs routers
+            by_net_ports[port.network_id].append(spec)
         specs = [
             NetworkSpec(
                 network_id=n.id,
@@ -130,6 +287,7 @@ class DatabaseSource:
                 subnets=tuple(sorted(by_net_subnets[n.id], key=lambda x: x.subnet_id)),
                 ports=tuple(sorted(by_net_ports[n.id], key=lambda x: x.port_id)),
                 dns_domain=(n.dns_domain or DEFAULT_DOMAIN).strip("."),
+                external=n.external,
             )
             for n in nets
         ]

@@ -28,6 +28,16 @@ class PortRef(Payload):
     """The host the port is (or was) bound to; None when unbound."""
 
 
+@dataclass(frozen=True)
+class GroupRef(Payload):
+    security_group_id: str
+
+
+@dataclass(frozen=True)
+class RouterRef(Payload):
+    router_id: str
+
+
 class NetworkAgentAPI:
     """What the network service tells the agents. Casts return once the bus holds the message;
     with no agent serving, they are dropped (agents re-sync from the database on start)."""
@@ -50,3 +60,14 @@ class NetworkAgentAPI:
     async def port_deleted(self, port_id: str, network_id: str, host: str | None) -> None:
         payload = PortRef(port_id, network_id, host).to_wire()
         await self.bus.fanout(TOPIC, "port_deleted", payload=payload)
+
+    async def security_group_changed(self, group_id: str) -> None:
+        """A security group's rules changed, or it was deleted: every host re-applies its
+        filters (only the chains and sets that differ are rewritten)."""
+        payload = GroupRef(group_id).to_wire()
+        await self.bus.fanout(TOPIC, "security_group_changed", payload=payload)
+
+    async def router_changed(self, router_id: str) -> None:
+        """A router, one of its interfaces or gateway, or one of its floating IPs changed:
+        the host running it re-makes it (its namespace, routes and NAT)."""
+        await self.bus.fanout(TOPIC, "router_changed", payload=RouterRef(router_id).to_wire())

@@ -24,6 +24,14 @@ class PortStatus(Payload):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class FloatingIPStatus(Payload):
+    floating_ip_address: str
+    router_id: str
+    status: str
+    """ACTIVE (its NAT is in place in the router's namespace) or DOWN (taken out)."""
+
+
 class NetworkServerAPI:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -31,3 +39,7 @@ class NetworkServerAPI:
     async def port_status(self, port_id: str, host: str, status: str, reason: str = "") -> None:
         payload = PortStatus(port_id, host, status, reason).to_wire()
         await self.bus.cast(TOPIC, "port_status", payload=payload)
+
+    async def floatingip_status(self, address: str, router_id: str, status: str) -> None:
+        payload = FloatingIPStatus(address, router_id, status).to_wire()
+        await self.bus.cast(TOPIC, "floatingip_status", payload=payload)

@@ -43,15 +43,23 @@ class Link:
     up: bool
     mac: str
     vxlan_local: str | None = None
+    nf_call: bool = False
+    """A bridge whose IPv4/IPv6 frames pass the inet hooks (br_netfilter), where security
+    groups are enforced."""
 
 
 def _parse(msg: Any) -> Link:
     info = msg.get_attr("IFLA_LINKINFO")
     kind = (info.get_attr("IFLA_INFO_KIND") if info is not None else "") or ""
     local = None
+    nf_call = False
+    data = info.get_attr("IFLA_INFO_DATA") if info is not None else None
     if kind == "vxlan":
-        data = info.get_attr("IFLA_INFO_DATA")
         local = data.get_attr("IFLA_VXLAN_LOCAL") if data is not None else None
+    if kind == "bridge" and data is not None:
+        nf_call = bool(data.get_attr("IFLA_BR_NF_CALL_IPTABLES")) and bool(
+            data.get_attr("IFLA_BR_NF_CALL_IP6TABLES")
+        )
     return Link(
         index=msg["index"],
         name=msg.get_attr("IFLA_IFNAME"),
@@ -61,6 +69,7 @@ def _parse(msg: Any) -> Link:
         up=bool(msg["flags"] & 1),
         mac=msg.get_attr("IFLA_ADDRESS") or "",
         vxlan_local=local,
+        nf_call=nf_call,
     )
 
 
@@ -119,16 +128,31 @@ def lookup(ipr: IPRoute, name: str) -> int | None:
 
 
 def ensure_bridge(lk: Links, name: str, mtu: int) -> int:
-    """A bridge `name`, up, with `mtu`, no STP and no forwarding delay; returns its index."""
+    """A bridge `name`, up, with `mtu`, no STP and no forwarding delay, its IP frames passed
+    to the inet hooks of its namespace only (per bridge: the host's other bridges are left as
+    they are); returns its index."""
     link = lk.get(name)
     if link is None:
         try:
-            lk.ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_forward_delay=0)
+            lk.ipr.link(
+                "add",
+                ifname=name,
+                kind="bridge",
+                br_stp_state=0,
+                br_forward_delay=0,
+                br_nf_call_iptables=1,
+                br_nf_call_ip6tables=1,
+            )
         except NetlinkError as exc:
             if exc.code != EEXIST:
                 raise
         link = lk.reload(name)
         assert link is not None
+    if not link.nf_call:
+        lk.ipr.link(
+            "set", index=link.index, kind="bridge", br_nf_call_iptables=1, br_nf_call_ip6tables=1
+        )
+        link = lk.reload(name) or link
     if link.mtu != mtu or not link.up:
         lk.ipr.link("set", index=link.index, mtu=mtu, state="up")
         lk.reload(name)
