@@ -20,12 +20,20 @@ from ministack.compute.scheduler.manager import Scheduler
 from ministack.config import SERVICE_USERS, Settings
 from ministack.image import client as image_client
 from ministack.placement.client import PlacementClient
+from ministack.volume import client as volume_client
+from ministack.volume.client import VolumeApi
 
 
 def images_for(ctx: Context) -> Images:
     """Compute's way to the image service: in-process when it runs here, else over HTTP as
     the nova service user."""
     return Images(ctx.settings, image_client.for_context(ctx, SERVICE_USERS["compute"]))
+
+
+def volumes_for(ctx: Context) -> VolumeApi:
+    """Compute's way to the volume service (attach, detach, boot from volume): in-process
+    when it runs here, else over HTTP as the nova service user."""
+    return volume_client.for_context(ctx, SERVICE_USERS["compute"])
 
 
 def _host_count(settings: Settings) -> int:
@@ -35,7 +43,9 @@ def _host_count(settings: Settings) -> int:
 async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
-    deps = AgentDeps(settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx))
+    deps = AgentDeps(
+        settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx), volumes_for(ctx)
+    )
     group = AgentGroup(deps, host_names(settings.hostname, _host_count(settings)))
     await group.start()
     return group
@@ -60,7 +70,14 @@ async def start(ctx: Context) -> Runtime:
     group = None
     if runs_agents:
         group = await start_agents(ctx)
-    api = Api(settings=settings, db=ctx.db, bus=ctx.bus, placement=placement, images=images)
+    api = Api(
+        settings=settings,
+        db=ctx.db,
+        bus=ctx.bus,
+        placement=placement,
+        images=images,
+        volumes=volumes_for(ctx),
+    )
     app = build(api, ctx.validator, settings.identity.max_request_body_size)
 
     async def stop() -> None:

@@ -18,6 +18,7 @@ from ministack.compute.rpcapi import RpcPeers
 from ministack.compute.virt.driver import GuestSpec, VirtDriver
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
+from ministack.volume.client import VolumeApi
 
 
 @dataclass
@@ -30,6 +31,8 @@ class AgentDeps(RpcPeers):
     placement: PlacementClient
     images: Images
     """Compute's image client: downloads into the image cache, snapshot uploads."""
+    volumes: VolumeApi | None = None
+    """Compute's volume client (None: no volume service configured)."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import build, delete, host, lifecycle, power
+from ministack.compute.agent import build, delete, host, lifecycle, power, volumes
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.rpcapi.agent import (
     TOPIC,
@@ -27,6 +27,7 @@ from ministack.compute.rpcapi.agent import (
     Rebuild,
     ResizeStep,
     Snapshot,
+    VolumeRef,
 )
 from ministack.compute.virt.driver import ConsoleUnavailable, GuestNotFound
 
@@ -126,6 +127,14 @@ class ComputeAgent(AgentBase):
             nics=[asdict(n) for n in found.nics],
         )
         return report.to_wire()
+
+    @receives(VolumeRef)
+    async def attach_volume(self, req: VolumeRef) -> None:
+        await volumes.attach(self, req.instance_uuid, req.volume_id)
+
+    @receives(VolumeRef)
+    async def detach_volume(self, req: VolumeRef) -> None:
+        await volumes.detach(self, req.instance_uuid, req.volume_id)
 
     @receives(FakeSettings)
     async def set_fake(self, req: FakeSettings) -> dict[str, Any]:

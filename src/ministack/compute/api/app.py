@@ -27,6 +27,7 @@ from ministack.compute.api import (
     usage,
     usage_audit,
     versions,
+    volume_attachments,
     zones,
 )
 from ministack.compute.api.common import Api
@@ -56,6 +57,7 @@ def routes() -> list[BaseRoute]:
         server_topology,
         migrations,
         remote_consoles,
+        volume_attachments,
     ):
         out += module.ROUTES
     return out

@@ -21,6 +21,7 @@ from ministack.compute.policies import RULES
 from ministack.compute.rpcapi import RpcPeers
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
+from ministack.volume.client import VolumeApi
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Api(RpcPeers):
     bus: Bus
     placement: PlacementClient
     images: Images
+    volumes: VolumeApi | None = None
+    """The volume client (os-volume_attachments, boot from volume)."""
 
 
 def host_of(inst: m.Instance) -> str:

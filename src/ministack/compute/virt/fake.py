@@ -30,6 +30,7 @@ from typing import Any
 from ministack.compute.virt import netns_guest
 from ministack.compute.virt.driver import (
     POWER_STATE_NAMES,
+    BlockDevice,
     Capabilities,
     ConsoleEndpoint,
     ConsoleUnavailable,
@@ -56,6 +57,8 @@ class _Guest:
     power_state: PowerState
     console: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    volumes: dict[str, str] = field(default_factory=dict)
+    """Attached volumes: device name -> volume id (not persisted)."""
 
 
 def _load(path: Path) -> dict[str, _Guest]:
@@ -343,3 +346,17 @@ class FakeDriver:
             self.consoles[(uuid, kind)] = server
         port: int = server.sockets[0].getsockname()[1]
         return ConsoleEndpoint(host="127.0.0.1", port=port)
+
+    async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
+        """Record the volume on the guest; `attach_volume` failures are injectable."""
+        guest = self._guest(uuid)
+        await self._step("attach_volume")
+        if device.device in guest.volumes:
+            raise DriverError(f"{device.device} is taken on guest {uuid}")
+        guest.volumes[device.device] = device.volume_id
+
+    async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
+        await self._step("detach_volume")
+        guest = self.guests.get(uuid)
+        if guest is not None:
+            guest.volumes.pop(device.device, None)
