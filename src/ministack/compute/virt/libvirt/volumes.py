@@ -9,13 +9,16 @@ guest let it go (virtio-blk unplug needs the guest's ack).
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import libvirt
 
 from ministack.compute.virt.driver import BlockDevice
+from ministack.compute.virt.libvirt import access
 
 DETACH_WAIT = 20.0
 """Seconds a live detach may take before the agent reports it failed."""
@@ -45,8 +48,24 @@ def _flags(domain: Any) -> int:
     return int(live | libvirt.VIR_DOMAIN_AFFECT_CONFIG)
 
 
+def let_hypervisor_reach(path: Path) -> None:
+    """QEMU runs as libvirt-qemu: give the hypervisor's group traverse-only (0710) on the
+    volume's directory when it is private (the volume service makes it 0700); libvirt's
+    dynamic ownership hands QEMU the file itself while attached. Blocking."""
+    gid = access.hypervisor_gid()
+    directory = path.parent
+    if gid is None or not directory.is_dir():
+        return
+    stat = directory.stat()
+    if stat.st_gid != gid:
+        os.chown(directory, -1, gid)
+    if stat.st_mode & 0o010 == 0:
+        directory.chmod((stat.st_mode & 0o7777) | 0o010)
+
+
 def attach(domain: Any, device: BlockDevice) -> None:
     """Plug the disk (live when the guest runs, and in its definition). Blocking."""
+    let_hypervisor_reach(Path(device.path))
     domain.attachDeviceFlags(disk_xml(device), _flags(domain))
 
 
