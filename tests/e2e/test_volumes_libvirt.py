@@ -118,10 +118,8 @@ def test_hot_plugged_volume_is_a_new_disk_in_the_guest(cloud: Cloud) -> None:
     finally:
         conn.compute.delete_server(server)
         conn.compute.wait_for_delete(server, wait=120)
-    assert (
-        f"instance-{server.id}"
-        not in subprocess.run(
-            ["virsh", "-c", URI, "list", "--all", "--name"], capture_output=True, text=True
-        ).stdout
+    domains = subprocess.run(
+        ["virsh", "-c", URI, "list", "--all", "--uuid"], capture_output=True, text=True
     )
+    assert domains.returncode == 0 and server.id not in domains.stdout
     cloud.cli("volume", "delete", vol["id"])

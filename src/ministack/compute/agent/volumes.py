@@ -10,6 +10,7 @@ reverse; a failed unplug leaves the volume attached (mapping back to attached).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -92,7 +93,13 @@ async def _plug(agent: AgentBase, bdm: m.BlockDeviceMapping) -> dict[str, Any]:
     )
     info: dict[str, Any] = att.get("connection_info") or {}
     device = block_device(bdm, info)
-    await agent.driver.attach_volume(bdm.instance_uuid, device)
+    try:
+        await agent.driver.attach_volume(bdm.instance_uuid, device)
+    except Exception:
+        # a plug the hypervisor half-did (or did before a restart) must not stay behind
+        with contextlib.suppress(Exception):
+            await agent.driver.detach_volume(bdm.instance_uuid, device)
+        raise
     try:
         await client.attachment_complete(bdm.project_id, bdm.attachment_id)
     except Exception:
@@ -163,3 +170,28 @@ async def release_all(agent: AgentBase, uuid: str) -> None:
         except Exception as exc:
             log.warning("releasing volume %s of %s failed: %s", bdm.volume_id, uuid, exc)
         await _forget(agent, bdm.id)
+
+
+async def resume(agent: AgentBase, uuids: list[str]) -> None:
+    """At agent start (reconcile): an attach or detach the agent was killed in (or whose cast
+    was lost) is run again; each ends attached-and-in-use or undone, detached or attached."""
+    if not uuids:
+        return
+    async with agent.db.session() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(m.BlockDeviceMapping).where(
+                        m.BlockDeviceMapping.instance_uuid.in_(uuids),
+                        m.BlockDeviceMapping.status.in_((ATTACHING, DETACHING)),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for bdm in rows:
+        if bdm.status == ATTACHING:
+            await attach(agent, bdm.instance_uuid, bdm.volume_id)
+        else:
+            await detach(agent, bdm.instance_uuid, bdm.volume_id)
