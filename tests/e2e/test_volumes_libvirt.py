@@ -2,7 +2,8 @@
 backend) boots the ministack-test image; `openstack server add volume` plugs a 1 GiB volume
 and the guest's /sys/block shows a new 1 GiB disk (vdb, 2097152 sectors), printed on its
 console by a user-data loop; `server remove volume` unplugs it and the guest no longer has
-it; the volume is available again. The VM is deleted in finally."""
+it; the volume is available again. Extending it while attached (volume-extended, libvirt
+blockResize) shows the guest a 2 GiB vdb. The VM is deleted in finally."""
 
 from __future__ import annotations
 
@@ -111,6 +112,12 @@ def test_hot_plugged_volume_is_a_new_disk_in_the_guest(cloud: Cloud) -> None:
         assert shown["attachments"][0]["device"] == "/dev/vdb"
         seen = wait_disks(conn, server, lambda d: "vdb" in d)
         assert seen["vdb"] == ONE_GIB_SECTORS
+
+        # volume-extended: the volume service tells the host; QEMU grows it (blockResize)
+        cloud.cli("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", vol["id"])
+        grown = wait_disks(conn, server, lambda d: d.get("vdb") == 2 * ONE_GIB_SECTORS)
+        assert grown["vdb"] == 2 * ONE_GIB_SECTORS
+        wait_volume(cloud, vol["id"], "in-use")
 
         cloud.cli("server", "remove", "volume", server.id, vol["id"])
         wait_volume(cloud, vol["id"], "available")

@@ -7,6 +7,7 @@ its volumes (deleting those marked delete_on_termination)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -193,3 +194,41 @@ def test_server_delete_detaches_and_deletes_on_termination(vc: Compute) -> None:
     assert not wait_volume(vc, keep, "available").attachments
     wait_volume(vc, drop, "deleted")
     vc.conn.block_storage.delete_volume(keep)
+
+
+def virtual_size(vc: Compute, volume_id: str) -> int:
+    path = vc.cloud.state_dir / "volumes" / f"volume-{volume_id}"
+    done = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(json.loads(done.stdout)["virtual-size"])
+
+
+def test_extending_an_attached_volume_goes_through_its_host(vc: Compute) -> None:
+    """volume-extended: the volume service tells the server's host, whose hypervisor grows
+    the file it holds (the fake driver with qemu-img, libvirt with blockResize)."""
+    server = boot(vc)
+    vol = volume(vc)
+    assert attach(vc, server.id, vol).status_code == 200
+    wait_volume(vc, vol, "in-use")
+    assert virtual_size(vc, vol) == 1 << 30
+    vc.cloud.cli("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", vol)
+    for _ in range(300):
+        if virtual_size(vc, vol) == 2 << 30:
+            break
+        time.sleep(0.1)
+    assert virtual_size(vc, vol) == 2 << 30
+    found = wait_volume(vc, vol, "in-use")
+    assert found.size == 2
+    actions = vc.conn.compute.server_actions(server.id)
+    request_id = next(a.request_id for a in actions if a.action == "extend_volume")
+    detail = vc.api("GET", f"/servers/{server.id}/os-instance-actions/{request_id}", "2.51")
+    events = {e["event"]: e["result"] for e in detail.json()["instanceAction"]["events"]}
+    assert events.get("compute_extend_volume") == "Success", events
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    wait_volume(vc, vol, "available")
+    vc.conn.block_storage.delete_volume(vol)

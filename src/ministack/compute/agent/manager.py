@@ -153,5 +153,7 @@ class ComputeAgent(AgentBase):
 
     @receives(ExternalEvent)
     async def external_event(self, req: ExternalEvent) -> None:
-        """network-vif-plugged, volume attach and the like: recorded, nothing waits yet."""
-        return None
+        """volume-extended grows the attached volume in the guest; network-vif-plugged and
+        the like: recorded, nothing waits yet."""
+        if req.name == "volume-extended" and req.tag:
+            await volumes.extended(self, req.instance_uuid, req.tag)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from ministack.compute import instances
 from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.task import instance_task
@@ -195,3 +196,17 @@ async def resume(agent: AgentBase, uuids: list[str]) -> None:
             await attach(agent, bdm.instance_uuid, bdm.volume_id)
         else:
             await detach(agent, bdm.instance_uuid, bdm.volume_id)
+
+
+async def extended(agent: AgentBase, uuid: str, volume_id: str) -> None:
+    """volume-extended: grow the attached volume to the size the volume service now says,
+    through the driver, so the running guest sees it; recorded as the server's extend_volume
+    action (as Nova does). Never raises (the event records a failure)."""
+    bdm = await _mapping(agent, uuid, volume_id)
+    if bdm is None or bdm.status != ATTACHED:
+        return
+    await instances.add_action(agent.db, uuid, "extend_volume", "", bdm.project_id)
+    async with instance_task(agent, uuid, "compute_extend_volume", on_failure=None):
+        volume = await _client(agent).get(bdm.project_id, volume_id)
+        device = block_device(bdm, bdm.connection_info or {})
+        await agent.driver.extend_volume(uuid, device, int(volume["size"]) * 1024**3)

@@ -280,3 +280,8 @@ class VirtDriver(Protocol):
     async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
         """Unplug the volume; succeeds when it (or the guest) is already gone."""
         ...
+
+    async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
+        """Grow the attached volume to `size_bytes` through the hypervisor, so the running
+        guest sees the new size (volume-extended); raises DriverError."""
+        ...

@@ -360,3 +360,24 @@ class FakeDriver:
         guest = self.guests.get(uuid)
         if guest is not None:
             guest.volumes.pop(device.device, None)
+
+    async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
+        """As a hypervisor would: grow the volume's file (qemu-img) while it is attached."""
+        guest = self._guest(uuid)
+        await self._step("extend_volume")
+        if device.device not in guest.volumes:
+            raise DriverError(f"{device.device} is not attached to guest {uuid}")
+        proc = await asyncio.create_subprocess_exec(
+            "qemu-img",
+            "resize",
+            "-q",
+            "-f",
+            device.format,
+            device.path,
+            str(size_bytes),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise DriverError(f"growing {device.device} failed: {err.decode().strip()}")

@@ -487,3 +487,10 @@ class LibvirtDriver:
             await self._call(lambda _conn: volumes.detach(domain, device))
         except (libvirt.libvirtError, RuntimeError) as exc:
             raise DriverError(f"detaching {device.device} failed: {exc}") from None
+
+    async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
+        domain = await self._domain(uuid)
+        try:
+            await self._call(lambda _conn: volumes.grow(domain, device, size_bytes))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"growing {device.device} failed: {exc}") from None

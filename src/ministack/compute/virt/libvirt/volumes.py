@@ -89,3 +89,8 @@ def detach(domain: Any, device: BlockDevice) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the guest did not release {device.device} in {DETACH_WAIT}s")
         time.sleep(0.2)
+
+
+def grow(domain: Any, device: BlockDevice, size_bytes: int) -> None:
+    """QEMU grows the image it holds open and tells the guest (blockResize). Blocking."""
+    domain.blockResize(target(device.device), size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
