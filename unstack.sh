@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 if [[ -x .venv/bin/ministack ]]; then
-    .venv/bin/ministack down
+    .venv/bin/ministack down "$@"
 fi

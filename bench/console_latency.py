@@ -159,34 +159,36 @@ async def frame_latency(frames: int) -> None:
         with running_cloud(tmp, services=("identity", "image", "compute"), extra_env=env) as c:
             c.ministack("seed")
             api = Api(c)
-            uuid = api.create("bench-console")
-            deadline = time.monotonic() + TIMEOUT
-            while BANNER_PREFIX not in api.console(uuid):
-                assert time.monotonic() < deadline, "no banner"
-                await asyncio.sleep(0.5)
-            shown = api.http.post(
-                f"/servers/{uuid}/remote-consoles",
-                json={"remote_console": {"protocol": "vnc", "type": "novnc"}},
-                headers=V26,
-            ).json()["remote_console"]["url"]
-            token = shown.split("token%3D", 1)[1]
-            found = api.http.get(f"/os-console-auth-tokens/{token}", headers=V26)
-            port = found.json()["console"]["port"]
-            urls, proxied, plain = [], [], []
-            size = 0
-            for _ in range(frames):
-                u, t, size = await through_proxy(api, uuid, c.ports["console_novnc"])
-                urls.append(u)
-                proxied.append(t)
-                plain.append((await direct(port))[0])
-            p, d = statistics.median(proxied), statistics.median(plain)
-            print(
-                f"console URL → first full frame ({size} bytes), median of {frames}: "
-                f"{p * 1000:.1f} ms through the API and proxy; straight to QEMU's VNC "
-                f"{d * 1000:.1f} ms (same run); overhead {(p - d) * 1000:+.1f} ms, of which "
-                f"the URL (POST remote-consoles) {statistics.median(urls) * 1000:.1f} ms"
-            )
-            api.delete_all("bench-console")
+            try:
+                uuid = api.create("bench-console")
+                deadline = time.monotonic() + TIMEOUT
+                while BANNER_PREFIX not in api.console(uuid):
+                    assert time.monotonic() < deadline, "no banner"
+                    await asyncio.sleep(0.5)
+                shown = api.http.post(
+                    f"/servers/{uuid}/remote-consoles",
+                    json={"remote_console": {"protocol": "vnc", "type": "novnc"}},
+                    headers=V26,
+                ).json()["remote_console"]["url"]
+                token = shown.split("token%3D", 1)[1]
+                found = api.http.get(f"/os-console-auth-tokens/{token}", headers=V26)
+                port = found.json()["console"]["port"]
+                urls, proxied, plain = [], [], []
+                size = 0
+                for _ in range(frames):
+                    u, t, size = await through_proxy(api, uuid, c.ports["console_novnc"])
+                    urls.append(u)
+                    proxied.append(t)
+                    plain.append((await direct(port))[0])
+                p, d = statistics.median(proxied), statistics.median(plain)
+                print(
+                    f"console URL → first full frame ({size} bytes), median of {frames}: "
+                    f"{p * 1000:.1f} ms through the API and proxy; straight to QEMU's VNC "
+                    f"{d * 1000:.1f} ms (same run); overhead {(p - d) * 1000:+.1f} ms, of which "
+                    f"the URL (POST remote-consoles) {statistics.median(urls) * 1000:.1f} ms"
+                )
+            finally:
+                api.delete_all("bench-console")  # a failed run leaves no domain behind
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -251,9 +251,28 @@ def _print_endpoints(settings: Settings) -> None:
 
 
 @app.command()
-def down() -> None:
+def down(
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="also remove this host's network data plane (bridges, VXLAN devices, DHCP "
+            "namespaces and their dnsmasq): guests lose their network until `ministack up`",
+        ),
+    ] = False,
+) -> None:
     """Stop the cloud; requests in flight finish first."""
     settings = _settings()
+    _stop(settings)
+    if clean and settings.network_agent.enabled:
+        from ministack.network.agent.reconcile import Reconciler
+        from ministack.network.agent.runner import host_config_of
+
+        removed = Reconciler(host_config_of(settings)).remove_all().removed
+        console.print(f"network data plane removed ({len(removed)} objects)")
+
+
+def _stop(settings: Settings) -> None:
     pid = running_pid(settings)
     if pid is None:
         console.print("ministack is not running")

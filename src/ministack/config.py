@@ -265,6 +265,12 @@ class ComputeSection:
         "answering its hostname). Needs root and the network agent.",
     )
     build_timeout: int = _opt(600, "Seconds an instance may stay in BUILD before it is ERROR.")
+    vif_plugging_timeout: int = _opt(
+        300, "Seconds a build waits for network-vif-plugged of each port (Nova); 0: no wait."
+    )
+    vif_plugging_is_fatal: bool = _opt(
+        True, "A port not plugged in time fails the build (Nova); false: boot on regardless."
+    )
     service_down_time: int = _opt(60, "Seconds without a heartbeat before a host is down.")
     heartbeat_interval: int = _opt(10, "Seconds between compute agent heartbeats.")
     sync_power_state_interval: int = _opt(60, "Seconds between power-state sync passes.")

@@ -217,6 +217,16 @@ VOLUME_ACTIONS = (
     "os-noSuchAction",
 )
 VOLUME_ACTION_FIELDS = ("new_size", "bootable", "readonly", "status", "metadata", "key")
+LISTING_PARAMS = (
+    "prefix",
+    "delimiter",
+    "marker",
+    "end_marker",
+    "limit",
+    "reverse",
+    "format",
+    "path",
+)
 
 ENDPOINTS = [
     # compute
@@ -541,6 +551,17 @@ ENDPOINTS = [
     Endpoint("network", "PUT", "/v2.0/quotas/{project}", (("quota", ("network", "port")),)),
     Endpoint("network", "GET", "/v2.0/ports", (), NETWORK_QUERY),
     Endpoint("network", "GET", "/v2.0/security-groups", (), NETWORK_QUERY),
+    # object storage: listings with every parameter, and an upload (a manifest when the query
+    # says multipart-manifest=put) of generated JSON
+    Endpoint("object", "GET", "/v1/AUTH_{admin_project}/fuzz", (), LISTING_PARAMS),
+    Endpoint("object", "GET", "/v1/AUTH_{admin_project}", (), LISTING_PARAMS),
+    Endpoint(
+        "object",
+        "PUT",
+        "/v1/AUTH_{admin_project}/fuzz/manifest",
+        (),
+        ("multipart-manifest", "format"),
+    ),
     # placement
     Endpoint("placement", "GET", "/resource_providers", (), ("name", "uuid", "member_of")),
     Endpoint("placement", "GET", "/usages", (), ("project_id", "user_id")),
@@ -803,7 +824,9 @@ def _wait_active(compute: Compute, server_id: str) -> None:
 @pytest.fixture(scope="module")
 def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    with running_cloud(tmp, services=(*SERVICES, "volume", "network"), extra_env=FAKE_ENV) as cloud:
+    with running_cloud(
+        tmp, services=(*SERVICES, "volume", "network", "object"), extra_env=FAKE_ENV
+    ) as cloud:
         compute = prepare(cloud)
         conn = compute.conn
         server = conn.compute.create_server(
@@ -835,6 +858,10 @@ def fuzz_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzCloud]:
             "volume": volume.id,
         }
         with httpx.Client(timeout=60) as http:
+            container = f"{cloud.url('object')}/v1/AUTH_{conn.current_project_id}/fuzz"
+            headers = {"X-Auth-Token": conn.auth_token}
+            assert http.put(container, headers=headers).status_code == 201
+            assert http.put(f"{container}/seg", content=b"x", headers=headers).status_code == 201
             yield FuzzCloud(compute=compute, ids=ids, http=http)
 
 

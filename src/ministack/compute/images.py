@@ -22,15 +22,20 @@ class Images:
         self.settings = settings
         self.client = client
 
-    async def lookup(self, image_id: str, project_id: str | None) -> dict[str, Any]:
-        """The image if the project may boot from it; 400 naming it otherwise."""
+    async def lookup(
+        self, image_id: str, project_id: str | None, is_admin: bool = False
+    ) -> dict[str, Any]:
+        """The image if the caller may boot from it (the image service shows it to them: an
+        admin sees every project's images, as Glance shows them); 400 naming it otherwise."""
         missing = errors.BadRequest(f"Image {image_id} could not be found.")
         try:
             image = await self.client.get(image_id)
         except errors.NotFound:
             raise missing from None
-        visible = image.get("visibility") in ("public", "community", "shared") or (
-            image.get("owner") == project_id
+        visible = (
+            is_admin
+            or image.get("visibility") in ("public", "community", "shared")
+            or image.get("owner") == project_id
         )
         if not visible:
             raise missing

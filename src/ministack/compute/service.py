@@ -19,6 +19,8 @@ from ministack.compute.images import Images
 from ministack.compute.scheduler.manager import Scheduler
 from ministack.config import SERVICE_USERS, Settings
 from ministack.image import client as image_client
+from ministack.network import client as network_client
+from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
 from ministack.volume import client as volume_client
 from ministack.volume.client import VolumeApi
@@ -36,6 +38,15 @@ def volumes_for(ctx: Context) -> VolumeApi:
     return volume_client.for_context(ctx, SERVICE_USERS["compute"])
 
 
+def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
+    """Compute's way to the network service: in-process when it runs here. Elsewhere, an
+    agent reaches it over HTTP (it only asks for the NICs an API with a network service
+    accepted); the API then has none, so servers get no NICs."""
+    if not ctx.runs("network") and not agent:
+        return None
+    return network_client.for_context(ctx, SERVICE_USERS["compute"])
+
+
 def _host_count(settings: Settings) -> int:
     return settings.compute.fake_hosts if settings.compute.virt_driver == "fake" else 1
 
@@ -44,7 +55,13 @@ async def start_agents(ctx: Context) -> AgentGroup:
     """Start this process's compute agents (also used by `ministack compute`)."""
     settings = ctx.settings
     deps = AgentDeps(
-        settings, ctx.db, ctx.bus, PlacementClient(ctx.db), images_for(ctx), volumes_for(ctx)
+        settings,
+        ctx.db,
+        ctx.bus,
+        PlacementClient(ctx.db),
+        images_for(ctx),
+        network_for(ctx, agent=True),
+        volumes=volumes_for(ctx),
     )
     group = AgentGroup(deps, host_names(settings.hostname, _host_count(settings)))
     await group.start()
@@ -76,6 +93,7 @@ async def start(ctx: Context) -> Runtime:
         bus=ctx.bus,
         placement=placement,
         images=images,
+        network=network_for(ctx),
         volumes=volumes_for(ctx),
     )
     app = build(api, ctx.validator, settings.identity.max_request_body_size)

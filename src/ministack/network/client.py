@@ -23,7 +23,7 @@ from ministack.common.rpc.base import Bus
 from ministack.common.runtime import Context
 from ministack.config import Settings
 from ministack.identity.client import ServiceSession
-from ministack.network import networks, ports
+from ministack.network import networks, ports, subnets
 from ministack.network.core import Core, trusted
 from ministack.network.ports import bridge_name, tap_name
 
@@ -42,6 +42,11 @@ class NetworkApi(Protocol):
 
     async def get_port(self, port_id: str, project_id: str | None = None) -> dict[str, Any]:
         """The port (when `project_id` is given: only if it belongs to that project)."""
+        ...
+
+    async def get_subnet(self, subnet_id: str) -> dict[str, Any]:
+        """The subnet (compute describes a port's addresses to its guest: CIDR, gateway, DNS,
+        routes, DHCP). NotFound when it is gone."""
         ...
 
     async def create_port(
@@ -110,6 +115,9 @@ class NetworkClient:
         if project_id is not None and found["project_id"] != project_id:
             raise errors.NotFound(f"Port {port_id} could not be found.")
         return found
+
+    async def get_subnet(self, subnet_id: str) -> dict[str, Any]:
+        return await subnets.show(self.core, trusted(), subnet_id)
 
     async def create_port(
         self,
@@ -197,6 +205,12 @@ class HttpNetworkClient:
         )["port"]
         if project_id is not None and found["project_id"] != project_id:
             raise errors.NotFound(f"Port {port_id} could not be found.")
+        return found
+
+    async def get_subnet(self, subnet_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = (
+            await self._call("GET", f"/v2.0/subnets/{subnet_id}", f"Subnet {subnet_id}")
+        )["subnet"]
         return found
 
     async def create_port(

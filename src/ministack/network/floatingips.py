@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
+from ministack.network import fixed_ips, policies, ports, quotas, routers, views
 from ministack.network import models as m
-from ministack.network import policies, ports, quotas, routers, views
 from ministack.network.core import Core, drop_tags, if_match, not_found, own, tags_of, touch
 from ministack.network.listing import Kind
 
@@ -172,8 +172,8 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         port = await routers.service_port(s, network, OWNER, fip_id, "")
         claim = None
         if body.get("floating_ip_address") or body.get("subnet_id"):
-            claim = [ports.Claim(body.get("subnet_id"), body.get("floating_ip_address"))]
-        await ports.allocate(s, port, claim, await ports.subnets_of(s, network.id))
+            claim = [fixed_ips.Claim(body.get("subnet_id"), body.get("floating_ip_address"))]
+        await fixed_ips.allocate(s, port, claim, await fixed_ips.subnets_of(s, network.id))
         address = (
             (
                 await s.execute(

@@ -13,7 +13,6 @@ import ipaddress
 import random
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -26,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
-from ministack.network import ipam, policies, quotas, secgroups, views
+from ministack.network import fixed_ips, ipam, policies, quotas, secgroups, views
 from ministack.network import models as m
 from ministack.network.core import (
     Core,
@@ -139,8 +138,8 @@ async def render(s: AsyncSession, rows: list[m.Port], auth: Auth) -> list[dict[s
     ]
 
 
-def _ordered(fixed_ips: list[dict[str, str]]) -> list[dict[str, str]]:
-    return sorted(fixed_ips, key=lambda i: (i["subnet_id"], i["ip_address"]))
+def _ordered(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    return sorted(items, key=lambda i: (i["subnet_id"], i["ip_address"]))
 
 
 def random_mac() -> str:
@@ -156,97 +155,6 @@ def check_mac(value: str) -> str:
             f"Invalid input for mac_address. Reason: '{value}' is not a valid unicast MAC address."
         )
     return mac
-
-
-@dataclass
-class Claim:
-    """What a port asks of IPAM: a subnet (any address), an address, or both."""
-
-    subnet_id: str | None
-    ip_address: str | None
-
-
-def _claims(body: dict[str, Any]) -> list[Claim] | None:
-    if "fixed_ips" not in body:
-        return None
-    out = []
-    for item in body["fixed_ips"]:
-        out.append(Claim(item.get("subnet_id"), item.get("ip_address")))
-    return out
-
-
-async def subnets_of(s: AsyncSession, network_id: str) -> list[m.Subnet]:
-    rows = await s.execute(
-        select(m.Subnet)
-        .where(m.Subnet.network_id == network_id)
-        .order_by(m.Subnet.created_at, m.Subnet.id)
-    )
-    return list(rows.scalars())
-
-
-def _subnet_for(claim: Claim, subnets: list[m.Subnet], network_id: str) -> m.Subnet:
-    if claim.subnet_id is not None:
-        for sub in subnets:
-            if sub.id == claim.subnet_id:
-                return sub
-        raise errors.BadRequest(
-            f"Invalid input for operation: Failed to create port on network {network_id}, "
-            f"because fixed_ips included invalid subnet {claim.subnet_id}."
-        )
-    assert claim.ip_address is not None
-    addr = ipam.parse_ip(claim.ip_address, "fixed_ips")
-    for sub in subnets:
-        if addr in ipaddress.ip_network(sub.cidr):
-            return sub
-    raise errors.BadRequest(
-        f"Invalid input for operation: IP address {claim.ip_address} is not a valid IP for "
-        f"any of the subnets on network {network_id}.",
-        kind="InvalidIpForNetwork",
-    )
-
-
-def _eui64(cidr: str, mac: str) -> str:
-    net = ipaddress.IPv6Network(cidr)
-    parts = [int(x, 16) for x in mac.split(":")]
-    parts[0] ^= 0x02
-    eui = [*parts[:3], 0xFF, 0xFE, *parts[3:]]
-    return str(net.network_address + int.from_bytes(bytes(eui), "big"))
-
-
-async def allocate(
-    s: AsyncSession, port: m.Port, claims: list[Claim] | None, subnets: list[m.Subnet]
-) -> list[dict[str, str]]:
-    """Claim the port's addresses: as asked, or one from the first IPv4 subnet with room and
-    one per IPv6 subnet (EUI-64 on SLAAC subnets, as Neutron). Returns the fixed_ips."""
-    out: list[dict[str, str]] = []
-
-    async def claim(sub: m.Subnet, address: str | None) -> None:
-        if address is None and sub.ipv6_address_mode in ("slaac", "dhcpv6-stateless"):
-            address = _eui64(sub.cidr, port.mac_address)
-        if address is not None:
-            got = await ipam.allocate_fixed(s, sub, port.id, address)
-        else:
-            got = await ipam.allocate_any(s, sub, port.id)
-        out.append({"subnet_id": sub.id, "ip_address": got})
-
-    if claims is not None:
-        for item in claims:
-            await claim(_subnet_for(item, subnets, port.network_id), item.ip_address)
-        return out
-    v4 = [sub for sub in subnets if sub.ip_version == 4]
-    failure: errors.ApiError | None = None
-    for sub in v4:
-        try:
-            await claim(sub, None)
-            failure = None
-            break
-        except ipam.IpAddressGenerationFailure as exc:
-            failure = exc
-    if failure is not None:
-        raise failure
-    for sub in (x for x in subnets if x.ip_version == 6):
-        await claim(sub, None)
-    return out
 
 
 async def insert_port(s: AsyncSession, port: m.Port, asked_mac: bool) -> None:
@@ -371,9 +279,11 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         await quotas.claim(s, core.db, core.settings, project, "port")
         port = _new_port(body, network, project, mac, secure)
         await insert_port(s, port, bool(body.get("mac_address")))
-        fixed_ips = await allocate(s, port, _claims(body), await subnets_of(s, network.id))
+        claims = fixed_ips.claims_from(body)
+        subnets = await fixed_ips.subnets_of(s, network.id)
+        addresses = await fixed_ips.allocate(s, port, claims, subnets)
         groups = await _bind_groups(s, auth, port, body, secure, fresh=True)
-        out = views.port(port, _ordered(fixed_ips), groups, [], auth.is_admin)
+        out = views.port(port, _ordered(addresses), groups, [], auth.is_admin)
     await core.agents.port_changed(port.id, port.network_id, port.host or None)
     return out
 
@@ -515,7 +425,7 @@ async def _apply_update(s: AsyncSession, auth: Auth, port: m.Port, body: dict[st
     if "security_groups" in body:
         await _bind_groups(s, auth, port, {"security_groups": body["security_groups"] or []}, True)
     if "fixed_ips" in body:
-        await _readdress(s, port, _claims(body) or [])
+        await fixed_ips.readdress(s, port, fixed_ips.claims_from(body) or [])
 
 
 async def _group_ids(s: AsyncSession, port_id: str) -> list[str]:
@@ -523,36 +433,6 @@ async def _group_ids(s: AsyncSession, port_id: str) -> list[str]:
         select(m.PortSecurityGroup.security_group_id).where(m.PortSecurityGroup.port_id == port_id)
     )
     return list(rows.scalars())
-
-
-async def _readdress(s: AsyncSession, port: m.Port, claims: list[Claim]) -> None:
-    """Keep the addresses still asked for, release the others, claim the new ones."""
-    current = (
-        (await s.execute(select(m.IPAllocation).where(m.IPAllocation.port_id == port.id)))
-        .scalars()
-        .all()
-    )
-    kept: set[tuple[str, str]] = set()
-    fresh: list[Claim] = []
-    for claim in claims:
-        match = next(
-            (
-                a
-                for a in current
-                if claim.ip_address == a.ip_address and claim.subnet_id in (None, a.subnet_id)
-            ),
-            None,
-        )
-        if match is not None:
-            kept.add((match.subnet_id, match.ip_address))
-        else:
-            fresh.append(claim)
-    for alloc in current:
-        if (alloc.subnet_id, alloc.ip_address) not in kept:
-            await s.delete(alloc)
-    await s.flush()
-    if fresh:
-        await allocate(s, port, fresh, await subnets_of(s, port.network_id))
 
 
 async def delete(core: Core, auth: Auth, port_id: str, match: str | None) -> None:

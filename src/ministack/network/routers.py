@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
-from ministack.network import ipam, policies, ports, quotas, views
+from ministack.network import fixed_ips, ipam, policies, ports, quotas, views
 from ministack.network import models as m
 from ministack.network.core import Core, drop_tags, if_match, not_found, own, tags_of, touch
 from ministack.network.listing import Kind
@@ -147,9 +147,10 @@ async def _set_gateway(
     if info.get("external_fixed_ips"):
         policies.authorize(auth, "create_router:external_gateway_info:external_fixed_ips", None)
         claims = [
-            ports.Claim(f.get("subnet_id"), f.get("ip_address")) for f in info["external_fixed_ips"]
+            fixed_ips.Claim(f.get("subnet_id"), f.get("ip_address"))
+            for f in info["external_fixed_ips"]
         ]
-    await ports.allocate(s, port, claims, await ports.subnets_of(s, network.id))
+    await fixed_ips.allocate(s, port, claims, await fixed_ips.subnets_of(s, network.id))
     s.add(m.RouterPort(router_id=router.id, port_id=port.id, port_type=GATEWAY))
     router.gw_port_id = port.id
     router.gw_network_id = network.id
@@ -281,8 +282,11 @@ async def _interface_port_for_subnet(s: AsyncSession, router: m.Router, subnet_i
     network = await s.get(m.Network, subnet.network_id)
     assert network is not None
     port = await service_port(s, network, INTERFACE, router.id, router.project_id)
-    await ports.allocate(
-        s, port, [ports.Claim(subnet.id, subnet.gateway_ip)], await ports.subnets_of(s, network.id)
+    await fixed_ips.allocate(
+        s,
+        port,
+        [fixed_ips.Claim(subnet.id, subnet.gateway_ip)],
+        await fixed_ips.subnets_of(s, network.id),
     )
     return port
 

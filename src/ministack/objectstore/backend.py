@@ -64,6 +64,11 @@ class Backend(Protocol):
         """Move the data at `location` out of service (kept for an operator to inspect)."""
         ...
 
+    async def unreferenced_candidates(self, older_than: float) -> list[str]:
+        """Locations whose data was written more than `older_than` seconds ago (the auditor
+        removes those no row names: left by a crash between a write and its commit)."""
+        ...
+
     async def sweep(self) -> int:
         """Remove partial writes a crash left behind; returns how many. Run at start."""
         ...

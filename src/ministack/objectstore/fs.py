@@ -10,18 +10,24 @@ batches so the event loop keeps serving other requests.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ministack.common import files
 from ministack.objectstore.backend import Stored, TooLarge
 
 BATCH = 1 << 20
+IO_THREADS = 32
+T = TypeVar("T")
 READ_CHUNK = 1 << 20
+INLINE_READ = 64 << 10
 
 
 class FilesystemBackend:
@@ -32,6 +38,17 @@ class FilesystemBackend:
         self.quarantined = root / "quarantined"
         for path in (root, self.data, self.tmp, self.quarantined):
             files.private_dir(path)
+        # fsyncs wait on the disk, not the CPU: enough threads that concurrent PUTs do not
+        # queue behind the default executor's few workers
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            IO_THREADS, thread_name_prefix="objstore-io"
+        )
+
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def path(self, location: str) -> Path:
         if not location.isalnum():
@@ -45,6 +62,8 @@ class FilesystemBackend:
         md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
         size = 0
         open_fd: int | None = fd
+        # one batch is written in a thread while the next arrives (hashes stay in order)
+        inflight: asyncio.Future[None] | None = None
         try:
             pending: list[bytes] = []
             pending_size = 0
@@ -55,11 +74,18 @@ class FilesystemBackend:
                 pending.append(chunk)
                 pending_size += len(chunk)
                 if pending_size >= BATCH:
-                    await asyncio.to_thread(_write_batch, fd, pending, md5, sha)
+                    if inflight is not None:
+                        await inflight
+                    inflight = asyncio.ensure_future(_write_batch_async(fd, pending, md5, sha))
                     pending, pending_size = [], 0
+            if inflight is not None:
+                await inflight
             open_fd = None
-            await asyncio.to_thread(_finish, fd, pending, md5, sha, partial, self.path(location))
+            await self._io(_finish, fd, pending, md5, sha, partial, self.path(location))
         except BaseException:
+            if inflight is not None and not inflight.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(inflight)  # never close the fd under a running write
             if open_fd is not None:
                 os.close(open_fd)
             with contextlib.suppress(OSError):
@@ -73,10 +99,11 @@ class FilesystemBackend:
             target = self.path(new)
             target.parent.mkdir(mode=0o700, exist_ok=True)
             os.link(self.path(location), target)  # data is never changed in place
+            os.utime(target)  # a fresh mtime: the auditor leaves young files alone
             _fsync_dir(target.parent)
             return new
 
-        return await asyncio.to_thread(link)
+        return await self._io(link)
 
     async def read(
         self, location: str, start: int = 0, end: int | None = None
@@ -98,11 +125,19 @@ class FilesystemBackend:
             fh.close()
 
     async def read_all(self, location: str) -> bytes:
-        return await asyncio.to_thread(self.path(location).read_bytes)
+        path = self.path(location)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size <= INLINE_READ:  # a page-cache read of a few KiB: cheaper than a thread hop
+                return os.read(fd, size + 1)
+        finally:
+            os.close(fd)
+        return await asyncio.to_thread(path.read_bytes)
 
     async def delete(self, location: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(self.path(location).unlink)
+            await self._io(self.path(location).unlink)
 
     async def verify(self, location: str, sha256: str) -> bool:
         def check() -> bool:
@@ -126,6 +161,19 @@ class FilesystemBackend:
 
         await asyncio.to_thread(move)
 
+    async def unreferenced_candidates(self, older_than: float) -> list[str]:
+        def walk() -> list[str]:
+            cutoff = time.time() - older_than
+            found = []
+            for folder in self.data.iterdir():
+                for entry in os.scandir(folder):
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat().st_mtime < cutoff:
+                            found.append(entry.name)
+            return found
+
+        return await self._io(walk)
+
     async def sweep(self) -> int:
         def remove() -> int:
             count = 0
@@ -136,6 +184,25 @@ class FilesystemBackend:
             return count
 
         return await asyncio.to_thread(remove)
+
+
+async def _write_batch_async(
+    fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib._Hash
+) -> None:
+    """Write a batch and hash it; MD5 (with the write) and SHA-256 run in two threads, as
+    both release the GIL: on two cores a PUT is bound by the slower hash, not their sum."""
+    data = b"".join(pending)
+    await asyncio.gather(
+        asyncio.to_thread(_write_and_md5, fd, data, md5), asyncio.to_thread(sha.update, data)
+    )
+
+
+def _write_and_md5(fd: int, data: bytes, md5: hashlib._Hash) -> None:
+    md5.update(data)
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _write_batch(fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib._Hash) -> None:

@@ -8,15 +8,67 @@ of a container with a million objects reads a few rows per subdir, not a million
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, and_, select
 
 from ministack.objectstore.models import Container, Object
 
 MAX_CODE_POINT = 0x10FFFF
+FIRST_BATCH = 16  # rows read at first with a delimiter; doubles while no subdir turns up
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    """One range query of a listing: `columns` of `table` where `scope` = value, the name
+    within the bounds (gt < name, ge <= name, name < lt), in name order or reversed."""
+
+    table: Any
+    columns: tuple[str, ...]
+    scope: tuple[str, Any]
+    gt: str
+    ge: str
+    lt: str | None
+    reverse: bool
+    limit: int
+
+    def select(self) -> Select[Any]:
+        """The page as a SQLAlchemy statement (any backend)."""
+        name = self.table.name
+        clauses: list[ColumnElement[bool]] = [getattr(self.table, self.scope[0]) == self.scope[1]]
+        if self.gt:
+            clauses.append(name > self.gt)
+        if self.ge:
+            clauses.append(name >= self.ge)
+        if self.lt is not None:
+            clauses.append(name < self.lt)
+        columns = [getattr(self.table, c) for c in self.columns]
+        order = name.desc() if self.reverse else name
+        return select(*columns).where(and_(*clauses)).order_by(order).limit(self.limit)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The page as SQLite text and parameters (no compile step: used inline)."""
+        where, params = [f"{self.scope[0]} = ?"], [self.scope[1]]
+        for op, value in ((">", self.gt), (">=", self.ge)):
+            if value:
+                where.append(f"name {op} ?")
+                params.append(value)
+        if self.lt is not None:
+            where.append("name < ?")
+            params.append(self.lt)
+        text = (
+            f"SELECT {', '.join(self.columns)} FROM {self.table.__tablename__} "
+            f"WHERE {' AND '.join(where)} ORDER BY name {'DESC' if self.reverse else 'ASC'} "
+            f"LIMIT {int(self.limit)}"
+        )
+        return text, params
+
+
+# runs one page and returns its rows (with attribute access by column name)
+Runner = Callable[[Page], Awaitable[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -54,16 +106,6 @@ class _Bounds:
     ge: str = ""
     lt: str | None = None
 
-    def clauses(self, column: Any) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = []
-        if self.gt:
-            out.append(column > self.gt)
-        if self.ge:
-            out.append(column >= self.ge)
-        if self.lt is not None:
-            out.append(column < self.lt)
-        return out
-
     def lower_upper(self, upper: str | None) -> None:
         if upper is not None and (self.lt is None or upper < self.lt):
             self.lt = upper
@@ -86,64 +128,71 @@ def _bounds(q: ListQuery) -> _Bounds:
 
 
 async def _walk(
-    s: AsyncSession, table: Any, scope: ColumnElement[bool], columns: list[Any], q: ListQuery
+    run: Runner, table: Any, scope: tuple[str, Any], columns: tuple[str, ...], q: ListQuery
 ) -> list[Any]:
-    """Rows of `table` in `scope` (name order, or reversed) with subdirs folded in."""
+    """Rows of `table` in `scope` (name order, or reversed) with subdirs folded in.
+
+    With a delimiter, rows are read in small batches that double while they hold no subdir;
+    a subdir moves the bound past its names, so a big subdir costs one short query."""
     bounds = _bounds(q)
     out: list[Any] = []
-    order = table.name.desc() if q.reverse else table.name
+    batch = FIRST_BATCH
     while len(out) < q.limit:
         want = q.limit - len(out)
-        stmt = select(*columns).where(and_(scope, *bounds.clauses(table.name)))
-        rows = (await s.execute(stmt.order_by(order).limit(want))).all()
-        if not rows:
-            break
+        if q.delimiter:
+            want = min(want, batch)
+        page = Page(table, columns, scope, bounds.gt, bounds.ge, bounds.lt, q.reverse, want)
+        rows = await run(page)
         if not q.delimiter:
             out.extend(rows)
             break
-        jumped = False
-        for row in rows:
-            rest = row.name[len(q.prefix) :]
-            cut = rest.find(q.delimiter)
-            if cut < 0:
-                out.append(row)
-                if q.reverse:
-                    bounds.lt = row.name
-                else:
-                    bounds.gt = row.name
-                if len(out) >= q.limit:
-                    break
-                continue
-            subdir = q.prefix + rest[: cut + len(q.delimiter)]
-            out.append(Subdir(subdir))
-            if q.reverse:
-                bounds.lt = subdir
-            else:
-                past = after_prefix(subdir)
-                if past is None:
-                    return out
-                bounds.ge = past
-            jumped = True
-            break  # the rest of this batch may lie under the subdir: read on from the bound
-        if not jumped and len(rows) < want:
+        subdir = _fold(rows, q, bounds, out)
+        if len(rows) < want:
             break
+        batch = FIRST_BATCH if subdir else min(batch * 2, MAX_BATCH)
     return out
 
 
-async def list_objects(s: AsyncSession, container_id: int, q: ListQuery) -> list[Any]:
+def _fold(rows: Sequence[Any], q: ListQuery, bounds: _Bounds, out: list[Any]) -> bool:
+    """Add the rows and their subdirs to `out`, moving the bounds past what was read;
+    True when a subdir was found in this batch."""
+    current: str | None = None
+    found = False
+    for row in rows:
+        if len(out) >= q.limit:
+            break
+        if current is not None and row.name.startswith(current):
+            continue
+        rest = row.name[len(q.prefix) :]
+        cut = rest.find(q.delimiter)
+        if cut < 0:
+            out.append(row)
+            if q.reverse:
+                bounds.lt = row.name
+            else:
+                bounds.gt = row.name
+            continue
+        current = q.prefix + rest[: cut + len(q.delimiter)]
+        found = True
+        out.append(Subdir(current))
+        if q.reverse:
+            bounds.lt = current
+        else:
+            past = after_prefix(current)
+            if past is None:  # nothing can sort after this subdir's names
+                bounds.lt = ""
+            else:
+                bounds.ge = past
+    return found
+
+
+async def list_objects(run: Runner, container_id: int, q: ListQuery) -> list[Any]:
     """Object rows (name, size, etag, content_type, last_modified, kind) and `Subdir`s."""
-    columns = [
-        Object.name,
-        Object.size,
-        Object.etag,
-        Object.content_type,
-        Object.last_modified,
-        Object.kind,
-    ]
-    return await _walk(s, Object, Object.container_id == container_id, columns, q)
+    columns = ("name", "size", "etag", "content_type", "last_modified", "kind")
+    return await _walk(run, Object, ("container_id", container_id), columns, q)
 
 
-async def list_containers(s: AsyncSession, account: str, q: ListQuery) -> list[Any]:
+async def list_containers(run: Runner, account: str, q: ListQuery) -> list[Any]:
     """Container rows (name, object_count, bytes_used, updated_at) and `Subdir`s."""
-    columns = [Container.name, Container.object_count, Container.bytes_used, Container.updated_at]
-    return await _walk(s, Container, Container.account == account, columns, q)
+    columns = ("name", "object_count", "bytes_used", "updated_at")
+    return await _walk(run, Container, ("account", account), columns, q)

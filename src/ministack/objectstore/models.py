@@ -49,7 +49,10 @@ class Object(Base):
     the backend holds at `location`, which the auditor checks."""
 
     __tablename__ = "objstore_objects"
-    __table_args__ = (Index("ix_objstore_objects_delete_at", "delete_at"),)
+    __table_args__ = (
+        Index("ix_objstore_objects_delete_at", "delete_at"),
+        Index("ix_objstore_objects_location", "location"),  # the auditor's orphan check
+    )
     container_id: Mapped[int] = mapped_column(
         ForeignKey("objstore_containers.id", ondelete="CASCADE"), primary_key=True
     )

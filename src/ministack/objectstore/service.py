@@ -87,6 +87,8 @@ async def start(ctx: Context) -> Runtime:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        records.close()
+        backend.close()
 
     domain = settings.s3_domain.lower().strip(".")
     s3 = S3App(deps, s3_signatures(ctx.validator, ctx.settings), domain, s3_routes.route)

@@ -3,8 +3,10 @@
 The expirer deletes objects whose X-Delete-At has passed (reads already answer 404 for them).
 The auditor re-reads every object's data and compares its SHA-256 with the one recorded at
 write; a mismatch moves the data to quarantine and removes the row, so the object is never
-served again (a read answers 404). Both delete a row only while it still names the data they
-looked at, so a newer version written meanwhile is never touched.
+served again (a read answers 404). It also removes data older than an hour that no row names
+(a kill between a write and its commit leaves such a file: never torn, but wasted space).
+Both delete a row only while it still names the data they looked at, so a newer version
+written meanwhile is never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from ministack.objectstore.backend import Backend
 from ministack.objectstore.store import Records
 
 logger = logging.getLogger("ministack.object")
+
+# data no row names, older than this, is left from a crash between a write and its commit
+ORPHAN_AGE = 3600.0
 
 
 async def expire_once(records: Records, backend: Backend) -> int:
@@ -47,6 +52,12 @@ async def audit_once(records: Records, backend: Backend) -> int:
                 await records.delete_object(container_id, name, only_location=location)
                 bad += 1
         after = (batch[-1][0], batch[-1][1])
+    for location in await backend.unreferenced_candidates(ORPHAN_AGE):
+        if not await records.location_used(location):
+            logger.info(
+                "removing data %s that no object names (a crash before its commit)", location
+            )
+            await backend.delete(location)
     return bad
 
 

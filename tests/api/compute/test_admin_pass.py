@@ -83,3 +83,12 @@ def test_the_guest_spec_carries_the_admin_pass() -> None:
     assert guest_spec(inst).admin_password == "s3cret"
     inst.system_metadata = {}
     assert guest_spec(inst).admin_password is None
+
+
+def test_the_guest_spec_is_named_as_the_server() -> None:
+    """meta_data.json's "name" (and the domain's title) is the server's name, as nova's."""
+    flavor = {"vcpus": 1, "ram": 64, "disk": 1}
+    inst = Instance(
+        id=7, uuid="u7", display_name="vm one", hostname="vm-one", flavor=flavor, project_id="p"
+    )
+    assert guest_spec(inst).name == "vm one"

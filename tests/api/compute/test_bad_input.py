@@ -53,11 +53,11 @@ def test_bad_create_is_4xx_and_creates_nothing(
 
 
 def test_unsupported_microversion_is_406(compute: Compute) -> None:
-    resp = compute.api("GET", "/servers", version="2.91")
+    resp = compute.api("GET", "/servers", version="2.97")
     assert resp.status_code == 406
-    assert "maximum is 2.90" in resp.json()["notAcceptable"]["message"]
-    ok = compute.api("GET", "/servers", version="2.90")
-    assert ok.headers["OpenStack-API-Version"] == "compute 2.90"
+    assert "maximum is 2.96" in resp.json()["notAcceptable"]["message"]
+    ok = compute.api("GET", "/servers", version="2.96")
+    assert ok.headers["OpenStack-API-Version"] == "compute 2.96"
     assert ok.headers["X-Compute-Request-Id"].startswith("req-")
 
 

@@ -52,7 +52,9 @@ V2_3 = {
 def test_server_fields_per_microversion(compute: Compute) -> None:
     server = boot(compute)
     path = f"/servers/{server.id}"
-    assert set(compute.api("GET", path, version="2.1").json()["server"]) == BASE
+    body = compute.api("GET", path, version="2.1").json()["server"]
+    assert set(body) == BASE
+    assert body["OS-EXT-SRV-ATTR:instance_name"] == f"instance-{server.id}"  # as in `virsh list`
     assert set(compute.api("GET", path, version="2.3").json()["server"]) == BASE | V2_3
     latest = set(compute.api("GET", path, version="2.38").json()["server"])
     assert latest == BASE | V2_3 | {"locked", "host_status", "description", "tags"}

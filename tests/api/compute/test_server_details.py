@@ -1,7 +1,7 @@
 """Server details where ministack used to differ from Nova: accessIPv6 in compressed form,
 the `name` filter as a regular expression, console output `length` (absent or negative:
-everything), and server tags (2.26) stored, listed, filtered, through the SDK, CLI and raw
-HTTP."""
+everything), server tags (2.26) stored, listed, filtered, and an admin booting another
+project's private image, through the SDK, CLI and raw HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from tests.api.compute.conftest import Compute
+from tests.api.compute.test_quotas import member_token
 from tests.api.compute.test_servers import boot
+from tests.nothing_made import nothing_made
 
 TAGS = "2.26"
 
@@ -123,3 +125,42 @@ def test_tags_through_the_cli_and_list_filters(compute: Compute, pair: Any) -> N
     assert [s["ID"] for s in listed] == [alpha.id]
     cli("server", "unset", "--tag", blue, alpha.id)
     assert ids(tags=blue) == set()
+
+
+def test_admin_boots_another_projects_private_image(compute: Compute) -> None:
+    """Nova lets an admin boot any image the image service shows the admin; a member of
+    another project gets the 400 of an image it cannot see, and nothing is made."""
+    conn = compute.conn
+    other = conn.identity.create_project(name=f"img-{uuid.uuid4().hex[:6]}", domain_id="default")
+    image = conn.image.create_image(
+        name=f"private-{uuid.uuid4().hex[:6]}",
+        data=b"\0" * 4096,
+        disk_format="raw",
+        container_format="bare",
+        visibility="private",
+        owner=other.id,
+    )
+    assert conn.image.get_image(image.id).owner == other.id
+    server = conn.compute.create_server(
+        name="admin-private",
+        image_id=image.id,
+        flavor_id=compute.flavor_id,
+        networks="none",
+    )
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.2)
+    assert server.image.id == image.id
+    _project, token = member_token(compute)
+    body = {
+        "server": {
+            "name": "member-private",
+            "imageRef": image.id,
+            "flavorRef": compute.flavor_id,
+            "networks": "none",
+        }
+    }
+    with nothing_made(compute):
+        refused = compute.api("POST", "/servers", headers={"X-Auth-Token": token}, json=body)
+    assert refused.status_code == 400 and "could not be found" in refused.text
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=60, interval=0.2)
+    conn.image.delete_image(image)

@@ -3,6 +3,7 @@ a read that finds it, or the background auditor, quarantines it and reads answer
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -58,3 +59,26 @@ def test_a_read_never_serves_corrupt_bytes(object_env: Env) -> None:
     with pytest.raises(swiftclient.ClientException) as err:
         conn.get_object(container, "rot")
     assert err.value.http_status == 404
+
+
+def test_auditor_removes_data_no_object_names(object_env: Env) -> None:
+    """Data a crash left between its write and its commit (never torn, but unnamed) is
+    removed once it is an hour old; data an object names stays."""
+    conn = object_env.swift("a_member")
+    container = unique()
+    conn.put_container(container)
+    content = b"kept " + unique().encode()
+    conn.put_object(container, "kept", content)
+    kept = _data_file(object_env, content)
+    old = time.time() - 7200
+    os.utime(kept, (old, old))  # old, but named by a row
+    orphan = kept.parent.parent / "ff" / ("f" * 32)  # where the backend would have put it
+    orphan.parent.mkdir(mode=0o700, exist_ok=True)
+    orphan.write_bytes(b"left by a crash")
+    os.utime(orphan, (old, old))
+    deadline = time.monotonic() + 30
+    while orphan.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not orphan.exists()
+    assert kept.exists()
+    assert conn.get_object(container, "kept")[1] == content

@@ -90,7 +90,7 @@ def test_listing_parameters(object_env: Env) -> None:
     names = _fill(conn, name)
 
     def listed(**kw: object) -> list[str]:
-        _h, rows = conn.get_container(name, full_listing=False, **kw)  # type: ignore[arg-type]
+        _h, rows = conn.get_container(name, full_listing=False, **kw)
         return [r.get("name", r.get("subdir")) for r in rows]
 
     assert listed() == sorted(names, key=lambda n: n.encode())

@@ -290,3 +290,16 @@ def test_identity_s3tokens_over_http(object_env: Env, keys: Keys) -> None:
     assert resp.headers["X-Subject-Token"]
     body["credentials"]["signature"] = _v4_signature("wrong", text)
     assert httpx.post(f"{object_env.cloud.auth_url}/s3tokens", json=body).status_code == 401
+
+
+def test_bad_digest_stores_nothing(s3: Any, object_env: Env) -> None:
+    """PROMISES 25 through S3: a body that does not match its Content-MD5 is refused (400
+    BadDigest) and the previous version stays."""
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"old")
+    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    with nothing_made(object_env.cloud), pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"new", ContentMD5=wrong)
+    assert err.value.response["Error"]["Code"] == "BadDigest"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"

@@ -7,16 +7,19 @@ import asyncio
 import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
-from ministack.compute import instances
+from ministack.compute import instances, network_info
 from ministack.compute import models as m
+from ministack.compute.agent.events import InstanceEvents
 from ministack.compute.claims import node_uuid
 from ministack.compute.images import Images
 from ministack.compute.rpcapi import RpcPeers
-from ministack.compute.virt.driver import GuestSpec, VirtDriver
+from ministack.compute.virt.driver import GuestSpec, Vif, VirtDriver
 from ministack.config import Settings
+from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
 from ministack.volume.client import VolumeApi
 
@@ -31,6 +34,8 @@ class AgentDeps(RpcPeers):
     placement: PlacementClient
     images: Images
     """Compute's image client: downloads into the image cache, snapshot uploads."""
+    network: NetworkApi | None = None
+    """The network service's client (None: this cloud has none; servers get no NICs)."""
     volumes: VolumeApi | None = None
     """Compute's volume client (None: no volume service configured)."""
 
@@ -41,6 +46,8 @@ class AgentBase:
     driver: VirtDriver
     deps: AgentDeps
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    events: InstanceEvents = field(default_factory=InstanceEvents)
+    """What running operations wait for (network-vif-plugged), delivered by external_event."""
 
     @property
     def db(self) -> Database:
@@ -55,15 +62,25 @@ class AgentBase:
         return node_uuid(self.node)
 
 
+def vifs_of(info: list[dict[str, Any]]) -> tuple[Vif, ...]:
+    """The driver's Vifs of info-cache entries (compute/network_info.py)."""
+    return tuple(
+        Vif(port_id=e["port_id"], mac=e["mac"], bridge=e["bridge"], tap=e["tap"], mtu=e["mtu"])
+        for e in info
+    )
+
+
 def guest_spec(inst: m.Instance) -> GuestSpec:
-    """The GuestSpec of an instance row (its flavor, image, keys, user data, metadata)."""
+    """The GuestSpec of an instance row (its flavor, image, keys, user data, metadata, and
+    the NICs of its info cache: a rebuild or resize keeps them)."""
     flavor = inst.flavor
     spec = inst.request_spec or {}
     user_data = base64.b64decode(inst.user_data) if inst.user_data else None
     keys = {inst.key_name: inst.key_data} if inst.key_name and inst.key_data else {}
+    info = network_info.info_of(inst)
     return GuestSpec(
         uuid=inst.uuid,
-        name=f"instance-{inst.id:08x}",
+        name=inst.display_name or inst.hostname,  # meta_data.json "name", as nova
         hostname=inst.hostname,
         vcpus=int(flavor["vcpus"]),
         memory_mb=int(flavor["ram"]),
@@ -80,4 +97,6 @@ def guest_spec(inst: m.Instance) -> GuestSpec:
         admin_password=(inst.system_metadata or {}).get(instances.ADMIN_PASS_KEY) or None,
         project_id=inst.project_id,
         availability_zone=inst.availability_zone or "nova",
+        vifs=vifs_of(info),
+        network_data=network_info.network_data(info) if info else {},
     )

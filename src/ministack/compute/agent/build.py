@@ -1,10 +1,16 @@
 """Building an instance on this host: spawn through the driver, or give the instance back to
 the conductor for another host (up to max_attempts), or ERROR with a fault saying why. An image
 that cannot be booted (ImageUnusable) would fail on every host: that build is aborted at once
-with the driver's reason as the fault (Nova's BuildAbortException for image errors).
+with the driver's reason as the fault (Nova's BuildAbortException for image errors); so is a
+port never reported plugged (Nova does not reschedule VirtualInterfaceCreateException).
 
-On failure nothing is left behind on the host: the guest is destroyed and this host's
-placement allocation released before the instance moves on.
+A server with NICs gets its ports made and bound here (agent/networking.py) before the spawn,
+and is ACTIVE only once each port is reported plugged (network-vif-plugged) or, past
+`vif_plugging_timeout`, fails with a fault naming the port.
+
+On failure nothing is left behind on the host: the guest is destroyed, the ports compute made
+deleted (the user's unbound) and this host's placement allocation released before the
+instance moves on.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from __future__ import annotations
 import logging
 
 from ministack.common.db import utcnow
-from ministack.compute import instances, states
+from ministack.compute import instances, network_info, states
+from ministack.compute.agent import networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, instance_task, reason_of
 from ministack.compute.instances import Change
@@ -28,7 +35,7 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
 
     async def failed(task: InstanceTask, exc: Exception) -> None:
         await _undo(agent, uuid)
-        if isinstance(exc, ImageUnusable):
+        if isinstance(exc, ImageUnusable | networking.VifPlugTimeout):
             await _abort(agent, uuid, reason_of(exc))
         else:
             await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason_of(exc))
@@ -47,10 +54,15 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             on_host=agent.host,
         ):
             return
-        await agent.driver.spawn(spec)
+        info = await networking.allocate(agent, inst)
+        if info:
+            await networking.remember(agent, uuid, info)
+        async with networking.plugged(agent, uuid, info):
+            await agent.driver.spawn(networking.with_network(spec, info))
         # The guest holds the admin password now; it is kept nowhere else (a reschedule
         # before this point still needs it).
-        forget = instances.without_admin_pass(inst)
+        fresh = await instances.get(agent.db, uuid)
+        forget = instances.without_admin_pass(fresh or inst)
         await task.finish(
             Change(**BUILT.values(), launched_at=utcnow(), system_metadata=forget),
             vm_states=[states.BUILDING],
@@ -63,6 +75,13 @@ async def _undo(agent: AgentBase, uuid: str) -> None:
         await agent.driver.destroy(uuid)
     except Exception:
         log.exception("could not clean up failed build of %s", uuid)
+    inst = await instances.get(agent.db, uuid)
+    try:
+        if inst is not None:
+            await network_info.release(agent.deps.network, inst)
+            await networking.remember(agent, uuid, [])
+    except Exception:
+        log.exception("could not release the ports of failed build of %s", uuid)
     await agent.deps.placement.release(uuid, agent.provider_uuid)
 
 

@@ -1,9 +1,10 @@
-"""Deleting an instance on this host: destroy the guest, free its placement allocation, mark
-the row deleted. Idempotent: a guest already gone is fine, a second delete finds nothing."""
+"""Deleting an instance on this host: destroy the guest, release its ports (compute's deleted,
+the user's unbound and kept), free its placement allocation, mark the row deleted.
+Idempotent: a guest already gone is fine, a second delete finds nothing."""
 
 from __future__ import annotations
 
-from ministack.compute import consoleauth, instances, states
+from ministack.compute import consoleauth, instances, network_info, states
 from ministack.compute.agent import volumes
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.task import error_with, instance_task
@@ -24,6 +25,7 @@ async def terminate(agent: AgentBase, uuid: str) -> None:
         await task.open()
         await agent.driver.destroy(uuid)
         await volumes.release_all(agent, uuid)
+        await network_info.release(agent.deps.network, inst)
         await local_delete(agent.deps.placement, agent.db, uuid)
         await consoleauth.forget_instance(agent.db, uuid)  # its console tokens open nothing now
         deleted = True

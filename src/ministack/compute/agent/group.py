@@ -40,6 +40,7 @@ def make_driver(deps: AgentDeps, name: str) -> VirtDriver:
             netns_guests=(
                 deps.settings.state_path / "fake-guests" / name if cfg.fake_netns_guests else None
             ),
+            host_netns=deps.settings.network_agent.host_netns or None,
         )
     if cfg.virt_driver == "libvirt":
         module: Any = importlib.import_module("ministack.compute.virt.libvirt")

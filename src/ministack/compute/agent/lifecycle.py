@@ -22,6 +22,7 @@ from typing import Any
 from ministack.common.db import utcnow
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
+from ministack.compute.agent import networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
 from ministack.compute.claims import claim_flavor, node_uuid
@@ -96,6 +97,7 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
             return
         found.append(inst)
         await task.open()
+        await networking.rebind(agent, inst)  # the ports follow the guest to this host
         await agent.driver.spawn(guest_spec(inst))
         await task.settle(
             _settled(states.RESIZED),
@@ -175,6 +177,8 @@ async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
         inst = await instances.get(agent.db, uuid)
         final = _final_after_resize(inst)
         try:
+            if inst is not None:
+                await networking.rebind(agent, inst)  # the ports come back with the guest
             if final != states.STOPPED:
                 await agent.driver.power_on(uuid)
             else:

@@ -11,8 +11,18 @@ from dataclasses import asdict
 from typing import Any
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import build, delete, host, lifecycle, power, volumes
+from ministack.compute.agent import (
+    build,
+    delete,
+    host,
+    interfaces,
+    lifecycle,
+    networking,
+    power,
+    volumes,
+)
 from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.networking import VIF_PLUGGED
 from ministack.compute.rpcapi.agent import (
     TOPIC,
     BuildAndRun,
@@ -23,6 +33,8 @@ from ministack.compute.rpcapi.agent import (
     ExternalEvent,
     FakeSettings,
     InstanceRef,
+    InterfaceAttach,
+    InterfaceDetach,
     PowerAction,
     Rebuild,
     ResizeStep,
@@ -151,9 +163,26 @@ class ComputeAgent(AgentBase):
             "guests": guests,
         }
 
+    @receives(InterfaceAttach)
+    async def attach_interface(self, req: InterfaceAttach) -> dict[str, Any]:
+        """Hot-plug a NIC (os-interface POST): an InterfaceAnswer on the wire."""
+        return (await interfaces.attach(self, req)).to_wire()
+
+    @receives(InterfaceDetach)
+    async def detach_interface(self, req: InterfaceDetach) -> dict[str, Any]:
+        """Unplug a NIC (os-interface DELETE): an InterfaceAnswer on the wire."""
+        return (await interfaces.detach(self, req)).to_wire()
+
     @receives(ExternalEvent)
     async def external_event(self, req: ExternalEvent) -> None:
-        """volume-extended grows the attached volume in the guest; network-vif-plugged and
-        the like: recorded, nothing waits yet."""
+        """network-vif-plugged wakes the operation waiting for it; network-changed refreshes
+        the instance's info cache (under its lock: after a build or attach in progress);
+        volume-extended grows the attached volume in the guest."""
         if req.name == "volume-extended" and req.tag:
             await volumes.extended(self, req.instance_uuid, req.tag)
+            return
+        if self.events.deliver(req.instance_uuid, req.name, req.tag):
+            return
+        if req.name in ("network-changed", VIF_PLUGGED):
+            async with self.locks[req.instance_uuid]:
+                await networking.refresh(self, req.instance_uuid)

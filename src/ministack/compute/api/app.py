@@ -13,6 +13,7 @@ from ministack.compute.api import (
     flavors,
     hosts,
     instance_actions,
+    interfaces,
     keypairs,
     migrations,
     quota_sets,
@@ -57,6 +58,7 @@ def routes() -> list[BaseRoute]:
         server_topology,
         migrations,
         remote_consoles,
+        interfaces,
         volume_attachments,
     ):
         out += module.ROUTES

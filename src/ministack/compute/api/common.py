@@ -20,6 +20,7 @@ from ministack.compute.images import Images
 from ministack.compute.policies import RULES
 from ministack.compute.rpcapi import RpcPeers
 from ministack.config import Settings
+from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
 from ministack.volume.client import VolumeApi
 
@@ -33,6 +34,8 @@ class Api(RpcPeers):
     bus: Bus
     placement: PlacementClient
     images: Images
+    network: NetworkApi | None = None
+    """The network service (None: this cloud has none, servers get no NICs)."""
     volumes: VolumeApi | None = None
     """The volume client (os-volume_attachments, boot from volume)."""
 

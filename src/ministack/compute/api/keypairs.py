@@ -169,6 +169,6 @@ async def delete_keypair(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     route("/v2.1/os-keypairs", list_keypairs, "GET", query=schemas.list_keypairs),
     route("/v2.1/os-keypairs", create_keypair, "POST", body=schemas.create_keypair),
-    route("/v2.1/os-keypairs/{name}", show_keypair, "GET"),
-    route("/v2.1/os-keypairs/{name}", delete_keypair, "DELETE"),
+    route("/v2.1/os-keypairs/{name}", show_keypair, "GET", query=schemas.keypair_query),
+    route("/v2.1/os-keypairs/{name}", delete_keypair, "DELETE", query=schemas.keypair_query),
 ]

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ministack.common import errors
 
 MIN_VERSION = (2, 1)
-MAX_VERSION = (2, 90)
+MAX_VERSION = (2, 96)
 Version = tuple[int, int]
 _VERSION = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 

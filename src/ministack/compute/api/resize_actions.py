@@ -30,7 +30,7 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
         raise errors.BadRequest("Invalid input for field/attribute imageRef: it is required.")
-    image = await api.images.lookup(image_ref, auth.project_id)
+    image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
     password = admin_pass(body.get("adminPass"))
     sysmeta = {**(inst.system_metadata or {}), instances.ADMIN_PASS_KEY: password}
     if "trusted_image_certificates" in body:

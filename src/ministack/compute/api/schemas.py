@@ -491,8 +491,11 @@ list_flavors = p.query(
 
 # --- keypairs --------------------------------------------------------------------------------
 
-_keypair_name = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9 _-]+$"}
+_keypair_name = {**p.name, "pattern": "^[a-zA-Z0-9 _-]+$"}
+# 2.92: '@' and '.' allowed too, and the public key is required (no generated keys)
+_keypair_name_292 = {**p.name, "pattern": "^[a-zA-Z0-9 @._-]+$"}
 _keypair_base: p.Schema = {"name": _keypair_name, "public_key": {"type": "string"}}
+_keypair_210: p.Schema = {**_keypair_base, "type": p.enum("ssh", "x509"), "user_id": p.string(1)}
 create_keypair = Versions(
     {
         "2.1": p.envelope("keypair", p.obj(_keypair_base, required=("name",))),
@@ -500,20 +503,27 @@ create_keypair = Versions(
             "keypair",
             p.obj({**_keypair_base, "type": p.enum("ssh", "x509")}, required=("name",)),
         ),
-        "2.10": p.envelope(
+        "2.10": p.envelope("keypair", p.obj(_keypair_210, required=("name",))),
+        "2.92": p.envelope(
             "keypair",
-            p.obj(
-                {**_keypair_base, "type": p.enum("ssh", "x509"), "user_id": p.string(1)},
-                required=("name",),
-            ),
+            p.obj({**_keypair_210, "name": _keypair_name_292}, required=("name", "public_key")),
         ),
     }
 )
+_keypair_page: p.Schema = {"user_id": p.string(1), "limit": p.limit, "marker": p.marker}
 list_keypairs = Versions(
     {
         "2.1": p.query({}),
         "2.10": p.query({"user_id": p.string(1)}),
-        "2.35": p.query({"user_id": p.string(1), "limit": p.limit, "marker": p.marker}),
+        "2.35": p.query(_keypair_page),
+        "2.75": p.query(_keypair_page, additional=False),
+    }
+)
+keypair_query = Versions(
+    {
+        "2.1": p.query({}),
+        "2.10": p.query({"user_id": p.string(1)}),
+        "2.75": p.query({"user_id": p.string(1)}, additional=False),
     }
 )
 
@@ -735,16 +745,30 @@ EVENT_NAMES = (
     "accelerator-request-bound",
     "volume-reimaged",
 )
-_event = p.obj(
-    {
-        "name": p.enum(*EVENT_NAMES),
-        "server_uuid": p.uuid,
-        "status": p.enum("failed", "completed", "in-progress"),
-        "tag": p.string(0, 255, format="text"),
-    },
-    required=("name", "server_uuid"),
-)
-create_events = p.envelope("events", {**p.array(_event), "minItems": 1})
+# the microversion each later event name arrived at (Nova's external events)
+_EVENT_SINCE = {
+    "volume-extended": (2, 51),
+    "power-update": (2, 76),
+    "accelerator-request-bound": (2, 82),
+    "volume-reimaged": (2, 93),
+}
+
+
+def _events(v: V) -> p.Schema:
+    names = [n for n in EVENT_NAMES if v >= _EVENT_SINCE.get(n, (2, 1))]
+    event = p.obj(
+        {
+            "name": p.enum(*names),
+            "server_uuid": p.uuid,
+            "status": p.enum("failed", "completed", "in-progress"),
+            "tag": p.string(0, 255, format="text"),
+        },
+        required=("name", "server_uuid"),
+    )
+    return p.envelope("events", {**p.array(event), "minItems": 1})
+
+
+create_events = _by_version(_events, "2.1", "2.51", "2.76", "2.82", "2.93")
 
 list_server_groups = p.query(
     {"all_projects": p.string(0, 255), "limit": p.query_int(1), "offset": p.query_int(0)}

@@ -21,7 +21,7 @@ from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.api import remote_consoles, resize_actions, schemas
 from ministack.compute.api.actions import Handler, begin
-from ministack.compute.api.common import Api, api_of, caller, host_of, route
+from ministack.compute.api.common import Api, api_of, caller, host_of, route, version
 from ministack.compute.api.servers import check_unlocked, load
 from ministack.compute.api.views import LOCKED_REASON_KEY
 from ministack.compute.instances import Change
@@ -44,7 +44,8 @@ async def _reboot(request: Request, api: Api, auth: Auth, inst: m.Instance, body
 
 async def _lock(request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any) -> Response:
     sysmeta = dict(inst.system_metadata or {})
-    reason = (body or {}).get("locked_reason")  # the schema allows it from 2.73
+    # a reason from 2.73 (before, Nova reads no lock body at all)
+    reason = (body or {}).get("locked_reason") if version(request) >= (2, 73) else None
     if reason is not None:
         sysmeta[LOCKED_REASON_KEY] = reason
     await instances.cas(

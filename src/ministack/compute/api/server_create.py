@@ -31,6 +31,7 @@ from ministack.compute.api.common import (
     caller,
     links,
 )
+from ministack.compute.api.server_networks import REQUESTED_KEY, requested_networks
 from ministack.compute.api.views import TRUSTED_CERTS_KEY, canonical_ipv6
 from ministack.compute.instances import ADMIN_PASS_KEY
 
@@ -62,6 +63,8 @@ class Plan:
     tags: list[str] = field(default_factory=list)
     trusted_certs: list[str] | None = None
     hostname: str | None = None
+    networks: list[dict[str, Any]] = field(default_factory=list)
+    """The requested NICs (server_networks.requested_networks), kept in the request_spec."""
 
 
 def admin_pass(value: Any) -> str:
@@ -74,15 +77,6 @@ def admin_pass(value: Any) -> str:
             f"{value!r} is not of type 'string'"
         )
     return value
-
-
-def _networks(value: Any) -> None:
-    if value is None or value in ("auto", "none") or value == []:
-        return
-    raise errors.BadRequest(
-        "Requested networks are not available: networking is not enabled in this cloud yet; "
-        "use networks 'auto' or 'none'."
-    )
 
 
 def _count(body: dict[str, Any]) -> tuple[int, int]:
@@ -98,7 +92,6 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
     name: str = body["name"]
     metadata = dict(body.get("metadata", {}))
     low, high = _count(body)
-    _networks(body.get("networks"))
     user_data: str | None = body.get("user_data")
     flavor_ref = str(body.get("flavorRef", "")).rstrip("/").rsplit("/", 1)[-1]
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
@@ -126,7 +119,7 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
         )
         await _key(s, body, auth, plan)
         await _group(s, data, auth, plan)
-    plan.image = await api.images.lookup(image_ref, auth.project_id)
+    plan.image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
     _check_image_fits(plan)
     await _zone(api, body, auth, plan)
     plan.security_groups = [
@@ -148,6 +141,9 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
             "Please specify a unique hostname per instance."
         )
     await _destination(api, body, auth, plan)
+    plan.networks = await requested_networks(
+        api.network, body.get("networks"), auth, plan.max_count
+    )
     return plan
 
 
@@ -270,6 +266,7 @@ def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
         "group": plan.group.uuid if plan.group else None,
         "project_id": auth.project_id,
         "user_id": auth.user_id,
+        REQUESTED_KEY: plan.networks,
     }
     now = utcnow()
     return [

@@ -4,6 +4,7 @@ Create is in server_create, actions in server_actions."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from typing import Any
 
@@ -16,7 +17,7 @@ from ministack.common import errors, validation
 from ministack.common.auth import Auth
 from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
-from ministack.compute import instances, servicegroup, states, tags
+from ministack.compute import instances, network_info, servicegroup, states, tags
 from ministack.compute import models as m
 from ministack.compute.api import schemas
 from ministack.compute.api.common import (
@@ -31,6 +32,8 @@ from ministack.compute.api.server_create import create_server
 from ministack.compute.api.views import canonical_ipv6, render_brief, render_server
 from ministack.compute.claims import local_delete
 from ministack.compute.instances import UNSET, Change
+
+log = logging.getLogger("ministack.compute.api")
 
 
 async def load(request: Request, auth: Auth) -> m.Instance:
@@ -274,12 +277,21 @@ async def _finish_delete(api: Api, inst: m.Instance) -> None:
         if rec is None or not servicegroup.is_up(rec, api.settings.compute.service_down_time):
             host = None
     if host is None:
-        await local_delete(api.placement, api.db, inst.uuid)
+        await _local_delete(api, inst)
         return
     try:
         await api.agent(host).terminate_instance(inst.uuid)
     except Exception:
-        await local_delete(api.placement, api.db, inst.uuid)
+        await _local_delete(api, inst)
+
+
+async def _local_delete(api: Api, inst: m.Instance) -> None:
+    """Delete with no host to do it: release the ports (as the agent would), then the rows."""
+    try:
+        await network_info.release(api.network, inst)
+    except errors.ApiError:
+        log.exception("could not release the ports of %s on local delete", inst.uuid)
+    await local_delete(api.placement, api.db, inst.uuid)
 
 
 ROUTES: list[BaseRoute] = [

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from ministack.common import policy
 from ministack.common.auth import Auth
 from ministack.compute import models as m
-from ministack.compute import states
+from ministack.compute import network_info, states
 from ministack.compute.api.common import base_url, iso, iso_micro, links, version
 from ministack.compute.policies import RULES
 
@@ -141,7 +141,7 @@ def render_server(
         "flavor": _flavor(request, inst, auth),
         "created": iso(inst.created_at),
         "updated": iso(inst.updated_at),
-        "addresses": {},
+        "addresses": network_info.addresses(network_info.info_of(inst)),
         "accessIPv4": inst.access_ip_v4 or "",
         "accessIPv6": canonical_ipv6(inst.access_ip_v6),
         "links": links(request, "servers", inst.uuid),
@@ -195,7 +195,8 @@ def _full_fields(inst: m.Instance) -> dict[str, Any]:
 def _admin_fields(inst: m.Instance, v: tuple[int, int]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "OS-EXT-SRV-ATTR:host": inst.host,
-        "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.id:08x}",
+        # the libvirt domain name (virt/libvirt/xml.py domain_name): `virsh dominfo` finds it
+        "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.uuid}",
         "OS-EXT-SRV-ATTR:hypervisor_hostname": inst.node,
     }
     if v >= (2, 3):

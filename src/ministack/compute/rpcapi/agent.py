@@ -108,6 +108,32 @@ class ExternalEvent(Payload):
 
 
 @dataclass(frozen=True)
+class InterfaceAttach(Payload):
+    """Give the instance one more NIC: the user's port, or a new port on `network_id`."""
+
+    instance_uuid: str
+    network_id: str | None = None
+    port_id: str | None = None
+    fixed_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class InterfaceDetach(Payload):
+    instance_uuid: str
+    port_id: str
+
+
+@dataclass(frozen=True)
+class InterfaceAnswer(Payload):
+    """The port attached (or detached), or why not: `error` with the HTTP `status` the API
+    answers (404 unknown port or network, 409 in use or not now, 500 the host failed)."""
+
+    port_id: str = ""
+    error: str | None = None
+    status: int = 0
+
+
+@dataclass(frozen=True)
 class VolumeRef(Payload):
     """Attach or detach the volume of one block device mapping (compute.agent.volumes)."""
 
@@ -195,6 +221,14 @@ class ComputeAgentAPI:
             "get_console", ConsoleRequest(instance_uuid, kind), CONSOLE_TIMEOUT
         )
         return ConsoleAnswer.from_wire(answer)
+
+    async def attach_interface(self, req: InterfaceAttach, timeout: float) -> InterfaceAnswer:
+        """Hot-plug a NIC and wait until it is plugged; raises RpcError past `timeout`."""
+        return InterfaceAnswer.from_wire(await self._call("attach_interface", req, timeout))
+
+    async def detach_interface(self, req: InterfaceDetach, timeout: float) -> InterfaceAnswer:
+        """Unplug a NIC and release its port; raises RpcError past `timeout`."""
+        return InterfaceAnswer.from_wire(await self._call("detach_interface", req, timeout))
 
     async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
         await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))

@@ -201,6 +201,9 @@ class Capabilities:
     serial_console: bool = False
     attach_volume: bool = False
     attach_interface: bool = False
+    plugs_vifs: bool = False
+    """Its guests' taps appear on the host, so the network agent reports each port plugged
+    (network-vif-plugged) and a build waits for that (false: the fake driver's pretend guests)."""
 
 
 class ImageSource(Protocol):
@@ -216,6 +219,16 @@ class VirtDriver(Protocol):
 
     async def init_host(self, host: str) -> None:
         """Connect to the hypervisor and prepare local state. Idempotent."""
+        ...
+
+    async def attach_interface(self, uuid: str, vif: Vif) -> None:
+        """Hot-plug `vif` into the guest, live (when it runs) and in its definition.
+        Idempotent for a vif already there. Raises GuestNotFound, DriverError."""
+        ...
+
+    async def detach_interface(self, uuid: str, vif: Vif) -> None:
+        """Unplug `vif` from the guest, live and from its definition; succeeds when it is not
+        plugged (or the guest is gone)."""
         ...
 
     async def host_resources(self) -> HostResources: ...

@@ -17,6 +17,7 @@ the next driver of the host, so a restarted process finds its ACTIVE servers sti
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -44,6 +45,7 @@ from ministack.compute.virt.driver import (
     HostResources,
     ImageUnusable,
     PowerState,
+    Vif,
 )
 
 CONSOLE_LINES = 200  # the console keeps its last lines, as a real serial log rotates
@@ -113,7 +115,11 @@ class FakeDriver:
     """A hypervisor that only pretends. Idempotent where the interface says so."""
 
     capabilities = Capabilities(
-        console_log=True, snapshot=True, console_url=True, serial_console=True
+        console_log=True,
+        snapshot=True,
+        console_url=True,
+        serial_console=True,
+        attach_interface=True,
     )
 
     def __init__(
@@ -127,10 +133,12 @@ class FakeDriver:
         fail: Mapping[str, str] | None = None,
         state_file: Path | None = None,
         netns_guests: Path | None = None,
+        host_netns: str | None = None,
     ) -> None:
         """`state_file`: where the guests persist across processes (None: memory only).
         `netns_guests`: a directory; each guest with ports is then a namespace guest
-        (`netns_guest.py`) whose files live there."""
+        (`netns_guest.py`) whose files live there, its taps in `host_netns` (the simulated
+        host the network agent runs in; None: this host's namespace)."""
         self.host = host
         self.resources = HostResources(
             hypervisor_hostname=host,
@@ -145,6 +153,9 @@ class FakeDriver:
         self.fail_once: dict[str, str] = {}
         self.state_file = state_file
         self.netns_guests = netns_guests
+        self.host_netns = host_netns
+        if netns_guests is not None:  # its namespace guests plug real taps
+            self.capabilities = dataclasses.replace(self.capabilities, plugs_vifs=True)
         self.guests: dict[str, _Guest] = _load(state_file) if state_file else {}
         self.consoles: dict[tuple[str, str], asyncio.Server] = {}
 
@@ -231,11 +242,51 @@ class FakeDriver:
         (state).mkdir(parents=True, exist_ok=True)
         (state / "taps").write_text("\n".join(n.tap for n in nics))
         try:
-            netns_guest.plug(ns, nics)
+            netns_guest.plug(ns, nics, self.host_netns)
             netns_guest.start(ns, state, spec.hostname, [f"eth{i}" for i in range(len(nics))])
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             self._destroy_netns(spec.uuid)
             raise DriverError(f"namespace guest {spec.uuid} could not start: {exc}") from exc
+
+    async def attach_interface(self, uuid: str, vif: Vif) -> None:
+        """Plug one more NIC; a namespace guest gets one more veth (no DHCP on it)."""
+        self._guest(uuid)
+        await self._step("attach_interface")
+        if self.netns_guests is not None:
+            await asyncio.to_thread(self._plug_netns, uuid, vif)
+
+    async def detach_interface(self, uuid: str, vif: Vif) -> None:
+        """Unplug a NIC; fine when it (or the guest) is not there."""
+        await self._step("detach_interface")
+        if self.netns_guests is not None and uuid in self.guests:
+            await asyncio.to_thread(self._unplug_netns, uuid, vif)
+
+    def _taps(self, uuid: str) -> list[str]:
+        assert self.netns_guests is not None
+        try:
+            return [t for t in (self.netns_guests / uuid / "taps").read_text().split() if t]
+        except FileNotFoundError:
+            return []
+
+    def _plug_netns(self, uuid: str, vif: Vif) -> None:
+        assert self.netns_guests is not None
+        taps = self._taps(uuid)
+        if vif.tap in taps:
+            return
+        nic = netns_guest.Nic(vif.tap, vif.mac, vif.bridge, vif.mtu)
+        try:
+            netns_guest.plug(netns_guest.namespace(uuid), [nic], self.host_netns, len(taps))
+        except (OSError, RuntimeError) as exc:
+            raise DriverError(f"could not plug port {vif.port_id}: {exc}") from exc
+        (self.netns_guests / uuid / "taps").write_text("\n".join([*taps, vif.tap]))
+
+    def _unplug_netns(self, uuid: str, vif: Vif) -> None:
+        assert self.netns_guests is not None
+        taps = self._taps(uuid)
+        if vif.tap not in taps:
+            return
+        netns_guest.remove_taps([vif.tap], self.host_netns)
+        (self.netns_guests / uuid / "taps").write_text("\n".join(t for t in taps if t != vif.tap))
 
     def _destroy_netns(self, uuid: str) -> None:
         assert self.netns_guests is not None
@@ -244,7 +295,7 @@ class FakeDriver:
             taps = [t for t in (state / "taps").read_text().split() if t]
         except FileNotFoundError:
             taps = []
-        netns_guest.remove(netns_guest.namespace(uuid), state, None, taps)
+        netns_guest.remove(netns_guest.namespace(uuid), state, self.host_netns, taps)
         shutil.rmtree(state, ignore_errors=True)
 
     async def _set_power(self, op: str, uuid: str, state: PowerState) -> None:

@@ -18,8 +18,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,16 +50,18 @@ def _enter(name: str) -> None:
     netns.setns(name, flags=0)
 
 
-def plug(ns: str, nics: Sequence[Nic], host_netns: str | None = None) -> None:
+def plug(ns: str, nics: Sequence[Nic], host_netns: str | None = None, first: int = 0) -> None:
     """Make namespace `ns` with one veth per NIC (host end `nic.tap`, enslaved to `nic.bridge`
-    when that exists). Idempotent; on failure removes what it made."""
+    when that exists; guest ends eth<first>, eth<first+1>, ...). Idempotent; on failure
+    removes what it made (all of it: a failed hot-plug leaves the guest without network)."""
     if ns not in netns.listnetns():
         netns.create(ns)
-    try:
-        with IPRoute(netns=host_netns) if host_netns else IPRoute() as ipr:
+
+    def host_side() -> None:
+        with IPRoute() as ipr:
             for i, nic in enumerate(nics):
                 if not ipr.link_lookup(ifname=nic.tap):
-                    peer = {"ifname": f"eth{i}", "net_ns_fd": ns, "address": nic.mac}
+                    peer = {"ifname": f"eth{first + i}", "net_ns_fd": ns, "address": nic.mac}
                     ipr.link("add", ifname=nic.tap, kind="veth", peer=peer)
                 index = ipr.link_lookup(ifname=nic.tap)[0]
                 bridge = ipr.link_lookup(ifname=nic.bridge) if nic.bridge else []
@@ -66,11 +69,40 @@ def plug(ns: str, nics: Sequence[Nic], host_netns: str | None = None) -> None:
                 if bridge:
                     spec["master"] = bridge[0]
                 ipr.link("set", **spec)
-        with IPRoute(netns=ns) as inside:
+
+    def loopback_up() -> None:
+        with IPRoute() as inside:
             inside.link("set", index=inside.link_lookup(ifname="lo")[0], state="up")
+
+    try:
+        _in_netns(host_netns, host_side)
+        _in_netns(ns, loopback_up)
     except (NetlinkError, OSError):
         remove(ns, Path("/nonexistent"))
         raise
+
+
+def _in_netns(name: str | None, work: Callable[[], None]) -> None:
+    """Run `work` in a thread that entered namespace `name` (None: here). Not
+    `IPRoute(netns=...)`: that forks a helper whose signals would reach an asyncio parent's
+    wakeup fd (a SIGTERM to the helper reads as one to ministack)."""
+    if name is None:
+        work()
+        return
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            _enter(name)
+            work()
+        except BaseException as exc:  # handed to the caller below
+            failed.append(exc)
+
+    thread = threading.Thread(target=target, name=f"netns-{name}", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def start(ns: str, state: Path, hostname: str, ifaces: Sequence[str]) -> int:
@@ -125,7 +157,16 @@ def remove(ns: str, state: Path, host_netns: str | None = None, taps: Sequence[s
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.01)
     if taps:
-        with IPRoute(netns=host_netns) if host_netns else IPRoute() as ipr:
+        remove_taps(taps, host_netns)
+    if ns in netns.listnetns():
+        netns.remove(ns)
+
+
+def remove_taps(taps: Sequence[str], host_netns: str | None = None) -> None:
+    """Delete host-side taps (each takes its guest end along). Idempotent."""
+
+    def delete_taps() -> None:
+        with IPRoute() as ipr:
             for tap in taps:
                 for index in ipr.link_lookup(ifname=tap):
                     try:
@@ -133,8 +174,8 @@ def remove(ns: str, state: Path, host_netns: str | None = None, taps: Sequence[s
                     except NetlinkError as exc:
                         if exc.code != ENODEV:
                             raise
-    if ns in netns.listnetns():
-        netns.remove(ns)
+
+    _in_netns(host_netns, delete_taps)
 
 
 def lease(state: Path) -> dict[str, object] | None:

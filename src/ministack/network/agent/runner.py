@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ministack.common.runtime import Context
 from ministack.compute.client import ComputeClient
+from ministack.config import Settings
 from ministack.network.agent.agent import AGENT_TYPES, NetworkAgent
 from ministack.network.agent.metadata import MetadataService, Signer
 from ministack.network.agent.reconcile import HostConfig
@@ -44,10 +45,15 @@ class AgentRuntime:
 
 
 def host_config(ctx: Context) -> HostConfig:
-    s = ctx.settings.network_agent
+    return host_config_of(ctx.settings)
+
+
+def host_config_of(settings: Settings) -> HostConfig:
+    """This host's agent configuration (also for `ministack down --clean`, with no agent)."""
+    s = settings.network_agent
     return HostConfig(
-        host=ctx.settings.hostname,
-        state_dir=ctx.settings.state_path / "network",
+        host=settings.hostname,
+        state_dir=settings.state_path / "network",
         host_netns=s.host_netns or None,
         ns_prefix=f"{s.host_netns}-" if s.host_netns else "",
         local_ip=s.local_ip or None,

@@ -204,7 +204,7 @@ async def acl_allows(call: Call, method: str = "", container: str = "") -> bool:
     """The container's ACL grants this request (reads: X-Container-Read; writes to objects:
     X-Container-Write; container writes are for the account's operators only). `method` and
     `container` ask about another request of the same caller (a copy's source)."""
-    info = await call.deps.records.container(call.account, container or call.container)
+    info = await call.deps.records.container_cached(call.account, container or call.container)
     if info is None:
         return False
     if (method or call.method) in READS:
@@ -226,7 +226,7 @@ async def check_temp_url(call: Call) -> None:
     params = dict(call.request.query_params)
     account = await call.deps.records.account(call.account)
     keys = [account.meta[k] for k in ("temp-url-key", "temp-url-key-2") if k in account.meta]
-    container = await call.deps.records.container(call.account, call.container)
+    container = await call.deps.records.container_cached(call.account, call.container)
     if container is not None:
         keys += [
             container.meta[k] for k in ("temp-url-key", "temp-url-key-2") if k in container.meta

@@ -49,7 +49,7 @@ def split_segment_path(path: str) -> tuple[str, str]:
 
 async def dlo_segments(deps: Deps, account: str, manifest: str) -> list[Segment]:
     container, _, prefix = unquote(manifest).lstrip("/").partition("/")
-    info = await deps.records.container(account, container)
+    info = await deps.records.container_cached(account, container)
     if info is None:
         return []
     out: list[Segment] = []
@@ -76,7 +76,7 @@ async def slo_segments(deps: Deps, account: str, info: ObjectInfo) -> list[Segme
     for entry in manifest:
         cname, oname = split_segment_path(entry["name"])
         if cname not in containers:
-            containers[cname] = await deps.records.container(account, cname)
+            containers[cname] = await deps.records.container_cached(account, cname)
         cinfo = containers[cname]
         obj = await deps.records.object(cinfo.id, oname) if cinfo else None
         if obj is None or obj.etag != entry["hash"]:
@@ -151,7 +151,7 @@ async def _check_segment(call: Call, index: int, entry: Any) -> dict[str, Any]:
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         raise errors.BadRequest(f"Index {index}: a segment is an object with a path.")
     cname, oname = split_segment_path(entry["path"])
-    cinfo = await call.deps.records.container(call.account, cname)
+    cinfo = await call.deps.records.container_cached(call.account, cname)
     obj = await call.deps.records.object(cinfo.id, oname) if cinfo else None
     if obj is None:
         raise errors.BadRequest(f"Index {index}: 404 Not Found for {entry['path']}")
@@ -203,7 +203,7 @@ async def delete_slo(call: Call, container: ContainerInfo, info: ObjectInfo) -> 
     records = call.deps.records
     for entry in manifest:
         cname, oname = split_segment_path(entry["name"])
-        cinfo = await records.container(call.account, cname)
+        cinfo = await records.container_cached(call.account, cname)
         gone = await records.delete_object(cinfo.id, oname) if cinfo else None
         if gone is None:
             missing += 1

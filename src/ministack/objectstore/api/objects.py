@@ -31,7 +31,7 @@ KEPT_HEADERS = ("content-disposition", "content-encoding", "x-object-manifest")
 
 
 async def _container(call: Call, name: str | None = None) -> ContainerInfo:
-    info = await call.deps.records.container(call.account, name or call.container)
+    info = await call.deps.records.container_cached(call.account, name or call.container)
     if info is None:
         raise errors.NotFound("The container does not exist.")
     return info

@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("container_id", "name", name=op.f("pk_objstore_objects")),
     )
     op.create_index("ix_objstore_objects_delete_at", "objstore_objects", ["delete_at"])
+    op.create_index("ix_objstore_objects_location", "objstore_objects", ["location"])
 
 
 def downgrade() -> None:

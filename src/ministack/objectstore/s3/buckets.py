@@ -21,7 +21,7 @@ MAX_KEYS = 1000
 
 
 async def existing(call: S3Call, name: str = "") -> ContainerInfo:
-    info = await call.deps.records.container(call.project, name or call.bucket)
+    info = await call.deps.records.container_cached(call.project, name or call.bucket)
     if info is None:
         raise S3Error(
             "NoSuchBucket", "The specified bucket does not exist.", f"/{name or call.bucket}"

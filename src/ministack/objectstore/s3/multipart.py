@@ -37,7 +37,9 @@ async def _empty() -> AsyncIterator[bytes]:
 
 
 async def _upload(call: S3Call, upload_id: str) -> tuple[ContainerInfo, ObjectInfo]:
-    segments = await call.deps.records.container(call.project, segments_container(call.bucket))
+    segments = await call.deps.records.container_cached(
+        call.project, segments_container(call.bucket)
+    )
     marker = (
         await call.deps.records.object(segments.id, f"{call.key}/{upload_id}") if segments else None
     )

@@ -241,7 +241,7 @@ async def delete_object(call: S3Call) -> Response:
     if info.kind == "slo":
         manifest = await segments_paths(call, info)
         for cname, oname in manifest:
-            cinfo = await call.deps.records.container(call.project, cname)
+            cinfo = await call.deps.records.container_cached(call.project, cname)
             gone = await call.deps.records.delete_object(cinfo.id, oname) if cinfo else None
             if gone is not None:
                 await call.deps.backend.delete(gone.location)

@@ -14,6 +14,7 @@ from ministack.compute.virt.libvirt.xml import (
     HostFacts,
     domain_name,
     domain_xml,
+    interface_xml,
 )
 
 UUID = "6f1c3a0e-1111-4222-8333-944455556666"
@@ -191,3 +192,20 @@ def test_console_screen_listens_on_loopback_only() -> None:
     serial = dom.find("devices/serial")
     assert serial is not None and serial.get("type") == "pty"
     assert serial.find("log") is not None
+
+
+def test_a_hot_plugged_interface_is_the_domains_bridge_nic() -> None:
+    """os-interface attach hands libvirt the same <interface> the domain XML has at boot."""
+    vif = Vif(port_id="p", mac="fa:16:3e:00:00:02", bridge="brq1", tap="tapp", mtu=1450)
+    nic = ET.fromstring(interface_xml(vif))
+    assert (nic.tag, nic.get("type")) == ("interface", "bridge")
+    assert nic.find("source").get("bridge") == "brq1"  # type: ignore[union-attr]
+    assert nic.find("mac").get("address") == "fa:16:3e:00:00:02"  # type: ignore[union-attr]
+    assert nic.find("target").get("dev") == "tapp"  # type: ignore[union-attr]
+    assert nic.find("model").get("type") == "virtio"  # type: ignore[union-attr]
+    assert nic.find("mtu").get("size") == "1450"  # type: ignore[union-attr]
+    booted = ET.fromstring(domain_xml(spec(vifs=(vif,)), FILES, HostFacts()))
+    at_boot = ET.tostring(booted.find("devices/interface"))  # type: ignore[arg-type]
+    assert ET.canonicalize(at_boot, strip_text=True) == ET.canonicalize(
+        interface_xml(vif), strip_text=True
+    )

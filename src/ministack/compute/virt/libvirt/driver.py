@@ -42,6 +42,7 @@ from ministack.compute.virt.driver import (
     ImageSource,
     ImageUnusable,
     PowerState,
+    Vif,
 )
 from ministack.compute.virt.libvirt import access, consoles, diagnostics, disks, host, volumes
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
@@ -59,6 +60,7 @@ from ministack.compute.virt.libvirt.xml import (
     GuestFiles,
     HostFacts,
     domain_xml,
+    interface_xml,
 )
 from ministack.config import Settings
 
@@ -83,7 +85,13 @@ class LibvirtDriver:
     """Real guests through libvirtd. See the module docstring for construction."""
 
     capabilities = Capabilities(
-        pause=True, suspend=True, snapshot=True, resize=True, console_log=True
+        pause=True,
+        suspend=True,
+        snapshot=True,
+        resize=True,
+        console_log=True,
+        plugs_vifs=True,
+        attach_interface=True,
     )
 
     def __init__(self, options: LibvirtOptions | Settings, images: ImageSource) -> None:
@@ -349,6 +357,47 @@ class LibvirtDriver:
         if not keep_disks:
             await asyncio.to_thread(shutil.rmtree, self._layout(uuid).directory, True)
         await self.prune_image_cache()
+
+    # -- interfaces -------------------------------------------------------------------------
+
+    async def attach_interface(self, uuid: str, vif: Vif) -> None:
+        """Hot-plug a bridge NIC live (when running) and into the definition; idempotent."""
+        domain = await self._domain(uuid)
+        device = interface_xml(vif)
+
+        def attach(_conn: Any) -> None:
+            if f"'{vif.mac}'" in domain.XMLDesc(0):
+                return
+            flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            if domain.isActive():
+                flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+            domain.attachDeviceFlags(device, flags)
+
+        try:
+            await self._call(attach)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"could not attach port {vif.port_id}: {exc}") from exc
+
+    async def detach_interface(self, uuid: str, vif: Vif) -> None:
+        """Unplug the NIC live and from the definition; fine when it is not there."""
+        try:
+            domain = await self._domain(uuid)
+        except GuestNotFound:
+            return
+        device = interface_xml(vif)
+
+        def detach(_conn: Any) -> None:
+            if f"'{vif.mac}'" not in domain.XMLDesc(0):
+                return
+            flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            if domain.isActive():
+                flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+            domain.detachDeviceFlags(device, flags)
+
+        try:
+            await self._call(detach)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"could not detach port {vif.port_id}: {exc}") from exc
 
     # -- power ------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ministack.compute.virt.driver import DriverError, GuestSpec
+from ministack.compute.virt.driver import DriverError, GuestSpec, Vif
 
 DOMAIN_PREFIX = "instance-"
 METADATA_NS = "https://ministack.dev/xmlns/libvirt/instance/1.0"
@@ -194,23 +194,34 @@ def _disks(devices: ET.Element, spec: GuestSpec, files: GuestFiles, host: HostFa
 def _interfaces(devices: ET.Element, spec: GuestSpec) -> None:
     model = spec.image_properties.get("hw_vif_model", "")
     for vif in spec.vifs:
-        chosen = model or vif.model or "virtio"
-        if chosen not in VIF_MODELS:
-            raise DriverError(
-                f"NIC model {chosen!r} is not supported; use one of {', '.join(sorted(VIF_MODELS))}"
-            )
-        if vif.bridge:
-            nic = _sub(devices, "interface", type="bridge")
-            _sub(nic, "source", bridge=vif.bridge)
-        elif vif.tap:
-            nic = _sub(devices, "interface", type="ethernet")
-        else:
-            raise DriverError(f"port {vif.port_id} has neither a bridge nor a tap device")
-        _sub(nic, "mac", address=vif.mac)
-        _sub(nic, "model", type=chosen)
-        if vif.tap:
-            _sub(nic, "target", dev=vif.tap, **({} if vif.bridge else {"managed": "no"}))
-        _sub(nic, "mtu", size=str(vif.mtu))
+        _interface(devices, vif, model)
+
+
+def _interface(devices: ET.Element, vif: Vif, model: str = "") -> ET.Element:
+    chosen = model or vif.model or "virtio"
+    if chosen not in VIF_MODELS:
+        raise DriverError(
+            f"NIC model {chosen!r} is not supported; use one of {', '.join(sorted(VIF_MODELS))}"
+        )
+    if vif.bridge:
+        nic = _sub(devices, "interface", type="bridge")
+        _sub(nic, "source", bridge=vif.bridge)
+    elif vif.tap:
+        nic = _sub(devices, "interface", type="ethernet")
+    else:
+        raise DriverError(f"port {vif.port_id} has neither a bridge nor a tap device")
+    _sub(nic, "mac", address=vif.mac)
+    _sub(nic, "model", type=chosen)
+    if vif.tap:
+        _sub(nic, "target", dev=vif.tap, **({} if vif.bridge else {"managed": "no"}))
+    _sub(nic, "mtu", size=str(vif.mtu))
+    return nic
+
+
+def interface_xml(vif: Vif, model: str = "") -> str:
+    """One `<interface>` device for hot-plug (attachDeviceFlags), as the domain XML has it."""
+    holder = ET.Element("devices")
+    return ET.tostring(_interface(holder, vif, model), encoding="unicode")
 
 
 def _console(devices: ET.Element, files: GuestFiles) -> None:

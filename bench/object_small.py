@@ -1,0 +1,125 @@
+"""4 KiB objects: PUT and GET requests/s with 16 concurrent clients (`wrk -t2 -c16`), against
+GET /info (no token, no database, no disk) in the same run as the HTTP stack's ceiling.
+Targets: >= 1,000 PUT/s and >= 3,000 GET/s.
+
+Run: .venv/bin/python bench/object_small.py [seconds] (default 10)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from tests.cloud import admin_token, running_cloud
+
+OBJECTS = 1000
+PUT = """
+local body = string.rep("x", 4096)
+local headers = {{["X-Auth-Token"] = "{token}"}}
+request = function()
+  return wrk.format("PUT", "{path}/p" .. math.random(1, 1000000000), headers, body)
+end
+"""
+GET = """
+request = function()
+  return wrk.format("GET", "{path}/o" .. math.random(0, {last}), {{["X-Auth-Token"] = "{token}"}})
+end
+"""
+
+
+def storage_url(auth_url: str, token: str) -> str:
+    """The object-store endpoint of the token's project, from its catalog."""
+    catalog = httpx.get(f"{auth_url}/auth/catalog", headers={"X-Auth-Token": token}).json()
+    return next(
+        e["url"]
+        for s in catalog["catalog"]
+        if s["type"] == "object-store"
+        for e in s["endpoints"]
+        if e["interface"] == "public"
+    )
+
+
+def wrk(url: str, seconds: int, script: str, workdir: Path) -> tuple[float, int]:
+    lua = workdir / "s.lua"
+    lua.write_text(script)
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(lua), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    assert rate, out
+    return float(rate.group(1)), int(errors.group(1)) if errors else 0
+
+
+def disk_ceiling(root: Path, seconds: float) -> float:
+    """4 KiB files/s the disk takes the way the store writes them (write, fsync, rename,
+    fsync the directory), from 16 threads: the most PUT/s durable writes allow here."""
+    import os
+    import threading
+
+    stop = time.monotonic() + seconds
+    done = [0] * 16
+
+    def work(n: int) -> None:
+        folder = root / f"d{n % 4}"
+        folder.mkdir(exist_ok=True)
+        i = 0
+        while time.monotonic() < stop:
+            tmp, final = folder / f"{n}-{i}.tmp", folder / f"{n}-{i}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, b"z" * 4096)
+            os.fsync(fd)
+            os.close(fd)
+            os.rename(tmp, final)
+            dfd = os.open(folder, os.O_RDONLY)
+            os.fsync(dfd)
+            os.close(dfd)
+            i += 1
+        done[n] = i
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / seconds
+
+
+def main() -> None:
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+        (Path(tmp) / "disk").mkdir()
+        disk = disk_ceiling(Path(tmp) / "disk", seconds)
+        with running_cloud(Path(tmp) / "cloud", services=("identity", "object")) as cloud:
+            token = admin_token(cloud.auth_url)
+            url = storage_url(cloud.auth_url, token)
+            path = httpx.URL(url).path + "/bench"
+            base = f"http://127.0.0.1:{cloud.ports['object']}"
+            with httpx.Client(headers={"X-Auth-Token": token}) as http:
+                http.put(f"{url}/bench")
+                for i in range(OBJECTS):
+                    http.put(f"{url}/bench/o{i}", content=b"y" * 4096)
+            work = Path(tmp)
+            info, _ = wrk(f"{base}/info", seconds, "", work)
+            put, put_err = wrk(base, seconds, PUT.format(path=path, token=token), work)
+            get, get_err = wrk(
+                base, seconds, GET.format(path=path, token=token, last=OBJECTS - 1), work
+            )
+    print(f"GET /info (baseline: no token, no DB, no disk): {info:8.0f} req/s")
+    print(f"write+fsync+rename+fsync dir, 16 threads (disk ceiling): {disk:8.0f} files/s")
+    print(f"PUT 4 KiB object:  {put:8.0f} req/s  ({put_err} errors; target >= 1000)")
+    print(f"GET 4 KiB object:  {get:8.0f} req/s  ({get_err} errors; target >= 3000)")
+
+
+if __name__ == "__main__":
+    main()
