@@ -260,3 +260,26 @@ class ConsoleAuthToken(Base):
     expires: Mapped[float] = mapped_column(Float, index=True)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlockDeviceMapping(Base):
+    """One volume of an instance (Nova's block_device_mapping): attached with
+    os-volume_attachments or given at boot (block_device_mapping_v2). `status` is attaching,
+    attached or detaching (compute.states); `attachment_id` is the volume service's
+    attachment; `uuid` is what microversion 2.89 shows as bdm_uuid."""
+
+    __tablename__ = "compute_block_device_mappings"
+    __table_args__ = (UniqueConstraint("instance_uuid", "volume_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    volume_id: Mapped[str] = mapped_column(String(36), index=True)
+    attachment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    device_name: Mapped[str] = mapped_column(String(64))
+    boot_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -94,6 +94,12 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:os-server-tags:update_all": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-server-tags:delete": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-server-tags:delete_all": PROJECT_MEMBER_OR_ADMIN,
+    # volume attachments
+    "os_compute_api:os-volumes-attachments:index": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-volumes-attachments:show": PROJECT_READER_OR_ADMIN,
+    "os_compute_api:os-volumes-attachments:create": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-volumes-attachments:update": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-volumes-attachments:delete": PROJECT_MEMBER_OR_ADMIN,
     # discovery
     "os_compute_api:extensions": ANY,
     # availability zones

@@ -22,12 +22,20 @@ from ministack.image import client as image_client
 from ministack.network import client as network_client
 from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
+from ministack.volume import client as volume_client
+from ministack.volume.client import VolumeApi
 
 
 def images_for(ctx: Context) -> Images:
     """Compute's way to the image service: in-process when it runs here, else over HTTP as
     the nova service user."""
     return Images(ctx.settings, image_client.for_context(ctx, SERVICE_USERS["compute"]))
+
+
+def volumes_for(ctx: Context) -> VolumeApi:
+    """Compute's way to the volume service (attach, detach, boot from volume): in-process
+    when it runs here, else over HTTP as the nova service user."""
+    return volume_client.for_context(ctx, SERVICE_USERS["compute"])
 
 
 def network_for(ctx: Context, *, agent: bool = False) -> NetworkApi | None:
@@ -53,6 +61,7 @@ async def start_agents(ctx: Context) -> AgentGroup:
         PlacementClient(ctx.db),
         images_for(ctx),
         network_for(ctx, agent=True),
+        volumes=volumes_for(ctx),
     )
     group = AgentGroup(deps, host_names(settings.hostname, _host_count(settings)))
     await group.start()
@@ -85,6 +94,7 @@ async def start(ctx: Context) -> Runtime:
         placement=placement,
         images=images,
         network=network_for(ctx),
+        volumes=volumes_for(ctx),
     )
     app = build(api, ctx.validator, settings.identity.max_request_body_size)
 

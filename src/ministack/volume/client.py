@@ -56,6 +56,11 @@ class VolumeApi(Protocol):
         """Idempotent: an attachment already gone is not an error."""
         ...
 
+    async def delete(self, project_id: str, volume_id: str) -> None:
+        """Delete the volume (a server's delete_on_termination); a volume already gone is
+        not an error."""
+        ...
+
 
 def service_auth(project_id: str) -> Auth:
     """A trusted in-process caller acting in `project_id` (sees every project's volumes)."""
@@ -129,6 +134,12 @@ class VolumeClient:
     async def attachment_delete(self, project_id: str, attachment_id: str) -> None:
         try:
             await attachments.delete(self.core, service_auth(project_id), attachment_id)
+        except errors.NotFound:
+            pass
+
+    async def delete(self, project_id: str, volume_id: str) -> None:
+        try:
+            await self.core.delete(service_auth(project_id), volume_id, force=False, cascade=True)
         except errors.NotFound:
             pass
 
@@ -227,6 +238,17 @@ class HttpVolumeClient:
                 "DELETE",
                 f"/attachments/{attachment_id}",
                 f"Attachment {attachment_id}",
+            )
+        except errors.NotFound:
+            pass
+
+    async def delete(self, project_id: str, volume_id: str) -> None:
+        try:
+            await self._call(
+                project_id,
+                "DELETE",
+                f"/volumes/{volume_id}?cascade=true",
+                f"Volume {volume_id}",
             )
         except errors.NotFound:
             pass

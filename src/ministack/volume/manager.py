@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from ministack.common import errors
 from ministack.common.db import Database, utcnow
 from ministack.common.rpc.payload import receives
+from ministack.compute.client import ComputeClient
 from ministack.image.client import ImageApi
 from ministack.volume import core
 from ministack.volume import models as m
@@ -50,11 +51,20 @@ def _fault(exc: BaseException) -> str:
 class VolumeManager:
     """RPC endpoint of one host's volume manager."""
 
-    def __init__(self, db: Database, backend: Backend, images: ImageApi, host: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        backend: Backend,
+        images: ImageApi,
+        host: str,
+        compute: ComputeClient | None = None,
+    ) -> None:
         self.db = db
         self.backend = backend
         self.images = images
         self.host = host
+        self.compute = compute
+        """Where the volume-extended event goes (None: no compute to tell)."""
 
     # --- volumes -------------------------------------------------------------------------
 
@@ -154,10 +164,28 @@ class VolumeManager:
             await s.execute(delete(m.Transfer).where(m.Transfer.volume_id == p.volume_id))
             await s.execute(delete(m.Volume).where(m.Volume.id == p.volume_id))
 
+    async def _attached_to(self, volume_id: str) -> list[str]:
+        """The instances the volume is attached to (attachments complete on a host)."""
+        async with self.db.session() as s:
+            q = select(m.Attachment.instance_uuid).where(
+                m.Attachment.volume_id == volume_id, m.Attachment.attach_status == st.ATTACHED
+            )
+            return [u for u in (await s.execute(q)).scalars().all() if u]
+
     @receives(ExtendVolume)
     async def extend_volume(self, p: ExtendVolume) -> None:
+        """Grow the volume; an attached one is grown by the hypervisor that holds it open
+        (Nova's volume-extended event: libvirt's blockResize), not under its feet."""
+        compute = self.compute
         try:
-            await self.backend.extend(p.volume_id, p.new_size)
+            told = False
+            if compute is not None:
+                for instance_uuid in await self._attached_to(p.volume_id):
+                    told |= await compute.external_event(
+                        instance_uuid, "volume-extended", p.volume_id
+                    )
+            if not told:  # detached, or attached to no server compute knows: grow it here
+                await self.backend.extend(p.volume_id, p.new_size)
         except Exception as exc:
             await self._extend_failed(p.volume_id, _fault(exc))
             return

@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 from ministack.common.runtime import Context, Runtime
+from ministack.compute.client import ComputeClient
 from ministack.config import SERVICE_USERS, Settings
 from ministack.image import client as image_client
 from ministack.volume.api import app
@@ -40,7 +41,8 @@ async def start(ctx: Context) -> Runtime:
     backend = FileBackend(volumes_root(settings), _delays(settings.volume.test_delays))
     core = VolumeCore(settings, ctx.db, ctx.bus, images)
     await core.ensure_default_type()
-    manager = VolumeManager(ctx.db, backend, images, backend_host(settings.hostname))
+    compute = ComputeClient(ctx.db, ctx.bus)  # volume-extended events to attached servers
+    manager = VolumeManager(ctx.db, backend, images, backend_host(settings.hostname), compute)
     backend.remove_scratch()
     await manager.reconcile()
     backend.collect()

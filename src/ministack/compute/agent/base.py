@@ -21,6 +21,7 @@ from ministack.compute.virt.driver import GuestSpec, Vif, VirtDriver
 from ministack.config import Settings
 from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
+from ministack.volume.client import VolumeApi
 
 
 @dataclass
@@ -35,6 +36,8 @@ class AgentDeps(RpcPeers):
     """Compute's image client: downloads into the image cache, snapshot uploads."""
     network: NetworkApi | None = None
     """The network service's client (None: this cloud has none; servers get no NICs)."""
+    volumes: VolumeApi | None = None
+    """Compute's volume client (None: no volume service configured)."""
 
 
 @dataclass

@@ -5,6 +5,7 @@ Idempotent: a guest already gone is fine, a second delete finds nothing."""
 from __future__ import annotations
 
 from ministack.compute import consoleauth, instances, network_info, states
+from ministack.compute.agent import volumes
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.task import error_with, instance_task
 from ministack.compute.claims import local_delete
@@ -23,6 +24,7 @@ async def terminate(agent: AgentBase, uuid: str) -> None:
             return
         await task.open()
         await agent.driver.destroy(uuid)
+        await volumes.release_all(agent, uuid)
         await network_info.release(agent.deps.network, inst)
         await local_delete(agent.deps.placement, agent.db, uuid)
         await consoleauth.forget_instance(agent.db, uuid)  # its console tokens open nothing now

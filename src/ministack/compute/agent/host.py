@@ -19,7 +19,7 @@ from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.agent import delete
+from ministack.compute.agent import delete, volumes
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.claims import node_uuid
 from ministack.compute.instances import UNSET, Change
@@ -145,6 +145,7 @@ async def reconcile(agent: AgentBase) -> None:
         else:
             await _settle(agent, inst, guest.power_state, clear=rule is not None)
     live = {i.uuid for i in owned}
+    await volumes.resume(agent, sorted(live))
     for uuid in guests.keys() - live:
         log.info("reaping orphan guest %s on %s", uuid, agent.host)
         await agent.driver.destroy(uuid)

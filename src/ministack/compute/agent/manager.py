@@ -11,7 +11,16 @@ from dataclasses import asdict
 from typing import Any
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import build, delete, host, interfaces, lifecycle, networking, power
+from ministack.compute.agent import (
+    build,
+    delete,
+    host,
+    interfaces,
+    lifecycle,
+    networking,
+    power,
+    volumes,
+)
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.networking import VIF_PLUGGED
 from ministack.compute.rpcapi.agent import (
@@ -30,6 +39,7 @@ from ministack.compute.rpcapi.agent import (
     Rebuild,
     ResizeStep,
     Snapshot,
+    VolumeRef,
 )
 from ministack.compute.virt.driver import ConsoleUnavailable, GuestNotFound
 
@@ -130,6 +140,14 @@ class ComputeAgent(AgentBase):
         )
         return report.to_wire()
 
+    @receives(VolumeRef)
+    async def attach_volume(self, req: VolumeRef) -> None:
+        await volumes.attach(self, req.instance_uuid, req.volume_id)
+
+    @receives(VolumeRef)
+    async def detach_volume(self, req: VolumeRef) -> None:
+        await volumes.detach(self, req.instance_uuid, req.volume_id)
+
     @receives(FakeSettings)
     async def set_fake(self, req: FakeSettings) -> dict[str, Any]:
         """Test hook: set the fake driver's delays and failures. Errors on other drivers."""
@@ -158,7 +176,11 @@ class ComputeAgent(AgentBase):
     @receives(ExternalEvent)
     async def external_event(self, req: ExternalEvent) -> None:
         """network-vif-plugged wakes the operation waiting for it; network-changed refreshes
-        the instance's info cache (under its lock: after a build or attach in progress)."""
+        the instance's info cache (under its lock: after a build or attach in progress);
+        volume-extended grows the attached volume in the guest."""
+        if req.name == "volume-extended" and req.tag:
+            await volumes.extended(self, req.instance_uuid, req.tag)
+            return
         if self.events.deliver(req.instance_uuid, req.name, req.tag):
             return
         if req.name in ("network-changed", VIF_PLUGGED):

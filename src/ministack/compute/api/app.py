@@ -28,6 +28,7 @@ from ministack.compute.api import (
     usage,
     usage_audit,
     versions,
+    volume_attachments,
     zones,
 )
 from ministack.compute.api.common import Api
@@ -58,6 +59,7 @@ def routes() -> list[BaseRoute]:
         migrations,
         remote_consoles,
         interfaces,
+        volume_attachments,
     ):
         out += module.ROUTES
     return out

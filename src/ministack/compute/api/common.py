@@ -22,6 +22,7 @@ from ministack.compute.rpcapi import RpcPeers
 from ministack.config import Settings
 from ministack.network.client import NetworkApi
 from ministack.placement.client import PlacementClient
+from ministack.volume.client import VolumeApi
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Api(RpcPeers):
     images: Images
     network: NetworkApi | None = None
     """The network service (None: this cloud has none, servers get no NICs)."""
+    volumes: VolumeApi | None = None
+    """The volume client (os-volume_attachments, boot from volume)."""
 
 
 def host_of(inst: m.Instance) -> str:

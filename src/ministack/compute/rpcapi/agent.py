@@ -134,6 +134,14 @@ class InterfaceAnswer(Payload):
 
 
 @dataclass(frozen=True)
+class VolumeRef(Payload):
+    """Attach or detach the volume of one block device mapping (compute.agent.volumes)."""
+
+    instance_uuid: str
+    volume_id: str
+
+
+@dataclass(frozen=True)
 class FakeSettings(Payload):
     """Test hook: the fake driver's delays and failures (see `compute.virt.fake`)."""
 
@@ -224,6 +232,12 @@ class ComputeAgentAPI:
 
     async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
         await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))
+
+    async def attach_volume(self, instance_uuid: str, volume_id: str) -> None:
+        await self._cast("attach_volume", VolumeRef(instance_uuid, volume_id))
+
+    async def detach_volume(self, instance_uuid: str, volume_id: str) -> None:
+        await self._cast("detach_volume", VolumeRef(instance_uuid, volume_id))
 
     async def set_fake(self, settings: FakeSettings) -> dict[str, Any]:
         """Test hook; raises RemoteError when the host does not run the fake driver."""

@@ -67,6 +67,7 @@ class BlockDevice:
     path: str
     device: str = ""  # e.g. /dev/vdb; the driver picks one when empty
     read_only: bool = False
+    format: str = "qcow2"
 
 
 @dataclass(frozen=True)
@@ -282,4 +283,18 @@ class VirtDriver(Protocol):
     async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
         """Where the running guest's `kind` console ("vnc" or "serial") listens; raises
         ConsoleUnavailable when it has none, GuestNotFound when the guest is gone."""
+        ...
+
+    async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
+        """Hot-plug the volume at `device.path` into the guest as `device.device` (e.g.
+        /dev/vdb), live and in its saved definition; raises DriverError (nothing attached)."""
+        ...
+
+    async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
+        """Unplug the volume; succeeds when it (or the guest) is already gone."""
+        ...
+
+    async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
+        """Grow the attached volume to `size_bytes` through the hypervisor, so the running
+        guest sees the new size (volume-extended); raises DriverError."""
         ...

@@ -31,6 +31,7 @@ from typing import Any
 from ministack.compute.virt import netns_guest
 from ministack.compute.virt.driver import (
     POWER_STATE_NAMES,
+    BlockDevice,
     Capabilities,
     ConsoleEndpoint,
     ConsoleUnavailable,
@@ -58,6 +59,8 @@ class _Guest:
     power_state: PowerState
     console: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    volumes: dict[str, str] = field(default_factory=dict)
+    """Attached volumes: device name -> volume id (not persisted)."""
 
 
 def _load(path: Path) -> dict[str, _Guest]:
@@ -394,3 +397,38 @@ class FakeDriver:
             self.consoles[(uuid, kind)] = server
         port: int = server.sockets[0].getsockname()[1]
         return ConsoleEndpoint(host="127.0.0.1", port=port)
+
+    async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
+        """Record the volume on the guest; `attach_volume` failures are injectable."""
+        guest = self._guest(uuid)
+        await self._step("attach_volume")
+        if device.device in guest.volumes:
+            raise DriverError(f"{device.device} is taken on guest {uuid}")
+        guest.volumes[device.device] = device.volume_id
+
+    async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
+        await self._step("detach_volume")
+        guest = self.guests.get(uuid)
+        if guest is not None:
+            guest.volumes.pop(device.device, None)
+
+    async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
+        """As a hypervisor would: grow the volume's file (qemu-img) while it is attached."""
+        guest = self._guest(uuid)
+        await self._step("extend_volume")
+        if device.device not in guest.volumes:
+            raise DriverError(f"{device.device} is not attached to guest {uuid}")
+        proc = await asyncio.create_subprocess_exec(
+            "qemu-img",
+            "resize",
+            "-q",
+            "-f",
+            device.format,
+            device.path,
+            str(size_bytes),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise DriverError(f"growing {device.device} failed: {err.decode().strip()}")

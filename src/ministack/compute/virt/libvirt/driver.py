@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import libvirt
 
 from ministack.compute.virt.driver import (
+    BlockDevice,
     Capabilities,
     ConsoleEndpoint,
     ConsoleUnavailable,
@@ -43,7 +44,7 @@ from ministack.compute.virt.driver import (
     PowerState,
     Vif,
 )
-from ministack.compute.virt.libvirt import access, consoles, diagnostics, disks, host
+from ministack.compute.virt.libvirt import access, consoles, diagnostics, disks, host, volumes
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
 from ministack.compute.virt.libvirt.connection import (
     Connection,
@@ -518,3 +519,27 @@ class LibvirtDriver:
         if not active:
             raise ConsoleUnavailable(f"guest {uuid} is not running")
         return consoles.endpoint(xml, kind)
+
+    async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
+        domain = await self._domain(uuid)
+        try:
+            await self._call(lambda _conn: volumes.attach(domain, device))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"attaching {device.device} failed: {exc}") from None
+
+    async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
+        try:
+            domain = await self._domain(uuid)
+        except GuestNotFound:
+            return
+        try:
+            await self._call(lambda _conn: volumes.detach(domain, device))
+        except (libvirt.libvirtError, RuntimeError) as exc:
+            raise DriverError(f"detaching {device.device} failed: {exc}") from None
+
+    async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
+        domain = await self._domain(uuid)
+        try:
+            await self._call(lambda _conn: volumes.grow(domain, device, size_bytes))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"growing {device.device} failed: {exc}") from None

@@ -1,0 +1,212 @@
+"""Volumes on this host: attach, detach, and detach-all when a server is deleted.
+
+Where it sits: the compute API reserved a Cinder attachment and wrote the block device
+mapping (status attaching) before casting here. The agent then hands the volume service this
+host's connector (attachment update → connection info), plugs the disk through the driver,
+and completes the attachment (volume in-use). Any failure undoes every step: the disk is
+unplugged, the attachment deleted (volume available), the mapping removed. Detach is the
+reverse; a failed unplug leaves the volume attached (mapping back to attached).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from ministack.compute import instances
+from ministack.compute import models as m
+from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.task import instance_task
+from ministack.compute.virt.driver import BlockDevice
+from ministack.volume.client import VolumeApi
+
+log = logging.getLogger("ministack.compute.agent")
+
+# block device mapping status (compute_block_device_mappings.status)
+ATTACHING = "attaching"
+ATTACHED = "attached"
+DETACHING = "detaching"
+
+
+def connector(agent: AgentBase, device_name: str) -> dict[str, Any]:
+    """This host's connector, as os-brick describes a compute host to Cinder."""
+    return {
+        "host": agent.host,
+        "platform": "x86_64",
+        "os_type": "linux",
+        "multipath": False,
+        "initiator": f"iqn.2026-01.org.ministack:{agent.host}",
+        "mountpoint": device_name,
+    }
+
+
+def block_device(bdm: m.BlockDeviceMapping, info: dict[str, Any]) -> BlockDevice:
+    data = info.get("data") or {}
+    return BlockDevice(
+        volume_id=bdm.volume_id,
+        path=str(data.get("device_path", "")),
+        device=bdm.device_name,
+        read_only=data.get("access_mode") == "ro",
+        format=str(data.get("format") or "raw"),
+    )
+
+
+def _client(agent: AgentBase) -> VolumeApi:
+    if agent.deps.volumes is None:
+        raise RuntimeError("no volume service is configured for this host")
+    return agent.deps.volumes
+
+
+async def _mapping(agent: AgentBase, uuid: str, volume_id: str) -> m.BlockDeviceMapping | None:
+    async with agent.db.session() as s:
+        return (
+            await s.execute(
+                select(m.BlockDeviceMapping).where(
+                    m.BlockDeviceMapping.instance_uuid == uuid,
+                    m.BlockDeviceMapping.volume_id == volume_id,
+                )
+            )
+        ).scalar_one_or_none()
+
+
+async def _set(agent: AgentBase, bdm_id: int, **values: Any) -> None:
+    async with agent.db.writer() as s:
+        row = await s.get(m.BlockDeviceMapping, bdm_id)
+        if row is not None:
+            for key, value in values.items():
+                setattr(row, key, value)
+
+
+async def _forget(agent: AgentBase, bdm_id: int) -> None:
+    async with agent.db.writer() as s:
+        await s.execute(delete(m.BlockDeviceMapping).where(m.BlockDeviceMapping.id == bdm_id))
+
+
+async def _plug(agent: AgentBase, bdm: m.BlockDeviceMapping) -> dict[str, Any]:
+    """Connect, plug and complete; on failure unplug what was plugged and raise."""
+    client = _client(agent)
+    assert bdm.attachment_id is not None
+    att = await client.attachment_update(
+        bdm.project_id, bdm.attachment_id, connector(agent, bdm.device_name)
+    )
+    info: dict[str, Any] = att.get("connection_info") or {}
+    device = block_device(bdm, info)
+    try:
+        await agent.driver.attach_volume(bdm.instance_uuid, device)
+    except Exception:
+        # a plug the hypervisor half-did (or did before a restart) must not stay behind
+        with contextlib.suppress(Exception):
+            await agent.driver.detach_volume(bdm.instance_uuid, device)
+        raise
+    try:
+        await client.attachment_complete(bdm.project_id, bdm.attachment_id)
+    except Exception:
+        await agent.driver.detach_volume(bdm.instance_uuid, device)
+        raise
+    return info
+
+
+async def attach(agent: AgentBase, uuid: str, volume_id: str) -> None:
+    """Attach the volume the API reserved; on failure nothing stays half-attached (the event
+    records why). Never raises."""
+    async with instance_task(agent, uuid, "compute_attach_volume", on_failure=None):
+        bdm = await _mapping(agent, uuid, volume_id)
+        if bdm is None or bdm.status != ATTACHING:
+            return
+        try:
+            info = await _plug(agent, bdm)
+        except Exception:
+            await _undo_reservation(agent, bdm)
+            raise
+        await _set(agent, bdm.id, status=ATTACHED, connection_info=info)
+
+
+async def _undo_reservation(agent: AgentBase, bdm: m.BlockDeviceMapping) -> None:
+    try:
+        if bdm.attachment_id is not None:
+            await _client(agent).attachment_delete(bdm.project_id, bdm.attachment_id)
+    finally:
+        await _forget(agent, bdm.id)
+
+
+async def detach(agent: AgentBase, uuid: str, volume_id: str) -> None:
+    """Unplug the volume and delete its attachment (volume available). When the guest keeps
+    the disk, the mapping goes back to attached and the event says why. Never raises."""
+    async with instance_task(agent, uuid, "compute_detach_volume", on_failure=None):
+        bdm = await _mapping(agent, uuid, volume_id)
+        if bdm is None or bdm.status != DETACHING:
+            return
+        try:
+            await agent.driver.detach_volume(uuid, block_device(bdm, bdm.connection_info or {}))
+        except Exception:
+            await _set(agent, bdm.id, status=ATTACHED)
+            raise
+        await _undo_reservation(agent, bdm)
+
+
+async def release_all(agent: AgentBase, uuid: str) -> None:
+    """After the guest is destroyed: delete every attachment of the instance, delete the
+    volumes marked delete_on_termination, forget the mappings. A volume service error is
+    logged, the rest carries on (an admin can force-detach on the volume side)."""
+    async with agent.db.session() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(m.BlockDeviceMapping).where(m.BlockDeviceMapping.instance_uuid == uuid)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for bdm in rows:
+        try:
+            client = _client(agent)
+            if bdm.attachment_id is not None:
+                await client.attachment_delete(bdm.project_id, bdm.attachment_id)
+            if bdm.delete_on_termination:
+                await client.delete(bdm.project_id, bdm.volume_id)
+        except Exception as exc:
+            log.warning("releasing volume %s of %s failed: %s", bdm.volume_id, uuid, exc)
+        await _forget(agent, bdm.id)
+
+
+async def resume(agent: AgentBase, uuids: list[str]) -> None:
+    """At agent start (reconcile): an attach or detach the agent was killed in (or whose cast
+    was lost) is run again; each ends attached-and-in-use or undone, detached or attached."""
+    if not uuids:
+        return
+    async with agent.db.session() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(m.BlockDeviceMapping).where(
+                        m.BlockDeviceMapping.instance_uuid.in_(uuids),
+                        m.BlockDeviceMapping.status.in_((ATTACHING, DETACHING)),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for bdm in rows:
+        if bdm.status == ATTACHING:
+            await attach(agent, bdm.instance_uuid, bdm.volume_id)
+        else:
+            await detach(agent, bdm.instance_uuid, bdm.volume_id)
+
+
+async def extended(agent: AgentBase, uuid: str, volume_id: str) -> None:
+    """volume-extended: grow the attached volume to the size the volume service now says,
+    through the driver, so the running guest sees it; recorded as the server's extend_volume
+    action (as Nova does). Never raises (the event records a failure)."""
+    bdm = await _mapping(agent, uuid, volume_id)
+    if bdm is None or bdm.status != ATTACHED:
+        return
+    await instances.add_action(agent.db, uuid, "extend_volume", "", bdm.project_id)
+    async with instance_task(agent, uuid, "compute_extend_volume", on_failure=None):
+        volume = await _client(agent).get(bdm.project_id, volume_id)
+        device = block_device(bdm, bdm.connection_info or {})
+        await agent.driver.extend_volume(uuid, device, int(volume["size"]) * 1024**3)

@@ -1,0 +1,132 @@
+"""A volume hot-plugged into a real VM: an all-in-one cloud (libvirt driver, file volume
+backend) boots the ministack-test image; `openstack server add volume` plugs a 1 GiB volume
+and the guest's /sys/block shows a new 1 GiB disk (vdb, 2097152 sectors), printed on its
+console by a user-data loop; `server remove volume` unplugs it and the guest no longer has
+it; the volume is available again. Extending it while attached (volume-extended, libvirt
+blockResize) shows the guest a 2 GiB vdb. The VM is deleted in finally."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cloud import Cloud, running_cloud
+from tests.e2e.test_servers_libvirt import REPO, URI, boot, console, wait_banner, wait_status
+
+pytestmark = pytest.mark.e2e
+
+# print the guest's disks (name=sectors) whenever they change
+WATCH_DISKS = b"""#!/bin/sh
+(
+last=""
+while :; do
+    now=""
+    for d in /sys/block/vd*; do now="$now $(basename "$d")=$(cat "$d/size")"; done
+    if [ "$now" != "$last" ]; then echo "guest-disks:$now"; last="$now"; fi
+    sleep 0.5
+done
+) </dev/null &
+"""
+ONE_GIB_SECTORS = (1 << 30) // 512
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[Cloud]:
+    if subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode != 0:
+        done = subprocess.run(
+            ["bash", str(REPO / "scripts/test.d/libvirt.sh")], capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"could not start libvirtd: {done.stderr}"
+    tmp = Path(tempfile.mkdtemp(prefix="ministack-e2e-vol-", dir="/var/tmp"))
+    tmp.chmod(0o755)
+    env = {
+        "MINISTACK_COMPUTE_VIRT_DRIVER": "libvirt",
+        "MINISTACK_LIBVIRT_INSTANCES_PATH": str(tmp / "instances"),
+        "MINISTACK_LIBVIRT_IMAGE_CACHE_PATH": str(tmp / "imagecache"),
+        "MINISTACK_LIBVIRT_SHUTDOWN_TIMEOUT": "20",
+    }
+    services = ("identity", "image", "compute", "volume")
+    try:
+        with running_cloud(tmp, services=services, extra_env=env) as c:
+            c.ministack("seed")
+            c.cli("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1", "e2e.small")
+            yield c
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def disks_seen(text: str) -> dict[str, int]:
+    """The guest's disks as its last 'guest-disks:' line says (name -> 512-byte sectors)."""
+    lines = [line for line in text.splitlines() if line.startswith("guest-disks:")]
+    assert lines, f"the guest printed no disks:\n{text[-2000:]}"
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+
+def wait_disks(conn: Any, server: Any, check: Any) -> dict[str, int]:
+    deadline = time.monotonic() + 120
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        text = console(conn, server)
+        if "guest-disks:" in text:
+            seen = disks_seen(text)
+            if check(seen):
+                return seen
+        time.sleep(0.5)
+    raise AssertionError(f"the guest's disks stayed {seen}:\n{console(conn, server)[-2000:]}")
+
+
+def wait_volume(cloud: Cloud, volume_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        shown = json.loads(cloud.cli("volume", "show", volume_id, "-f", "json").stdout)
+        if shown["status"] == status:
+            return shown
+        time.sleep(0.5)
+    raise AssertionError(f"volume {volume_id} is {shown.get('status')}, not {status}")
+
+
+def test_hot_plugged_volume_is_a_new_disk_in_the_guest(cloud: Cloud) -> None:
+    conn = cloud.connect()
+    vol = json.loads(cloud.cli("volume", "create", "--size", "1", "data", "-f", "json").stdout)
+    server = boot(conn, "vol-vm", user_data=base64.b64encode(WATCH_DISKS).decode())
+    try:
+        wait_status(conn, server, "ACTIVE")
+        wait_banner(conn, server)
+        before = wait_disks(conn, server, lambda d: "vda" in d)
+        assert "vdb" not in before
+        wait_volume(cloud, vol["id"], "available")
+
+        cloud.cli("server", "add", "volume", server.id, vol["id"])
+        shown = wait_volume(cloud, vol["id"], "in-use")
+        assert shown["attachments"][0]["device"] == "/dev/vdb"
+        seen = wait_disks(conn, server, lambda d: "vdb" in d)
+        assert seen["vdb"] == ONE_GIB_SECTORS
+
+        # volume-extended: the volume service tells the host; QEMU grows it (blockResize)
+        cloud.cli("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", vol["id"])
+        grown = wait_disks(conn, server, lambda d: d.get("vdb") == 2 * ONE_GIB_SECTORS)
+        assert grown["vdb"] == 2 * ONE_GIB_SECTORS
+        wait_volume(cloud, vol["id"], "in-use")
+
+        cloud.cli("server", "remove", "volume", server.id, vol["id"])
+        wait_volume(cloud, vol["id"], "available")
+        wait_disks(conn, server, lambda d: "vdb" not in d and "vda" in d)
+    finally:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=120)
+    domains = subprocess.run(
+        ["virsh", "-c", URI, "list", "--all", "--uuid"], capture_output=True, text=True
+    )
+    assert domains.returncode == 0 and server.id not in domains.stdout
+    cloud.cli("volume", "delete", vol["id"])
