@@ -47,7 +47,9 @@ class DashCloud:
         return self.cloud.connect(self.member_name, MEMBER_PASSWORD, self.project_name)
 
 
-@pytest.fixture(scope="session")
+# package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while the browser lives, which would break every later asyncio test in the session
+@pytest.fixture(scope="package")
 def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashCloud]:
     tmp: Path = tmp_path_factory.mktemp("dashboard")
     with running_cloud(tmp, services=SERVICES, extra_env=FAKE_ENV) as cloud:
@@ -71,7 +73,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashCloud]:
         yield DashCloud(cloud, admin, user.name, project.name, image.id, flavor.id)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         found = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
