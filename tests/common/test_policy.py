@@ -100,6 +100,8 @@ def test_a_reader_never_writes(service: str, name: str) -> None:
     target = {"project_id": "p1", "user_id": "someone-else"}
     if READ_VERBS.search(name.rsplit(":", 1)[-1] if ":" in name else name):
         return
+    if ":show:" in name:  # a part of a read (Nova's servers:show:flavor-extra-specs)
+        return
     assert not policy.check(PERSONAS["reader"], rule, target), name
     assert not policy.check(PERSONAS["other_member"], rule, target), name
 

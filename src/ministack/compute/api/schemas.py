@@ -391,7 +391,11 @@ def _actions(v: V) -> p.Schema:
             {"type": p.enum("HARD", "Hard", "hard", "SOFT", "Soft", "soft")}, required=("type",)
         ),
         "os-getConsoleOutput": p.obj(
-            {"length": {"anyOf": [_none, {"type": "integer", "minimum": -1}, p.query_int(-1)]}}
+            {
+                "length": {
+                    "anyOf": [{"type": "null"}, {"type": "integer", "minimum": -1}, p.query_int(-1)]
+                }
+            }
         ),
         "rebuild": _rebuild(v),
         "resize": p.obj(
