@@ -73,7 +73,24 @@ def cloud() -> Iterator[Cloud]:
             c.cli("flavor", "create", "--ram", "160", "--disk", "2", "--vcpus", "2", "e2e.big")
             yield c
     finally:
+        remove_domains_under(tmp)  # a failed test must not leave guests running
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_domains_under(root: Path) -> None:
+    """Destroy and undefine every libvirt domain whose disks lie under `root`."""
+    names = subprocess.run(
+        ["virsh", "-c", URI, "list", "--all", "--name"], capture_output=True, text=True
+    ).stdout.split()
+    for name in names:
+        xml = subprocess.run(
+            ["virsh", "-c", URI, "dumpxml", name], capture_output=True, text=True
+        ).stdout
+        if str(root) in xml:
+            subprocess.run(["virsh", "-c", URI, "destroy", name], capture_output=True)
+            subprocess.run(
+                ["virsh", "-c", URI, "undefine", "--managed-save", name], capture_output=True
+            )
 
 
 @pytest.fixture(scope="module")
