@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import httpx
+from sqlalchemy import select
 
 from ministack.common import errors
 from ministack.common.db import Database
@@ -23,8 +24,9 @@ from ministack.common.rpc.base import Bus
 from ministack.common.runtime import Context
 from ministack.config import Settings
 from ministack.identity.client import ServiceSession
-from ministack.network import networks, ports, subnets
+from ministack.network import networks, ports, secgroups, subnets
 from ministack.network.core import Core, trusted
+from ministack.network.models import SecurityGroup
 from ministack.network.ports import bridge_name, tap_name
 
 __all__ = ["HttpNetworkClient", "NetworkApi", "NetworkClient", "bridge_name", "tap_name"]
@@ -56,8 +58,16 @@ class NetworkApi(Protocol):
         fixed_ip: str | None = None,
         device_id: str = "",
         device_owner: str = "",
+        security_groups: list[str] | None = None,
     ) -> dict[str, Any]:
-        """A port of `project_id` on a network it may use, with a free address (or `fixed_ip`)."""
+        """A port of `project_id` on a network it may use, with a free address (or `fixed_ip`),
+        in the given security groups (ids; None: the project's default group)."""
+        ...
+
+    async def security_group_ids(self, project_id: str, wanted: list[str]) -> list[str]:
+        """The ids of the project's security groups named (by name or id) in `wanted`, in
+        order; BadRequest naming the first that the project has not (Nova's
+        SecurityGroupNotFoundForProject) or a name two of its groups share."""
         ...
 
     async def bind_port(
@@ -88,6 +98,24 @@ class NetworkApi(Protocol):
 
 def usable(network: dict[str, Any], project_id: str) -> bool:
     return bool(network["project_id"] == project_id or network["shared"])
+
+
+def resolve_groups(found: list[tuple[str, str]], wanted: list[str], project_id: str) -> list[str]:
+    """(id, name) pairs of a project's groups → the ids `wanted` names, by id or name."""
+    ids = {i for i, _ in found}
+    out: list[str] = []
+    for want in wanted:
+        match = [want] if want in ids else [i for i, n in found if n == want]
+        if not match:
+            raise errors.BadRequest(f"Security group {want} not found for project {project_id}.")
+        if len(match) > 1:
+            raise errors.BadRequest(
+                f"Security group name {want} is used by more than one group of the project; "
+                "name it by id."
+            )
+        if match[0] not in out:
+            out.append(match[0])
+    return out
 
 
 def choose_available(found: list[dict[str, Any]], project_id: str) -> list[dict[str, Any]]:
@@ -126,6 +154,7 @@ class NetworkClient:
         fixed_ip: str | None = None,
         device_id: str = "",
         device_owner: str = "",
+        security_groups: list[str] | None = None,
     ) -> dict[str, Any]:
         await self.get_network(network_id, project_id)
         body: dict[str, Any] = {
@@ -136,7 +165,20 @@ class NetworkClient:
         }
         if fixed_ip:
             body["fixed_ips"] = [{"ip_address": fixed_ip}]
+        if security_groups is not None:
+            body["security_groups"] = security_groups
         return await ports.create(self.core, trusted(project_id), body)
+
+    async def security_group_ids(self, project_id: str, wanted: list[str]) -> list[str]:
+        if secgroups.DEFAULT in wanted:
+            async with self.core.db.writer() as w:
+                await secgroups.ensure_default(w, project_id)
+        async with self.core.db.session() as s:
+            query = select(SecurityGroup.id, SecurityGroup.name).where(
+                SecurityGroup.project_id == project_id
+            )
+            found = [(str(i), str(n)) for i, n in (await s.execute(query)).all()]
+        return resolve_groups(found, wanted, project_id)
 
     async def bind_port(
         self, port_id: str, host: str, device_id: str, availability_zone: str
@@ -220,6 +262,7 @@ class HttpNetworkClient:
         fixed_ip: str | None = None,
         device_id: str = "",
         device_owner: str = "",
+        security_groups: list[str] | None = None,
     ) -> dict[str, Any]:
         await self.get_network(network_id, project_id)
         body: dict[str, Any] = {
@@ -230,9 +273,21 @@ class HttpNetworkClient:
         }
         if fixed_ip:
             body["fixed_ips"] = [{"ip_address": fixed_ip}]
+        if security_groups is not None:
+            body["security_groups"] = security_groups
         made = await self._call("POST", "/v2.0/ports", "Creating a port", json={"port": body})
         port: dict[str, Any] = made["port"]
         return port
+
+    async def security_group_ids(self, project_id: str, wanted: list[str]) -> list[str]:
+        listed = await self._call(
+            "GET",
+            "/v2.0/security-groups",
+            "Listing security groups",
+            params={"project_id": project_id, "fields": ["id", "name"]},
+        )
+        found = [(str(g["id"]), str(g["name"])) for g in listed["security_groups"]]
+        return resolve_groups(found, wanted, project_id)
 
     async def _update(self, port_id: str, body: dict[str, Any]) -> dict[str, Any]:
         done = await self._call(

@@ -290,3 +290,32 @@ def test_delete_on_a_down_host_releases_the_ports_locally(env: Compute) -> None:
         env.cloud.cli("compute", "service", "set", "--up", host, "nova-compute")
     assert not made & {p.id for p in conn.network.ports(network_id=net.id)}
     assert conn.network.get_port(mine.id).device_id == ""
+
+
+def test_security_groups_of_the_create_request_are_on_the_ports(env: Compute) -> None:
+    """`openstack server create --security-group web` puts the port made for the server in
+    that group (by name or id) instead of the default one; a group the project has not is
+    400 naming it, with nothing made."""
+    conn = env.conn
+    net = _network(conn, "10.66.0.0/24")
+    web = conn.network.create_security_group(name=_name("web"))
+    ssh = conn.network.create_security_group(name=_name("ssh"))
+    server = _server(
+        env, "--network", net.id, "--security-group", web.name, "--security-group", ssh.id
+    )
+    ports = list(conn.network.ports(device_id=server["id"]))
+    assert len(ports) == 1
+    assert sorted(ports[0].security_group_ids) == sorted([web.id, ssh.id])
+    plain = _server(env, "--network", net.id)
+    default = conn.network.find_security_group("default", project_id=plain["project_id"])
+    assert [p.security_group_ids for p in conn.network.ports(device_id=plain["id"])] == [
+        [default.id]
+    ]
+    missing = _name("nosuch")
+    with nothing_made(env):
+        resp = _post(env, [{"uuid": net.id}], security_groups=[{"name": missing}])
+    assert resp.status_code == 400, resp.text
+    assert f"Security group {missing} not found" in resp.text
+    for made in (server, plain):
+        conn.compute.delete_server(made["id"])
+        conn.compute.wait_for_delete(conn.compute.get_server(made["id"]), wait=60)

@@ -47,12 +47,16 @@ async def allocate(agent: AgentBase, inst: m.Instance) -> list[dict[str, Any]]:
             if port.get("device_id") not in ("", inst.uuid):
                 raise errors.Conflict(f"Port {port['id']} is still in use.")
         else:
+            groups = await network.security_group_ids(
+                inst.project_id, list(inst.security_groups or ["default"])
+            )
             port = await network.create_port(
                 inst.project_id,
                 want["network_id"],
                 want.get("fixed_ip"),
                 device_id=inst.uuid,
                 device_owner=f"compute:{zone}",
+                security_groups=groups,
             )
         bound = await network.bind_port(port["id"], agent.host, inst.uuid, zone)
         info.append(await ni.describe(network, bound, inst.project_id, preserve=preserve))

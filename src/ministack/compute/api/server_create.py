@@ -144,6 +144,9 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
     plan.networks = await requested_networks(
         api.network, body.get("networks"), auth, plan.max_count
     )
+    if api.network is not None and plan.networks:
+        # Nova checks the groups with Neutron before anything is made (400 naming the group)
+        await api.network.security_group_ids(auth.project_id or "", plan.security_groups)
     return plan
 
 
