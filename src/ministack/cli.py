@@ -376,22 +376,33 @@ def logs(
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checks as a JSON list (for the dashboard).")
+    ] = False,
+) -> None:
     """Check every prerequisite and say, for each, what is wrong and how to fix it."""
+    import dataclasses
+    import json
+
     from ministack.doctor import run_checks
 
     settings = _settings()
-    failed = 0
-    for check in run_checks(settings):
+    checks = run_checks(settings)
+    failed = sum(0 if c.ok or c.optional else 1 for c in checks)
+    if as_json:
+        print(json.dumps([dataclasses.asdict(c) for c in checks]))
+        raise typer.Exit(1 if failed else 0)
+    for check in checks:
         mark = (
             "[green]ok[/green]"
             if check.ok
             else ("[yellow]warn[/yellow]" if check.optional else "[red]FAIL[/red]")
         )
-        console.print(f"{mark:>20}  {check.name}: {check.detail}")
+        # details and fixes are plain text: brackets in them are not Rich markup
+        console.print(f"{mark:>20}  {escape(check.name)}: {escape(check.detail)}")
         if not check.ok and check.fix:
-            console.print(f"{'':>8}fix: {check.fix}")
-        failed += 0 if check.ok or check.optional else 1
+            console.print(f"{'':>8}fix: {escape(check.fix)}")
     raise typer.Exit(1 if failed else 0)
 
 

@@ -23,6 +23,11 @@ ADMIN_URLS = (
     "/admin/projects",
     "/admin/users",
     "/admin/roles",
+    "/admin/groups",
+    "/admin/images",
+    "/admin/networks",
+    "/admin/quotas",
+    "/admin/doctor",
 )
 
 

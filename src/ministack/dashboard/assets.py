@@ -13,7 +13,11 @@ from pathlib import Path
 from ministack.config import Settings
 
 # URL name under /static/vendor/ -> path inside node_modules
-VENDOR_FILES = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
+VENDOR_FILES = {
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "xterm.js": "@xterm/xterm/lib/xterm.js",
+    "xterm.css": "@xterm/xterm/css/xterm.css",
+}
 
 
 class AssetsMissing(RuntimeError):

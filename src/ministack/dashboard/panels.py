@@ -44,6 +44,11 @@ PANELS: tuple[Panel, ...] = (
     Panel("Projects", "/admin/projects", "identity", "Admin", admin=True),
     Panel("Users", "/admin/users", "identity", "Admin", admin=True),
     Panel("Roles", "/admin/roles", "identity", "Admin", admin=True),
+    Panel("Groups", "/admin/groups", "identity", "Admin", admin=True),
+    Panel("Images", "/admin/images", "image", "Admin", admin=True),
+    Panel("Networks", "/admin/networks", "network", "Admin", admin=True),
+    Panel("Quotas", "/admin/quotas", "identity", "Admin", admin=True),
+    Panel("Doctor", "/admin/doctor", "identity", "Admin", admin=True),
 )
 
 

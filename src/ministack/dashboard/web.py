@@ -39,6 +39,16 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def console_csp(origin: str) -> str:
+    """The serial console page's CSP: its websocket's origin allowed, and <style> elements,
+    which xterm.js creates for its theme and cell sizes (scripts stay 'self' only)."""
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {origin}").replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+    )
+
+
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
@@ -251,7 +261,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                own = {k.lower() for k, _ in message.get("headers", [])}
+                # a page that needs a wider CSP (the serial console's websocket) sends its own
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in own]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -8,6 +8,7 @@ chunk, so the dashboard never holds the whole file (the browser shows the upload
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,11 +26,15 @@ PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 async def list_images(p: Page) -> Response:
     q = p.request.query_params
     limit = p.dash.settings.dashboard.page_size
-    body = await p.get("image", "/v2/images", limit=limit, marker=q.get("marker", ""))
+    body, offers = await asyncio.gather(
+        p.get("image", "/v2/images", limit=limit, marker=q.get("marker", "")),
+        p.get("image", "/v2/images", visibility="shared", member_status="pending"),
+    )
     images = body.get("images", [])
     return p.render(
         "images.html",
         images=images,
+        offers=[i for i in offers.get("images", []) if i.get("owner") != p.login.project_id],
         next_marker=images[-1]["id"] if len(images) == limit else "",
     )
 

@@ -8,14 +8,13 @@ filters and marker, ``POST /servers`` to launch, ``POST /servers/{id}/action`` f
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.responses import Response
 
 from ministack.dashboard.cloud import ApiError
-from ministack.dashboard.web import Page, back, field, page
+from ministack.dashboard.web import Page, back, console_csp, field, page
 
 # status -> actions offered (names of SIMPLE_ACTIONS or the forms below)
 OFFERED: dict[str, tuple[str, ...]] = {
@@ -44,7 +43,6 @@ IN_ROW = {"stop", "start", "reboot", "unpause", "resume", "confirm_resize", "rev
 MOVING = {"BUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "REBUILD", "MIGRATING", "REVERT_RESIZE"}
 FAST_POLL, SLOW_POLL = "2s", "15s"
 MAX_LIMIT = 1000
-MAX_COUNT = 100
 
 
 def _limit(p: Page) -> int:
@@ -124,63 +122,6 @@ async def list_instances(p: Page) -> Response:
 async def instance_rows(p: Page) -> Response:
     """The table body alone: what htmx swaps in on each poll."""
     return p.render("instance_rows.html", **await server_rows(p))
-
-
-async def launch_form(p: Page) -> Response:
-    images, flavors, keys, zones = await asyncio.gather(
-        p.get("image", "/v2/images", limit=1000, status="active"),
-        p.get("compute", "/flavors/detail"),
-        p.get("compute", "/os-keypairs"),
-        p.get("compute", "/os-availability-zone"),
-    )
-    return p.render(
-        "launch.html",
-        networks=await _networks(p),
-        images=images.get("images", []),
-        flavors=sorted(flavors.get("flavors", []), key=lambda f: (f["vcpus"], f["ram"])),
-        keypairs=[k["keypair"] for k in keys.get("keypairs", [])],
-        zones=[
-            z["zoneName"]
-            for z in zones.get("availabilityZoneInfo", [])
-            if (z.get("zoneState") or {}).get("available")
-        ],
-    )
-
-
-async def _networks(p: Page) -> list[dict[str, Any]]:
-    """The networks an instance of this project may be plugged into (not external ones)."""
-    if not p.login.has("network"):
-        return []
-    body = await p.get("network", "/v2.0/networks")
-    found = [n for n in body.get("networks", []) if not n.get("router:external")]
-    return sorted(found, key=lambda n: str(n.get("name", "")))
-
-
-async def launch(p: Page) -> Response:
-    form = await p.form()
-    count_text = field(form, "count") or "1"
-    if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_COUNT:
-        raise ApiError(400, f"Count must be a whole number from 1 to {MAX_COUNT}.")
-    server: dict[str, Any] = {
-        "name": field(form, "name"),
-        "imageRef": field(form, "image"),
-        "flavorRef": field(form, "flavor"),
-        "min_count": int(count_text),
-        "max_count": int(count_text),
-    }
-    chosen = [n for n in form.getlist("network") if isinstance(n, str) and n]
-    if chosen:  # the compute API's own message is shown if it refuses them
-        server["networks"] = [{"uuid": n} for n in chosen]
-    if field(form, "key_name"):
-        server["key_name"] = field(form, "key_name")
-    if field(form, "availability_zone"):
-        server["availability_zone"] = field(form, "availability_zone")
-    user_data = form.get("user_data")
-    if isinstance(user_data, str) and user_data.strip():
-        server["user_data"] = base64.b64encode(user_data.encode()).decode()
-    await p.call("compute", "POST", "/servers", json={"server": server})
-    what = f"{count_text} instances" if count_text != "1" else "instance"
-    return p.redirect("/project/instances", ok=f"Launching {what} {server['name']}.")
 
 
 async def server_action(p: Page) -> Response:
@@ -292,15 +233,34 @@ async def console(p: Page) -> Response:
     return p.render("console.html", server=server, url=url)
 
 
+async def serial_console(p: Page) -> Response:
+    """The guest's serial console in xterm.js: the compute API gives a websocket URL
+    (remote-consoles, protocol serial) that the page's script opens straight to the proxy."""
+    sid = p.request.path_params["server_id"]
+    body = await p.call(
+        "compute",
+        "POST",
+        f"/servers/{sid}/remote-consoles",
+        json={"remote_console": {"protocol": "serial", "type": "serial"}},
+        headers={"OpenStack-API-Version": "compute 2.6"},
+    )
+    url = str(((body or {}).get("remote_console") or {}).get("url", ""))
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ApiError(502, "The compute API gave no usable serial console address.")
+    server = (await p.get("compute", f"/servers/{sid}"))["server"]
+    csp = console_csp(f"{parts.scheme}://{parts.netloc}")
+    return p.render("serial.html", headers={"Content-Security-Policy": csp}, server=server, url=url)
+
+
 ROUTES = [
     page("/project/instances", list_instances),
     page("/project/instances/rows", instance_rows),
-    page("/project/instances/launch", launch_form),
-    page("/project/instances/launch", launch, ["POST"]),
     page("/project/instances/action", server_action, ["POST"]),
     page("/project/instances/{server_id}", instance_detail),
     page("/project/instances/{server_id}/state", instance_state),
     page("/project/instances/{server_id}/action", server_action, ["POST"]),
     page("/project/instances/{server_id}/console_log", console_log),
     page("/project/instances/{server_id}/console", console, ["POST"]),
+    page("/project/instances/{server_id}/serial", serial_console, ["POST"]),
 ]
