@@ -104,3 +104,63 @@ def test_image_shared_with_another_project_is_accepted_there(page: Page, dash: D
     finally:
         member.image.delete_image(image, ignore_missing=True)
         admin.identity.delete_project(other, ignore_missing=True)
+
+
+def test_admin_makes_a_flavor_project_and_user_and_grants_a_role(
+    page: Page, dash: DashCloud
+) -> None:
+    admin = dash.admin
+    suffix = uuid.uuid4().hex[:6]
+    log_in_admin(page, dash)
+    page.goto(f"{dash.url}/admin/flavors")
+    page.fill("#field-name", f"fl-{suffix}")
+    page.fill("#field-vcpus", "2")
+    page.fill("#field-ram", "256")
+    page.fill("#field-disk", "3")
+    page.click("#admin-submit")
+    expect(page.locator(".flash.ok")).to_contain_text(f"Flavor fl-{suffix} created")
+    flavor = admin.compute.find_flavor(f"fl-{suffix}")
+    assert (flavor.vcpus, flavor.ram, flavor.disk) == (2, 256, 3)
+    page.fill("#field-name", f"bad-{suffix}")
+    page.locator("#field-vcpus").evaluate("el => el.removeAttribute('min')")
+    page.fill("#field-vcpus", "-1")
+    page.fill("#field-ram", "256")
+    page.fill("#field-disk", "1")
+    page.click("#admin-submit")
+    expect(page.locator(".flash.error")).to_contain_text("vCPUs must be a whole number")
+    assert admin.compute.find_flavor(f"bad-{suffix}", ignore_missing=True) is None
+
+    page.goto(f"{dash.url}/admin/projects")
+    page.fill("#field-name", f"proj-{suffix}")
+    page.click("#admin-submit")
+    expect(page.locator(".flash.ok")).to_contain_text(f"Project proj-{suffix} created")
+    project = admin.identity.find_project(f"proj-{suffix}", domain_id="default")
+    page.goto(f"{dash.url}/admin/users")
+    page.fill("#field-name", f"user-{suffix}")
+    page.fill("#field-password", "a-long-secret-pw")
+    page.select_option("#field-default_project_id", project.id)
+    page.click("#admin-submit")
+    expect(page.locator(".flash.ok")).to_contain_text(f"User user-{suffix} created")
+    user = admin.identity.find_user(f"user-{suffix}", domain_id="default")
+    assert user.default_project_id == project.id
+
+    page.goto(f"{dash.url}/admin/roles")
+    page.select_option("#role-user", user.id)
+    page.select_option("#role-project", project.id)
+    page.select_option("#role-role", label="member")
+    page.click("#role-grant")
+    expect(page.locator(".flash.ok")).to_contain_text("Role granted")
+    conn = dash.cloud.connect(f"user-{suffix}", "a-long-secret-pw", f"proj-{suffix}")
+    assert conn.current_project_id == project.id
+    screenshot(page, "admin-roles")
+
+    page.goto(f"{dash.url}/admin/projects")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#row-{project.id} button", has_text="Delete").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Project deleted")
+    assert admin.identity.find_project(project.id, ignore_missing=True) is None
+    page.goto(f"{dash.url}/admin/flavors")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#row-{flavor.id} button", has_text="Delete").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Flavor deleted")
+    admin.identity.delete_user(user, ignore_missing=True)

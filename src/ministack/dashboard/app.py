@@ -18,6 +18,7 @@ from ministack.dashboard.pages import (
     access,
     admin,
     admin_cloud,
+    admin_manage,
     auth,
     containers,
     floatingips,
@@ -84,6 +85,7 @@ def build(settings: Settings, cloud: Cloud | None = None) -> tuple[ASGIApp, Dash
         *access.ROUTES,
         *admin.ROUTES,
         *admin_cloud.ROUTES,
+        *admin_manage.ROUTES,
         Route("/static/vendor/{name}", vendor_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

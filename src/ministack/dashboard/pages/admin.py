@@ -1,5 +1,6 @@
 """Admin panels (admin role only; anyone else gets 403): all projects' instances,
-hypervisors, compute services, flavors, projects, users, roles and role assignments.
+hypervisors, compute services, roles and role assignments (granted and revoked in
+admin_manage.py, with flavors, projects and users).
 
 Each panel is one table drawn from one or two admin API calls; the APIs check the role again.
 """
@@ -63,48 +64,16 @@ async def services(p: Page) -> Response:
     )
 
 
-async def flavors(p: Page) -> Response:
-    body = await p.get("compute", "/flavors/detail", is_public="None")
-    rows = [
-        [
-            f.get("name"),
-            f.get("id"),
-            f.get("vcpus"),
-            f.get("ram"),
-            f.get("disk"),
-            "yes" if f.get("os-flavor-access:is_public", True) else "no",
-        ]
-        for f in body.get("flavors", [])
-    ]
-    return _table(p, "Flavors", ["Name", "ID", "vCPUs", "RAM (MB)", "Disk (GB)", "Public"], rows)
-
-
-async def projects(p: Page) -> Response:
-    body = await p.get("identity", "/projects")
-    rows = [
-        [x.get("name"), x.get("id"), x.get("domain_id"), "yes" if x.get("enabled") else "no"]
-        for x in body.get("projects", [])
-    ]
-    return _table(p, "Projects", ["Name", "ID", "Domain", "Enabled"], rows)
-
-
-async def users(p: Page) -> Response:
-    body = await p.get("identity", "/users")
-    rows = [
-        [x.get("name"), x.get("id"), x.get("domain_id"), "yes" if x.get("enabled") else "no"]
-        for x in body.get("users", [])
-    ]
-    return _table(p, "Users", ["Name", "ID", "Domain", "Enabled"], rows)
-
-
 def _name(ref: dict[str, Any] | None) -> str:
     return str((ref or {}).get("name") or (ref or {}).get("id") or "")
 
 
 async def roles(p: Page) -> Response:
-    roles_body, assignments = await asyncio.gather(
+    roles_body, assignments, users_body, projects_body = await asyncio.gather(
         p.get("identity", "/roles"),
         p.get("identity", "/role_assignments", include_names="1"),
+        p.get("identity", "/users"),
+        p.get("identity", "/projects"),
     )
     rows: list[list[Any]] = [
         ["role", r.get("name"), r.get("id"), ""] for r in roles_body.get("roles", [])
@@ -120,7 +89,15 @@ async def roles(p: Page) -> Response:
         )
         who = _name(a.get("user")) or f"group {_name(a.get('group'))}"
         rows.append(["assignment", _name(a.get("role")), who, where])
-    return _table(p, "Roles and role assignments", ["Kind", "Role", "ID / who", "Scope"], rows)
+    return p.render(
+        "admin_roles.html",
+        title="Roles and role assignments",
+        columns=["Kind", "Role", "ID / who", "Scope"],
+        rows=rows,
+        users=users_body.get("users", []),
+        all_projects=projects_body.get("projects", []),
+        roles=roles_body.get("roles", []),
+    )
 
 
 ROUTES = [
@@ -128,8 +105,5 @@ ROUTES = [
     page("/admin/instances/rows", admin_instance_rows, need="admin"),
     page("/admin/hypervisors", hypervisors, need="admin"),
     page("/admin/services", services, need="admin"),
-    page("/admin/flavors", flavors, need="admin"),
-    page("/admin/projects", projects, need="admin"),
-    page("/admin/users", users, need="admin"),
     page("/admin/roles", roles, need="admin"),
 ]
