@@ -1,0 +1,30 @@
+"""The agent's RPC endpoints for shelve, soft delete, rescue, backup and crash dump (issue 15):
+`ComputeAgent` inherits them; each delegates to the module of its life cycle and, like every
+agent operation, never raises for an instance's failure."""
+
+from __future__ import annotations
+
+from ministack.common.rpc.payload import receives
+from ministack.compute.agent import shelve
+from ministack.compute.agent.base import AgentBase
+from ministack.compute.rpcapi.agent_lifecycle import Shelve, Target
+
+
+class LifecycleEndpoints(AgentBase):
+    """What `compute.rpcapi.agent_lifecycle.LifecycleCasts` asks of this host."""
+
+    @receives(Shelve)
+    async def shelve_instance(self, req: Shelve) -> None:
+        await shelve.shelve(self, req.instance_uuid, req.image_id, req.offload)
+
+    @receives(Target)
+    async def shelve_offload_instance(self, req: Target) -> None:
+        await shelve.shelve_offload(self, req.instance_uuid)
+
+    @receives(Target)
+    async def unshelve_instance(self, req: Target) -> None:
+        await shelve.unshelve(self, req.instance_uuid)
+
+    async def periodic_tasks(self) -> None:
+        """The life-cycle passes the agent group runs every `shelved_poll_interval`."""
+        await shelve.offload_expired(self)
