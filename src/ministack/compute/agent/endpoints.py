@@ -5,9 +5,9 @@ agent operation, never raises for an instance's failure."""
 from __future__ import annotations
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import shelve
+from ministack.compute.agent import shelve, softdelete
 from ministack.compute.agent.base import AgentBase
-from ministack.compute.rpcapi.agent_lifecycle import Shelve, Target
+from ministack.compute.rpcapi.agent_lifecycle import Shelve, SoftDelete, Target
 
 
 class LifecycleEndpoints(AgentBase):
@@ -25,6 +25,15 @@ class LifecycleEndpoints(AgentBase):
     async def unshelve_instance(self, req: Target) -> None:
         await shelve.unshelve(self, req.instance_uuid)
 
+    @receives(SoftDelete)
+    async def soft_delete_instance(self, req: SoftDelete) -> None:
+        await softdelete.soft_delete(self, req.instance_uuid, req.from_vm_state)
+
+    @receives(Target)
+    async def restore_instance(self, req: Target) -> None:
+        await softdelete.restore(self, req.instance_uuid)
+
     async def periodic_tasks(self) -> None:
-        """The life-cycle passes the agent group runs every `shelved_poll_interval`."""
+        """The life-cycle passes the agent group runs (`group.lifecycle_interval`)."""
         await shelve.offload_expired(self)
+        await softdelete.reclaim_expired(self)

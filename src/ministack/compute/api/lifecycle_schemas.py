@@ -31,4 +31,6 @@ def actions(v: V) -> p.Schema:
         "shelve": _none,
         "shelveOffload": _none,
         "unshelve": _unshelve(v),
+        "restore": _none,
+        "forceDelete": _none,
     }

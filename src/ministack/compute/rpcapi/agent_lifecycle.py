@@ -27,6 +27,12 @@ class Shelve(Payload):
 
 
 @dataclass(frozen=True)
+class SoftDelete(Payload):
+    instance_uuid: str
+    from_vm_state: str
+
+
+@dataclass(frozen=True)
 class Rescue(Payload):
     """Boot the rescue image `image_id` with the server's disk attached second."""
 
@@ -64,8 +70,8 @@ class LifecycleCasts:
     async def unshelve_instance(self, instance_uuid: str) -> None:
         await self._cast("unshelve_instance", Target(instance_uuid))
 
-    async def soft_delete_instance(self, instance_uuid: str) -> None:
-        await self._cast("soft_delete_instance", Target(instance_uuid))
+    async def soft_delete_instance(self, instance_uuid: str, from_vm_state: str) -> None:
+        await self._cast("soft_delete_instance", SoftDelete(instance_uuid, from_vm_state))
 
     async def restore_instance(self, instance_uuid: str) -> None:
         await self._cast("restore_instance", Target(instance_uuid))

@@ -1,10 +1,12 @@
-"""Shelve, shelveOffload and unshelve through the `openstack` CLI and openstacksdk (issue 15).
+"""Shelve, shelveOffload and unshelve, and soft delete with restore and forceDelete, through
+the `openstack` CLI and openstacksdk (issue 15).
 
 On the session cloud `shelved_offload_time` is Nova's default 0: a shelved server is offloaded
 at once (no host, no placement allocation, no guest) and its disk kept as the image
 `<name>-shelved`; unshelve schedules it again (to the zone or host the request names, 2.77 and
 2.91) and deletes that image. A cloud with -1 keeps shelved servers on their host until
-shelveOffload; one with a short offload time shows the periodic offload.
+shelveOffload, and keeps deleted servers SOFT_DELETED (`reclaim_instance_interval`); one with
+short times shows the periodic offload and reclaim.
 """
 
 from __future__ import annotations
@@ -295,3 +297,57 @@ def test_periodic_task_offloads_shelved_servers(periodic: Compute) -> None:
     assert wait_for(c, server.id, status="ACTIVE", task_state=None).compute_host == host
     c.conn.compute.delete_server(server)
     c.conn.compute.wait_for_delete(server, wait=60)
+
+
+def test_delete_soft_deletes_then_restore_and_force_delete(keeping: Compute) -> None:
+    c = keeping
+    server = boot(c)
+    host = server.compute_host
+    held = c.allocations(server.id)
+    used = c.quota_used()
+    c.cloud.cli("server", "delete", server.id)
+    kept = wait_for(c, server.id, status="SOFT_DELETED", task_state=None)
+    assert kept.vm_state == "soft-delete" and kept.power_state == 4
+    assert kept.compute_host == host and c.allocations(server.id) == held
+    assert c.quota_used() == used and server.id in c.guests(host)
+    listed = [s.id for s in c.conn.compute.servers(status="SOFT_DELETED")]
+    assert listed == [server.id]
+
+    resp = action(c, server.id, {"os-start": None})
+    assert resp.status_code == 409, resp.text
+    resp = action(c, server.id, {"restore": None})
+    assert resp.status_code == 202, resp.text
+    back = wait_for(c, server.id, status="ACTIVE", task_state=None)
+    assert back.power_state == 1 and c.allocations(server.id) == held
+    resp = action(c, server.id, {"restore": None})
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["conflictingRequest"]["message"] == (
+        f"Cannot 'restore' instance {server.id} while it is in vm_state active"
+    )
+    assert {"delete", "restore"} <= set(actions(c, server.id))
+
+    c.conn.compute.delete_server(server)
+    wait_for(c, server.id, status="SOFT_DELETED", task_state=None)
+    resp = action(c, server.id, {"forceDelete": None})
+    assert resp.status_code == 202, resp.text
+    c.conn.compute.wait_for_delete(server, wait=60)
+    assert c.allocations(server.id) == {} and server.id not in c.guests(host)
+
+
+def test_force_delete_of_a_running_server(keeping: Compute) -> None:
+    c = keeping
+    server = boot(c)
+    c.cloud.cli("server", "delete", "--force", server.id)
+    c.conn.compute.wait_for_delete(server, wait=60)
+    assert c.allocations(server.id) == {}
+
+
+def test_periodic_task_reclaims_soft_deleted_servers(periodic: Compute) -> None:
+    c = periodic
+    server = boot(c)
+    host = server.compute_host
+    c.conn.compute.delete_server(server)
+    c.conn.compute.wait_for_delete(server, wait=60)  # SOFT_DELETED first, then reclaimed
+    assert c.allocations(server.id) == {} and server.id not in c.guests(host)
+    assert actions(c, server.id) == ["delete", "create"]
+    assert "soft_deleted_at" in sysmeta(c, server.id)  # it was SOFT_DELETED first
