@@ -5,9 +5,9 @@ agent operation, never raises for an instance's failure."""
 from __future__ import annotations
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import shelve, softdelete
+from ministack.compute.agent import rescue, shelve, softdelete
 from ministack.compute.agent.base import AgentBase
-from ministack.compute.rpcapi.agent_lifecycle import Shelve, SoftDelete, Target
+from ministack.compute.rpcapi.agent_lifecycle import Rescue, Shelve, SoftDelete, Target
 
 
 class LifecycleEndpoints(AgentBase):
@@ -32,6 +32,18 @@ class LifecycleEndpoints(AgentBase):
     @receives(Target)
     async def restore_instance(self, req: Target) -> None:
         await softdelete.restore(self, req.instance_uuid)
+
+    @receives(Rescue)
+    async def rescue_instance(self, req: Rescue) -> None:
+        await rescue.rescue(self, req)
+
+    @receives(Target)
+    async def unrescue_instance(self, req: Target) -> None:
+        await rescue.unrescue(self, req.instance_uuid)
+
+    @receives(Target)
+    async def trigger_crash_dump(self, req: Target) -> None:
+        await rescue.trigger_crash_dump(self, req.instance_uuid)
 
     async def periodic_tasks(self) -> None:
         """The life-cycle passes the agent group runs (`group.lifecycle_interval`)."""

@@ -3,7 +3,7 @@ and its policy rule (Nova's names; defaults in compute/policies.py)."""
 
 from __future__ import annotations
 
-from ministack.compute.api import deferred_delete, shelve_actions
+from ministack.compute.api import crash_dump, deferred_delete, rescue_actions, shelve_actions
 from ministack.compute.api.actions import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -12,6 +12,9 @@ HANDLERS: dict[str, Handler] = {
     "unshelve": shelve_actions.unshelve,
     "restore": deferred_delete.restore,
     "forceDelete": deferred_delete.force_delete,
+    "rescue": rescue_actions.rescue,
+    "unrescue": rescue_actions.unrescue,
+    "trigger_crash_dump": crash_dump.trigger_crash_dump,
 }
 RULES: dict[str, str] = {
     "shelve": "os_compute_api:os-shelve:shelve",
@@ -19,5 +22,8 @@ RULES: dict[str, str] = {
     "unshelve": "os_compute_api:os-shelve:unshelve",
     "restore": "os_compute_api:os-deferred-delete:restore",
     "forceDelete": "os_compute_api:os-deferred-delete:force",
+    "rescue": "os_compute_api:os-rescue",
+    "unrescue": "os_compute_api:os-unrescue",
+    "trigger_crash_dump": "os_compute_api:servers:trigger_crash_dump",
 }
 NO_LOCK_CHECK: tuple[str, ...] = ()

@@ -27,10 +27,17 @@ def _unshelve(v: V) -> p.Schema:
 
 def actions(v: V) -> p.Schema:
     """The action name → body schema entries for microversion `v`."""
+    crash_dump = {"trigger_crash_dump": {"type": "null"}} if v >= (2, 17) else {}
     return {
+        **crash_dump,
         "shelve": _none,
         "shelveOffload": _none,
         "unshelve": _unshelve(v),
         "restore": _none,
         "forceDelete": _none,
+        "rescue": {
+            **p.obj({"adminPass": {"type": "string"}, "rescue_image_ref": p.uuid}),
+            "type": ["object", "null"],
+        },
+        "unrescue": _none,
     }

@@ -38,6 +38,7 @@ class Rescue(Payload):
 
     instance_uuid: str
     image_id: str
+    image_format: str = "qcow2"
     admin_password: str | None = None
 
 
@@ -76,10 +77,8 @@ class LifecycleCasts:
     async def restore_instance(self, instance_uuid: str) -> None:
         await self._cast("restore_instance", Target(instance_uuid))
 
-    async def rescue_instance(
-        self, instance_uuid: str, image_id: str, admin_password: str | None
-    ) -> None:
-        await self._cast("rescue_instance", Rescue(instance_uuid, image_id, admin_password))
+    async def rescue_instance(self, req: Rescue) -> None:
+        await self._cast("rescue_instance", req)
 
     async def unrescue_instance(self, instance_uuid: str) -> None:
         await self._cast("unrescue_instance", Target(instance_uuid))
