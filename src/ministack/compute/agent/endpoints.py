@@ -5,9 +5,9 @@ agent operation, never raises for an instance's failure."""
 from __future__ import annotations
 
 from ministack.common.rpc.payload import receives
-from ministack.compute.agent import rescue, shelve, softdelete
+from ministack.compute.agent import backup, rescue, shelve, softdelete
 from ministack.compute.agent.base import AgentBase
-from ministack.compute.rpcapi.agent_lifecycle import Rescue, Shelve, SoftDelete, Target
+from ministack.compute.rpcapi.agent_lifecycle import Backup, Rescue, Shelve, SoftDelete, Target
 
 
 class LifecycleEndpoints(AgentBase):
@@ -44,6 +44,10 @@ class LifecycleEndpoints(AgentBase):
     @receives(Target)
     async def trigger_crash_dump(self, req: Target) -> None:
         await rescue.trigger_crash_dump(self, req.instance_uuid)
+
+    @receives(Backup)
+    async def backup_instance(self, req: Backup) -> None:
+        await backup.backup(self, req)
 
     async def periodic_tasks(self) -> None:
         """The life-cycle passes the agent group runs (`group.lifecycle_interval`)."""

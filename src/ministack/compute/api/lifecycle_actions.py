@@ -3,7 +3,13 @@ and its policy rule (Nova's names; defaults in compute/policies.py)."""
 
 from __future__ import annotations
 
-from ministack.compute.api import crash_dump, deferred_delete, rescue_actions, shelve_actions
+from ministack.compute.api import (
+    backup_actions,
+    crash_dump,
+    deferred_delete,
+    rescue_actions,
+    shelve_actions,
+)
 from ministack.compute.api.actions import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -15,6 +21,7 @@ HANDLERS: dict[str, Handler] = {
     "rescue": rescue_actions.rescue,
     "unrescue": rescue_actions.unrescue,
     "trigger_crash_dump": crash_dump.trigger_crash_dump,
+    "createBackup": backup_actions.create_backup,
 }
 RULES: dict[str, str] = {
     "shelve": "os_compute_api:os-shelve:shelve",
@@ -25,5 +32,6 @@ RULES: dict[str, str] = {
     "rescue": "os_compute_api:os-rescue",
     "unrescue": "os_compute_api:os-unrescue",
     "trigger_crash_dump": "os_compute_api:servers:trigger_crash_dump",
+    "createBackup": "os_compute_api:os-create-backup",
 }
 NO_LOCK_CHECK: tuple[str, ...] = ()

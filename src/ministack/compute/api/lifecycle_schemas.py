@@ -11,6 +11,8 @@ VERSIONS = ("2.17", "2.77", "2.91")
 """The microversions at which these schemas change."""
 
 _none = {"type": ["null", "object"]}
+# Nova's non_negative_integer: an integer, or a string of digits
+_non_negative = {"anyOf": [{"type": "integer", "minimum": 0}, p.query_int(0)]}
 
 
 def _unshelve(v: V) -> p.Schema:
@@ -40,4 +42,13 @@ def actions(v: V) -> p.Schema:
             "type": ["object", "null"],
         },
         "unrescue": _none,
+        "createBackup": p.obj(
+            {
+                "name": p.name,
+                "backup_type": {"type": "string"},
+                "rotation": _non_negative,
+                "metadata": p.metadata,
+            },
+            required=("name", "backup_type", "rotation"),
+        ),
     }
