@@ -108,7 +108,39 @@ def test_shelve_and_unshelve_wrong_states_are_409(compute: Compute) -> None:
     assert resp.status_code == 409, resp.text
     assert "vm_state shelved_offloaded" in resp.json()["conflictingRequest"]["message"]
     assert action(c, server.id, {"os-start": None}).status_code == 409
+    image_id = str(sysmeta(c, server.id)["shelved_image_id"])
     c.conn.compute.delete_server(server)  # an offloaded server deletes with no host
+    c.conn.compute.wait_for_delete(server, wait=60)
+    assert image_status(c, image_id) == 404  # and takes its shelved image with it
+
+
+def test_failed_shelve_and_unshelve_leave_the_server_as_it_was(compute: Compute) -> None:
+    c = compute
+    server = boot(c)
+    host = server.compute_host
+    c.set_fake(host, fail={"snapshot": "disk unreadable"})
+    c.conn.compute.shelve_server(server)
+    back = wait_for(c, server.id, status="ACTIVE", task_state=None)
+    assert back.power_state == 1 and back.compute_host == host
+    assert server.id in c.guests(host)  # (this clears the failure)
+    assert not list(c.conn.image.images(instance_uuid=server.id))  # its image deleted
+
+    shelve_cli(c, server.id)
+    image_id = str(sysmeta(c, server.id)["shelved_image_id"])
+    for h in c.hosts:
+        c.set_fake(h, fail={"spawn": "no room"})
+    try:
+        c.conn.compute.unshelve_server(server)
+        again = wait_for(c, server.id, status="SHELVED_OFFLOADED", task_state=None)
+        assert again.compute_host is None and c.allocations(server.id) == {}
+        assert image_status(c, image_id) == 200  # kept for the next unshelve
+    finally:
+        for h in c.hosts:
+            c.guests(h)
+    c.conn.compute.unshelve_server(server)
+    wait_for(c, server.id, status="ACTIVE", task_state=None)
+    assert image_status(c, image_id) == 404
+    c.conn.compute.delete_server(server)
     c.conn.compute.wait_for_delete(server, wait=60)
 
 

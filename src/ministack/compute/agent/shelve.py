@@ -55,6 +55,7 @@ async def shelve(agent: AgentBase, uuid: str, image_id: str | None, offload: boo
     `offload`). On failure the image is deleted and the instance is back as it was, with the
     reason in the action's event. Never raises."""
     before: list[m.Instance] = []
+    settled = False
 
     async def failed(task: InstanceTask, exc: Exception) -> None:
         if image_id is not None:
@@ -90,8 +91,8 @@ async def shelve(agent: AgentBase, uuid: str, image_id: str | None, offload: boo
             power_state=int(PowerState.SHUTDOWN),
             system_metadata=sysmeta,
         )
-        await task.settle(shelved, task_states=_SHELVING)
-    if offload and before:
+        settled = await task.settle(shelved, task_states=_SHELVING)
+    if offload and settled:
         await shelve_offload(agent, uuid)
 
 
@@ -133,6 +134,7 @@ async def unshelve(agent: AgentBase, uuid: str) -> None:
     """Start the shelved guest again here, or spawn it from the shelved image; ACTIVE, with
     the shelved image deleted. Never raises."""
     found: list[m.Instance] = []
+    unshelved, image_id = False, None
 
     async def failed(task: InstanceTask, exc: Exception) -> None:
         inst = found[0] if found else None
@@ -170,8 +172,8 @@ async def unshelve(agent: AgentBase, uuid: str) -> None:
             launched_at=utcnow(),
             system_metadata={k: v for k, v in sysmeta.items() if k not in SHELVE_KEYS},
         )
-        await task.settle(done, task_states=[states.UNSHELVING])
-    if found and (image_id := found[0].system_metadata.get(SHELVED_IMAGE_ID)):
+        unshelved = await task.settle(done, task_states=[states.UNSHELVING])
+    if unshelved and image_id:
         await _delete_image(agent, str(image_id))
 
 

@@ -272,6 +272,7 @@ async def hard_delete(api: Api, auth: Auth, inst: m.Instance) -> None:
     if not won:
         return  # already being deleted: no second action
     await instances.add_action(api.db, inst.uuid, "delete", auth.user_id, inst.project_id)
+    await soft_delete.forget_shelved_image(api, inst)
     await _finish_delete(api, inst)
 
 
