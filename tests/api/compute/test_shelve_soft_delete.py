@@ -207,7 +207,7 @@ def test_unshelve_to_zone_and_unpinned(compute: Compute) -> None:
         cli("aggregate", "delete", name)
 
 
-def test_unshelve_to_host_is_admin_only(compute: Compute) -> None:
+def test_unshelve_to_host_and_shelve_offload_are_admin_only(compute: Compute) -> None:
     c = compute
     server = boot(c)
     shelve_cli(c, server.id)
@@ -243,6 +243,13 @@ def test_unshelve_to_host_is_admin_only(compute: Compute) -> None:
         json={"unshelve": {"host": c.hosts[0]}},
     )
     assert resp.status_code == 403, resp.text
+    resp = c.api(
+        "POST",
+        f"/servers/{server.id}/action",
+        headers=headers,
+        json={"shelveOffload": None},
+    )
+    assert resp.status_code == 403, resp.text  # shelveOffload is admin-only (Nova)
     assert wait_for(c, server.id, status="SHELVED_OFFLOADED").task_state is None
     resp = c.api(
         "POST",

@@ -161,8 +161,10 @@ async def unshelve(agent: AgentBase, uuid: str) -> None:
         else:
             await networking.rebind(agent, inst)
             spec = guest_spec(inst)
-            if image_id:
-                spec = replace(spec, image_id=image_id)
+            if image_id:  # the driver's snapshot: its own format, not the original image's
+                shelved_image = await agent.deps.images.client.get(str(image_id))
+                disk_format = str(shelved_image.get("disk_format") or spec.image_format)
+                spec = replace(spec, image_id=image_id, image_format=disk_format)
             info = network_info.info_of(inst)
             await agent.driver.spawn(networking.with_network(spec, info))
         done = Change(
