@@ -290,6 +290,19 @@ class ComputeSection:
     reserved_host_memory_mb: int = _opt(512, "Memory (MB) kept back for the host.")
     default_availability_zone: str = _opt("nova", "Availability zone of hosts in no aggregate AZ.")
     test_hooks: bool = _opt(False, "Enable the admin-only fake-driver test hook API.")
+    shelved_offload_time: int = _opt(
+        0,
+        "Seconds a shelved server keeps its host before it is offloaded (Nova): 0 offloads at "
+        "once, -1 never (only shelveOffload does).",
+    )
+    shelved_poll_interval: int = _opt(
+        3600, "Seconds between passes offloading servers shelved past shelved_offload_time."
+    )
+    reclaim_instance_interval: int = _opt(
+        0,
+        "Seconds a deleted server stays SOFT_DELETED (restorable) before a periodic pass "
+        "deletes it (Nova); 0: DELETE deletes at once.",
+    )
 
 
 @dataclass(frozen=True)

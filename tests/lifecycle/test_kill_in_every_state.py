@@ -106,6 +106,23 @@ INJECTED: dict[str, str] = {
     cs.RESIZE_MIGRATING: cs.ACTIVE,
     cs.RESIZE_FINISH: cs.ACTIVE,
     cs.IMAGE_SNAPSHOT: cs.ACTIVE,  # the API accepted createImage, the agent had not begun
+    # issue 15: each step of shelve, unshelve, soft delete, rescue and backup, the guest
+    # still running as it was before the action began
+    **dict.fromkeys(
+        (
+            cs.IMAGE_BACKUP,
+            cs.SHELVING,
+            cs.SHELVING_IMAGE_PENDING_UPLOAD,
+            cs.SHELVING_IMAGE_UPLOADING,
+            cs.SHELVING_OFFLOADING,
+            cs.UNSHELVING,
+            cs.SOFT_DELETING,
+            cs.RESTORING,
+            cs.RESCUING,
+            cs.UNRESCUING,
+        ),
+        cs.ACTIVE,
+    ),
 }
 # Image statuses: held by a request body that stops streaming, or injected (importing).
 IMAGE_HELD = {"saving": "file", "uploading": "stage"}

@@ -57,3 +57,12 @@ class Images:
     async def delete(self, image_id: str) -> None:
         """Delete a snapshot image whose upload failed. Idempotent."""
         await self.client.delete(image_id)
+
+    async def backups(self, instance_uuid: str, backup_type: str) -> list[dict[str, Any]]:
+        """The instance's backup images of `backup_type` (createBackup's rotation set)."""
+        wanted = {
+            "image_type": "backup",
+            "backup_type": backup_type,
+            "instance_uuid": instance_uuid,
+        }
+        return await self.client.find(wanted)

@@ -51,6 +51,17 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:server-metadata:update": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:server-metadata:delete": PROJECT_MEMBER_OR_ADMIN,
     "os_compute_api:os-server-external-events:create": SERVICE_OR_ADMIN,
+    # shelve, soft delete, rescue, backup, crash dump (issue 15)
+    "os_compute_api:os-shelve:shelve": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-shelve:shelve_offload": ADMIN,
+    "os_compute_api:os-shelve:unshelve": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-shelve:unshelve_to_host": ADMIN,
+    "os_compute_api:os-deferred-delete:restore": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-deferred-delete:force": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-rescue": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-unrescue": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:os-create-backup": PROJECT_MEMBER_OR_ADMIN,
+    "os_compute_api:servers:trigger_crash_dump": PROJECT_MEMBER_OR_ADMIN,
     # server groups
     "os_compute_api:os-server-groups:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-server-groups:show": PROJECT_READER_OR_ADMIN,

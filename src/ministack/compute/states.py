@@ -35,6 +35,10 @@ STOPPED = "stopped"
 RESIZED = "resized"
 ERROR = "error"
 DELETED = "deleted"
+SHELVED = "shelved"
+SHELVED_OFFLOADED = "shelved_offloaded"
+SOFT_DELETED = "soft-delete"
+RESCUED = "rescued"
 
 # task_state
 SCHEDULING = "scheduling"
@@ -59,6 +63,16 @@ RESIZE_REVERTING = "resize_reverting"
 RESIZE_CONFIRMING = "resize_confirming"
 IMAGE_SNAPSHOT = "image_snapshot"
 IMAGE_UPLOADING = "image_uploading"
+IMAGE_BACKUP = "image_backup"
+SHELVING = "shelving"
+SHELVING_IMAGE_PENDING_UPLOAD = "shelving_image_pending_upload"
+SHELVING_IMAGE_UPLOADING = "shelving_image_uploading"
+SHELVING_OFFLOADING = "shelving_offloading"
+UNSHELVING = "unshelving"
+SOFT_DELETING = "soft-deleting"
+RESTORING = "restoring"
+RESCUING = "rescuing"
+UNRESCUING = "unrescuing"
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,10 @@ _STATUS: dict[str, dict[str | None, str]] = {
     SUSPENDED: {None: "SUSPENDED", REBOOTING_HARD: "HARD_REBOOT"},
     ERROR: {None: "ERROR", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD"},
     DELETED: {None: "DELETED"},
+    SHELVED: {None: "SHELVED"},
+    SHELVED_OFFLOADED: {None: "SHELVED_OFFLOADED"},
+    SOFT_DELETED: {None: "SOFT_DELETED"},
+    RESCUED: {None: "RESCUE"},
 }
 
 # The API's status filter (?status=...) maps back to vm_states (Nova's reverse map).
@@ -124,6 +142,10 @@ STATUS_TO_VM_STATES: dict[str, tuple[str, ...]] = {
     "RESIZE": (ACTIVE, STOPPED),
     "REBUILD": (ACTIVE, STOPPED, ERROR),
     "REVERT_RESIZE": (RESIZED,),
+    "SHELVED": (SHELVED,),
+    "SHELVED_OFFLOADED": (SHELVED_OFFLOADED,),
+    "SOFT_DELETED": (SOFT_DELETED,),
+    "RESCUE": (RESCUED,),
 }
 
 
@@ -141,6 +163,9 @@ def power_state_for(vm_state: str) -> PowerState:
         PAUSED: PowerState.PAUSED,
         SUSPENDED: PowerState.SUSPENDED,
         RESIZED: PowerState.RUNNING,
+        RESCUED: PowerState.RUNNING,
+        SHELVED: PowerState.SHUTDOWN,
+        SOFT_DELETED: PowerState.SHUTDOWN,
     }.get(vm_state, PowerState.NOSTATE)
 
 
@@ -188,6 +213,18 @@ TRANSITIONAL: tuple[Transitional, ...] = (
     Transitional(RESIZE_CONFIRMING, "agent", BUILD_TIMEOUT, "error"),
     Transitional(IMAGE_SNAPSHOT, "agent", BUILD_TIMEOUT, "clear"),
     Transitional(IMAGE_UPLOADING, "agent", BUILD_TIMEOUT, "clear"),
+    Transitional(IMAGE_BACKUP, "agent", BUILD_TIMEOUT, "clear"),
+    # shelve: until the guest is destroyed a restart finds it and clears the task
+    Transitional(SHELVING, "agent", BUILD_TIMEOUT, "clear"),
+    Transitional(SHELVING_IMAGE_PENDING_UPLOAD, "agent", BUILD_TIMEOUT, "clear"),
+    Transitional(SHELVING_IMAGE_UPLOADING, "agent", BUILD_TIMEOUT, "clear"),
+    Transitional(SHELVING_OFFLOADING, "agent", ACTION_TIMEOUT, "clear"),
+    # unshelve: scheduled by the conductor (no host while offloaded), spawned by the agent
+    Transitional(UNSHELVING, "conductor", BUILD_TIMEOUT, "error"),
+    Transitional(SOFT_DELETING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(RESTORING, "agent", ACTION_TIMEOUT, "clear"),
+    Transitional(RESCUING, "agent", BUILD_TIMEOUT, "clear"),
+    Transitional(UNRESCUING, "agent", BUILD_TIMEOUT, "clear"),
 )
 BY_TASK_STATE = {t.task_state: t for t in TRANSITIONAL}
 
@@ -206,4 +243,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "confirmResize": (RESIZED,),
     "revertResize": (RESIZED,),
     "createImage": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
+    "createBackup": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
+    "shelve": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
+    "shelveOffload": (SHELVED,),
+    "unshelve": (SHELVED, SHELVED_OFFLOADED),
+    "restore": (SOFT_DELETED,),
+    "rescue": (ACTIVE, STOPPED, ERROR),
+    "unrescue": (RESCUED,),
+    "trigger_crash_dump": (ACTIVE, PAUSED, RESCUED),
 }

@@ -19,12 +19,13 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import httpx
+from starlette.datastructures import QueryParams
 
 from ministack.common import errors
 from ministack.common.auth import Auth
@@ -33,8 +34,10 @@ from ministack.common.runtime import Context
 from ministack.config import Settings
 from ministack.identity.client import ServiceSession
 from ministack.image.attrs import Op
+from ministack.image.constants import MAX_LIMIT
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
+from ministack.image.listing import list_images
 from ministack.image.store import READ_CHUNK, FilesystemStore, store_root
 
 # Bytes handed to the writer thread at once when saving a download (fewer, larger writes).
@@ -81,6 +84,11 @@ class ImageApi(Protocol):
 
     async def delete(self, image_id: str) -> None:
         """Delete an image. Idempotent: an image already gone is not an error."""
+        ...
+
+    async def find(self, properties: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every image (any owner, up to the listing cap) whose properties equal
+        `properties`, as the API shows them."""
         ...
 
 
@@ -214,6 +222,13 @@ class ImageClient:
             await self.core.delete(service_auth(None), image_id)
         except errors.NotFound:
             pass
+
+    async def find(self, properties: Mapping[str, str]) -> list[dict[str, Any]]:
+        params = QueryParams({**properties, "limit": str(MAX_LIMIT)})
+        async with self.core.db.session() as s:
+            body = await list_images(s, service_auth(None), params)
+        found: list[dict[str, Any]] = body["images"]
+        return found
 
 
 async def create_from_file(
@@ -388,6 +403,13 @@ class HttpImageClient:
         resp = await self.session.request("image", "DELETE", f"/v2/images/{image_id}")
         if resp.status_code != 404:
             _check(resp, f"Deleting image {image_id}")
+
+    async def find(self, properties: Mapping[str, str]) -> list[dict[str, Any]]:
+        params = {**properties, "limit": str(MAX_LIMIT)}
+        resp = await self.session.request("image", "GET", "/v2/images", params=params)
+        _check(resp, "Listing images")
+        found: list[dict[str, Any]] = resp.json()["images"]
+        return found
 
 
 def in_process(settings: Settings, db: Database) -> ImageClient:

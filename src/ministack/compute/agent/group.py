@@ -15,6 +15,7 @@ from ministack.compute.agent.manager import ComputeAgent
 from ministack.compute.images_source import ImageServiceSource
 from ministack.compute.virt.driver import VirtDriver
 from ministack.compute.virt.fake import FakeDriver, parse_settings
+from ministack.config import ComputeSection
 
 log = logging.getLogger("ministack.compute.agent")
 
@@ -49,6 +50,15 @@ def make_driver(deps: AgentDeps, name: str) -> VirtDriver:
     raise ValueError(f"unknown compute.virt_driver {cfg.virt_driver!r}: use fake or libvirt")
 
 
+def lifecycle_interval(cfg: ComputeSection) -> int:
+    """Seconds between the shelve-offload and reclaim passes: the shorter of Nova's
+    shelved_poll_interval and reclaim_instance_interval (when soft delete is on)."""
+    wanted = [cfg.shelved_poll_interval]
+    if cfg.reclaim_instance_interval > 0:
+        wanted.append(cfg.reclaim_instance_interval)
+    return max(1, min(wanted))
+
+
 class AgentGroup:
     """Start, run and stop this process's compute agents."""
 
@@ -71,6 +81,7 @@ class AgentGroup:
         await self.deps.scheduler.refresh()
         self.tasks.append(asyncio.create_task(self._every("heartbeat", self._beat)))
         self.tasks.append(asyncio.create_task(self._every("power sync", self._sync)))
+        self.tasks.append(asyncio.create_task(self._every("life cycle", self._lifecycle)))
         if self.waiting:
             self.tasks.append(asyncio.create_task(self._every("init retry", self._retry)))
 
@@ -88,9 +99,17 @@ class AgentGroup:
         for agent in self.started:
             await host.sync_power_states(agent)
 
+    async def _lifecycle(self) -> None:
+        for agent in self.started:
+            await agent.periodic_tasks()
+
     async def _every(self, what: str, func: Any) -> None:
         cfg = self.deps.settings.compute
-        intervals = {"heartbeat": cfg.heartbeat_interval, "init retry": hostinit.INIT_RETRY}
+        intervals = {
+            "heartbeat": cfg.heartbeat_interval,
+            "init retry": hostinit.INIT_RETRY,
+            "life cycle": lifecycle_interval(cfg),
+        }
         interval = intervals.get(what, cfg.sync_power_state_interval)
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):

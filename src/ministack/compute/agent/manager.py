@@ -21,7 +21,7 @@ from ministack.compute.agent import (
     power,
     volumes,
 )
-from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.endpoints import LifecycleEndpoints
 from ministack.compute.agent.networking import VIF_PLUGGED
 from ministack.compute.rpcapi.agent import (
     TOPIC,
@@ -44,7 +44,7 @@ from ministack.compute.rpcapi.agent import (
 from ministack.compute.virt.driver import ConsoleUnavailable, GuestNotFound
 
 
-class ComputeAgent(AgentBase):
+class ComputeAgent(LifecycleEndpoints):
     """One host's agent."""
 
     async def start(self) -> None:

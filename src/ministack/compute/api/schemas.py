@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ministack.common import params as p
 from ministack.common.validation import Versions
+from ministack.compute.api import lifecycle_schemas
 
 # --- servers ---------------------------------------------------------------------------------
 
@@ -408,12 +409,17 @@ def _actions(v: V) -> p.Schema:
         "createImage": p.obj({"name": p.name, "metadata": p.metadata}, required=("name",)),
         "os-resetState": p.obj({"state": p.enum("active", "error")}, required=("state",)),
         **CONSOLE_ACTIONS,
+        **lifecycle_schemas.actions(v),
     }
     # one action per request; an unknown action is the handler's 400 ("no such action")
     return p.obj(actions, additional=True, minProperties=1, maxProperties=1)
 
 
-server_action = _by_version(_actions, "2.1", "2.19", "2.54", "2.57", "2.63", "2.73", "2.90", "2.94")
+server_action = _by_version(
+    _actions,
+    *("2.1", "2.19", "2.54", "2.57", "2.63", "2.73", "2.90", "2.94"),
+    *lifecycle_schemas.VERSIONS,
+)
 
 # --- flavors ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.api import remote_consoles, resize_actions, schemas
+from ministack.compute.api import lifecycle_actions, remote_consoles, resize_actions, schemas
 from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route, version
 from ministack.compute.api.servers import check_unlocked, load
@@ -113,6 +113,7 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "createImage": resize_actions.create_image,
     "os-resetState": _reset_state,
     **{name: remote_consoles.console_action for name in remote_consoles.ACTION_TYPES},
+    **lifecycle_actions.HANDLERS,
 }
 NO_LOCK_CHECK = (
     "lock",
@@ -120,6 +121,7 @@ NO_LOCK_CHECK = (
     "os-getConsoleOutput",
     "os-resetState",
     *remote_consoles.ACTION_TYPES,
+    *lifecycle_actions.NO_LOCK_CHECK,
 )
 # each action's policy rule (Nova's names; defaults in compute/policies.py)
 ACTION_RULES: dict[str, str] = {
@@ -140,6 +142,7 @@ ACTION_RULES: dict[str, str] = {
     "createImage": "os_compute_api:servers:create_image",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
     **{name: remote_consoles.RULE for name in remote_consoles.ACTION_TYPES},
+    **lifecycle_actions.RULES,
 }
 
 

@@ -19,7 +19,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, network_info, servicegroup, states, tags
 from ministack.compute import models as m
-from ministack.compute.api import schemas
+from ministack.compute.api import schemas, soft_delete
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -256,6 +256,13 @@ async def delete_server(request: Request) -> Response:
     inst = await load(request, auth)
     check_unlocked(inst, auth)
     api = api_of(request)
+    if not await soft_delete.try_soft_delete(api, auth, inst):
+        await hard_delete(api, auth, inst)
+    return empty_response(204)
+
+
+async def hard_delete(api: Api, auth: Auth, inst: m.Instance) -> None:
+    """Delete now (DELETE, forceDelete); nothing more when a delete is already under way."""
     won = await instances.cas(
         api.db,
         inst.uuid,
@@ -263,10 +270,10 @@ async def delete_server(request: Request) -> Response:
         change=Change(task_state=states.DELETING),
     )
     if not won:
-        return empty_response(204)  # already being deleted: no second action
+        return  # already being deleted: no second action
     await instances.add_action(api.db, inst.uuid, "delete", auth.user_id, inst.project_id)
+    await soft_delete.forget_shelved_image(api, inst)
     await _finish_delete(api, inst)
-    return empty_response(204)
 
 
 async def _finish_delete(api: Api, inst: m.Instance) -> None:

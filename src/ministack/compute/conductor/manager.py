@@ -9,9 +9,9 @@ import logging
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
 from ministack.common.rpc.payload import receives
-from ministack.compute.conductor import build, reaper, resize
+from ministack.compute.conductor import build, reaper, resize, unshelve
 from ministack.compute.conductor.base import ConductorDeps
-from ministack.compute.rpcapi.conductor import BuildInstances, ResizeInstance
+from ministack.compute.rpcapi.conductor import BuildInstances, ResizeInstance, UnshelveInstance
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
@@ -37,6 +37,11 @@ class Conductor:
     async def resize_instance(self, req: ResizeInstance) -> None:
         """Schedule a resize to another host, stop the source guest, finish on the target."""
         await resize.schedule_resize(self.deps, req.instance_uuid)
+
+    @receives(UnshelveInstance)
+    async def unshelve_instance(self, req: UnshelveInstance) -> None:
+        """Unshelve on the server's host, or schedule it again when it was offloaded."""
+        await unshelve.unshelve_instance(self.deps, req)
 
     async def down_hosts(self) -> set[str]:
         return await reaper.down_hosts(self.deps)

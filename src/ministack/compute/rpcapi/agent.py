@@ -7,6 +7,7 @@ from typing import Any
 
 from ministack.common.rpc.base import Bus
 from ministack.common.rpc.payload import Payload
+from ministack.compute.rpcapi.agent_lifecycle import LifecycleCasts
 
 TOPIC = "compute"
 CONSOLE_TIMEOUT = 10.0
@@ -150,7 +151,7 @@ class FakeSettings(Payload):
     fail_once: dict[str, str] | None = None
 
 
-class ComputeAgentAPI:
+class ComputeAgentAPI(LifecycleCasts):
     """What may be asked of the agent of `host`. Casts return once the bus holds the message
     (NoConsumer when the host's agent is not serving); calls raise RpcError on no answer."""
 

@@ -26,6 +26,17 @@ class ResizeInstance(Payload):
     instance_uuid: str
 
 
+@dataclass(frozen=True)
+class UnshelveInstance(Payload):
+    """Bring a shelved instance back: on its host when it still has one, else through the
+    scheduler (to `availability_zone` when `zone_given`, None unpinning it; to `host`)."""
+
+    instance_uuid: str
+    zone_given: bool = False
+    availability_zone: str | None = None
+    host: str | None = None
+
+
 class ConductorAPI:
     """Casts to whichever conductor takes the message; none of them answers."""
 
@@ -43,3 +54,7 @@ class ConductorAPI:
         """Raises NoConsumer when no conductor runs."""
         payload = ResizeInstance(instance_uuid)
         await self.bus.cast(TOPIC, "resize_instance", payload=payload.to_wire())
+
+    async def unshelve_instance(self, req: UnshelveInstance) -> None:
+        """Raises NoConsumer when no conductor runs."""
+        await self.bus.cast(TOPIC, "unshelve_instance", payload=req.to_wire())

@@ -294,6 +294,21 @@ class VirtDriver(Protocol):
         """Unplug the volume; succeeds when it (or the guest) is already gone."""
         ...
 
+    async def rescue(self, spec: GuestSpec) -> None:
+        """Boot the rescue image `spec.image_id` in place of the guest, its root disk attached
+        second, the original definition kept for `unrescue`. Raises DriverError (the guest is
+        then as it was) or GuestNotFound."""
+        ...
+
+    async def unrescue(self, uuid: str) -> None:
+        """Back to the original guest, running; the rescue disk is removed. Idempotent."""
+        ...
+
+    async def inject_nmi(self, uuid: str) -> None:
+        """Send the guest a non-maskable interrupt (trigger_crash_dump: a kernel set up for
+        it dumps and reboots). Raises GuestNotFound, DriverError."""
+        ...
+
     async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
         """Grow the attached volume to `size_bytes` through the hypervisor, so the running
         guest sees the new size (volume-extended); raises DriverError."""

@@ -330,6 +330,29 @@ class FakeDriver:
     async def get_info(self, uuid: str) -> GuestInfo:
         return self._info(uuid, self._guest(uuid))
 
+    async def rescue(self, spec: GuestSpec) -> None:
+        """Record the rescue boot on the console (what a test reads back)."""
+        guest = self._guest(spec.uuid)
+        await self._step("rescue")
+        guest.power_state = PowerState.RUNNING
+        guest.console.append(f"fake: rescue from image {spec.image_id}")
+        self._persist()
+
+    async def unrescue(self, uuid: str) -> None:
+        guest = self._guest(uuid)
+        await self._step("unrescue")
+        guest.power_state = PowerState.RUNNING
+        guest.console.append("fake: unrescue")
+        self._persist()
+
+    async def inject_nmi(self, uuid: str) -> None:
+        """Record the NMI on the console, as a guest kernel would log it."""
+        guest = self._guest(uuid)
+        await self._step("inject_nmi")
+        guest.console.append("fake: NMI received, dumping")
+        del guest.console[:-CONSOLE_LINES]
+        self._persist()
+
     async def snapshot(self, uuid: str, dest: Path) -> str:
         """Write a small raw 'disk' naming the guest; returns its disk format."""
         self._guest(uuid)  # GuestNotFound when absent

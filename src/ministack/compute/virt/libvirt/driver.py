@@ -44,7 +44,15 @@ from ministack.compute.virt.driver import (
     PowerState,
     Vif,
 )
-from ministack.compute.virt.libvirt import access, consoles, diagnostics, disks, host, volumes
+from ministack.compute.virt.libvirt import (
+    access,
+    consoles,
+    diagnostics,
+    disks,
+    host,
+    rescue,
+    volumes,
+)
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
 from ministack.compute.virt.libvirt.connection import (
     Connection,
@@ -455,6 +463,17 @@ class LibvirtDriver:
     async def resume(self, uuid: str) -> None:
         """Restore a suspended guest from its managed save. Idempotent."""
         await self.power_on(uuid)
+
+    # -- rescue and crash dump (virt/libvirt/rescue.py) ------------------------------------
+
+    async def rescue(self, spec: GuestSpec) -> None:
+        await rescue.rescue(self, spec)
+
+    async def unrescue(self, uuid: str) -> None:
+        await rescue.unrescue(self, uuid)
+
+    async def inject_nmi(self, uuid: str) -> None:
+        await rescue.inject_nmi(self, uuid)
 
     # -- data out ---------------------------------------------------------------------------
 
