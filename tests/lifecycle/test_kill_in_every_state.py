@@ -106,6 +106,7 @@ INJECTED: dict[str, str] = {
     cs.RESIZE_MIGRATING: cs.ACTIVE,
     cs.RESIZE_FINISH: cs.ACTIVE,
     cs.IMAGE_SNAPSHOT: cs.ACTIVE,  # the API accepted createImage, the agent had not begun
+    cs.MIGRATING: cs.ACTIVE,  # the API accepted os-migrateLive, the conductor had not begun
 }
 # Image statuses: held by a request body that stops streaming, or injected (importing).
 IMAGE_HELD = {"saving": "file", "uploading": "stage"}

@@ -59,6 +59,7 @@ RESIZE_REVERTING = "resize_reverting"
 RESIZE_CONFIRMING = "resize_confirming"
 IMAGE_SNAPSHOT = "image_snapshot"
 IMAGE_UPLOADING = "image_uploading"
+MIGRATING = "migrating"  # a live migration (compute/agent/migrate.py)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ _STATUS: dict[str, dict[str | None, str]] = {
         RESIZE_PREP: "RESIZE",
         RESIZE_MIGRATING: "RESIZE",
         RESIZE_FINISH: "RESIZE",
+        MIGRATING: "MIGRATING",
     },
     BUILDING: {None: "BUILD"},
     STOPPED: {
@@ -103,7 +105,7 @@ _STATUS: dict[str, dict[str | None, str]] = {
         REBOOTING_HARD: "HARD_REBOOT",
     },
     RESIZED: {None: "VERIFY_RESIZE", RESIZE_REVERTING: "REVERT_RESIZE"},
-    PAUSED: {None: "PAUSED", REBOOTING_HARD: "HARD_REBOOT"},
+    PAUSED: {None: "PAUSED", REBOOTING_HARD: "HARD_REBOOT", MIGRATING: "MIGRATING"},
     SUSPENDED: {None: "SUSPENDED", REBOOTING_HARD: "HARD_REBOOT"},
     ERROR: {None: "ERROR", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD"},
     DELETED: {None: "DELETED"},
@@ -124,6 +126,7 @@ STATUS_TO_VM_STATES: dict[str, tuple[str, ...]] = {
     "RESIZE": (ACTIVE, STOPPED),
     "REBUILD": (ACTIVE, STOPPED, ERROR),
     "REVERT_RESIZE": (RESIZED,),
+    "MIGRATING": (ACTIVE, PAUSED),
 }
 
 
@@ -188,6 +191,9 @@ TRANSITIONAL: tuple[Transitional, ...] = (
     Transitional(RESIZE_CONFIRMING, "agent", BUILD_TIMEOUT, "error"),
     Transitional(IMAGE_SNAPSHOT, "agent", BUILD_TIMEOUT, "clear"),
     Transitional(IMAGE_UPLOADING, "agent", BUILD_TIMEOUT, "clear"),
+    # the source host's agent drives a live migration; after its restart the guest is still
+    # the source's (the migration is failed and its claims given back: agent/migrate.py)
+    Transitional(MIGRATING, "agent", BUILD_TIMEOUT, "clear"),
 )
 BY_TASK_STATE = {t.task_state: t for t in TRANSITIONAL}
 
@@ -206,4 +212,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "confirmResize": (RESIZED,),
     "revertResize": (RESIZED,),
     "createImage": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
+    "migrate": (ACTIVE, STOPPED),
+    "live-migration": (ACTIVE, PAUSED),
+    "evacuate": (ACTIVE, STOPPED, ERROR),
 }

@@ -19,7 +19,7 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.api import remote_consoles, resize_actions, schemas
+from ministack.compute.api import migrate_actions, remote_consoles, resize_actions, schemas
 from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route, version
 from ministack.compute.api.servers import check_unlocked, load
@@ -112,6 +112,7 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "revertResize": resize_actions.revert_resize,
     "createImage": resize_actions.create_image,
     "os-resetState": _reset_state,
+    "migrate": migrate_actions.migrate,
     **{name: remote_consoles.console_action for name in remote_consoles.ACTION_TYPES},
 }
 NO_LOCK_CHECK = (
@@ -139,6 +140,7 @@ ACTION_RULES: dict[str, str] = {
     "revertResize": "os_compute_api:servers:revert_resize",
     "createImage": "os_compute_api:servers:create_image",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
+    "migrate": "os_compute_api:os-migrate-server:migrate",
     **{name: remote_consoles.RULE for name in remote_consoles.ACTION_TYPES},
 }
 
