@@ -24,6 +24,9 @@ from ministack.compute import models as m
 FINAL = ("confirmed", "reverted", "error", "done", "failed", "completed", "cancelled")
 REQUESTED_HOST = "migrate_to_host"
 """System metadata: the host a cold migrate named (the API writes it, the conductor reads it)."""
+EVACUATE_STOPPED = "evacuate_stopped"
+"""System metadata: the evacuated instance ends stopped (2.95; the API writes it, the
+destination's agent reads it)."""
 LIVE_IN_PROGRESS = ("queued", "preparing", "running", "post-migrating")
 
 

@@ -113,6 +113,8 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "createImage": resize_actions.create_image,
     "os-resetState": _reset_state,
     "migrate": migrate_actions.migrate,
+    "os-migrateLive": migrate_actions.live_migrate,
+    "evacuate": migrate_actions.evacuate,
     **{name: remote_consoles.console_action for name in remote_consoles.ACTION_TYPES},
 }
 NO_LOCK_CHECK = (
@@ -141,6 +143,8 @@ ACTION_RULES: dict[str, str] = {
     "createImage": "os_compute_api:servers:create_image",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
     "migrate": "os_compute_api:os-migrate-server:migrate",
+    "os-migrateLive": "os_compute_api:os-migrate-server:migrate_live",
+    "evacuate": "os_compute_api:os-evacuate",
     **{name: remote_consoles.RULE for name in remote_consoles.ACTION_TYPES},
 }
 

@@ -9,9 +9,9 @@ import logging
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
 from ministack.common.rpc.payload import receives
-from ministack.compute.conductor import build, reaper, resize
+from ministack.compute.conductor import build, moves, reaper, resize
 from ministack.compute.conductor.base import ConductorDeps
-from ministack.compute.rpcapi.conductor import BuildInstances, ResizeInstance
+from ministack.compute.rpcapi.conductor import BuildInstances, MoveInstance, ResizeInstance
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
@@ -19,7 +19,8 @@ log = logging.getLogger("ministack.compute.conductor")
 
 
 class Conductor:
-    """Serves BuildInstances and ResizeInstance; `start` runs the reaper every heartbeat."""
+    """Serves BuildInstances, ResizeInstance and MoveInstance; `start` runs the reaper every
+    heartbeat."""
 
     def __init__(
         self, settings: Settings, db: Database, bus: Bus, placement: PlacementClient
@@ -37,6 +38,16 @@ class Conductor:
     async def resize_instance(self, req: ResizeInstance) -> None:
         """Schedule a resize to another host, stop the source guest, finish on the target."""
         await resize.schedule_resize(self.deps, req.instance_uuid)
+
+    @receives(MoveInstance)
+    async def live_migrate_instance(self, req: MoveInstance) -> None:
+        """Choose the destination of a live migration and hand it to the agents."""
+        await moves.live_migrate(self.deps, req)
+
+    @receives(MoveInstance)
+    async def evacuate_instance(self, req: MoveInstance) -> None:
+        """Choose the new host of a down host's instance; its agent rebuilds it there."""
+        await moves.evacuate(self.deps, req)
 
     async def down_hosts(self) -> set[str]:
         return await reaper.down_hosts(self.deps)
