@@ -26,7 +26,7 @@ from ministack.compute import models as m
 from ministack.compute.agent import networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import instance_task, reason_of
-from ministack.compute.claims import drop_source, return_source
+from ministack.compute.claims import drop_source, node_uuid, return_source
 from ministack.compute.instances import Change
 from ministack.compute.rpcapi.agent import MigrationStep
 from ministack.compute.virt.driver import LiveMigration, LiveMigrationAborted, PowerState
@@ -107,13 +107,20 @@ async def post_live_migration_at_destination(agent: AgentBase, step: MigrationSt
     await instances.cas(agent.db, inst.uuid, task_states=[states.MIGRATING], change=moved)
 
 
-async def rollback(agent: AgentBase, step: MigrationStep, status: str) -> None:
-    """Source: undo a migration that did not complete; the server stays here as it was."""
+async def rollback(
+    agent: AgentBase, step: MigrationStep, status: str, *, tell_dest: bool = True
+) -> None:
+    """Source: undo a migration that did not complete; the server stays here as it was. The
+    destination's allocation is freed from here too (placement is shared), so a destination
+    that does not answer keeps only its incoming guest, which its orphan reaping removes once
+    the server is no longer migrating."""
     uuid = step.instance_uuid
-    try:
-        await agent.deps.agent(step.dest_host).rollback_live_migration_at_destination(step)
-    except Exception as exc:  # its restart reaps the incoming guest (not its instance's)
-        log.warning("rollback of %s on %s failed: %s", uuid, step.dest_host, reason_of(exc))
+    if tell_dest:
+        try:
+            await agent.deps.agent(step.dest_host).rollback_live_migration_at_destination(step)
+        except Exception as exc:
+            log.warning("rollback of %s on %s failed: %s", uuid, step.dest_host, reason_of(exc))
+    await agent.deps.placement.release(uuid, node_uuid(step.dest_host))
     await return_source(agent.deps.placement, agent.db, uuid, agent.host)
     await migration_records.move_status(agent.db, step.migration_id, status)
     inst = await instances.get(agent.db, uuid)
@@ -167,7 +174,7 @@ async def recover(agent: AgentBase) -> None:
         )
     for row in rows:
         step = MigrationStep(row.instance_uuid, row.id, agent.host, row.dest_compute or "")
-        if step.dest_host:
-            await rollback(agent, step, "failed")
+        if step.dest_host:  # not waiting on a destination that may be restarting too
+            await rollback(agent, step, "failed", tell_dest=False)
         else:
             await migration_records.move_status(agent.db, row.id, "failed")
