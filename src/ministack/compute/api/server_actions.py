@@ -88,10 +88,11 @@ async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
 async def _reset_state(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    """Admin: force vm_state to active or error and clear the task (Nova's os-resetState);
-    what the hypervisor holds is left as it is."""
+    """Admin: force vm_state to active or error and clear the task (Nova's os-resetState,
+    recorded as the action resetState); what the hypervisor holds is left as it is."""
     state = states.ACTIVE if body["state"] == "active" else states.ERROR
     await instances.cas(api.db, inst.uuid, change=Change(vm_state=state, task_state=None))
+    await instances.add_action(api.db, inst.uuid, "resetState", auth.user_id, inst.project_id)
     return empty_response(202)
 
 
