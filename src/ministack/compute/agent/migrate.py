@@ -81,6 +81,16 @@ async def live_migration(agent: AgentBase, step: MigrationStep) -> None:
 async def _post(agent: AgentBase, step: MigrationStep) -> None:
     """The copy is done: the destination takes over, the source's allocation is freed."""
     uuid = step.instance_uuid
+    if not await migration_records.move_status(
+        agent.db, step.migration_id, "post-migrating", from_statuses=("running",)
+    ):  # the conductor's reaper gave it up meanwhile (its claims are back on the source)
+        await instances.set_error(
+            agent.db,
+            uuid,
+            f"The live migration to {step.dest_host} was abandoned after its copy finished; "
+            "delete this server or reset its state.",
+        )
+        return
     try:
         await agent.deps.agent(step.dest_host).post_live_migration_at_destination(step)
     except Exception as exc:

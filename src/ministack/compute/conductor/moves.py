@@ -117,6 +117,31 @@ async def evacuate(cond: ConductorDeps, req: MoveInstance) -> None:
         return
     await migration_records.advance(cond.db, uuid, "pre-migrating", dest=dest)
     moved = Change(host=dest, node=dest)
-    await instances.cas(cond.db, uuid, task_states=[states.REBUILDING], change=moved)
+    if not await instances.cas(cond.db, uuid, task_states=[states.REBUILDING], change=moved):
+        await cond.placement.release(uuid, node_uuid(dest))  # deleted or reset meanwhile
+        await migration_records.move_status(cond.db, req.migration_id, "error")
+        await instances.finish_event(cond.db, event, "The instance left rebuilding meanwhile.")
+        return
     await instances.finish_event(cond.db, event)
     await cond.agent(dest).evacuate_instance(MigrationStep(uuid, req.migration_id, source, dest))
+
+
+async def evacuating(cond: ConductorDeps, uuid: str) -> bool:
+    """Whether the instance's open migration is an evacuation: it is on its way off a down
+    host, which the reaper must not hold against it."""
+    mig = await migration_records.open_row(cond.db, uuid)
+    return mig is not None and mig.migration_type == "evacuation"
+
+
+async def abandon_live_migration(cond: ConductorDeps, uuid: str) -> None:
+    """The reaper gives up a live migration (its source is down, or it outlived its timeout):
+    the migration failed, the destination's allocation freed, the source's the server's again
+    (the destination's incoming guest is reaped there as an orphan)."""
+    mig = await migration_records.open_row(cond.db, uuid)
+    if mig is None or mig.migration_type != "live-migration":
+        return
+    if mig.dest_compute:
+        await cond.placement.release(uuid, node_uuid(mig.dest_compute))
+    if mig.source_compute:
+        await return_source(cond.placement, cond.db, uuid, mig.source_compute)
+    await migration_records.move_status(cond.db, mig.id, "failed")
