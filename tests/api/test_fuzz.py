@@ -164,9 +164,15 @@ ACTIONS = (
     "os-getVNCConsole",
     "os-getSerialConsole",
     "confirmResize",
+    "migrate",
+    "os-migrateLive",
+    "evacuate",
     "noSuchAction",
 )
-ACTION_FIELDS = ("type", "flavorRef", "imageRef", "name", "metadata", "length", "adminPass")
+ACTION_FIELDS = (
+    *("type", "flavorRef", "imageRef", "name", "metadata", "length", "adminPass"),
+    *("host", "block_migration", "force", "onSharedStorage"),
+)
 FLAVOR_FIELDS = (
     "name",
     "id",
@@ -260,6 +266,12 @@ ENDPOINTS = [
         "/v2.1/servers/{server}/action",
         tuple((a, ACTION_FIELDS) for a in ACTIONS),
         settles=True,
+    ),
+    Endpoint(
+        "compute",
+        "POST",
+        "/v2.1/servers/{server}/migrations/1/action",
+        (("force_complete", ()),),
     ),
     Endpoint(
         "compute",

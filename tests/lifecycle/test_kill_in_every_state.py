@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from ministack.compute import states as cs
+from ministack.compute.claims import node_uuid
 from ministack.image import states as ims
 from tests.api.compute.conftest import SERVICES, Compute, prepare
 from tests.cloud import make_cloud
@@ -52,6 +53,7 @@ SLOW_OPS = (
     "suspend",
     "resume",
     "snapshot",
+    "live_migrate",
 )
 
 
@@ -96,6 +98,10 @@ HELD: dict[str, tuple[str, Act | None]] = {
     cs.RESIZE_PREP: ("ACTIVE", _resize),
     cs.RESIZE_CONFIRMING: ("VERIFY_RESIZE", _action({"confirmResize": None})),
     cs.RESIZE_REVERTING: ("VERIFY_RESIZE", _action({"revertResize": None})),
+    cs.MIGRATING: (
+        "ACTIVE",
+        _action({"os-migrateLive": {"host": None, "block_migration": "auto"}}),
+    ),
 }
 # The instant between two steps of one operation: written while the process is down.
 INJECTED: dict[str, str] = {
@@ -327,6 +333,7 @@ def test_kill_in_every_state_then_restart(walk: Walk) -> None:
     c.conn = cloud.connect()
 
     _check_servers(walk, {**held, **injected})
+    _check_live_migration(walk, held[cs.MIGRATING])
     _check_fake_guests(walk, at_rest, deleted)
     _check_images(walk, stalled, importing, staged)
 
@@ -353,6 +360,19 @@ def _check_servers(w: Walk, servers: dict[str, str]) -> None:
             assert _task(server) is None, (state, server)
             before = HELD[state][0] if state in HELD else "ACTIVE"
             assert server["status"] == before, (state, server)  # the held call never ran
+
+
+def _check_live_migration(w: Walk, server_id: str) -> None:
+    """The live migration the kill cut short is failed and its claims are given back: the
+    server holds its own host's allocation only, the migration's uuid nothing."""
+    c = w.compute
+    resp = c.api("GET", "/os-migrations", version="2.59", params={"instance_uuid": server_id})
+    (mig,) = resp.json()["migrations"]
+    assert mig["status"] == "failed", mig
+    host = _status(c, server_id)["OS-EXT-SRV-ATTR:host"]
+    assert host == mig["source_compute"]
+    assert set(c.allocations(server_id)) == {node_uuid(host)}
+    assert c.allocations(mig["uuid"]) == {}
 
 
 def _check_fake_guests(w: Walk, at_rest: dict[str, str], deleted: str) -> None:

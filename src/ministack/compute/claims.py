@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ministack.common.db import Database
-from ministack.compute import instances
+from ministack.compute import instances, migration_records
 from ministack.compute import models as m
 from ministack.placement.client import PlacementClient
 
@@ -58,3 +58,27 @@ async def claim_flavor(
     )
     if problem is not None:
         log.warning("could not give %s its %s allocation back: %s", uuid, host, problem)
+
+
+async def hold_source(placement: PlacementClient, db: Database, uuid: str, source: str) -> None:
+    """A server leaves `source`: its allocation there now belongs to its open migration (the
+    migration's uuid as consumer, as Nova), so the server's own is the destination's."""
+    mig = await migration_records.open_row(db, uuid)
+    if mig is not None:
+        await placement.move(uuid, mig.uuid, node_uuid(source))
+
+
+async def return_source(placement: PlacementClient, db: Database, uuid: str, source: str) -> None:
+    """A move is undone: the source allocation its open migration held is the server's again."""
+    mig = await migration_records.open_row(db, uuid)
+    if mig is not None:
+        await placement.move(mig.uuid, uuid, node_uuid(source))
+
+
+async def drop_source(placement: PlacementClient, db: Database, uuid: str, source: str) -> None:
+    """A move is done: free the source allocation (held by the open migration, or by the
+    server itself for a move that began before migrations held it)."""
+    mig = await migration_records.open_row(db, uuid)
+    if mig is not None:
+        await placement.release(mig.uuid)
+    await placement.release(uuid, node_uuid(source))

@@ -139,6 +139,12 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:servers:migrations:index": ADMIN,
     "os_compute_api:os-server-diagnostics": ADMIN,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
+    "os_compute_api:os-migrate-server:migrate": ADMIN,
+    "os_compute_api:os-migrate-server:migrate_live": ADMIN,
+    "os_compute_api:os-evacuate": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
+    "os_compute_api:servers:migrations:force_complete": ADMIN,
+    "os_compute_api:servers:migrations:delete": ADMIN,
     "os_compute_api:os-console-auth-tokens": ADMIN,
     # ministack's own: the fake driver's test hook
     "ministack:fake-hosts:update": ADMIN,

@@ -73,6 +73,7 @@ SOFT_DELETING = "soft-deleting"
 RESTORING = "restoring"
 RESCUING = "rescuing"
 UNRESCUING = "unrescuing"
+MIGRATING = "migrating"  # a live migration (compute/agent/migrate.py)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ _STATUS: dict[str, dict[str | None, str]] = {
         RESIZE_PREP: "RESIZE",
         RESIZE_MIGRATING: "RESIZE",
         RESIZE_FINISH: "RESIZE",
+        MIGRATING: "MIGRATING",
     },
     BUILDING: {None: "BUILD"},
     STOPPED: {
@@ -117,7 +119,7 @@ _STATUS: dict[str, dict[str | None, str]] = {
         REBOOTING_HARD: "HARD_REBOOT",
     },
     RESIZED: {None: "VERIFY_RESIZE", RESIZE_REVERTING: "REVERT_RESIZE"},
-    PAUSED: {None: "PAUSED", REBOOTING_HARD: "HARD_REBOOT"},
+    PAUSED: {None: "PAUSED", REBOOTING_HARD: "HARD_REBOOT", MIGRATING: "MIGRATING"},
     SUSPENDED: {None: "SUSPENDED", REBOOTING_HARD: "HARD_REBOOT"},
     ERROR: {None: "ERROR", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD"},
     DELETED: {None: "DELETED"},
@@ -146,6 +148,7 @@ STATUS_TO_VM_STATES: dict[str, tuple[str, ...]] = {
     "SHELVED_OFFLOADED": (SHELVED_OFFLOADED,),
     "SOFT_DELETED": (SOFT_DELETED,),
     "RESCUE": (RESCUED,),
+    "MIGRATING": (ACTIVE, PAUSED),
 }
 
 
@@ -225,6 +228,9 @@ TRANSITIONAL: tuple[Transitional, ...] = (
     Transitional(RESTORING, "agent", ACTION_TIMEOUT, "clear"),
     Transitional(RESCUING, "agent", BUILD_TIMEOUT, "clear"),
     Transitional(UNRESCUING, "agent", BUILD_TIMEOUT, "clear"),
+    # the source host's agent drives a live migration; after its restart the guest is still
+    # the source's (the migration is failed and its claims given back: agent/migrate.py)
+    Transitional(MIGRATING, "agent", BUILD_TIMEOUT, "clear"),
 )
 BY_TASK_STATE = {t.task_state: t for t in TRANSITIONAL}
 
@@ -251,4 +257,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rescue": (ACTIVE, STOPPED, ERROR),
     "unrescue": (RESCUED,),
     "trigger_crash_dump": (ACTIVE, PAUSED, RESCUED),
+    "migrate": (ACTIVE, STOPPED),
+    "live-migration": (ACTIVE, PAUSED),
+    "evacuate": (ACTIVE, STOPPED, ERROR),
 }

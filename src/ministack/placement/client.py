@@ -260,6 +260,27 @@ class PlacementClient:
                 query = query.where(m.Allocation.provider_id.in_(rp_id.scalar_subquery()))
             await s.execute(query)
 
+    async def move(self, from_consumer: str, to_consumer: str, provider_uuid: str) -> None:
+        """Hand `from_consumer`'s allocations on the provider to `to_consumer` (replacing what
+        that one held there), as Nova moves a migrating server's source allocation to the
+        migration. Usage is unchanged, so it never fails for capacity. Idempotent."""
+        rp_id = select(m.ResourceProvider.id).where(m.ResourceProvider.uuid == provider_uuid)
+        on_rp = m.Allocation.provider_id.in_(rp_id.scalar_subquery())
+        async with self.db.writer() as s:
+            held = await s.scalar(
+                select(func.count()).where(m.Allocation.consumer_id == from_consumer, on_rp)
+            )
+            if not held:
+                return
+            await s.execute(
+                delete(m.Allocation).where(m.Allocation.consumer_id == to_consumer, on_rp)
+            )
+            await s.execute(
+                update(m.Allocation)
+                .where(m.Allocation.consumer_id == from_consumer, on_rp)
+                .values(consumer_id=to_consumer)
+            )
+
     async def usages(self) -> dict[str, dict[str, int]]:
         """Allocated amounts per provider uuid and resource class."""
         async with self.db.session() as s:

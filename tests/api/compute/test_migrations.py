@@ -1,5 +1,6 @@
 """Migration records for resizes (os-migrations through the CLI and raw HTTP), the empty
-in-progress live-migration list of /servers/{id}/migrations, and the admin's os-resetState."""
+in-progress live-migration list of /servers/{id}/migrations when no live migration runs, and
+the admin's os-resetState (CLI `server set --state`, openstacksdk, raw HTTP)."""
 
 from __future__ import annotations
 
@@ -84,4 +85,32 @@ def test_reset_state_by_the_admin(compute: Compute) -> None:
         "POST", f"/servers/{server.id}/action", json={"os-resetState": {"state": "paused"}}
     )
     assert bad.status_code == 400
+    extra = compute.api(
+        "POST",
+        f"/servers/{server.id}/action",
+        json={"os-resetState": {"state": "active", "task_state": None}},
+    )
+    assert extra.status_code == 400
+    missing = compute.api(
+        "POST", f"/servers/{uuid.uuid4()}/action", json={"os-resetState": {"state": "error"}}
+    )
+    assert missing.status_code == 404
+    # Nova records it as an instance action (resetState), one per reset
+    actions = [a.action for a in compute.conn.compute.server_actions(server.id)]
+    assert actions.count("resetState") == 2, actions
+    # a server held in a task (a stop the fake host delays) is freed by the reset
+    compute.set_fake(server.compute_host, delay={"power_off": 30.0})
+    try:
+        compute.conn.compute.stop_server(server)
+        wait_for(compute, server.id, task_state="powering-off")
+        compute.conn.compute.reset_server_state(server, "active")
+        reset = wait_for(compute, server.id, task_state=None)
+        assert reset.status == "ACTIVE"
+    finally:
+        compute.set_fake(server.compute_host)
+    # a locked server can be reset too (Nova's reset is no lock-checked action)
+    compute.conn.compute.lock_server(server)
+    compute.cloud.cli("server", "set", "--auto-approve", "--state", "error", server.id)
+    assert compute.conn.compute.get_server(server.id).status == "ERROR"
+    compute.conn.compute.unlock_server(server)
     compute.conn.compute.delete_server(server)

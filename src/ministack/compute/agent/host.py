@@ -19,7 +19,7 @@ from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.agent import delete, volumes
+from ministack.compute.agent import delete, evacuate, migrate, volumes
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.claims import node_uuid
 from ministack.compute.instances import UNSET, Change
@@ -146,6 +146,8 @@ async def reconcile(agent: AgentBase) -> None:
             await _settle(agent, inst, guest.power_state, clear=rule is not None)
     live = {i.uuid for i in owned}
     await volumes.resume(agent, sorted(live))
+    await migrate.recover(agent)
+    await evacuate.reap(agent)  # the host is back: the guests evacuated from it go
     for uuid in guests.keys() - live:
         log.info("reaping orphan guest %s on %s", uuid, agent.host)
         await agent.driver.destroy(uuid)
@@ -182,6 +184,8 @@ async def sync_power_states(agent: AgentBase) -> None:
         guest = guests.get(inst.uuid)
         if inst.task_state is None and guest is not None and inst.vm_state != states.ERROR:
             await _settle(agent, inst, guest.power_state, clear=False)
+    if await evacuate.back_up(agent):
+        await evacuate.reap(agent)
     for uuid in guests.keys() - {i.uuid for i in owned}:
         await _reap_if_orphan(agent, uuid)
 
@@ -193,5 +197,7 @@ async def _reap_if_orphan(agent: AgentBase, uuid: str) -> None:
     inst = await instances.get(agent.db, uuid)
     if inst is not None and inst.system_metadata.get("source_host") == agent.host:
         return  # the stopped source guest of a resize awaiting confirm or revert
+    if migrate.migrating_here(agent, inst) or await evacuate.awaits_reap(agent, uuid):
+        return  # an incoming live migration; an evacuated guest left for the host's return
     log.info("reaping orphan guest %s on %s", uuid, agent.host)
     await agent.driver.destroy(uuid)

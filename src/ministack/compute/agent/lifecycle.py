@@ -1,9 +1,10 @@
 """Rebuild, resize (source, destination, confirm, revert) and snapshot on this host.
 
-Resize to another host: the source guest is stopped and kept until the user confirms (then
-destroyed) or reverts (then started again and the destination guest destroyed). Placement holds
-the instance's allocation on both providers in between; confirm frees the source's, revert the
-destination's.
+Resize or cold migration to another host: the source guest is stopped and kept until the user
+confirms (then destroyed) or reverts (then started again and the destination guest destroyed).
+Placement holds both allocations in between, the source's under the migration's uuid (Nova's
+migration consumer); confirm frees that one, revert frees the destination's and gives the
+source's back to the server.
 
 Resize on the same host (`[compute] allow_resize_to_same_host`): the one guest is stopped and
 spawned again with the new flavor (the libvirt driver grows its disks and redefines it). The
@@ -25,7 +26,7 @@ from ministack.compute import models as m
 from ministack.compute.agent import networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
-from ministack.compute.claims import claim_flavor, node_uuid
+from ministack.compute.claims import claim_flavor, drop_source, return_source
 from ministack.compute.instances import Change
 
 log = logging.getLogger("ministack.compute.agent")
@@ -86,6 +87,7 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
             await claim_flavor(agent.deps.placement, uuid, agent.host, old, inst)
         else:
             await agent.deps.placement.release(uuid, agent.provider_uuid)
+            await return_source(agent.deps.placement, agent.db, uuid, source_host)
         await _restore_source(agent, uuid, source_host, inst.system_metadata)
         await migration_records.advance(agent.db, uuid, "error")
         await error_with("Resize failed")(task, exc)
@@ -132,7 +134,7 @@ async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         inst = await instances.get(agent.db, uuid)
         if inst is not None and inst.host != source_host:
             await agent.driver.destroy(uuid)
-            await agent.deps.placement.release(uuid, node_uuid(source_host))
+            await drop_source(agent.deps.placement, agent.db, uuid, source_host)
         final = _final_after_resize(inst)
         await task.settle(_settled(final), task_states=[states.RESIZE_CONFIRMING])
         await migration_records.advance(agent.db, uuid, "confirmed")
@@ -150,6 +152,7 @@ async def revert_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         if source_host != agent.host:
             await agent.driver.destroy(uuid)
             await agent.deps.placement.release(uuid, agent.provider_uuid)
+            await return_source(agent.deps.placement, agent.db, uuid, source_host)
         await _restore_source(agent, uuid, source_host, sysmeta)
         if source_host == agent.host:
             await _respawn_old(agent, uuid)

@@ -14,9 +14,11 @@ from ministack.common.rpc.payload import receives
 from ministack.compute.agent import (
     build,
     delete,
+    evacuate,
     host,
     interfaces,
     lifecycle,
+    migrate,
     networking,
     power,
     volumes,
@@ -35,6 +37,7 @@ from ministack.compute.rpcapi.agent import (
     InstanceRef,
     InterfaceAttach,
     InterfaceDetach,
+    MigrationStep,
     PowerAction,
     Rebuild,
     ResizeStep,
@@ -91,6 +94,34 @@ class ComputeAgent(LifecycleEndpoints):
     @receives(InstanceRef)
     async def finish_revert_resize(self, req: InstanceRef) -> None:
         await lifecycle.finish_revert_resize(self, req.instance_uuid)
+
+    @receives(MigrationStep)
+    async def pre_live_migration(self, req: MigrationStep) -> None:
+        await migrate.pre_live_migration(self, req)
+
+    @receives(MigrationStep)
+    async def live_migration(self, req: MigrationStep) -> None:
+        await migrate.live_migration(self, req)
+
+    @receives(MigrationStep)
+    async def post_live_migration_at_destination(self, req: MigrationStep) -> None:
+        await migrate.post_live_migration_at_destination(self, req)
+
+    @receives(MigrationStep)
+    async def rollback_live_migration_at_destination(self, req: MigrationStep) -> None:
+        await migrate.rollback_at_destination(self, req)
+
+    @receives(MigrationStep)
+    async def live_migration_abort(self, req: MigrationStep) -> None:
+        migrate.abort(self, req)
+
+    @receives(MigrationStep)
+    async def live_migration_force_complete(self, req: MigrationStep) -> None:
+        migrate.force_complete(self, req)
+
+    @receives(MigrationStep)
+    async def evacuate_instance(self, req: MigrationStep) -> None:
+        await evacuate.evacuate(self, req)
 
     @receives(Snapshot)
     async def snapshot_instance(self, req: Snapshot) -> None:

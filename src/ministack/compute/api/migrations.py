@@ -1,9 +1,8 @@
 """Migrations (Nova's /os-migrations, admin): every recorded move of a server between hosts
-(compute.migration_records; today the resizes), filtered by status, host, source_compute,
-instance_uuid and migration_type. `migration_type` appears at 2.23.
-
-/servers/{id}/migrations (from 2.23) lists a server's live migrations in progress, as Nova
-does; ministack performs no live migrations, so the list is empty and a show is 404."""
+(compute.migration_records: resizes, cold and live migrations, evacuations), filtered by
+status, host, source_compute, instance_uuid and migration_type. `migration_type` appears at
+2.23, with `links` to /servers/{id}/migrations/{id} on a live migration in progress (that
+resource: api/server_migrations.py)."""
 
 from __future__ import annotations
 
@@ -16,15 +15,23 @@ from starlette.routing import BaseRoute
 
 from ministack.common import errors, validation
 from ministack.common.web import json_response
+from ministack.compute import migration_records
 from ministack.compute import models as m
 from ministack.compute.api import schemas
 from ministack.compute.api.common import api_of, base_url, caller, iso_micro, route, version
-from ministack.compute.api.servers import load
 
 TYPES = (2, 23)
 
 
-def render(mig: m.Migration, dest_ip: str | None, v: tuple[int, int]) -> dict[str, Any]:
+def _live_in_progress(mig: m.Migration) -> bool:
+    return (
+        mig.migration_type == "live-migration" and mig.status in migration_records.LIVE_IN_PROGRESS
+    )
+
+
+def render(
+    mig: m.Migration, dest_ip: str | None, v: tuple[int, int], base: str = ""
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": mig.id,
         "instance_uuid": mig.instance_uuid,
@@ -41,6 +48,12 @@ def render(mig: m.Migration, dest_ip: str | None, v: tuple[int, int]) -> dict[st
     }
     if v >= TYPES:
         body["migration_type"] = mig.migration_type
+        if base and _live_in_progress(mig):
+            href = f"/servers/{mig.instance_uuid}/migrations/{mig.id}"
+            body["links"] = [
+                {"rel": "self", "href": f"{base}/v2.1{href}"},
+                {"rel": "bookmark", "href": f"{base}{href}"},
+            ]
     if v >= PAGING:
         body["uuid"] = mig.uuid
     if v >= OWNERS:
@@ -90,7 +103,7 @@ async def list_migrations(request: Request) -> Response:
     if limit is not None:
         rows = rows[:limit]
     body: dict[str, Any] = {
-        "migrations": [render(r, ips.get(r.dest_compute or ""), v) for r in rows]
+        "migrations": [render(r, ips.get(r.dest_compute or ""), v, base_url(request)) for r in rows]
     }
     if limit and len(rows) == limit:
         href = f"{base_url(request)}/v2.1/os-migrations?limit={limit}&marker={rows[-1].uuid}"
@@ -112,27 +125,6 @@ def _changes(query: Any, params: dict[str, Any]) -> Any:
     return query
 
 
-async def _server_migrations(request: Request) -> None:
-    auth = await caller(request, "os_compute_api:servers:migrations:index")
-    if version(request) < TYPES:
-        raise errors.NotFound("The resource could not be found.")
-    await load(request, auth)
-
-
-async def list_server_migrations(request: Request) -> Response:
-    await _server_migrations(request)
-    return json_response({"migrations": []})  # no live migration is ever in progress
-
-
-async def show_server_migration(request: Request) -> Response:
-    await _server_migrations(request)
-    ident = request.path_params["migration_id"]
-    server = request.path_params["server_id"]
-    raise errors.NotFound(f"In-progress live migration {ident} is not found for server {server}.")
-
-
 ROUTES: list[BaseRoute] = [
     route("/v2.1/os-migrations", list_migrations, "GET", query=schemas.list_migrations),
-    route("/v2.1/servers/{server_id}/migrations", list_server_migrations, "GET"),
-    route("/v2.1/servers/{server_id}/migrations/{migration_id}", show_server_migration, "GET"),
 ]

@@ -371,6 +371,33 @@ create_remote_console = Versions(
 )
 
 
+def _migrate(v: V) -> p.Schema:
+    if v < (2, 56):
+        return _none
+    return {**p.obj({"host": p.hostname}), "type": ["object", "null"]}
+
+
+def _migrate_live(v: V) -> p.Schema:
+    props: p.Schema = {"host": p.nullable(p.hostname)}
+    if v < (2, 25):
+        props.update(block_migration=p.boolean, disk_over_commit=p.boolean)
+        return p.obj(props, required=("block_migration", "disk_over_commit", "host"))
+    props["block_migration"] = {"anyOf": [p.boolean, p.enum("auto")]}
+    if (2, 30) <= v < (2, 68):
+        props["force"] = p.boolean
+    return p.obj(props, required=("block_migration", "host"))
+
+
+def _evacuate(v: V) -> p.Schema:
+    props: p.Schema = {"host": p.hostname, "adminPass": {"type": "string", "maxLength": 255}}
+    if v < (2, 14):
+        props["onSharedStorage"] = p.boolean
+        return p.obj(props, required=("onSharedStorage",))
+    if (2, 29) <= v < (2, 68):
+        props["force"] = p.boolean
+    return p.obj(props)
+
+
 def _actions(v: V) -> p.Schema:
     actions: p.Schema = {
         **{
@@ -408,6 +435,9 @@ def _actions(v: V) -> p.Schema:
         ),
         "createImage": p.obj({"name": p.name, "metadata": p.metadata}, required=("name",)),
         "os-resetState": p.obj({"state": p.enum("active", "error")}, required=("state",)),
+        "migrate": _migrate(v),
+        "os-migrateLive": _migrate_live(v),
+        "evacuate": _evacuate(v),
         **CONSOLE_ACTIONS,
         **lifecycle_schemas.actions(v),
     }
@@ -417,7 +447,8 @@ def _actions(v: V) -> p.Schema:
 
 server_action = _by_version(
     _actions,
-    *("2.1", "2.19", "2.54", "2.57", "2.63", "2.73", "2.90", "2.94"),
+    *("2.1", "2.14", "2.19", "2.25", "2.29", "2.30", "2.54", "2.56", "2.57", "2.63", "2.68"),
+    *("2.73", "2.90", "2.94"),
     *lifecycle_schemas.VERSIONS,
 )
 

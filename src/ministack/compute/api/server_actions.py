@@ -19,7 +19,13 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.api import lifecycle_actions, remote_consoles, resize_actions, schemas
+from ministack.compute.api import (
+    lifecycle_actions,
+    migrate_actions,
+    remote_consoles,
+    resize_actions,
+    schemas,
+)
 from ministack.compute.api.actions import Handler, begin
 from ministack.compute.api.common import Api, api_of, caller, host_of, route, version
 from ministack.compute.api.servers import check_unlocked, load
@@ -88,10 +94,11 @@ async def _console(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
 async def _reset_state(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
-    """Admin: force vm_state to active or error and clear the task (Nova's os-resetState);
-    what the hypervisor holds is left as it is."""
+    """Admin: force vm_state to active or error and clear the task (Nova's os-resetState,
+    recorded as the action resetState); what the hypervisor holds is left as it is."""
     state = states.ACTIVE if body["state"] == "active" else states.ERROR
     await instances.cas(api.db, inst.uuid, change=Change(vm_state=state, task_state=None))
+    await instances.add_action(api.db, inst.uuid, "resetState", auth.user_id, inst.project_id)
     return empty_response(202)
 
 
@@ -112,6 +119,9 @@ ACTION_HANDLERS: dict[str, Handler] = {
     "revertResize": resize_actions.revert_resize,
     "createImage": resize_actions.create_image,
     "os-resetState": _reset_state,
+    "migrate": migrate_actions.migrate,
+    "os-migrateLive": migrate_actions.live_migrate,
+    "evacuate": migrate_actions.evacuate,
     **{name: remote_consoles.console_action for name in remote_consoles.ACTION_TYPES},
     **lifecycle_actions.HANDLERS,
 }
@@ -141,6 +151,9 @@ ACTION_RULES: dict[str, str] = {
     "revertResize": "os_compute_api:servers:revert_resize",
     "createImage": "os_compute_api:servers:create_image",
     "os-resetState": "os_compute_api:os-admin-actions:reset_state",
+    "migrate": "os_compute_api:os-migrate-server:migrate",
+    "os-migrateLive": "os_compute_api:os-migrate-server:migrate_live",
+    "evacuate": "os_compute_api:os-evacuate",
     **{name: remote_consoles.RULE for name in remote_consoles.ACTION_TYPES},
     **lifecycle_actions.RULES,
 }

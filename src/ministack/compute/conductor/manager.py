@@ -9,9 +9,14 @@ import logging
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
 from ministack.common.rpc.payload import receives
-from ministack.compute.conductor import build, reaper, resize, unshelve
+from ministack.compute.conductor import build, moves, reaper, resize, unshelve
 from ministack.compute.conductor.base import ConductorDeps
-from ministack.compute.rpcapi.conductor import BuildInstances, ResizeInstance, UnshelveInstance
+from ministack.compute.rpcapi.conductor import (
+    BuildInstances,
+    MoveInstance,
+    ResizeInstance,
+    UnshelveInstance,
+)
 from ministack.config import Settings
 from ministack.placement.client import PlacementClient
 
@@ -19,7 +24,8 @@ log = logging.getLogger("ministack.compute.conductor")
 
 
 class Conductor:
-    """Serves BuildInstances and ResizeInstance; `start` runs the reaper every heartbeat."""
+    """Serves BuildInstances, ResizeInstance and MoveInstance; `start` runs the reaper every
+    heartbeat."""
 
     def __init__(
         self, settings: Settings, db: Database, bus: Bus, placement: PlacementClient
@@ -42,6 +48,16 @@ class Conductor:
     async def unshelve_instance(self, req: UnshelveInstance) -> None:
         """Unshelve on the server's host, or schedule it again when it was offloaded."""
         await unshelve.unshelve_instance(self.deps, req)
+
+    @receives(MoveInstance)
+    async def live_migrate_instance(self, req: MoveInstance) -> None:
+        """Choose the destination of a live migration and hand it to the agents."""
+        await moves.live_migrate(self.deps, req)
+
+    @receives(MoveInstance)
+    async def evacuate_instance(self, req: MoveInstance) -> None:
+        """Choose the new host of a down host's instance; its agent rebuilds it there."""
+        await moves.evacuate(self.deps, req)
 
     async def down_hosts(self) -> set[str]:
         return await reaper.down_hosts(self.deps)

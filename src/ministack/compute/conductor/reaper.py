@@ -14,6 +14,7 @@ from ministack.common.models import ServiceRecord
 from ministack.compute import instances, states
 from ministack.compute import models as m
 from ministack.compute.claims import local_delete
+from ministack.compute.conductor import moves
 from ministack.compute.conductor.base import ConductorDeps
 from ministack.compute.instances import Change
 
@@ -60,6 +61,8 @@ async def _reap_one(
     started = inst.task_started_at or inst.updated_at
     expired = (now - started).total_seconds() > timeout
     host_down = inst.host is not None and inst.host in down
+    if host_down and inst.task_state == states.REBUILDING:
+        host_down = not await moves.evacuating(deps, inst.uuid)  # leaving its down host
     if not (expired or host_down):
         return
     if rule.restart == "resume":
@@ -77,6 +80,8 @@ async def _reap_one(
             "create it again.",
         )
     else:
+        if inst.task_state == states.MIGRATING:
+            await moves.abandon_live_migration(deps, inst.uuid)
         await instances.cas(
             deps.db, inst.uuid, task_states=[inst.task_state], change=Change(task_state=None)
         )

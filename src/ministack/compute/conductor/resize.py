@@ -12,12 +12,16 @@ import logging
 from typing import Any
 
 from ministack.compute import instances, migration_records, states
-from ministack.compute.claims import claim_flavor, node_uuid
+from ministack.compute.claims import claim_flavor, hold_source, node_uuid, return_source
 from ministack.compute.conductor.base import ConductorDeps
 from ministack.compute.instances import Change
 from ministack.compute.rpcapi.scheduler import Selection
 
 log = logging.getLogger("ministack.compute.conductor")
+
+
+def _is_migrate(sysmeta: dict[str, Any]) -> bool:
+    return bool(sysmeta.get("new_flavor", {}).get("id") == sysmeta.get("old_flavor", {}).get("id"))
 
 
 async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
@@ -33,8 +37,11 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
     spec = dict(inst.request_spec)
     spec["flavor"] = new_flavor
     spec.pop("force_host", None)
+    if sysmeta.get(migration_records.REQUESTED_HOST):  # a cold migrate to a named host (2.56)
+        spec["force_host"] = sysmeta.pop(migration_records.REQUESTED_HOST)
     source = inst.host
-    same_host_ok = cond.settings.compute.allow_resize_to_same_host
+    # a cold migration never stays (Nova's drivers cannot migrate to the same host)
+    same_host_ok = cond.settings.compute.allow_resize_to_same_host and not _is_migrate(sysmeta)
     try:
         answer = await cond.scheduler.select_destinations(
             [uuid], spec, [] if same_host_ok else [source]
@@ -50,6 +57,8 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
         return
     dest = answer.hosts[0].host
     await migration_records.advance(cond.db, uuid, "migrating", dest=dest)
+    if dest != source:
+        await hold_source(cond.placement, cond.db, uuid, source)
     try:
         await cond.agent(source).resize_instance(uuid)
     except Exception as exc:
@@ -57,6 +66,7 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
             await claim_flavor(cond.placement, uuid, source, sysmeta["old_flavor"], inst)
         else:
             await cond.placement.release(uuid, node_uuid(dest))
+            await return_source(cond.placement, cond.db, uuid, source)
         await migration_records.advance(cond.db, uuid, "error")
         await instances.finish_event(cond.db, event, f"Stopping the guest on {source}: {exc}")
         await instances.cas(

@@ -143,6 +143,18 @@ class VolumeRef(Payload):
 
 
 @dataclass(frozen=True)
+class MigrationStep(Payload):
+    """One step of a live migration or evacuation (migration `migration_id`) of the instance
+    between `source_host` and `dest_host` (compute/agent/migrate.py, evacuate.py)."""
+
+    instance_uuid: str
+    migration_id: int
+    source_host: str = ""
+    dest_host: str = ""
+    block_migration: bool = False
+
+
+@dataclass(frozen=True)
 class FakeSettings(Payload):
     """Test hook: the fake driver's delays and failures (see `compute.virt.fake`)."""
 
@@ -244,3 +256,29 @@ class ComputeAgentAPI(LifecycleCasts):
         """Test hook; raises RemoteError when the host does not run the fake driver."""
         result: dict[str, Any] = await self._call("set_fake", settings, CONSOLE_TIMEOUT)
         return result
+
+    async def pre_live_migration(self, step: MigrationStep) -> None:
+        """Destination: make the incoming guest; waits, and raises when it could not."""
+        await self._call("pre_live_migration", step)
+
+    async def live_migration(self, step: MigrationStep) -> None:
+        """Source: run the copy, then finish or roll back (never raises to the caller)."""
+        await self._cast("live_migration", step)
+
+    async def post_live_migration_at_destination(self, step: MigrationStep) -> None:
+        """Destination: the guest takes over here; waits, and raises when it could not."""
+        await self._call("post_live_migration_at_destination", step)
+
+    async def rollback_live_migration_at_destination(self, step: MigrationStep) -> None:
+        """Destination: remove the incoming guest and its allocation; waits."""
+        await self._call("rollback_live_migration_at_destination", step)
+
+    async def live_migration_abort(self, step: MigrationStep) -> None:
+        await self._cast("live_migration_abort", step)
+
+    async def live_migration_force_complete(self, step: MigrationStep) -> None:
+        await self._cast("live_migration_force_complete", step)
+
+    async def evacuate_instance(self, step: MigrationStep) -> None:
+        """Destination: rebuild the evacuated instance here."""
+        await self._cast("evacuate_instance", step)

@@ -1,4 +1,5 @@
-"""RPC API of the conductor (topic "conductor"): build and resize requests."""
+"""RPC API of the conductor (topic "conductor"): build, resize, live-migrate and evacuate
+requests."""
 
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ class UnshelveInstance(Payload):
     host: str | None = None
 
 
+@dataclass(frozen=True)
+class MoveInstance(Payload):
+    """Live-migrate or evacuate the instance (migration `migration_id`) to `host`, or to a
+    host the scheduler picks when `host` is None; `force` skips the scheduler's filters."""
+
+    instance_uuid: str
+    migration_id: int
+    host: str | None = None
+    force: bool = False
+    block_migration: bool = False
+
+
 class ConductorAPI:
     """Casts to whichever conductor takes the message; none of them answers."""
 
@@ -58,3 +71,11 @@ class ConductorAPI:
     async def unshelve_instance(self, req: UnshelveInstance) -> None:
         """Raises NoConsumer when no conductor runs."""
         await self.bus.cast(TOPIC, "unshelve_instance", payload=req.to_wire())
+
+    async def live_migrate_instance(self, req: MoveInstance) -> None:
+        """Raises NoConsumer when no conductor runs."""
+        await self.bus.cast(TOPIC, "live_migrate_instance", payload=req.to_wire())
+
+    async def evacuate_instance(self, req: MoveInstance) -> None:
+        """Raises NoConsumer when no conductor runs."""
+        await self.bus.cast(TOPIC, "evacuate_instance", payload=req.to_wire())

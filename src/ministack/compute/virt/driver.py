@@ -9,6 +9,7 @@ letting an agent fail. Two implementations: `virt.fake.FakeDriver` (tests, scale
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,22 @@ class GuestNotFound(DriverError):
 class ConsoleUnavailable(DriverError):
     """The guest has no console of that kind (the driver lacks it, or the guest is not
     running); the message is safe to show to the user."""
+
+
+class LiveMigrationAborted(DriverError):
+    """The live migration was aborted (os-migrations DELETE); the guest still runs here."""
+
+
+@dataclass(frozen=True)
+class LiveMigration:
+    """One live migration as the source's driver runs it: where to, whether the disks are
+    copied too, and the events the API sets through the agent to abort it or to force it to
+    complete (the guest is paused so the copy converges)."""
+
+    dest_host: str
+    block_migration: bool = False
+    abort: asyncio.Event = field(default_factory=asyncio.Event)
+    force_complete: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)
@@ -201,6 +218,7 @@ class Capabilities:
     serial_console: bool = False
     attach_volume: bool = False
     attach_interface: bool = False
+    live_migration: bool = False
     plugs_vifs: bool = False
     """Its guests' taps appear on the host, so the network agent reports each port plugged
     (network-vif-plugged) and a build waits for that (false: the fake driver's pretend guests)."""
@@ -312,4 +330,20 @@ class VirtDriver(Protocol):
     async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
         """Grow the attached volume to `size_bytes` through the hypervisor, so the running
         guest sees the new size (volume-extended); raises DriverError."""
+        ...
+
+    async def prepare_incoming(self, spec: GuestSpec) -> None:
+        """Destination of a live migration: make the guest that will receive the source's
+        memory (not yet running). Raises DriverError, leaving nothing behind."""
+        ...
+
+    async def live_migrate(self, uuid: str, job: LiveMigration) -> None:
+        """Source: copy the running guest to `job.dest_host`; on success it is gone from here.
+        Raises LiveMigrationAborted when `job.abort` is set first, DriverError on failure (the
+        guest still runs here in both cases)."""
+        ...
+
+    async def finish_incoming(self, uuid: str, power_state: PowerState) -> None:
+        """Destination: the migrated guest takes over in `power_state` (running or paused).
+        The incoming guest is removed with `destroy` when the migration fails."""
         ...

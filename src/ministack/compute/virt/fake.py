@@ -6,6 +6,8 @@ QEMU. Delays and failures are data, per driver (so per fake host)::
     FakeDriver("host1", delay={"spawn": 2.0}, fail={"spawn": "disk full"})
 
 A failure is raised as DriverError with its message. `fail_once` fails the next call only.
+The operation "live_migrate" is the copy of a live migration: its delay is how long the copy
+runs (cut short by an abort or a force-complete), its failure a copy that breaks off.
 The operation "image" is the image step of spawn: its failure is ImageUnusable (the image
 cannot be booted anywhere, so the build is not rescheduled).
 
@@ -44,6 +46,8 @@ from ministack.compute.virt.driver import (
     GuestSpec,
     HostResources,
     ImageUnusable,
+    LiveMigration,
+    LiveMigrationAborted,
     PowerState,
     Vif,
 )
@@ -120,6 +124,7 @@ class FakeDriver:
         console_url=True,
         serial_console=True,
         attach_interface=True,
+        live_migration=True,
     )
 
     def __init__(
@@ -455,3 +460,36 @@ class FakeDriver:
         _, err = await proc.communicate()
         if proc.returncode != 0:
             raise DriverError(f"growing {device.device} failed: {err.decode().strip()}")
+
+    async def prepare_incoming(self, spec: GuestSpec) -> None:
+        """The destination's guest of a live migration, waiting for the memory (no state)."""
+        await self._step("prepare_incoming")
+        console = [f"{spec.hostname} login:"]
+        self.guests[spec.uuid] = _Guest(spec.vcpus, spec.memory_mb, PowerState.NOSTATE, console)
+        self._persist()
+
+    async def live_migrate(self, uuid: str, job: LiveMigration) -> None:
+        """Copy for `delay["live_migrate"]` seconds unless aborted or forced to complete; then
+        the guest is gone from here. An abort or an injected failure leaves it running here."""
+        self._guest(uuid)
+        wait = self.delay.get("live_migrate", 0.0)
+        if wait:
+            waits = [asyncio.ensure_future(e.wait()) for e in (job.abort, job.force_complete)]
+            await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for pending in waits:
+                pending.cancel()
+        if job.abort.is_set():
+            raise LiveMigrationAborted(f"live migration of {uuid} aborted")
+        message = self.fail_once.pop("live_migrate", None)
+        message = self.fail.get("live_migrate", message)
+        if message is not None:
+            raise DriverError(message or f"fake live_migrate failure injected on {self.host}")
+        if self.guests.pop(uuid, None) is not None:
+            self._persist()
+
+    async def finish_incoming(self, uuid: str, power_state: PowerState) -> None:
+        guest = self._guest(uuid)
+        await self._step("finish_incoming")
+        guest.power_state = power_state
+        guest.console.append("fake: live migrated here")
+        self._persist()

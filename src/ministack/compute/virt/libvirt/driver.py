@@ -41,6 +41,7 @@ from ministack.compute.virt.driver import (
     HostResources,
     ImageSource,
     ImageUnusable,
+    LiveMigration,
     PowerState,
     Vif,
 )
@@ -562,3 +563,15 @@ class LibvirtDriver:
             await self._call(lambda _conn: volumes.grow(domain, device, size_bytes))
         except libvirt.libvirtError as exc:
             raise DriverError(f"growing {device.device} failed: {exc}") from None
+
+    # Live migration needs a libvirtd per host reachable from the other (qemu+tcp or +ssh)
+    # and shared or copied disks; one machine runs one libvirtd here, so it is not offered
+    # (capabilities.live_migration is False) and the agent fails the migration cleanly.
+    async def prepare_incoming(self, spec: GuestSpec) -> None:
+        raise DriverError("live migration is not supported by the libvirt driver here")
+
+    async def live_migrate(self, uuid: str, job: LiveMigration) -> None:
+        raise DriverError("live migration is not supported by the libvirt driver here")
+
+    async def finish_incoming(self, uuid: str, power_state: PowerState) -> None:
+        raise DriverError("live migration is not supported by the libvirt driver here")
