@@ -55,6 +55,7 @@ async def get_info(call: Call) -> Response:
             "allow_async_delete": False,
         },
         "dlo": {"max_get_time": 86400},
+        "formpost": {"allowed_digests": sorted(tempurl.DIGESTS)},
         "account_quotas": {},
         "container_quotas": {},
     }

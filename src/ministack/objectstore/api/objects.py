@@ -76,7 +76,7 @@ def _content_type(call: Call) -> str:
     return guessed or "application/octet-stream"
 
 
-async def _body(call: Call) -> AsyncIterator[bytes]:
+async def body_chunks(call: Call) -> AsyncIterator[bytes]:
     try:
         async for chunk in call.request.stream():
             if chunk:
@@ -109,8 +109,8 @@ async def put_object(call: Call) -> Response:
     base = NewObject(0, "", _content_type(call), _object_meta(call), "", 0, "", _delete_at(call))
     if call.request.query_params.get("multipart-manifest") == "put":
         new = await large.put_slo(call, container, base)
-        return await _commit(call, container, new)
-    stored = await _write(call, _body(call), limit)
+        return await commit(call, container, new)
+    stored = await _write(call, body_chunks(call), limit)
     if length is not None and stored.size != int(length):
         await call.deps.backend.delete(stored.location)
         raise wire.ClientClosed("The body ended before Content-Length bytes arrived.")
@@ -130,7 +130,7 @@ async def put_object(call: Call) -> Response:
         base.delete_at,
         kind,
     )
-    return await _commit(call, container, new)
+    return await commit(call, container, new)
 
 
 async def _write(call: Call, chunks: AsyncIterator[bytes], limit: int) -> Stored:
@@ -140,7 +140,7 @@ async def _write(call: Call, chunks: AsyncIterator[bytes], limit: int) -> Stored
         raise errors.PayloadTooLarge(f"Your request is too large; the limit is {limit}.") from None
 
 
-async def _commit(call: Call, container: ContainerInfo, new: NewObject, name: str = "") -> Response:
+async def commit(call: Call, container: ContainerInfo, new: NewObject, name: str = "") -> Response:
     backend = call.deps.backend
     try:
         replaced = await call.deps.records.commit_object(container, name or call.obj, new)
@@ -219,7 +219,7 @@ async def _copy(call: Call, src_c: str, src_o: str, dst_c: str, dst_o: str) -> R
             _delete_at(call),
             kind,
         )
-    response = await _commit(call, target, new, dst_o)
+    response = await commit(call, target, new, dst_o)
     response.headers["X-Copied-From"] = quote(f"{src_c}/{src_o}")
     response.headers["X-Copied-From-Last-Modified"] = wire.http_date(source.last_modified)
     return response
