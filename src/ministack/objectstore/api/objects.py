@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from ministack.common import errors
-from ministack.objectstore.api import large, wire
+from ministack.objectstore.api import large, versioning, wire
 from ministack.objectstore.api.app import Call, acl_allows
 from ministack.objectstore.backend import Corrupt, Stored, TooLarge
 from ministack.objectstore.store import ContainerInfo, NewObject, ObjectInfo
@@ -143,6 +143,7 @@ async def _write(call: Call, chunks: AsyncIterator[bytes], limit: int) -> Stored
 async def commit(call: Call, container: ContainerInfo, new: NewObject, name: str = "") -> Response:
     backend = call.deps.backend
     try:
+        await versioning.before_put(call, container, name or call.obj)
         replaced = await call.deps.records.commit_object(container, name or call.obj, new)
     except BaseException:
         await backend.delete(new.location)
@@ -403,9 +404,15 @@ async def post_object(call: Call) -> Response:
 
 
 async def delete_object(call: Call) -> Response:
-    container, info = await _found(call)
-    if info.kind == "slo" and call.request.query_params.get("multipart-manifest") == "delete":
+    container = await _container(call)
+    info = await call.deps.records.object(container.id, call.obj)
+    manifest = call.request.query_params.get("multipart-manifest") == "delete"
+    if info is not None and info.kind == "slo" and manifest:
         return await large.delete_slo(call, container, info)
+    if await versioning.delete(call, container):
+        return Response(status_code=204, headers={"Content-Length": "0"})
+    if info is None:
+        raise errors.NotFound("The object does not exist.")
     gone = await call.deps.records.delete_object(container.id, call.obj)
     if gone is None:
         raise errors.NotFound("The object does not exist.")
