@@ -97,6 +97,16 @@ def formpost_body(request: Request) -> bool:
     return kind.strip().lower() == "multipart/form-data" and "boundary=" in params.lower()
 
 
+def bulk_operation(request: Request) -> str:
+    """'bulk-delete' or 'extract-archive' when the query asks for one (Swift's bulk)."""
+    query = request.query_params
+    if "bulk-delete" in query and request.method in ("POST", "DELETE"):
+        return "bulk-delete"
+    if "extract-archive" in query and request.method == "PUT":
+        return "extract-archive"
+    return ""
+
+
 class SwiftApp:
     """The ASGI app; `routes` maps (level, method) to a handler."""
 
@@ -185,7 +195,7 @@ class SwiftApp:
             return await self.routes[("formpost", "POST")](
                 Call(request, self.deps, project, container, obj, None, False)
             )
-        handler = self.routes.get((level, request.method))
+        handler = self.routes.get((bulk_operation(request) or level, request.method))
         if handler is None:
             raise errors.MethodNotAllowed(f"{request.method} is not allowed on an {level}.")
         call = await self.authorize(request, project, container, obj)
