@@ -234,10 +234,15 @@ def _conditions(call: S3Call, info: ObjectInfo, etag: str) -> None:
 
 async def delete_object(call: S3Call) -> Response:
     """S3 answers 204 whether or not the key existed. A multipart object's parts go too."""
-    container = await existing(call)
-    info = await call.deps.records.object(container.id, call.key)
+    await delete_key(call, await existing(call), call.key)
+    return Response(status_code=204)
+
+
+async def delete_key(call: S3Call, container: ContainerInfo, key: str) -> None:
+    """Delete `key` and, for a multipart object, its parts; nothing when it is absent."""
+    info = await call.deps.records.object(container.id, key)
     if info is None:
-        return Response(status_code=204)
+        return
     if info.kind == "slo":
         manifest = await segments_paths(call, info)
         for cname, oname in manifest:
@@ -245,10 +250,9 @@ async def delete_object(call: S3Call) -> Response:
             gone = await call.deps.records.delete_object(cinfo.id, oname) if cinfo else None
             if gone is not None:
                 await call.deps.backend.delete(gone.location)
-    gone = await call.deps.records.delete_object(container.id, call.key)
+    gone = await call.deps.records.delete_object(container.id, key)
     if gone is not None:
         await call.deps.backend.delete(gone.location)
-    return Response(status_code=204)
 
 
 async def segments_paths(call: S3Call, info: ObjectInfo) -> list[tuple[str, str]]:
