@@ -164,3 +164,7 @@ def main() -> None:
                     flush=True,
                 )
     print("targets: PUT >= 1000 req/s, GET >= 3000 req/s (16 clients, wrk -t2 -c16)")
+
+
+if __name__ == "__main__":
+    main()

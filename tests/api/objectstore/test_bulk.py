@@ -106,3 +106,15 @@ def test_extract_archive(object_env: Env) -> None:
     headers, body = conn.get_object(box, "pre/b.json")
     assert body == b"{}" and headers["content-type"] == "application/json"
     assert conn.get_object(made, "x")[1] == b"in a new container"
+
+
+def test_capabilities_list_the_middlewares_served(object_env: Env) -> None:
+    caps = object_env.swift("a_member").get_capabilities()
+    assert caps["bulk_delete"]["max_deletes_per_request"] == 10000
+    assert "bulk_upload" in caps
+    assert set(caps["formpost"]["allowed_digests"]) == {"sha1", "sha256", "sha512"}
+    assert caps["versioned_writes"]["allowed_flags"] == [
+        "x-versions-location",
+        "x-history-location",
+    ]
+    assert "symlink" not in caps and "object_versioning" not in caps  # not served here
