@@ -61,14 +61,14 @@ def _post(env: Env, path: str, fields: dict[str, str], files: list[Any]) -> http
 
 
 def test_form_upload_with_redirect(object_env: Env, box: str) -> None:
-    path = f"/v1/{object_env.people['a_member'].account}/{box}/up/"
+    path = f"/v1/{object_env.people['a_member'].account}/{box}/up ü/"  # signed decoded
     fields = form(path, redirect="https://example.invalid/done?x=1")
     resp = _post(object_env, path, fields, [("file1", ("a.txt", b"hello form", "text/plain"))])
     assert resp.status_code == 303
     location = urlsplit(resp.headers["location"])
     assert location.netloc == "example.invalid"
     assert parse_qs(location.query) == {"x": ["1"], "status": ["201"]}
-    headers, body = object_env.swift("a_member").get_object(box, "up/a.txt")
+    headers, body = object_env.swift("a_member").get_object(box, "up ü/a.txt")
     assert body == b"hello form" and headers["content-type"] == "text/plain"
 
 

@@ -132,7 +132,9 @@ def _check_signature(call: Call, fields: dict[str, str], keys: list[str]) -> Non
         raise FormInvalid("expired not an integer") from None
     if expires < time.time():
         raise FormUnauthorized("form expired")
-    path = call.request.scope.get("raw_path", b"").decode("ascii", "replace").split("?")[0]
+    path = call.path()  # decoded, as Swift signs PATH_INFO
+    if not call.obj and call.request.url.path.endswith("/"):
+        path += "/"
     try:
         tempurl.check_form(path, fields, keys)
     except tempurl.Invalid:
