@@ -180,9 +180,6 @@ def _quota(meta: dict[str, str], key: str) -> int | None:
         return None
 
 
-_Commit = tuple[ContainerInfo, str, dict[str, Any], bool]  # commit_object's arguments
-
-
 class Records:
     """Reads and writes of the three tables; every write is one transaction.
 
@@ -209,9 +206,6 @@ class Records:
             )
             for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=ON"):
                 self._sqlite_writer.execute(f"PRAGMA {pragma}")
-            self._queued: list[tuple[_Commit, asyncio.Future[str | None]]] = []
-            self._flushing = False
-            self._flusher: asyncio.Task[None] | None = None
             self._write_thread = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="objstore-commit"
             )
@@ -427,7 +421,10 @@ class Records:
             sha256=new.sha256,
         )
         if self._sqlite is not None:
-            return await self._commit_grouped((container, name, values, account_quota))
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._write_thread, self._commit_sqlite, container, name, values, account_quota
+            )
         async with self.db.writer() as s:
             old = (
                 await s.execute(
@@ -480,96 +477,48 @@ class Records:
                              count_delta, bytes_delta, "account")  # fmt: skip
             return old.location if old is not None else None
 
-    async def _commit_grouped(self, item: _Commit) -> str | None:
-        """Group commit: the commits that arrive while one transaction runs go together in
-        the next (one thread hop and one transaction for the lot, each in its own savepoint so
-        one refused commit does not undo the others)."""
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._queued.append((item, future))
-        if not self._flushing:
-            self._flushing = True
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                results: list[str | BaseException | None]
-                try:
-                    results = await loop.run_in_executor(
-                        self._write_thread, self._commit_batch, [item for item, _ in batch]
-                    )
-                except BaseException as exc:  # the transaction failed as a whole
-                    results = [exc for _ in batch]
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._flushing = False
-
-    def _commit_batch(self, items: list[_Commit]) -> list[str | BaseException | None]:
-        """Run in the commit thread: one transaction, a savepoint per commit."""
+    def _commit_sqlite(
+        self, container: ContainerInfo, name: str, values: dict[str, Any], account_quota: bool
+    ) -> str | None:
+        """commit_object's transaction on SQLite, run in the commit thread."""
         db = self._sqlite_writer
-        results: list[str | BaseException | None] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for item in items:
-                db.execute("SAVEPOINT one_commit")
-                try:
-                    results.append(self._commit_sqlite(*item))
-                except Exception as exc:
-                    db.execute("ROLLBACK TO one_commit")
-                    results.append(exc)
-                db.execute("RELEASE one_commit")
+            old = db.execute(
+                "SELECT size, location FROM objstore_objects WHERE container_id = ? AND name = ?",
+                (container.id, name),
+            ).fetchone()
+            count_delta = 0 if old is not None else 1
+            bytes_delta = values["size"] - (old[0] if old is not None else 0)
+            columns = list(values)
+            if old is None:
+                db.execute(
+                    f"INSERT INTO objstore_objects (container_id, name, {', '.join(columns)}) "
+                    f"VALUES (?, ?, {', '.join('?' for _ in columns)})",
+                    (container.id, name, *values.values()),
+                )
+            else:
+                db.execute(
+                    f"UPDATE objstore_objects SET {', '.join(f'{c} = ?' for c in columns)} "
+                    "WHERE container_id = ? AND name = ?",
+                    (*values.values(), container.id, name),
+                )
+            totals = db.execute(_CONTAINER_COUNT_SQL, (count_delta, bytes_delta,
+                                values["last_modified"], container.id)).fetchone()  # fmt: skip
+            if totals is None:
+                raise errors.NotFound("The container does not exist.")
+            _check_quota(load_meta(totals[2]), totals[0], totals[1], count_delta, bytes_delta,
+                         "container")  # fmt: skip
+            account = db.execute(
+                _ACCOUNT_COUNT_SQL, (count_delta, bytes_delta, container.account)
+            ).fetchone()
+            if account is not None and account_quota:
+                _check_quota(load_meta(account[2]), account[0], account[1], count_delta,
+                             bytes_delta, "account")  # fmt: skip
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        return results
-
-    def _commit_sqlite(
-        self, container: ContainerInfo, name: str, values: dict[str, Any], account_quota: bool
-    ) -> str | None:
-        """commit_object's statements on SQLite, run in the commit thread inside a savepoint
-        of `_commit_batch`'s transaction."""
-        db = self._sqlite_writer
-        old = db.execute(
-            "SELECT size, location FROM objstore_objects WHERE container_id = ? AND name = ?",
-            (container.id, name),
-        ).fetchone()
-        count_delta = 0 if old is not None else 1
-        bytes_delta = values["size"] - (old[0] if old is not None else 0)
-        columns = list(values)
-        if old is None:
-            db.execute(
-                f"INSERT INTO objstore_objects (container_id, name, {', '.join(columns)}) "
-                f"VALUES (?, ?, {', '.join('?' for _ in columns)})",
-                (container.id, name, *values.values()),
-            )
-        else:
-            db.execute(
-                f"UPDATE objstore_objects SET {', '.join(f'{c} = ?' for c in columns)} "
-                "WHERE container_id = ? AND name = ?",
-                (*values.values(), container.id, name),
-            )
-        totals = db.execute(_CONTAINER_COUNT_SQL, (count_delta, bytes_delta,
-                            values["last_modified"], container.id)).fetchone()  # fmt: skip
-        if totals is None:
-            raise errors.NotFound("The container does not exist.")
-        _check_quota(load_meta(totals[2]), totals[0], totals[1], count_delta, bytes_delta,
-                     "container")  # fmt: skip
-        account = db.execute(
-            _ACCOUNT_COUNT_SQL, (count_delta, bytes_delta, container.account)
-        ).fetchone()
-        if account is not None and account_quota:
-            _check_quota(load_meta(account[2]), account[0], account[1], count_delta,
-                         bytes_delta, "account")  # fmt: skip
         return old[1] if old is not None else None
 
     async def update_object(

@@ -187,8 +187,8 @@ def test_account_quota_set_by_admin_only(object_env: Env) -> None:
 
 
 def test_parallel_puts_against_a_count_quota(object_env: Env) -> None:
-    """Concurrent PUTs are committed in groups (one transaction, a savepoint each): exactly
-    the quota's worth succeed, the others get 413 and leave no data, and the counts match."""
+    """Concurrent PUTs against a count quota: exactly the quota's worth succeed, the others
+    get 413 and leave no data, and the counters match the rows."""
     conn = object_env.swift("a_member")
     name = unique()
     conn.put_container(name, headers={"X-Container-Meta-Quota-Count": "5"})
