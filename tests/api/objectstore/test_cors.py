@@ -47,6 +47,9 @@ def test_preflight_and_actual_requests(object_env: Env) -> None:
         assert got.headers["access-control-allow-origin"] == ALLOWED
         exposed = got.headers["access-control-expose-headers"].split(", ")
         assert {"etag", "x-object-meta-color", "x-custom-a", "x-custom-b"} <= set(exposed)
+        missing = http.get(f"{path}/absent", headers={"Origin": ALLOWED})
+        assert missing.status_code == 404
+        assert missing.headers["access-control-allow-origin"] == ALLOWED
         other = http.get(f"{path}/o", headers={"Origin": "https://evil.example"})
         assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
 

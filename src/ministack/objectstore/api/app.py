@@ -202,13 +202,23 @@ class SwiftApp:
         if handler is None:
             raise errors.MethodNotAllowed(f"{request.method} is not allowed on an {level}.")
         call = await self.authorize(request, project, container, obj)
-        response = await handler(call)
         origin = request.headers.get("origin")
+        try:
+            response = await handler(call)
+        except errors.ApiError as err:  # a script reads a 404 or 412 too, as with Swift
+            if origin and container:
+                err.headers.update(await self.cors_headers(project, container, origin, []))
+            raise
         if origin and container:
-            info = await self.deps.records.container_cached(project, container)
-            if info is not None:
-                response.headers.update(cors.actual(info.meta, origin, list(response.headers)))
+            added = await self.cors_headers(project, container, origin, list(response.headers))
+            response.headers.update(added)
         return response
+
+    async def cors_headers(
+        self, project: str, container: str, origin: str, names: list[str]
+    ) -> dict[str, str]:
+        info = await self.deps.records.container_cached(project, container)
+        return {} if info is None else cors.actual(info.meta, origin, names)
 
     async def options(self, request: Request, project: str, container: str) -> Response:
         """A CORS preflight (no token needed): 200 with the container's Access-Control-*
