@@ -348,3 +348,19 @@ def test_canned_bucket_acls_map_to_container_acls(s3: Any, object_env: Env) -> N
     public_bucket = unique("acl")
     s3.create_bucket(Bucket=public_bucket, ACL="public-read")
     assert len(s3.get_bucket_acl(Bucket=public_bucket)["Grants"]) == 2
+
+
+def test_s3_writes_are_versioned_like_swift_writes(s3: Any, object_env: Env) -> None:
+    bucket, archive = unique("ver"), unique("arch")
+    conn = object_env.swift("a_member")
+    conn.put_container(archive)
+    s3.create_bucket(Bucket=bucket)
+    conn.post_container(bucket, {"X-Versions-Location": archive})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"one")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two")
+    assert [o["name"][:4] for o in conn.get_container(archive)[1]] == ["001k"]
+    s3.delete_object(Bucket=bucket, Key="k")  # stack mode: the previous version comes back
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_object(Bucket=bucket, Key="k")  # absent: still 204, as S3 answers
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
