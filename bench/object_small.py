@@ -2,11 +2,15 @@
 GET /info (no token, no database, no disk) in the same run as the HTTP stack's ceiling.
 Targets: >= 1,000 PUT/s and >= 3,000 GET/s.
 
-Run: .venv/bin/python bench/object_small.py [seconds] (default 10)
+Run: .venv/bin/python bench/object_small.py [seconds] [--baseline REV] [--rounds N]
+(default 10 s). With --baseline, the same figures are measured in the same run, round by
+round, for the code of git revision REV (its src/ extracted to a temporary directory and put
+first on PYTHONPATH), so the machine's load hits both alike.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -23,8 +27,15 @@ OBJECTS = 1000
 PUT = """
 local body = string.rep("x", 4096)
 local headers = {{["X-Auth-Token"] = "{token}"}}
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
 request = function()
-  return wrk.format("PUT", "{path}/p" .. math.random(1, 1000000000), headers, body)
+  n = n + 1  -- every PUT a new name (wrk's threads share one random seed)
+  return wrk.format("PUT", "{path}/p" .. tid .. "-" .. n, headers, body)
 end
 """
 GET = """
@@ -95,30 +106,64 @@ def disk_ceiling(root: Path, seconds: float) -> float:
     return sum(done) / seconds
 
 
+def measure(tmp: Path, seconds: int, extra_env: dict[str, str]) -> dict[str, float]:
+    """GET /info, PUT and GET 4 KiB figures of one cloud."""
+    with running_cloud(
+        tmp / "cloud", services=("identity", "object"), extra_env=extra_env
+    ) as cloud:
+        token = admin_token(cloud.auth_url)
+        url = storage_url(cloud.auth_url, token)
+        path = httpx.URL(url).path + "/bench"
+        base = f"http://127.0.0.1:{cloud.ports['object']}"
+        with httpx.Client(headers={"X-Auth-Token": token}) as http:
+            http.put(f"{url}/bench")
+            for i in range(OBJECTS):
+                http.put(f"{url}/bench/o{i}", content=b"y" * 4096)
+        info, _ = wrk(f"{base}/info", seconds, "", tmp)
+        put, put_err = wrk(base, seconds, PUT.format(path=path, token=token), tmp)
+        get, get_err = wrk(base, seconds, GET.format(path=path, token=token, last=OBJECTS - 1), tmp)
+    return {"info": info, "put": put, "get": get, "errors": put_err + get_err}
+
+
+def extract(rev: str, into: Path) -> Path:
+    """The src/ tree of git revision `rev`, extracted under `into`."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", rev, "src"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
 def main() -> None:
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = sys.argv[1:]
+    seconds = int(args[0]) if args and args[0].isdigit() else 10
+    baseline = args[args.index("--baseline") + 1] if "--baseline" in args else ""
+    rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 1
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         (Path(tmp) / "disk").mkdir()
         disk = disk_ceiling(Path(tmp) / "disk", seconds)
-        with running_cloud(Path(tmp) / "cloud", services=("identity", "object")) as cloud:
-            token = admin_token(cloud.auth_url)
-            url = storage_url(cloud.auth_url, token)
-            path = httpx.URL(url).path + "/bench"
-            base = f"http://127.0.0.1:{cloud.ports['object']}"
-            with httpx.Client(headers={"X-Auth-Token": token}) as http:
-                http.put(f"{url}/bench")
-                for i in range(OBJECTS):
-                    http.put(f"{url}/bench/o{i}", content=b"y" * 4096)
-            work = Path(tmp)
-            info, _ = wrk(f"{base}/info", seconds, "", work)
-            put, put_err = wrk(base, seconds, PUT.format(path=path, token=token), work)
-            get, get_err = wrk(
-                base, seconds, GET.format(path=path, token=token, last=OBJECTS - 1), work
-            )
-    print(f"GET /info (baseline: no token, no DB, no disk): {info:8.0f} req/s")
-    print(f"write+fsync+rename+fsync dir, 16 threads (disk ceiling): {disk:8.0f} files/s")
-    print(f"PUT 4 KiB object:  {put:8.0f} req/s  ({put_err} errors; target >= 1000)")
-    print(f"GET 4 KiB object:  {get:8.0f} req/s  ({get_err} errors; target >= 3000)")
+        variants: dict[str, dict[str, str]] = {"current": {}}
+        if baseline:
+            (Path(tmp) / "base").mkdir()
+            variants = {
+                f"baseline {baseline}": {"PYTHONPATH": str(extract(baseline, Path(tmp) / "base"))},
+                "current": {},
+            }
+        print(f"write+fsync+rename+fsync dir, 16 threads (disk ceiling): {disk:8.0f} files/s")
+        print("round  code                   load1  GET /info   PUT 4KiB   GET 4KiB  errors")
+        for round_ in range(rounds):
+            for name, env in variants.items():
+                run = Path(tmp) / f"run-{round_}-{len(name)}"
+                run.mkdir()
+                load = os.getloadavg()[0]
+                got = measure(run, seconds, env)
+                print(
+                    f"{round_ + 1:5d}  {name:21s} {load:6.1f} {got['info']:9.0f} "
+                    f"{got['put']:10.0f} {got['get']:10.0f} {got['errors']:7.0f}",
+                    flush=True,
+                )
+    print("targets: PUT >= 1000 req/s, GET >= 3000 req/s (16 clients, wrk -t2 -c16)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from ministack.common.runtime import Context, Runtime
 from ministack.config import Settings
 from ministack.identity.client import s3_signatures
 from ministack.objectstore import workers
-from ministack.objectstore.api import accounts, containers, objects
+from ministack.objectstore.api import accounts, bulk, containers, formpost, objects
 from ministack.objectstore.api.app import Deps, Handler, SwiftApp
 from ministack.objectstore.api.info import get_info
 from ministack.objectstore.fs import FilesystemBackend
@@ -41,6 +41,10 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("object", "POST"): objects.post_object,
     ("object", "DELETE"): objects.delete_object,
     ("object", "COPY"): objects.copy_object,
+    ("formpost", "POST"): formpost.post_form,
+    ("bulk-delete", "POST"): bulk.bulk_delete,
+    ("bulk-delete", "DELETE"): bulk.bulk_delete,
+    ("extract-archive", "PUT"): bulk.extract_archive,
 }
 
 

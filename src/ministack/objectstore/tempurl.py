@@ -63,6 +63,26 @@ class TempUrl:
         raise Invalid("the signature does not match")
 
 
+def check_form(path: str, fields: dict[str, str], keys: list[str], at: float | None = None) -> None:
+    """Raise `Invalid` unless a form upload's `signature` field is the HMAC, under one of the
+    keys, of ``PATH\nREDIRECT\nMAX_FILE_SIZE\nMAX_FILE_COUNT\nEXPIRES`` (Swift's formpost)."""
+    text = "\n".join(
+        [
+            path,
+            fields.get("redirect") or "",
+            fields.get("max_file_size") or "0",
+            fields.get("max_file_count") or "0",
+            fields.get("expires") or "0",
+        ]
+    ).encode()
+    digest, given = _signature(fields.get("signature", ""))
+    for key in keys:
+        mac = hmac.new(key.encode(), text, DIGESTS[digest]).digest()
+        if hmac.compare_digest(mac, given):
+            return
+    raise Invalid("invalid signature")
+
+
 def _split(path: str) -> tuple[str, str, str]:
     """('/v1/AUTH_x/container', '/', object) of an object path."""
     parts = path.split("/", 4)

@@ -4,6 +4,7 @@ and account and container quotas (413)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 import httpx
@@ -183,3 +184,25 @@ def test_account_quota_set_by_admin_only(object_env: Env) -> None:
     with object_env.http("admin") as http:
         http.post(f"/v1/{b.account}", headers={"X-Remove-Account-Meta-Quota-Bytes": "x"})
     member.put_object(name, "over", b"5")
+
+
+def test_parallel_puts_against_a_count_quota(object_env: Env) -> None:
+    """Concurrent PUTs against a count quota: exactly the quota's worth succeed, the others
+    get 413 and leave no data, and the counters match the rows."""
+    conn = object_env.swift("a_member")
+    name = unique()
+    conn.put_container(name, headers={"X-Container-Meta-Quota-Count": "5"})
+    path = f"/v1/{object_env.people['a_member'].account}/{name}"
+    before = object_env.data_files()
+
+    def put(i: int) -> int:
+        with object_env.http("a_member") as http:
+            return http.put(f"{path}/o{i}", content=b"x" * 100).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(put, range(24)))
+    assert sorted(codes) == [201] * 5 + [413] * 19
+    headers, listed = conn.get_container(name)
+    assert len(listed) == 5 and headers["x-container-object-count"] == "5"
+    assert headers["x-container-bytes-used"] == "500"
+    assert len(object_env.data_files() - before) == 5

@@ -303,3 +303,64 @@ def test_bad_digest_stores_nothing(s3: Any, object_env: Env) -> None:
         s3.put_object(Bucket=bucket, Key="k", Body=b"new", ContentMD5=wrong)
     assert err.value.response["Error"]["Code"] == "BadDigest"
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"
+
+
+def test_delete_objects(s3: Any, object_env: Env) -> None:
+    bucket = unique("del")
+    s3.create_bucket(Bucket=bucket)
+    for key in ("a", "b/c", "d"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    before = object_env.data_files()
+    result = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "b/c"}, {"Key": "missing"}]}
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["a", "b/c", "missing"]
+    assert not result.get("Errors")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["d"]
+    assert len(before - object_env.data_files()) == 2
+    quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "d"}], "Quiet": True})
+    assert "Deleted" not in quiet
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_canned_bucket_acls_map_to_container_acls(s3: Any, object_env: Env) -> None:
+    bucket = unique("acl")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"shared")
+    url = f"/v1/{object_env.people['a_member'].account}/{bucket}/doc"
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+    with object_env.http(None) as anon:
+        assert anon.get(url).status_code == 401
+        s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+        assert anon.get(url).content == b"shared"
+        grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+        public = [g for g in grants if g["Grantee"].get("URI", "").endswith("/AllUsers")]
+        assert [g["Permission"] for g in public] == ["READ"]
+        assert len(s3.get_object_acl(Bucket=bucket, Key="doc")["Grants"]) == 2
+        assert object_env.swift("a_member").head_container(bucket)["x-container-read"]
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+        assert exc.value.response["Error"]["Code"] == "NotImplemented"
+        assert anon.get(url).status_code == 200  # unchanged
+        s3.put_bucket_acl(Bucket=bucket, ACL="private")
+        assert anon.get(url).status_code == 401
+    public_bucket = unique("acl")
+    s3.create_bucket(Bucket=public_bucket, ACL="public-read")
+    assert len(s3.get_bucket_acl(Bucket=public_bucket)["Grants"]) == 2
+
+
+def test_s3_writes_are_versioned_like_swift_writes(s3: Any, object_env: Env) -> None:
+    bucket, archive = unique("ver"), unique("arch")
+    conn = object_env.swift("a_member")
+    conn.put_container(archive)
+    s3.create_bucket(Bucket=bucket)
+    conn.post_container(bucket, {"X-Versions-Location": archive})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"one")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two")
+    assert [o["name"][:4] for o in conn.get_container(archive)[1]] == ["001k"]
+    s3.delete_object(Bucket=bucket, Key="k")  # stack mode: the previous version comes back
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_object(Bucket=bucket, Key="k")  # absent: still 204, as S3 answers
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from ministack.common import context, errors
 from ministack.common.auth import Auth, TokenValidator
 from ministack.config import ObjectSection
-from ministack.objectstore import policies, tempurl
+from ministack.objectstore import cors, policies, tempurl
 from ministack.objectstore.acl import Acl
 from ministack.objectstore.api import wire
 from ministack.objectstore.backend import Backend
@@ -89,6 +89,25 @@ def split_path(raw_path: bytes) -> tuple[str, str, str, str]:
     if any("\x00" in p for p in decoded):
         raise errors.BadRequest("Invalid UTF8 or contains NULL")
     return version, account, container, obj
+
+
+def formpost_body(request: Request) -> bool:
+    """A browser form upload (Swift's formpost): multipart/form-data with a boundary."""
+    kind, _, params = request.headers.get("content-type", "").partition(";")
+    return kind.strip().lower() == "multipart/form-data" and "boundary=" in params.lower()
+
+
+def bulk_operation(request: Request) -> str:
+    """'bulk-delete' or 'extract-archive' when the query asks for one (Swift's bulk)."""
+    raw: bytes = request.scope.get("query_string", b"")
+    if b"bulk-delete" not in raw and b"extract-archive" not in raw:
+        return ""  # the common case, without parsing the query
+    query = request.query_params
+    if "bulk-delete" in query and request.method in ("POST", "DELETE"):
+        return "bulk-delete"
+    if "extract-archive" in query and request.method == "PUT":
+        return "extract-archive"
+    return ""
 
 
 class SwiftApp:
@@ -173,11 +192,52 @@ class SwiftApp:
         if len(obj.encode()) > MAX_OBJECT_NAME:
             raise errors.BadRequest(f"Object name length exceeds {MAX_OBJECT_NAME} bytes.")
         level = "object" if obj else "container" if container else "account"
-        handler = self.routes.get((level, request.method))
+        if request.method == "OPTIONS":
+            return await self.options(request, project, container)
+        if request.method == "POST" and container and formpost_body(request):
+            return await self.routes[("formpost", "POST")](
+                Call(request, self.deps, project, container, obj, None, False)
+            )
+        handler = self.routes.get((bulk_operation(request) or level, request.method))
         if handler is None:
             raise errors.MethodNotAllowed(f"{request.method} is not allowed on an {level}.")
         call = await self.authorize(request, project, container, obj)
-        return await handler(call)
+        origin = request.headers.get("origin")
+        try:
+            response = await handler(call)
+        except errors.ApiError as err:  # a script reads a 404 or 412 too, as with Swift
+            if origin and container:
+                err.headers.update(await self.cors_headers(project, container, origin, []))
+            raise
+        if origin and container:
+            added = await self.cors_headers(project, container, origin, list(response.headers))
+            response.headers.update(added)
+        return response
+
+    async def cors_headers(
+        self, project: str, container: str, origin: str, names: list[str]
+    ) -> dict[str, str]:
+        info = await self.deps.records.container_cached(project, container)
+        return {} if info is None else cors.actual(info.meta, origin, names)
+
+    async def options(self, request: Request, project: str, container: str) -> Response:
+        """A CORS preflight (no token needed): 200 with the container's Access-Control-*
+        headers, or 401; without an Origin, 200 naming the allowed methods."""
+        origin = request.headers.get("origin")
+        if not origin:
+            allow = ", ".join(cors.ALLOWED_METHODS)
+            return Response(status_code=200, headers={"Allow": allow, "Content-Length": "0"})
+        info = await self.deps.records.container_cached(project, container) if container else None
+        headers = cors.preflight(
+            None if info is None else info.meta,
+            origin,
+            request.headers.get("access-control-request-method", ""),
+            request.headers.get("access-control-request-headers", ""),
+        )
+        if headers is None:
+            raise errors.Unauthorized("CORS preflight denied.")
+        headers["Content-Length"] = "0"
+        return Response(status_code=200, headers=headers)
 
     async def authorize(self, request: Request, project: str, container: str, obj: str) -> Call:
         deps = self.deps
@@ -224,14 +284,19 @@ async def check_temp_url(call: Call) -> None:
     if call.method not in tempurl.METHODS:
         raise errors.Unauthorized("Temp URLs allow GET, HEAD, PUT, POST and DELETE only.")
     params = dict(call.request.query_params)
-    account = await call.deps.records.account(call.account)
-    keys = [account.meta[k] for k in ("temp-url-key", "temp-url-key-2") if k in account.meta]
-    container = await call.deps.records.container_cached(call.account, call.container)
-    if container is not None:
-        keys += [
-            container.meta[k] for k in ("temp-url-key", "temp-url-key-2") if k in container.meta
-        ]
+    keys = await temp_url_keys(call)
     try:
         tempurl.TempUrl.from_query(params).check(call.method, call.path(), keys)
     except tempurl.Invalid as exc:
         raise errors.Unauthorized(f"Temp URL invalid: {exc}.") from None
+
+
+async def temp_url_keys(call: Call) -> list[str]:
+    """The account's and the container's Temp-URL-Key and Temp-URL-Key-2."""
+    names = ("temp-url-key", "temp-url-key-2")
+    account = await call.deps.records.account(call.account)
+    keys = [account.meta[k] for k in names if k in account.meta]
+    container = await call.deps.records.container_cached(call.account, call.container)
+    if container is not None:
+        keys += [container.meta[k] for k in names if k in container.meta]
+    return keys

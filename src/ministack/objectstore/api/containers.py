@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ministack.common import errors
 from ministack.objectstore import acl
-from ministack.objectstore.api import listings, wire
+from ministack.objectstore.api import listings, versioning, wire
 from ministack.objectstore.api.app import Call
 from ministack.objectstore.store import ContainerInfo
 
@@ -32,12 +32,16 @@ def container_headers(info: ContainerInfo) -> dict[str, str]:
         headers["X-Container-Read"] = info.read_acl
     if info.write_acl:
         headers["X-Container-Write"] = info.write_acl
+    kind, archive = versioning.mode(info)
+    if kind:
+        headers["X-Versions-Location" if kind == "stack" else "X-History-Location"] = archive
     return headers
 
 
 def _changes(call: Call) -> tuple[dict[str, str], dict[str, str]]:
     headers = call.request.headers
     meta = wire.meta_changes(headers, "container")
+    meta.update(versioning.changes(dict(headers)))
     for key in QUOTA_KEYS:
         value = meta.get(key)
         if value and not value.isdigit():

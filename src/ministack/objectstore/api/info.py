@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from ministack.objectstore import tempurl
 from ministack.objectstore.acl import MAX_ACL_LENGTH
-from ministack.objectstore.api import large, wire
+from ministack.objectstore.api import bulk, large, wire
 from ministack.objectstore.api.app import Call
 from ministack.objectstore.store import MAX_CONTAINER_NAME, MAX_OBJECT_NAME
 
@@ -55,6 +55,16 @@ async def get_info(call: Call) -> Response:
             "allow_async_delete": False,
         },
         "dlo": {"max_get_time": 86400},
+        "formpost": {"allowed_digests": sorted(tempurl.DIGESTS)},
+        "bulk_delete": {
+            "max_deletes_per_request": bulk.MAX_DELETES,
+            "max_failed_deletes": bulk.MAX_FAILED,
+        },
+        "bulk_upload": {
+            "max_containers_per_extraction": 10000,
+            "max_failed_extractions": bulk.MAX_FAILED,
+        },
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "account_quotas": {},
         "container_quotas": {},
     }

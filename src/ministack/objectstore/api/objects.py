@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from ministack.common import errors
-from ministack.objectstore.api import large, wire
+from ministack.objectstore.api import large, versioning, wire
 from ministack.objectstore.api.app import Call, acl_allows
 from ministack.objectstore.backend import Corrupt, Stored, TooLarge
 from ministack.objectstore.store import ContainerInfo, NewObject, ObjectInfo
@@ -76,7 +76,7 @@ def _content_type(call: Call) -> str:
     return guessed or "application/octet-stream"
 
 
-async def _body(call: Call) -> AsyncIterator[bytes]:
+async def body_chunks(call: Call) -> AsyncIterator[bytes]:
     try:
         async for chunk in call.request.stream():
             if chunk:
@@ -109,8 +109,8 @@ async def put_object(call: Call) -> Response:
     base = NewObject(0, "", _content_type(call), _object_meta(call), "", 0, "", _delete_at(call))
     if call.request.query_params.get("multipart-manifest") == "put":
         new = await large.put_slo(call, container, base)
-        return await _commit(call, container, new)
-    stored = await _write(call, _body(call), limit)
+        return await commit(call, container, new)
+    stored = await _write(call, body_chunks(call), limit)
     if length is not None and stored.size != int(length):
         await call.deps.backend.delete(stored.location)
         raise wire.ClientClosed("The body ended before Content-Length bytes arrived.")
@@ -130,7 +130,7 @@ async def put_object(call: Call) -> Response:
         base.delete_at,
         kind,
     )
-    return await _commit(call, container, new)
+    return await commit(call, container, new)
 
 
 async def _write(call: Call, chunks: AsyncIterator[bytes], limit: int) -> Stored:
@@ -140,9 +140,10 @@ async def _write(call: Call, chunks: AsyncIterator[bytes], limit: int) -> Stored
         raise errors.PayloadTooLarge(f"Your request is too large; the limit is {limit}.") from None
 
 
-async def _commit(call: Call, container: ContainerInfo, new: NewObject, name: str = "") -> Response:
+async def commit(call: Call, container: ContainerInfo, new: NewObject, name: str = "") -> Response:
     backend = call.deps.backend
     try:
+        await versioning.before_put(call, container, name or call.obj)
         replaced = await call.deps.records.commit_object(container, name or call.obj, new)
     except BaseException:
         await backend.delete(new.location)
@@ -219,7 +220,7 @@ async def _copy(call: Call, src_c: str, src_o: str, dst_c: str, dst_o: str) -> R
             _delete_at(call),
             kind,
         )
-    response = await _commit(call, target, new, dst_o)
+    response = await commit(call, target, new, dst_o)
     response.headers["X-Copied-From"] = quote(f"{src_c}/{src_o}")
     response.headers["X-Copied-From-Last-Modified"] = wire.http_date(source.last_modified)
     return response
@@ -403,9 +404,15 @@ async def post_object(call: Call) -> Response:
 
 
 async def delete_object(call: Call) -> Response:
-    container, info = await _found(call)
-    if info.kind == "slo" and call.request.query_params.get("multipart-manifest") == "delete":
+    container = await _container(call)
+    info = await call.deps.records.object(container.id, call.obj)
+    manifest = call.request.query_params.get("multipart-manifest") == "delete"
+    if info is not None and info.kind == "slo" and manifest:
         return await large.delete_slo(call, container, info)
+    if await versioning.delete(call, container):
+        return Response(status_code=204, headers={"Content-Length": "0"})
+    if info is None:
+        raise errors.NotFound("The object does not exist.")
     gone = await call.deps.records.delete_object(container.id, call.obj)
     if gone is None:
         raise errors.NotFound("The object does not exist.")

@@ -118,7 +118,8 @@ def check_meta(meta: Mapping[str, str]) -> None:
 
 def meta_headers(meta: Mapping[str, str], kind: str) -> dict[str, str]:
     """Stored user metadata back as response headers, title-cased as Swift sends them."""
-    return {f"X-{kind.title()}-Meta-{_title(k)}": v for k, v in meta.items()}
+    # keys with a colon (no header name has one) are the service's own: versioning's
+    return {f"X-{kind.title()}-Meta-{_title(k)}": v for k, v in meta.items() if ":" not in k}
 
 
 def _title(name: str) -> str:

@@ -18,6 +18,7 @@ from ministack.objectstore.store import ContainerInfo
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 MAX_KEYS = 1000
+PUBLIC_READ = ".r:*,.rlistings"  # the container read ACL of the canned public-read
 
 
 async def existing(call: S3Call, name: str = "") -> ContainerInfo:
@@ -49,8 +50,14 @@ async def list_buckets(call: S3Call) -> Response:
 async def create_bucket(call: S3Call) -> Response:
     if not BUCKET_NAME.match(call.bucket) or ".." in call.bucket:
         raise S3Error("InvalidBucketName", "The specified bucket is not valid.", f"/{call.bucket}")
+    canned = call.request.headers.get("x-amz-acl", "private")
+    if canned not in ("private", "public-read"):
+        raise S3Error(
+            "NotImplemented", "Only the private and public-read canned ACLs are supported."
+        )
     await call.request.body()  # an optional CreateBucketConfiguration: the region is ours
-    created = await call.deps.records.put_container(call.project, call.bucket, {}, {})
+    acls = {"read": PUBLIC_READ} if canned == "public-read" else {}
+    created = await call.deps.records.put_container(call.project, call.bucket, {}, acls)
     if not created:
         raise S3Error(
             "BucketAlreadyOwnedByYou",

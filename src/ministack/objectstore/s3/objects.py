@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
@@ -15,7 +16,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from ministack.common import errors
-from ministack.objectstore.api import large, objects, wire
+from ministack.objectstore.api import large, objects, versioning, wire
+from ministack.objectstore.api.app import Call
 from ministack.objectstore.backend import Stored, TooLarge
 from ministack.objectstore.s3 import sigv4
 from ministack.objectstore.s3.app import S3Call
@@ -91,9 +93,18 @@ def _mismatch(call: S3Call, stored: Stored) -> S3Error | None:
     return None
 
 
+def swift_call(call: S3Call, key: str = "") -> Call:
+    """The same request as Swift sees it (versioning applies to S3 writes too, as through
+    Swift's pipeline); S3 writes need operate_account, so the caller is the owner."""
+    return Call(
+        call.request, call.deps, call.project, call.bucket, key or call.key, call.auth, True
+    )
+
+
 async def commit(call: S3Call, container: ContainerInfo, new: NewObject) -> None:
     backend = call.deps.backend
     try:
+        await versioning.before_put(swift_call(call), container, call.key)
         replaced = await call.deps.records.commit_object(container, call.key, new)
     except BaseException:
         await backend.delete(new.location)
@@ -234,10 +245,19 @@ def _conditions(call: S3Call, info: ObjectInfo, etag: str) -> None:
 
 async def delete_object(call: S3Call) -> Response:
     """S3 answers 204 whether or not the key existed. A multipart object's parts go too."""
-    container = await existing(call)
-    info = await call.deps.records.object(container.id, call.key)
+    await delete_key(call, await existing(call), call.key)
+    return Response(status_code=204)
+
+
+async def delete_key(call: S3Call, container: ContainerInfo, key: str) -> None:
+    """Delete `key` and, for a multipart object, its parts; nothing when it is absent."""
+    info = await call.deps.records.object(container.id, key)
     if info is None:
-        return Response(status_code=204)
+        return
+    if info.kind != "slo" and versioning.mode(container)[0]:
+        with contextlib.suppress(errors.NotFound):
+            await versioning.delete(swift_call(call, key), container)
+        return
     if info.kind == "slo":
         manifest = await segments_paths(call, info)
         for cname, oname in manifest:
@@ -245,10 +265,9 @@ async def delete_object(call: S3Call) -> Response:
             gone = await call.deps.records.delete_object(cinfo.id, oname) if cinfo else None
             if gone is not None:
                 await call.deps.backend.delete(gone.location)
-    gone = await call.deps.records.delete_object(container.id, call.key)
+    gone = await call.deps.records.delete_object(container.id, key)
     if gone is not None:
         await call.deps.backend.delete(gone.location)
-    return Response(status_code=204)
 
 
 async def segments_paths(call: S3Call, info: ObjectInfo) -> list[tuple[str, str]]:

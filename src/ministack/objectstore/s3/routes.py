@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ministack.objectstore.s3 import buckets, multipart, objects
+from ministack.objectstore.s3 import acls, buckets, multipart, objects
 from ministack.objectstore.s3.app import S3Call, S3Handler
 from ministack.objectstore.s3.wire import S3Error
 
@@ -17,12 +17,18 @@ def route(call: S3Call) -> S3Handler:
     if not call.key:
         if "location" in params and method == "GET":
             return buckets.get_location
+        if "acl" in params and method in ("GET", "PUT"):
+            return acls.get_bucket_acl if method == "GET" else acls.put_bucket_acl
+        if "delete" in params and method == "POST":
+            return acls.delete_objects
         found = {
             "PUT": buckets.create_bucket,
             "HEAD": buckets.head_bucket,
             "DELETE": buckets.delete_bucket,
             "GET": buckets.list_objects,
         }.get(method)
+    elif "acl" in params and method == "GET":
+        return acls.get_object_acl
     elif "uploadId" in params:
         found = {
             "PUT": multipart.upload_part,
