@@ -320,3 +320,57 @@ def bootables(vc: Compute) -> Iterator[dict[str, str]]:
     yield {"VOL": vol, "PLAIN": str(plain.id), "IMAGE": vc.image_id}
     vc.conn.block_storage.delete_volume(vol)
     vc.conn.block_storage.delete_volume(plain.id)
+
+
+def wait_snapshot(vc: Compute, snapshot_id: str) -> Any:
+    for _ in range(300):
+        found = vc.conn.block_storage.get_snapshot(snapshot_id)
+        if found.status == "available":
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"snapshot {snapshot_id} is {found.status}")
+
+
+def test_snapshot_of_volume_backed_server_and_boot_from_it(vc: Compute) -> None:
+    """`openstack server image create` of a volume-backed server: a forced snapshot of its
+    (in-use) volume and an empty active image carrying the mapping, as Nova; a server booted
+    from that image gets a new volume made from the snapshot."""
+    cli = vc.cloud.cli
+    resp = create(vc, [_bdm("image", vc.image_id, volume_size=1, delete_on_termination=True)])
+    assert resp.status_code == 202, resp.text
+    first = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
+    (root,) = [a["volumeId"] for a in attachments(vc, first.id)]
+    name = _name("snapimg")
+    image = json.loads(
+        cli("server", "image", "create", "--name", name, "--wait", first.id, "-f", "json").stdout
+    )
+    shown = vc.conn.image.get_image(image["id"])
+    assert shown.status == "active" and shown.size == 0
+    props = shown.properties
+    assert props["bdm_v2"] == "True" and props["root_device_name"] == "/dev/vda"
+    (mapping,) = json.loads(props["block_device_mapping"])
+    assert mapping["source_type"] == "snapshot" and mapping["boot_index"] == 0
+    snap = wait_snapshot(vc, mapping["snapshot_id"])
+    assert snap.volume_id == root
+    assert wait_server(vc, first.id, "ACTIVE").task_state is None
+    assert vc.conn.block_storage.get_volume(root).status == "in-use"
+
+    before = project_volumes(vc)
+    made = json.loads(
+        cli(
+            "server", "create", "--flavor", vc.flavor_id, "--image", name, "--nic", "none",
+            "--wait", _name("from-snap"), "-f", "json",
+        ).stdout
+    )  # fmt: skip
+    assert made["status"] == "ACTIVE"
+    (new_root,) = project_volumes(vc) - before
+    new = vc.conn.block_storage.get_volume(new_root)
+    assert new.snapshot_id == snap.id and new.status == "in-use"
+    assert root_device(vc, made["id"]) == new_root
+    assert vc.api("GET", f"/servers/{made['id']}", "2.1").json()["server"]["image"] == ""
+    for server_id in (made["id"], first.id):
+        cli("server", "delete", "--wait", server_id)
+    wait_volume(vc, root, "deleted")
+    wait_volume(vc, new_root, "deleted")
+    vc.conn.block_storage.delete_snapshot(snap.id)
+    vc.conn.image.delete_image(shown.id)
