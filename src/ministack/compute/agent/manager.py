@@ -161,6 +161,7 @@ class ComputeAgent(AgentBase):
             "delay": req.delay or {},
             "fail": req.fail or {},
             "guests": guests,
+            "volumes": getattr(self.driver, "guest_volumes", dict)(),
         }
 
     @receives(InterfaceAttach)
