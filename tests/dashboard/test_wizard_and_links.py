@@ -162,3 +162,58 @@ def test_serial_console_in_xterm(page: Page, dash: DashCloud) -> None:
         member = dash.member()
         member.compute.delete_server(server)
         member.compute.wait_for_delete(server, wait=60)
+
+
+def test_launch_from_a_volume_a_snapshot_and_into_a_new_volume(page: Page, dash: DashCloud) -> None:
+    """Each volume source of the wizard becomes the block_device_mapping_v2 the CLI would
+    send: the instance is volume-backed (image "") with its root volume as asked."""
+    member = dash.member()
+    suffix = uuid.uuid4().hex[:6]
+    boot = member.block_storage.create_volume(name=f"boot-{suffix}", size=1, image_id=dash.image_id)
+    member.block_storage.wait_for_status(boot, "available", wait=120)
+    snap = member.block_storage.create_snapshot(volume_id=boot.id, name=f"bsnap-{suffix}")
+    member.block_storage.wait_for_status(snap, "available", wait=60)
+    made: list[Any] = []
+
+    def launch(name: str, source: str) -> Any:
+        page.goto(f"{dash.url}/project/instances/launch")
+        page.fill("#name", name)
+        if source == "volume":
+            page.check("#source-volume")
+            page.select_option("#volume", boot.id)
+            page.uncheck("#delete_on_termination")
+        elif source == "snapshot":
+            page.check("#source-snapshot")
+            page.select_option("#snapshot", snap.id)
+        else:
+            page.select_option("#image", dash.image_id)
+            page.check("#new_volume")
+        page.select_option("#flavor", dash.flavor_id)
+        page.click("#launch-submit")
+        expect(page.locator(".flash.ok")).to_contain_text(f"Launching instance {name}")
+        server = member.compute.find_server(name)
+        assert server is not None
+        made.append(server)
+        return member.compute.wait_for_server(server, status="ACTIVE", wait=120)
+
+    try:
+        log_in_member(page, dash)
+        on_volume = launch(f"fromvol-{suffix}", "volume")
+        assert not (on_volume.image and on_volume.image.get("id"))
+        attached = [a["id"] for a in on_volume.attached_volumes]
+        assert attached == [boot.id]
+        from_snap = launch(f"fromsnap-{suffix}", "snapshot")
+        root = member.block_storage.get_volume(from_snap.attached_volumes[0]["id"])
+        assert root.snapshot_id == snap.id
+        into_new = launch(f"newvol-{suffix}", "image")
+        root = member.block_storage.get_volume(into_new.attached_volumes[0]["id"])
+        assert root.volume_image_metadata["image_id"] == dash.image_id
+        screenshot(page, "launch-from-volume")
+    finally:
+        for server in made:
+            member.compute.delete_server(server)
+            member.compute.wait_for_delete(server, wait=60)
+        member.block_storage.wait_for_status(boot, "available", wait=60)
+        member.block_storage.delete_snapshot(snap, ignore_missing=True)
+        member.block_storage.wait_for_delete(snap, wait=60)
+        member.block_storage.delete_volume(boot, ignore_missing=True)

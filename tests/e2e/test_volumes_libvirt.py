@@ -130,3 +130,44 @@ def test_hot_plugged_volume_is_a_new_disk_in_the_guest(cloud: Cloud) -> None:
     )
     assert domains.returncode == 0 and server.id not in domains.stdout
     cloud.cli("volume", "delete", vol["id"])
+
+
+def test_boot_from_volume_root_disk_is_the_volume(cloud: Cloud) -> None:
+    """Boot from a 2 GiB volume made from the image (block_device_mapping_v2): the guest's
+    vda is the volume (2 GiB, where the flavor's disk would be 1 GiB); deleting the server
+    deletes the volume (delete_on_termination)."""
+    conn = cloud.connect()
+    image_id = conn.image.find_image("ministack-test", ignore_missing=False).id
+    flavor = conn.compute.find_flavor("e2e.small", ignore_missing=False)
+    server = conn.compute.create_server(
+        name="bfv-vm",
+        image_id="",
+        flavor_id=flavor.id,
+        networks="none",
+        user_data=base64.b64encode(WATCH_DISKS).decode(),
+        block_device_mapping=[
+            {
+                "uuid": image_id,
+                "source_type": "image",
+                "destination_type": "volume",
+                "boot_index": 0,
+                "volume_size": 2,
+                "delete_on_termination": True,
+            }
+        ],
+    )
+    try:
+        wait_status(conn, server, "ACTIVE")
+        wait_banner(conn, server)
+        seen = wait_disks(conn, server, lambda d: "vda" in d)
+        assert seen["vda"] == 2 * ONE_GIB_SECTORS
+        (root,) = [v for v in conn.block_storage.volumes() if v.attachments]
+        assert root.attachments[0]["device"] == "/dev/vda"
+    finally:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=120)
+    for _ in range(120):
+        if conn.block_storage.find_volume(root.id) is None:
+            break
+        time.sleep(0.5)
+    assert conn.block_storage.find_volume(root.id) is None

@@ -135,3 +135,20 @@ def test_doctor_reports_volume_storage(tmp_path: Path) -> None:
     assert check.name == "volume storage" and "GiB free under" in check.detail
     names = [c.name for c in doctor.run_checks(settings) if c.name.startswith(("qemu-img", "vol"))]
     assert names == ["qemu-img", "volume storage"]
+
+
+async def test_live_snapshot_copies_and_keeps_the_volume_file(tmp_path: Path) -> None:
+    """A forced snapshot of an in-use volume: the file a hypervisor holds is not renamed
+    (same inode), the snapshot holds the data of that moment and is private."""
+    backend = FileBackend(tmp_path / "volumes")
+    await backend.create_blank("v1", 1)
+    path = backend.volume_path("v1")
+    _write(path, 0x33)
+    inode = path.stat().st_ino
+    await backend.create_snapshot("v1", "s1", live=True)
+    assert path.stat().st_ino == inode
+    assert backend.snapshot_path("s1").stat().st_mode & 0o777 == 0o600
+    _write(path, 0x44)
+    await backend.create_from_snapshot("v2", "s1", 1)
+    assert _read(backend.volume_path("v2"), tmp_path) == b"\x33" * MiB
+    assert _read(path, tmp_path) == b"\x44" * MiB

@@ -7,6 +7,7 @@ service runs in this process, the HTTP client (as the nova service user) otherwi
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,20 @@ class Images:
     ) -> str:
         """A new image record (queued, no data yet) for a snapshot; returns its id."""
         return await self.client.create_queued(name, disk_format, owner, properties)
+
+    async def create_empty(self, name: str, owner: str | None, properties: dict[str, str]) -> str:
+        """An active image with no data (size 0): the snapshot of a volume-backed server,
+        whose data is in volume snapshots its properties name (Nova's force_activate)."""
+        image_id = await self.client.create_queued(name, "raw", owner, properties)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                empty = Path(tmp) / "empty"
+                empty.touch()
+                await self.client.upload_file(image_id, empty)
+        except BaseException:
+            await self.client.delete(image_id)
+            raise
+        return image_id
 
     async def upload(self, image_id: str, path: Path, disk_format: str) -> None:
         """Upload the snapshot file into the queued image, as the `disk_format` the driver

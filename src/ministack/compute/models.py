@@ -274,7 +274,8 @@ class BlockDeviceMapping(Base):
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
     project_id: Mapped[str] = mapped_column(String(255))
-    volume_id: Mapped[str] = mapped_column(String(36), index=True)
+    volume_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
+    """Empty while compute is still making the volume (source image, snapshot or blank)."""
     attachment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     device_name: Mapped[str] = mapped_column(String(64))
     boot_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -283,3 +284,11 @@ class BlockDeviceMapping(Base):
     status: Mapped[str] = mapped_column(String(16))
     connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    source_type: Mapped[str] = mapped_column(String(16), default="volume", server_default="volume")
+    destination_type: Mapped[str] = mapped_column(
+        String(16), default="volume", server_default="volume"
+    )
+    image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    volume_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    volume_type: Mapped[str | None] = mapped_column(String(255), nullable=True)

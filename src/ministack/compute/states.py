@@ -234,6 +234,40 @@ TRANSITIONAL: tuple[Transitional, ...] = (
 )
 BY_TASK_STATE = {t.task_state: t for t in TRANSITIONAL}
 
+# A block device mapping's status (compute_block_device_mappings.status): pending (the
+# user's volume, not yet attached by the build), creating (compute makes the volume),
+# attaching, attached, detaching.
+BDM_PENDING = "pending"
+BDM_CREATING = "creating"
+BDM_ATTACHING = "attaching"
+BDM_ATTACHED = "attached"
+BDM_DETACHING = "detaching"
+BdmRestart = Literal["discard", "resume"]
+VOLUME_CREATE_TIMEOUT = 600.0  # a boot volume made from an image (Cinder copies it)
+
+
+@dataclass(frozen=True)
+class BdmTransitional:
+    """A transitional mapping status: its owner, timeout and restart rule.
+
+    restart: "discard" (the build it belongs to is ERROR: attachments and the volumes compute
+    made are deleted, the mappings forgotten); "resume" (the attach or detach runs again).
+    """
+
+    status: str
+    owner: Owner
+    timeout: float
+    restart: BdmRestart
+
+
+BDM_TRANSITIONAL: tuple[BdmTransitional, ...] = (
+    BdmTransitional(BDM_PENDING, "agent", BUILD_TIMEOUT, "discard"),
+    BdmTransitional(BDM_CREATING, "agent", VOLUME_CREATE_TIMEOUT, "discard"),
+    BdmTransitional(BDM_ATTACHING, "agent", ACTION_TIMEOUT, "resume"),
+    BdmTransitional(BDM_DETACHING, "agent", ACTION_TIMEOUT, "resume"),
+)
+BDM_TRANSITIONAL_BY_STATUS = {t.status: t for t in BDM_TRANSITIONAL}
+
 # Which vm_states each action may start from (Nova's check_instance_state); task_state None.
 ALLOWED: dict[str, tuple[str, ...]] = {
     "stop": (ACTIVE, ERROR),

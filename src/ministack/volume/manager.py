@@ -229,8 +229,10 @@ class VolumeManager:
             if snap is None or snap.status != st.CREATING:
                 return
             volume_id = snap.volume_id
+            volume = await s.get(m.Volume, volume_id)
+            live = volume is not None and volume.status == st.IN_USE
         try:
-            await self.backend.create_snapshot(volume_id, p.snapshot_id)
+            await self.backend.create_snapshot(volume_id, p.snapshot_id, live=live)
         except Exception as exc:
             await self.backend.delete_snapshot(p.snapshot_id)
             await self._set_snapshot(p.snapshot_id, st.ERROR, _fault(exc))

@@ -107,6 +107,15 @@ def test_microversion_views_and_tag(vc: Compute) -> None:
     assert put.status_code == 202, put.text
     shown = vc.api("GET", f"/servers/{server.id}/os-volume_attachments/{vol}", "2.79").json()
     assert shown["volumeAttachment"]["delete_on_termination"] is False
+    # the server's own view lists its volumes (os-extended-volumes), with the flag from 2.3
+    key = "os-extended-volumes:volumes_attached"
+    body = vc.api("GET", f"/servers/{server.id}", "2.1").json()["server"]
+    assert body[key] == [{"id": vol}]
+    body = vc.api("GET", f"/servers/{server.id}", "2.3").json()["server"]
+    assert body[key] == [{"id": vol, "delete_on_termination": False}]
+    listed = vc.api("GET", "/servers/detail", "2.3").json()["servers"]
+    assert next(x for x in listed if x["id"] == server.id)[key] == body[key]
+    assert [v.id for v in vc.conn.compute.get_server(server.id).attached_volumes] == [vol]
     vc.conn.compute.delete_server(server)
     vc.conn.compute.wait_for_delete(server, wait=60)
     wait_volume(vc, vol, "available")

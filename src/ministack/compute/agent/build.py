@@ -15,11 +15,12 @@ instance moves on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from ministack.common.db import utcnow
 from ministack.compute import instances, network_info, states
-from ministack.compute.agent import networking
+from ministack.compute.agent import block_devices, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, instance_task, reason_of
 from ministack.compute.instances import Change
@@ -35,7 +36,9 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
 
     async def failed(task: InstanceTask, exc: Exception) -> None:
         await _undo(agent, uuid)
-        if isinstance(exc, ImageUnusable | networking.VifPlugTimeout):
+        # Nova's BuildAbortException: another host would fail the same way
+        aborts = ImageUnusable | networking.VifPlugTimeout | block_devices.VolumeSetupFailed
+        if isinstance(exc, aborts):
             await _abort(agent, uuid, reason_of(exc))
         else:
             await _retry_or_fail(agent, uuid, attempt, [*tried, agent.host], reason_of(exc))
@@ -54,6 +57,9 @@ async def build_and_run(agent: AgentBase, uuid: str, attempt: int, tried: list[s
             on_host=agent.host,
         ):
             return
+        devices = await block_devices.prepare(agent, inst)
+        if devices:
+            spec = dataclasses.replace(spec, block_devices=devices)
         info = await networking.allocate(agent, inst)
         if info:
             await networking.remember(agent, uuid, info)
@@ -82,6 +88,7 @@ async def _undo(agent: AgentBase, uuid: str) -> None:
             await networking.remember(agent, uuid, [])
     except Exception:
         log.exception("could not release the ports of failed build of %s", uuid)
+    await block_devices.detach(agent, uuid)
     await agent.deps.placement.release(uuid, agent.provider_uuid)
 
 
@@ -91,6 +98,7 @@ async def _abort(agent: AgentBase, uuid: str, reason: str) -> None:
         agent.db, uuid, vm_states=[states.BUILDING], task_states=[states.SPAWNING]
     ):
         await instances.set_error(agent.db, uuid, f"Build of instance {uuid} aborted: {reason}")
+        await block_devices.discard(agent, uuid)
 
 
 async def _retry_or_fail(
@@ -114,3 +122,4 @@ async def _retry_or_fail(
         agent.db, uuid, vm_states=[states.BUILDING], task_states=[states.SPAWNING]
     ):
         await instances.set_error(agent.db, uuid, message)
+        await block_devices.discard(agent, uuid)

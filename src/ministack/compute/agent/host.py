@@ -19,7 +19,7 @@ from ministack.common.db import Database, utcnow
 from ministack.common.models import ServiceRecord
 from ministack.compute import instances, states
 from ministack.compute import models as m
-from ministack.compute.agent import delete, evacuate, migrate, volumes
+from ministack.compute.agent import block_devices, delete, evacuate, migrate, volumes
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.claims import node_uuid
 from ministack.compute.instances import UNSET, Change
@@ -134,6 +134,8 @@ async def reconcile(agent: AgentBase) -> None:
                 f"The compute agent on {agent.host} restarted during {inst.task_state}; "
                 "delete this server and create it again.",
             )
+            if inst.vm_state == states.BUILDING:  # states.BDM_TRANSITIONAL: discard
+                await block_devices.discard(agent, inst.uuid)
         elif inst.vm_state == states.BUILDING:
             continue
         elif guest is None:

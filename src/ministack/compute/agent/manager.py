@@ -192,6 +192,7 @@ class ComputeAgent(LifecycleEndpoints):
             "delay": req.delay or {},
             "fail": req.fail or {},
             "guests": guests,
+            "volumes": getattr(self.driver, "guest_volumes", dict)(),
         }
 
     @receives(InterfaceAttach)

@@ -46,7 +46,7 @@ def connector(agent: AgentBase, device_name: str) -> dict[str, Any]:
 def block_device(bdm: m.BlockDeviceMapping, info: dict[str, Any]) -> BlockDevice:
     data = info.get("data") or {}
     return BlockDevice(
-        volume_id=bdm.volume_id,
+        volume_id=bdm.volume_id or "",
         path=str(data.get("device_path", "")),
         device=bdm.device_name,
         read_only=data.get("access_mode") == "ro",
@@ -166,7 +166,7 @@ async def release_all(agent: AgentBase, uuid: str) -> None:
             client = _client(agent)
             if bdm.attachment_id is not None:
                 await client.attachment_delete(bdm.project_id, bdm.attachment_id)
-            if bdm.delete_on_termination:
+            if bdm.delete_on_termination and bdm.volume_id:
                 await client.delete(bdm.project_id, bdm.volume_id)
         except Exception as exc:
             log.warning("releasing volume %s of %s failed: %s", bdm.volume_id, uuid, exc)
@@ -192,6 +192,8 @@ async def resume(agent: AgentBase, uuids: list[str]) -> None:
             .all()
         )
     for bdm in rows:
+        if bdm.volume_id is None or bdm.attachment_id is None:
+            continue  # a boot volume of a build: agent/block_devices.py owns it
         if bdm.status == ATTACHING:
             await attach(agent, bdm.instance_uuid, bdm.volume_id)
         else:

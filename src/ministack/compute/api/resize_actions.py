@@ -14,7 +14,7 @@ from ministack.common.auth import Auth
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, migration_records, quotas, states
 from ministack.compute import models as m
-from ministack.compute.api import flavors
+from ministack.compute.api import flavors, volume_backed
 from ministack.compute.api.actions import begin
 from ministack.compute.api.common import Api, host_of, version
 from ministack.compute.api.server_create import admin_pass
@@ -136,6 +136,8 @@ async def revert_resize(
 async def create_image(
     request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
 ) -> Response:
+    if not inst.image_ref:  # volume-backed: volume snapshots and an image naming them
+        return await volume_backed.create_image(request, api, auth, inst, body)
     name: str = body["name"]
     props = dict(body.get("metadata", {}))
     props.update(instance_uuid=inst.uuid, image_type="snapshot")

@@ -23,7 +23,7 @@ from ministack.common.params import to_bool
 from ministack.common.web import json_response
 from ministack.compute import instances, quotas, states
 from ministack.compute import models as m
-from ministack.compute.api import flavors, idempotency
+from ministack.compute.api import block_devices, flavors, idempotency
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -65,6 +65,8 @@ class Plan:
     hostname: str | None = None
     networks: list[dict[str, Any]] = field(default_factory=list)
     """The requested NICs (server_networks.requested_networks), kept in the request_spec."""
+    boot: block_devices.BootPlan = field(default_factory=block_devices.BootPlan)
+    """The volumes of block_device_mapping_v2 (volume_backed: the root disk is one)."""
 
 
 def admin_pass(value: Any) -> str:
@@ -97,11 +99,6 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not flavor_ref:
         raise errors.BadRequest("Invalid input for field/attribute flavorRef: it is required.")
-    if not image_ref:
-        raise errors.BadRequest(
-            "Invalid input for field/attribute imageRef: booting from a "
-            "volume is not supported yet; give an image."
-        )
     async with api.db.session() as s:
         f = await flavors.find(s, flavor_ref, auth)
         if f is None or f.disabled:
@@ -119,8 +116,12 @@ async def _plan(request: Request, api: Api, auth: Auth, data: dict[str, Any]) ->
         )
         await _key(s, body, auth, plan)
         await _group(s, data, auth, plan)
-    plan.image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
-    _check_image_fits(plan)
+    plan.boot = await block_devices.plan_boot(api, auth, body, image_ref, high)
+    if plan.boot.volume_backed:
+        plan.image = plan.boot.image  # its properties only: a volume-backed server has no image
+    else:
+        plan.image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
+        _check_image_fits(plan)
     await _zone(api, body, auth, plan)
     plan.security_groups = [
         str(g.get("name")) for g in body.get("security_groups") or [] if isinstance(g, dict)
@@ -270,6 +271,7 @@ def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
         "project_id": auth.project_id,
         "user_id": auth.user_id,
         REQUESTED_KEY: plan.networks,
+        "volume_backed": plan.boot.volume_backed,
     }
     now = utcnow()
     return [
@@ -282,7 +284,7 @@ def _rows(plan: Plan, auth: Auth, count: int) -> list[m.Instance]:
             user_id=auth.user_id,
             reservation_id=reservation,
             launch_index=i,
-            image_ref=str(plan.image.get("id", "")),
+            image_ref="" if plan.boot.volume_backed else str(plan.image.get("id", "")),
             flavor=plan.flavor,
             vcpus=plan.flavor["vcpus"],
             memory_mb=plan.flavor["ram"],
@@ -337,6 +339,7 @@ async def _claim(api: Api, plan: Plan, auth: Auth) -> list[m.Instance]:
             s.add(row)
             s.add(instances.new_action(row.uuid, "create", auth.user_id, project))
             s.add_all(m.InstanceTag(instance_uuid=row.uuid, tag=t) for t in plan.tags)
+            s.add_all(block_devices.rows_for(row, plan.boot))
         if group is not None:
             group.members = [*group.members, *(r.uuid for r in rows)]
     return rows

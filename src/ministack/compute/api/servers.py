@@ -145,8 +145,13 @@ async def _list(request: Request, detail: bool) -> Response:
         rows = (await s.execute(query)).scalars().all()
     if detail:
         statuses = await host_statuses(request, auth)
-        by_uuid = await tags.tags_of(api_of(request).db, [i.uuid for i in rows])
-        servers = [render_server(request, i, auth, statuses, by_uuid.get(i.uuid)) for i in rows]
+        uuids = [i.uuid for i in rows]
+        by_uuid = await tags.tags_of(api_of(request).db, uuids)
+        vols = await volumes_of(request, uuids)
+        servers = [
+            render_server(request, i, auth, statuses, by_uuid.get(i.uuid), volumes=vols.get(i.uuid))
+            for i in rows
+        ]
     else:
         servers = [render_brief(request, i) for i in rows]
     body: dict[str, Any] = {"servers": servers}
@@ -195,6 +200,23 @@ async def list_servers_detail(request: Request) -> Response:
     return await _list(request, detail=True)
 
 
+async def volumes_of(request: Request, uuids: list[str]) -> dict[str, list[tuple[str, bool]]]:
+    """Each server's volumes (id, delete_on_termination), boot volume first, in one query."""
+    if not uuids:
+        return {}
+    bdm = m.BlockDeviceMapping
+    query = (
+        select(bdm.instance_uuid, bdm.volume_id, bdm.delete_on_termination)
+        .where(bdm.instance_uuid.in_(uuids), bdm.volume_id.is_not(None))
+        .order_by(bdm.instance_uuid, bdm.boot_index.is_(None), bdm.boot_index, bdm.id)
+    )
+    out: dict[str, list[tuple[str, bool]]] = {}
+    async with api_of(request).db.session() as s:
+        for uuid, volume_id, dot in (await s.execute(query)).tuples():
+            out.setdefault(uuid, []).append((str(volume_id), bool(dot)))
+    return out
+
+
 async def groups_of(request: Request, uuid: str) -> list[str] | None:
     """The server groups the server is in, from 2.71 (show, update, rebuild); None before."""
     if version(request) < (2, 71):
@@ -213,8 +235,16 @@ async def full_view(
     statuses = await host_statuses(request, auth) if full else None
     own = await tags.tags_of(api_of(request).db, [inst.uuid])
     groups = await groups_of(request, inst.uuid)
+    vols = await volumes_of(request, [inst.uuid]) if full else {}
     return render_server(
-        request, inst, auth, statuses, own.get(inst.uuid), groups=groups, full=full
+        request,
+        inst,
+        auth,
+        statuses,
+        own.get(inst.uuid),
+        groups=groups,
+        full=full,
+        volumes=vols.get(inst.uuid),
     )
 
 

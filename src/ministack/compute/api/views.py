@@ -115,11 +115,13 @@ def render_server(
     *,
     groups: list[str] | None = None,
     full: bool = True,
+    volumes: list[tuple[str, bool]] | None = None,
 ) -> dict[str, Any]:
     """The full server body (show, detail list, update, rebuild) at the request's microversion;
     `tags` are the server's tags (shown from 2.26), `groups` its server groups (shown when
     given: show, update and rebuild from 2.71). `full=False` is the shorter body update and
-    rebuild answered before 2.75."""
+    rebuild answered before 2.75. `volumes` are its attached volumes (id, delete on
+    termination), boot volume included, as os-extended-volumes:volumes_attached shows them."""
     v = version(request)
     base = base_url(request)
     status = states.status(inst.vm_state, inst.task_state)
@@ -149,6 +151,10 @@ def render_server(
     }
     if full:
         body.update(_full_fields(inst))
+        body["os-extended-volumes:volumes_attached"] = [
+            {"id": vid, "delete_on_termination": dot} if v >= (2, 3) else {"id": vid}
+            for vid, dot in volumes or []
+        ]
     if status in PROGRESS_STATUSES:
         body["progress"] = 0
     admin_attrs = auth.is_admin and (full or v >= (2, 75))

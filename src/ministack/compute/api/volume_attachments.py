@@ -241,7 +241,7 @@ async def detach(request: Request) -> Response:
             raise errors.BadRequest(f"Invalid volume: volume {bdm.volume_id} is not attached.")
         row.status = DETACHING
     await instances.add_action(api.db, inst.uuid, "detach_volume", auth.user_id, inst.project_id)
-    await api.agent(host).detach_volume(inst.uuid, bdm.volume_id)
+    await api.agent(host).detach_volume(inst.uuid, str(bdm.volume_id))
     return empty_response(202)
 
 

@@ -88,7 +88,9 @@ class Scheduler:
         req = Request(
             vcpus=int(flavor["vcpus"]),
             memory_mb=int(flavor["ram"]),
-            disk_gb=int(flavor["disk"]) + int(flavor.get("ephemeral", 0) or 0),
+            # a volume-backed root disk takes no local disk (Nova: root_gb not claimed)
+            disk_gb=(0 if spec.get("volume_backed") else int(flavor["disk"]))
+            + int(flavor.get("ephemeral", 0) or 0),
             now=HostCache.now(),
             down_after=float(self.settings.compute.service_down_time),
             availability_zone=spec.get("availability_zone"),

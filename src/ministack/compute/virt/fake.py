@@ -221,7 +221,10 @@ class FakeDriver:
         if self.netns_guests is not None and spec.vifs:
             await asyncio.to_thread(self._spawn_netns, spec)
         console = [f"{spec.hostname} login:"]
-        self.guests[spec.uuid] = _Guest(spec.vcpus, spec.memory_mb, PowerState.RUNNING, console)
+        guest = _Guest(spec.vcpus, spec.memory_mb, PowerState.RUNNING, console)
+        # the volumes it boots with (block_device_mapping_v2): the root one is /dev/vda
+        guest.volumes = {d.device: d.volume_id for d in spec.block_devices}
+        self.guests[spec.uuid] = guest
         self._persist()
 
     async def destroy(self, uuid: str, *, keep_disks: bool = False) -> None:
@@ -425,6 +428,10 @@ class FakeDriver:
             self.consoles[(uuid, kind)] = server
         port: int = server.sockets[0].getsockname()[1]
         return ConsoleEndpoint(host="127.0.0.1", port=port)
+
+    def guest_volumes(self) -> dict[str, dict[str, str]]:
+        """Test hook: each guest's volumes, device name -> volume id."""
+        return {uuid: dict(g.volumes) for uuid, g in self.guests.items()}
 
     async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
         """Record the volume on the guest; `attach_volume` failures are injectable."""

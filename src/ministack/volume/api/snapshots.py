@@ -3,7 +3,6 @@ limit/marker, show, update, delete, metadata, and the admin actions."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,10 +17,11 @@ from ministack.common.pagination import MAX_LIMIT, Page, paginate
 from ministack.common.rpc.base import RpcError
 from ministack.common.web import empty_response, json_response
 from ministack.volume import models as m
-from ministack.volume import quotas
+from ministack.volume import snapshots
 from ministack.volume import states as st
 from ministack.volume.api import schemas, views
 from ministack.volume.api.common import caller, core_of, route
+from ministack.volume.snapshots import NewSnapshot
 
 DELETABLE = (st.AVAILABLE, st.ERROR, st.ERROR_DELETING)
 
@@ -45,47 +45,14 @@ async def create_snapshot(request: Request) -> Response:
     auth = await caller(request, "volume:create_snapshot")
     body = validation.body(request)["snapshot"]
     core = core_of(request)
-    async with core.db.writer() as s:
-        volume = await core.volume(s, auth, body["volume_id"])
-        if volume.status == st.IN_USE:
-            raise errors.BadRequest(
-                f"Invalid volume: Volume {volume.id} is attached (in-use): the file backend "
-                "snapshots only detached volumes, so that the snapshot is consistent; detach "
-                "it first."
-            )
-        if volume.status != st.AVAILABLE:
-            raise errors.BadRequest(
-                f"Invalid volume: Volume {volume.id} status must be available, but current "
-                f"status is: {volume.status}."
-            )
-        await quotas.claim(
-            s, core.db, volume.project_id, {"snapshots": 1, "gigabytes": volume.size}
-        )
-        now = utcnow()
-        snap = m.Snapshot(
-            id=str(uuid.uuid4()),
-            volume_id=volume.id,
-            project_id=volume.project_id,
-            user_id=auth.user_id,
-            name=body.get("name", body.get("display_name")),
-            description=body.get("description", body.get("display_description")),
-            size=volume.size,
-            status=st.CREATING,
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(snap)
-        await s.flush()
-        for key, value in (body.get("metadata") or {}).items():
-            s.add(m.SnapshotMetadata(snapshot_id=snap.id, key=key, value=value))
-        host = volume.host
-    try:
-        await core.manager(host).create_snapshot(snap.id)
-    except RpcError as exc:
-        async with core.db.writer() as s:
-            row = await s.get(m.Snapshot, snap.id)
-            if row is not None:
-                row.status, row.fault = st.ERROR, str(exc)
+    req = NewSnapshot(
+        volume_id=body["volume_id"],
+        name=body.get("name", body.get("display_name")),
+        description=body.get("description", body.get("display_description")),
+        metadata=dict(body.get("metadata") or {}),
+        force=params.to_bool(body.get("force", False)),
+    )
+    snap = await snapshots.create(core, auth, req)
     async with core.db.session() as s:
         fresh = await s.get(m.Snapshot, snap.id) or snap
         return json_response(await _render(s, request, auth, fresh), 202)

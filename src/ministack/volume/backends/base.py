@@ -33,8 +33,12 @@ class Backend(Protocol):
         grown to `size_gb`. On error nothing is left (the source is removed too)."""
         ...
 
-    async def create_snapshot(self, volume_id: str, snapshot_id: str) -> None:
-        """Freeze the volume's current data as the snapshot (copy-on-write, no data copied)."""
+    async def create_snapshot(
+        self, volume_id: str, snapshot_id: str, *, live: bool = False
+    ) -> None:
+        """Freeze the volume's current data as the snapshot (copy-on-write, no data copied);
+        `live`: a guest holds the volume (a forced snapshot of an in-use volume), so its file
+        must not be renamed under it: copy its data instead (crash-consistent)."""
         ...
 
     async def create_from_snapshot(self, volume_id: str, snapshot_id: str, size_gb: int) -> None:

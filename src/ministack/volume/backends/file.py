@@ -102,10 +102,28 @@ class FileBackend:
         finally:
             source.unlink(missing_ok=True)
 
-    async def create_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+    async def create_snapshot(
+        self, volume_id: str, snapshot_id: str, *, live: bool = False
+    ) -> None:
         await self._pause("snapshot")
         async with self._lock:
-            await self._freeze(volume_id, self.snapshot_path(snapshot_id))
+            if live:
+                await self._copy(volume_id, self.snapshot_path(snapshot_id))
+            else:
+                await self._freeze(volume_id, self.snapshot_path(snapshot_id))
+
+    async def _copy(self, volume_id: str, snapshot: Path) -> None:
+        """The volume's data copied into a new base (the hypervisor keeps its file), the
+        snapshot a link to it. On error nothing is left."""
+        base = self.root / f"base-{uuid.uuid4().hex}"
+        try:
+            await qemuimg.copy_shared(self.volume_path(volume_id), base)
+            base.chmod(files.PRIVATE_FILE)
+            os.link(base, snapshot)
+        except BaseException:
+            snapshot.unlink(missing_ok=True)
+            base.unlink(missing_ok=True)
+            raise
 
     async def create_from_snapshot(self, volume_id: str, snapshot_id: str, size_gb: int) -> None:
         await self._pause("create")

@@ -99,5 +99,10 @@ async def convert(source: Path, source_format: str, dest: Path, dest_format: str
     await run("convert", "-q", "-f", source_format, "-O", dest_format, source, dest)
 
 
+async def copy_shared(source: Path, dest: Path) -> None:
+    """A qcow2 copy of a qcow2 file another process (QEMU) may hold open (-U)."""
+    await run("convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2", source, dest)
+
+
 async def resize(path: Path, size_gb: int) -> None:
     await run("resize", "-q", "-f", "qcow2", path, f"{size_gb}G")

@@ -262,6 +262,19 @@ class LibvirtDriver:
         except DriverError as exc:
             raise DriverError(f"the image could not be booted: {exc}") from exc
 
+    async def _volume_boot(
+        self, spec: GuestSpec, record: dict[str, str]
+    ) -> tuple[str | None, str | None]:
+        """A volume-backed guest: QEMU may reach its volumes' files; the kernel and ramdisk
+        its image properties name (direct kernel boot) are fetched into the cache."""
+        for device in spec.block_devices:
+            await asyncio.to_thread(volumes.let_hypervisor_reach, Path(device.path))
+        for key in ("kernel_id", "ramdisk_id"):
+            if spec.image_properties.get(key):
+                extra = await self.cache.ensure(spec.image_properties[key], "raw")
+                record[key.removesuffix("_id")] = str(extra.path)
+        return record.get("kernel"), record.get("ramdisk")
+
     async def _make_files(
         self, spec: GuestSpec, layout: InstanceLayout, *, reuse: bool = False
     ) -> GuestFiles:
@@ -270,6 +283,8 @@ class LibvirtDriver:
         root: Path | None = None
         kernel = ramdisk = None
         props = spec.image_properties
+        if spec.image_id is None:  # volume-backed: the root volume is vda, the kernel its image's
+            kernel, ramdisk = await self._volume_boot(spec, record)
         if spec.image_id is not None:
             base = await self.cache.ensure(spec.image_id, spec.image_format, props)
             record.update(base=str(base.path), base_format=base.format)

@@ -179,7 +179,7 @@ def _disks(devices: ET.Element, spec: GuestSpec, files: GuestFiles, host: HostFa
         _disk(
             devices,
             volume.path,
-            "raw",
+            volume.format,
             (name, "virtio"),
             read_only=volume.read_only,
             serial=volume.volume_id,

@@ -1,0 +1,108 @@
+"""createImage of a volume-backed server, as Nova's snapshot_volume_backed: no disk leaves a
+host. Each attached volume gets a volume snapshot (force: it is in use), and the image is
+an empty one (size 0, active) whose properties carry the mappings (`block_device_mapping`
+as JSON with snapshot sources, `bdm_v2` True, `root_device_name`). Booting from that image
+(`block_devices.image_mappings`) makes new volumes from the snapshots.
+
+Where it sits: `resize_actions.create_image` hands a server with no image here; the work is
+all in the API process (volume and image clients), under task_state image_snapshot, which
+is cleared whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ministack.common import errors
+from ministack.common.auth import Auth
+from ministack.common.web import empty_response, json_response
+from ministack.compute import instances, states
+from ministack.compute import models as m
+from ministack.compute.api.actions import begin
+from ministack.compute.api.common import Api, version
+from ministack.compute.instances import Change
+from ministack.volume.client import VolumeApi
+
+ROOT_DEVICE = "/dev/vda"
+
+
+async def _attached(api: Api, uuid: str) -> list[m.BlockDeviceMapping]:
+    async with api.db.session() as s:
+        rows = (
+            await s.execute(
+                select(m.BlockDeviceMapping)
+                .where(
+                    m.BlockDeviceMapping.instance_uuid == uuid,
+                    m.BlockDeviceMapping.status == states.BDM_ATTACHED,
+                )
+                .order_by(m.BlockDeviceMapping.id)
+            )
+        ).scalars()
+        return list(rows)
+
+
+def _entry(bdm: m.BlockDeviceMapping, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """One mapping of the image, as Nova writes it (a snapshot source)."""
+    return {
+        "source_type": "snapshot",
+        "destination_type": "volume",
+        "snapshot_id": snapshot["id"],
+        "volume_id": None,
+        "image_id": None,
+        "volume_size": int(snapshot["size"]),
+        "boot_index": bdm.boot_index,
+        "device_name": bdm.device_name,
+        "delete_on_termination": bdm.delete_on_termination,
+        "tag": bdm.tag,
+        "device_type": "disk",
+        "disk_bus": "virtio",
+        "guest_format": None,
+        "no_device": None,
+        "connection_info": None,
+    }
+
+
+async def _snapshots(
+    client: VolumeApi, inst: m.Instance, name: str, rows: list[m.BlockDeviceMapping]
+) -> list[dict[str, Any]]:
+    entries = []
+    for bdm in rows:
+        assert bdm.volume_id is not None
+        snap = await client.create_snapshot(
+            inst.project_id, bdm.volume_id, f"snapshot for {name}", force=True
+        )
+        entries.append(_entry(bdm, snap))
+    return entries
+
+
+async def create_image(
+    request: Request, api: Api, auth: Auth, inst: m.Instance, body: Any
+) -> Response:
+    """202 with the new image's id; the volume snapshots finish in the volume service."""
+    if api.volumes is None:
+        raise errors.ServiceUnavailable("No volume service is configured.")
+    name: str = body["name"]
+    props = {k: str(v) for k, v in dict(body.get("metadata", {})).items()}
+    await begin(api, auth, inst, "createImage", "createImage", states.IMAGE_SNAPSHOT)
+    try:
+        entries = await _snapshots(api.volumes, inst, name, await _attached(api, inst.uuid))
+        props.update(
+            instance_uuid=inst.uuid,
+            image_type="snapshot",
+            bdm_v2="True",
+            root_device_name=ROOT_DEVICE,
+            block_device_mapping=json.dumps(entries),
+        )
+        image_id = await api.images.create_empty(name, inst.project_id, props)
+    finally:
+        clear = Change(task_state=None)
+        await instances.cas(api.db, inst.uuid, task_states=[states.IMAGE_SNAPSHOT], change=clear)
+    if version(request) >= (2, 45):
+        return json_response({"image_id": image_id}, status=202)
+    location = f"{api.settings.endpoint('image')}/v2/images/{image_id}"
+    return empty_response(202, headers={"Location": location})
