@@ -307,6 +307,26 @@ def test_shelved_server_keeps_its_host_until_offloaded(keeping: Compute) -> None
     c.conn.compute.wait_for_delete(server, wait=60)
 
 
+def test_restart_during_offload_finishes_it(keeping: Compute) -> None:
+    c, cloud = keeping, keeping.cloud
+    server = boot(c)
+    host = server.compute_host
+    shelve_cli(c, server.id)
+    cloud.stop()
+    with sqlite3.connect(cloud.state_dir / "ministack.db") as db:
+        changed = db.execute(
+            "UPDATE compute_instances SET task_state = 'shelving_offloading' WHERE uuid = ?",
+            (server.id,),
+        ).rowcount
+    assert changed == 1
+    cloud.start()
+    c.conn = cloud.connect()
+    offloaded = wait_for(c, server.id, status="SHELVED_OFFLOADED", task_state=None)
+    assert_offloaded(c, offloaded, host)
+    c.conn.compute.delete_server(server)
+    c.conn.compute.wait_for_delete(server, wait=60)
+
+
 PERIODIC_ENV = {
     "MINISTACK_COMPUTE_FAKE_HOSTS": "1",
     "MINISTACK_COMPUTE_TEST_HOOKS": "1",
