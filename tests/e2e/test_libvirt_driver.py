@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -243,3 +244,45 @@ async def test_virt_type_auto_probe_leaves_nothing(libvirtd: None, state_dir: Pa
     assert chosen in ("kvm", "qemu")
     assert "ministack-kvm-probe" not in _domains()
     assert [p.name for p in (state_dir / "probe").iterdir()] == ["virt_type.json"]
+
+
+def _disk_files(uuid: str) -> list[str]:
+    """The files of the running domain's disks (device disk), in order."""
+    done = _virsh("dumpxml", f"instance-{uuid}")
+    assert done.returncode == 0, done.stderr
+    devices = ET.fromstring(done.stdout).find("devices")
+    assert devices is not None
+    return [
+        str(d.find("source").get("file"))  # type: ignore[union-attr]
+        for d in devices.findall("disk")
+        if d.get("device") == "disk"
+    ]
+
+
+async def test_rescue_unrescue_and_nmi(driver: LibvirtDriver, state_dir: Path) -> None:
+    """Rescue boots a fresh disk of the rescue image first with the guest's own disk second;
+    unrescue boots the original definition again; an NMI reaches a running guest."""
+    uuid = "0e2e0000-0000-4000-8000-000000000015"
+    await driver.spawn(_spec(uuid))
+    await _wait_banners(driver, uuid, 1)
+    instance_dir = state_dir / "instances" / uuid
+
+    await driver.rescue(_spec(uuid))
+    await _wait_banners(driver, uuid, 2)
+    assert _disk_files(uuid)[:2] == [
+        str(instance_dir / "disk.rescue"),
+        str(instance_dir / "disk"),
+    ]
+    assert (instance_dir / "unrescue.xml").is_file()
+    await driver.inject_nmi(uuid)
+    assert await _state(driver, uuid) in (PowerState.RUNNING, PowerState.SHUTDOWN)
+
+    await driver.unrescue(uuid)
+    await _wait_banners(driver, uuid, 3)
+    assert _disk_files(uuid)[0] == str(instance_dir / "disk")
+    assert "disk.rescue" not in _virsh("dumpxml", f"instance-{uuid}").stdout
+    assert not (instance_dir / "disk.rescue").exists()
+    assert not (instance_dir / "unrescue.xml").exists()
+    await driver.unrescue(uuid)  # idempotent
+    await driver.destroy(uuid)
+    assert f"instance-{uuid}" not in _domains()

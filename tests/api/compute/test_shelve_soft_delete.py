@@ -165,8 +165,8 @@ def test_unshelve_body_per_microversion(compute: Compute) -> None:
     assert wait_for(c, server.id, status="SHELVED_OFFLOADED").compute_host is None
 
     target = c.hosts[2]
-    resp = action(c, server.id, {"unshelve": {"host": target}}, "2.91")
-    assert resp.status_code == 202, resp.text
+    version = ("--os-compute-api-version", "2.91")
+    c.cloud.cli(*version, "server", "unshelve", "--host", target, "--wait", server.id)
     assert wait_for(c, server.id, status="ACTIVE", task_state=None).compute_host == target
     c.conn.compute.delete_server(server)
     c.conn.compute.wait_for_delete(server, wait=60)
@@ -307,6 +307,26 @@ def test_shelved_server_keeps_its_host_until_offloaded(keeping: Compute) -> None
     c.conn.compute.wait_for_delete(server, wait=60)
 
 
+def test_restart_during_offload_finishes_it(keeping: Compute) -> None:
+    c, cloud = keeping, keeping.cloud
+    server = boot(c)
+    host = server.compute_host
+    shelve_cli(c, server.id)
+    cloud.stop()
+    with sqlite3.connect(cloud.state_dir / "ministack.db") as db:
+        changed = db.execute(
+            "UPDATE compute_instances SET task_state = 'shelving_offloading' WHERE uuid = ?",
+            (server.id,),
+        ).rowcount
+    assert changed == 1
+    cloud.start()
+    c.conn = cloud.connect()
+    offloaded = wait_for(c, server.id, status="SHELVED_OFFLOADED", task_state=None)
+    assert_offloaded(c, offloaded, host)
+    c.conn.compute.delete_server(server)
+    c.conn.compute.wait_for_delete(server, wait=60)
+
+
 PERIODIC_ENV = {
     "MINISTACK_COMPUTE_FAKE_HOSTS": "1",
     "MINISTACK_COMPUTE_TEST_HOOKS": "1",
@@ -354,8 +374,7 @@ def test_delete_soft_deletes_then_restore_and_force_delete(keeping: Compute) -> 
 
     resp = action(c, server.id, {"os-start": None})
     assert resp.status_code == 409, resp.text
-    resp = action(c, server.id, {"restore": None})
-    assert resp.status_code == 202, resp.text
+    c.cloud.cli("server", "restore", server.id)
     back = wait_for(c, server.id, status="ACTIVE", task_state=None)
     assert back.power_state == 1 and c.allocations(server.id) == held
     resp = action(c, server.id, {"restore": None})

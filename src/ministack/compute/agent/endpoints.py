@@ -49,6 +49,10 @@ class LifecycleEndpoints(AgentBase):
     async def backup_instance(self, req: Backup) -> None:
         await backup.backup(self, req)
 
+    async def reconcile_lifecycle(self) -> None:
+        """Start-up: the restart rules the host's reconcile cannot apply alone."""
+        await shelve.resume_offloads(self)
+
     async def periodic_tasks(self) -> None:
         """The life-cycle passes the agent group runs (`group.lifecycle_interval`)."""
         await shelve.offload_expired(self)

@@ -54,6 +54,7 @@ class ComputeAgent(LifecycleEndpoints):
         """Prepare the driver, reconcile, serve RPC, then register the host: the scheduler
         sees it up only once its queue is served (a build cast earlier would find no one)."""
         await self.driver.init_host(self.host)
+        await self.reconcile_lifecycle()
         await host.reconcile(self)
         await self.deps.bus.serve(TOPIC, self, server=self.host)
         await host.register(self)

@@ -213,3 +213,19 @@ async def offload_expired(agent: AgentBase) -> None:
             change=Change(task_state=states.SHELVING_OFFLOADING),
         ):
             await shelve_offload(agent, inst.uuid)
+
+
+async def resume_offloads(agent: AgentBase) -> None:
+    """After a restart: a SHELVED server caught in shelving_offloading is offloaded again
+    (destroy and release are idempotent), so it never ends ERROR for a guest it meant to
+    destroy. Runs before the host's reconcile, whose rule for the state is "clear"."""
+    async with agent.db.session() as s:
+        query = select(m.Instance.uuid).where(
+            m.Instance.host == agent.host,
+            m.Instance.deleted.is_(False),
+            m.Instance.vm_state == states.SHELVED,
+            m.Instance.task_state == states.SHELVING_OFFLOADING,
+        )
+        uuids = list((await s.execute(query)).scalars())
+    for uuid in uuids:
+        await shelve_offload(agent, uuid)
