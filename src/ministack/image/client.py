@@ -35,7 +35,8 @@ from ministack.identity.client import ServiceSession
 from ministack.image.attrs import Op
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
-from ministack.image.store import READ_CHUNK, FilesystemStore, store_root
+from ministack.image.store import READ_CHUNK
+from ministack.image.stores import open_stores
 
 # Bytes handed to the writer thread at once when saving a download (fewer, larger writes).
 WRITE_BATCH = 8 << 20
@@ -393,7 +394,7 @@ class HttpImageClient:
 def in_process(settings: Settings, db: Database) -> ImageClient:
     """The in-process client for a component that shares the image service's database and
     store (the all-in-one process)."""
-    return ImageClient(ImageCore(settings, db, FilesystemStore(store_root(settings))))
+    return ImageClient(ImageCore(settings, db, open_stores(settings)))
 
 
 def over_http(settings: Settings, user: str) -> HttpImageClient:
