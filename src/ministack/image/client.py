@@ -37,6 +37,14 @@ from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
 from ministack.image.store import READ_CHUNK
 from ministack.image.stores import open_stores
+from ministack.image.userclient import (
+    HttpUserImages,
+    LocalUserImages,
+    UserImageApi,
+    properties_of,
+)
+
+__all__ = ["ImageApi", "UserImageApi", "properties_of"]
 
 # Bytes handed to the writer thread at once when saving a download (fewer, larger writes).
 WRITE_BATCH = 8 << 20
@@ -82,6 +90,10 @@ class ImageApi(Protocol):
 
     async def delete(self, image_id: str) -> None:
         """Delete an image. Idempotent: an image already gone is not an error."""
+        ...
+
+    def as_user(self, auth: Auth, token: str) -> UserImageApi:
+        """The image service with the rights of the user of `auth` (whose token is `token`)."""
         ...
 
 
@@ -215,6 +227,9 @@ class ImageClient:
             await self.core.delete(service_auth(None), image_id)
         except errors.NotFound:
             pass
+
+    def as_user(self, auth: Auth, token: str) -> UserImageApi:
+        return LocalUserImages(self.core, auth)
 
 
 async def create_from_file(
@@ -389,6 +404,9 @@ class HttpImageClient:
         resp = await self.session.request("image", "DELETE", f"/v2/images/{image_id}")
         if resp.status_code != 404:
             _check(resp, f"Deleting image {image_id}")
+
+    def as_user(self, auth: Auth, token: str) -> UserImageApi:
+        return HttpUserImages(self.session, token)
 
 
 def in_process(settings: Settings, db: Database) -> ImageClient:
