@@ -216,3 +216,40 @@ def test_glance_direct_import_into_both_stores(cloud: Cloud, conn: Any) -> None:
     assert conn.image.download_image(image).content == data
     cloud.cli("image", "delete", made.id)
     assert made.id not in image_files(cloud) and made.id not in glance_objects(cloud, conn)
+
+
+def test_a_failed_copy_is_reported_and_leaves_nothing(cloud: Cloud, conn: Any) -> None:
+    """The object store refuses the copy (an account quota on the glance account): the image
+    stays active in its store, os_glance_failed_import names the store, the task failed, and
+    no object is left."""
+    service = conn.identity.find_project("service", ignore_missing=False)
+    account = f"{cloud.url('object')}/v1/AUTH_{service.id}"
+    headers = {"X-Auth-Token": conn.auth_token}
+    made = conn.image.create_image(
+        name=f"fail-{uuid.uuid4().hex[:6]}", disk_format="raw", container_format="bare"
+    )
+    with image_api(cloud, conn) as http:
+        put = http.put(
+            f"/v2/images/{made.id}/file",
+            content=os.urandom(4096),
+            headers={"Content-Type": "application/octet-stream", "X-Image-Meta-Store": "file"},
+        )
+        assert put.status_code == 204, put.text
+        quota = httpx.post(account, headers={**headers, "X-Account-Meta-Quota-Bytes": "10"})
+        assert quota.status_code == 204, quota.text
+        try:
+            started = http.post(
+                f"/v2/images/{made.id}/import",
+                json={"method": {"name": "copy-image"}, "stores": ["object"]},
+            )
+            assert started.status_code == 202, started.text
+            image = wait_copied(conn, made.id)
+        finally:
+            httpx.post(account, headers={**headers, "X-Account-Meta-Quota-Bytes": ""})
+        assert image.status == "active" and stores_of(image) == "file"
+        assert image.properties["os_glance_failed_import"] == "object"
+        assert made.id not in glance_objects(cloud, conn)
+        found = http.get(f"/v2/images/{made.id}/tasks").json()["tasks"]
+        assert found[0]["status"] == "failure" and "object" in found[0]["message"]
+    conn.image.delete_image(made)
+    assert made.id not in image_files(cloud)
