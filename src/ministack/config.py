@@ -203,6 +203,19 @@ class LibvirtSection:
 @dataclass(frozen=True)
 class ImageSection:
     store_dir: str = _opt("", "Where image data lives; empty means <state_dir>/images.")
+    store: str = _opt(
+        "file",
+        "Default store of new image data: 'file' (store_dir) or 'object' (objects in the "
+        "object store, as the glance service user).",
+    )
+    stores: str = _opt(
+        "",
+        "Enabled stores, comma-separated ('file,object'; Glance's enabled_backends); empty: "
+        "only the default store. copy-image copies an image between them.",
+    )
+    object_container: str = _opt(
+        "glance", "Container of the glance user's account that holds the 'object' store's images."
+    )
     image_size_cap: int = _opt(1099511627776, "Largest image accepted, in bytes (Glance: 1 TiB).")
     image_count_total: int = _opt(100, "Images one project may own; -1 for unlimited.")
     image_size_total: int = _opt(

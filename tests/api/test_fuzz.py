@@ -310,6 +310,27 @@ ENDPOINTS = [
     Endpoint(
         "compute",
         "POST",
+        "/v2.1/flavors/{flavor}/os-extra_specs",
+        (("extra_specs", ("hw:cpu_policy", "hw:numa_nodes", "trait:CUSTOM_X", "resources:VCPU")),),
+        version="2.86",
+    ),
+    Endpoint(
+        "compute",
+        "POST",
+        "/v2.1/images/{image}/metadata",
+        (("metadata", ("k", "")),),
+        version="2.35",
+    ),
+    Endpoint(
+        "compute",
+        "PUT",
+        "/v2.1/images/{image}/metadata/k",
+        (("meta", ("k", "j")),),
+        version="2.35",
+    ),
+    Endpoint(
+        "compute",
+        "POST",
         "/v2.1/os-keypairs",
         (("keypair", ("name", "public_key", "type", "user_id")),),
     ),

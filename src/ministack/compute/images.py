@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ministack.common import errors
+from ministack.common.auth import Auth
 from ministack.config import Settings
-from ministack.image.client import ImageApi
+from ministack.image.client import ImageApi, UserImageApi
 
 
 class Images:
@@ -81,3 +82,12 @@ class Images:
             "instance_uuid": instance_uuid,
         }
         return await self.client.find(wanted)
+
+    def for_user(self, auth: Auth, token: str) -> UserImageApi:
+        """The image service with the caller's own rights (the /v2.1/images proxy)."""
+        return self.client.as_user(auth, token)
+
+    @property
+    def image_url(self) -> str:
+        """The image service's public URL (Nova's "alternate" image links)."""
+        return self.settings.endpoint("image")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.db import utcnow
 from ministack.identity import models as m
-from ministack.identity import trusts
+from ministack.identity import oauth1, trusts
 from ministack.identity.core import LOGIN_FAILED, IdentityCore, Ref, TokenInfo
 from ministack.identity.passwords import MAX_PASSWORD_LENGTH
 from ministack.identity.tokens import (
@@ -43,14 +43,19 @@ def _str(parent: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-async def authenticate(core: IdentityCore, body: dict[str, Any]) -> TokenInfo:
-    """Check the credentials in `body` and issue a token for the requested scope."""
+async def authenticate(
+    core: IdentityCore, body: dict[str, Any], signed: oauth1.Signed | None = None
+) -> TokenInfo:
+    """Check the credentials in `body` (and, for method oauth1, the request's OAuth
+    signature) and issue a token for the requested scope."""
     auth = _obj(body, "auth", "auth")
     identity = _obj(auth, "identity", "auth.identity")
     methods = identity.get("methods")
     if not isinstance(methods, list) or not methods or not all(isinstance(x, str) for x in methods):
         raise errors.BadRequest("Invalid input for field 'auth.identity.methods'.")
     method = methods[0]
+    if method == "oauth1":
+        return await oauth1.authenticate(core, signed)
     async with core.db.session() as s:
         if method == "password":
             user = await _password_user(

@@ -27,6 +27,7 @@ from ministack.common.auth import AccessRule, Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
+from ministack.identity import oauth1
 from ministack.identity.compliance import Compliance
 from ministack.identity.credentials import CredentialCipher
 from ministack.identity.inheritance import ancestors
@@ -83,6 +84,8 @@ class TokenInfo:
     project: Ref | None = None
     domain: Ref | None = None
     trust: TrustRef | None = None
+    # OS-OAUTH1: (access token id, consumer id) of a token issued for an access token
+    oauth: tuple[str, str] | None = None
     # an application credential's access rules (None: the credential has none)
     access_rules: tuple[AccessRule, ...] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -280,6 +283,10 @@ class IdentityCore:
         )
         return revoked.first() is not None
 
+    async def enabled_user(self, s: AsyncSession, user_id: str) -> Ref | None:
+        """The user when it and its domain are enabled."""
+        return await self._enabled_user(s, user_id)
+
     async def _enabled_user(self, s: AsyncSession, user_id: str) -> Ref | None:
         row = (
             await s.execute(
@@ -313,6 +320,20 @@ class IdentityCore:
                 trust=by_trust[1],
                 project=by_trust[2],
                 roles=by_trust[3],
+            )
+        if p.access_token_id is not None:
+            access_id = p.access_token_id
+            delegated = await self.cached(
+                ("oauth-scope", user.id, access_id),
+                lambda: oauth1.load_access(self, s, access_id, user),
+            )
+            return TokenInfo(
+                token=token,
+                payload=p,
+                user=user,
+                roles=delegated[1],
+                project=delegated[0],
+                oauth=(access_id, delegated[2]),
             )
         key = ("scope", user.id, p.scope_type, p.scope_id, p.app_cred_id)
         project, domain, roles = await self.cached(key, lambda: self._load_scope(s, p, user))
@@ -488,6 +509,7 @@ class IdentityCore:
         audit_id: str | None = None,
         app_cred_id: str | None = None,
         trust_id: str | None = None,
+        access_token_id: str | None = None,
     ) -> TokenInfo:
         """Make a token for an authenticated user in the requested scope (401 if no role there)."""
         now = utcnow_precise()
@@ -505,6 +527,7 @@ class IdentityCore:
             audit_id=audit_id or new_audit_id(),
             app_cred_id=app_cred_id,
             trust_id=trust_id,
+            access_token_id=access_token_id,
         )
         token = self.codec.encode(payload)
         async with self.db.session() as s:

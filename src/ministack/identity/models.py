@@ -274,3 +274,48 @@ class AppCredAccessRule(Base):
     access_rule_id: Mapped[str] = mapped_column(
         ForeignKey("identity_access_rules.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class OAuthConsumer(Base):
+    """OS-OAUTH1: a consumer (a third-party application) with its shared secret, kept
+    encrypted with the credential key (HMAC-SHA1 needs the secret itself)."""
+
+    __tablename__ = "identity_oauth_consumers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OAuthRequestToken(Base):
+    """A consumer's request for a project; a user authorizes it with roles and a verifier."""
+
+    __tablename__ = "identity_oauth_request_tokens"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)
+    consumer_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_oauth_consumers.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64))
+    role_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    authorizing_user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    verifier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OAuthAccessToken(Base):
+    """What a consumer got for an authorized request token: it gets Keystone tokens for the
+    authorizing user on the project with (at most) the authorized roles."""
+
+    __tablename__ = "identity_oauth_access_tokens"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)
+    consumer_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_oauth_consumers.id", ondelete="CASCADE"), index=True
+    )
+    authorizing_user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64))
+    role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

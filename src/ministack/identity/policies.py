@@ -143,6 +143,19 @@ RULES: Final[dict[str, str]] = {
     "identity:delete_domain_config": ADMIN,
     "identity:get_domain_config_default": SYSTEM_READ,
     "identity:get_security_compliance_domain_config": ANY,
+    # OS-OAUTH1 (keystone/common/policies/consumer.py, access_token.py)
+    "identity:create_consumer": ADMIN,
+    "identity:get_consumer": SYSTEM_READ,
+    "identity:list_consumers": SYSTEM_READ,
+    "identity:update_consumer": ADMIN,
+    "identity:delete_consumer": ADMIN,
+    # (keystone/common/policies/access_token.py: admin_required)
+    "identity:authorize_request_token": ADMIN,
+    "identity:list_access_tokens": ADMIN,
+    "identity:get_access_token": ADMIN,
+    "identity:delete_access_token": ADMIN,
+    "identity:list_access_token_roles": ADMIN,
+    "identity:get_access_token_role": ADMIN,
 }
 
 

@@ -16,6 +16,7 @@ from ministack.identity.api import (
     crud,
     domain_config,
     endpoint_filter,
+    oauth1,
     resources,
     tags,
     trusts,
@@ -36,6 +37,7 @@ def build(settings: Settings, db: Database, core: IdentityCore) -> ASGIApp:
     routes += trusts.ROUTES
     routes += endpoint_filter.ROUTES
     routes += access_rules.ROUTES
+    routes += oauth1.ROUTES
     _app, served = make_app(
         "identity",
         routes,

@@ -1,8 +1,8 @@
 """Token format: Fernet-encrypted, msgpack-packed payloads (as Keystone's fernet tokens).
 
 A token carries who (user), how (methods), what scope (project, domain, the system or none), when it
-expires and an audit id, and the application credential or trust it came from; nothing else is
-stored per token. Revocation is by events.
+expires and an audit id, and the application credential, trust or OAuth1 access token it came
+from; nothing else is stored per token. Revocation is by events.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from ministack.common import files
 
 # appended only: a method's bit in a token is its index here
-METHODS = ("password", "token", "application_credential", "ec2credential")
+METHODS = ("password", "token", "application_credential", "ec2credential", "oauth1")
 SCOPE_NONE, SCOPE_PROJECT, SCOPE_DOMAIN, SCOPE_SYSTEM = 0, 1, 2, 3
 SYSTEM_ALL = "all"  # the one system scope Keystone knows: {"system": {"all": true}}
 
@@ -36,6 +36,7 @@ class TokenPayload:
     audit_id: str
     app_cred_id: str | None = None
     trust_id: str | None = None  # OS-TRUST: user_id is then the trustee
+    access_token_id: str | None = None  # OS-OAUTH1: the access token it was issued for
 
 
 def new_audit_id() -> str:
@@ -67,6 +68,7 @@ class TokenCodec:
                 p.audit_id,
                 p.app_cred_id,
                 p.trust_id,
+                p.access_token_id,
             ]
         )
         return self._fernet.encrypt(packed).decode().rstrip("=")
@@ -93,6 +95,7 @@ class TokenCodec:
             audit_id=audit,
             app_cred_id=app,
             trust_id=rest[0] if rest else None,
+            access_token_id=rest[1] if len(rest) > 1 else None,
         )
 
 

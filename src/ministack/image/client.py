@@ -38,7 +38,16 @@ from ministack.image.constants import MAX_LIMIT
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
 from ministack.image.listing import list_images
-from ministack.image.store import READ_CHUNK, FilesystemStore, store_root
+from ministack.image.store import READ_CHUNK
+from ministack.image.stores import open_stores
+from ministack.image.userclient import (
+    HttpUserImages,
+    LocalUserImages,
+    UserImageApi,
+    properties_of,
+)
+
+__all__ = ["ImageApi", "UserImageApi", "properties_of"]
 
 # Bytes handed to the writer thread at once when saving a download (fewer, larger writes).
 WRITE_BATCH = 8 << 20
@@ -89,6 +98,10 @@ class ImageApi(Protocol):
     async def find(self, properties: Mapping[str, str]) -> list[dict[str, Any]]:
         """Every image (any owner, up to the listing cap) whose properties equal
         `properties`, as the API shows them."""
+        ...
+
+    def as_user(self, auth: Auth, token: str) -> UserImageApi:
+        """The image service with the rights of the user of `auth` (whose token is `token`)."""
         ...
 
 
@@ -229,6 +242,9 @@ class ImageClient:
             body = await list_images(s, service_auth(None), params)
         found: list[dict[str, Any]] = body["images"]
         return found
+
+    def as_user(self, auth: Auth, token: str) -> UserImageApi:
+        return LocalUserImages(self.core, auth)
 
 
 async def create_from_file(
@@ -411,11 +427,14 @@ class HttpImageClient:
         found: list[dict[str, Any]] = resp.json()["images"]
         return found
 
+    def as_user(self, auth: Auth, token: str) -> UserImageApi:
+        return HttpUserImages(self.session, token)
+
 
 def in_process(settings: Settings, db: Database) -> ImageClient:
     """The in-process client for a component that shares the image service's database and
     store (the all-in-one process)."""
-    return ImageClient(ImageCore(settings, db, FilesystemStore(store_root(settings))))
+    return ImageClient(ImageCore(settings, db, open_stores(settings)))
 
 
 def over_http(settings: Settings, user: str) -> HttpImageClient:

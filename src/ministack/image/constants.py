@@ -77,6 +77,6 @@ DEFAULT_LIMIT: Final = 25
 MAX_LIMIT: Final = 1000
 HASH_ALGO: Final = "sha512"
 IMPORT_METHODS: Final = ("glance-direct", "web-download")
-STORE: Final = "file"  # the one store (Glance multi-store id) that holds image data
+COPY_IMAGE: Final = "copy-image"  # offered when more than one store is enabled
 # JSON bodies (not image data) stay under the common limit.
 MAX_JSON_BODY: Final = 114688

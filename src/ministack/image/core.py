@@ -8,6 +8,7 @@ on the owner project (or admin); making an image public needs admin.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -18,11 +19,13 @@ from ministack.common import errors, policy
 from ministack.common.auth import Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import ImageSection, Settings
-from ministack.image import attrs, policies, quotas
+from ministack.image import attrs, locations, policies, quotas
 from ministack.image import constants as c
 from ministack.image.models import Image, ImageMember, ImageProperty, ImageTag
-from ministack.image.store import FilesystemStore, discard
+from ministack.image.store import Stores, discard
 from ministack.image.views import render_one
+
+logger = logging.getLogger("ministack.image")
 
 
 class Gone(errors.ApiError):
@@ -34,10 +37,11 @@ class RangeNotSatisfiable(errors.ApiError):
 
 
 class ImageCore:
-    def __init__(self, settings: Settings, db: Database, store: FilesystemStore) -> None:
+    def __init__(self, settings: Settings, db: Database, stores: Stores) -> None:
         self.settings = settings
         self.db = db
-        self.store = store
+        self.stores = stores
+        self.store = stores.local  # scratch and staging files, and the "file" store
 
     @property
     def limits(self) -> ImageSection:
@@ -225,11 +229,18 @@ class ImageCore:
                     f"Image {image_id} is protected and cannot be deleted; "
                     "set protected to false first."
                 )
-            location = img.location
+            found = locations.parse(img.location)
             await s.delete(img)
-        if location:
-            await self.store.delete(location)
+        await self.delete_data(found)
         discard(self.store.staging_path(image_id))
+
+    async def delete_data(self, found: dict[str, str]) -> None:
+        """Remove the data at every location (each store's delete is idempotent)."""
+        for store_id, location in found.items():
+            if store_id not in self.stores.enabled:
+                logger.warning("image data left at %s: store %s is not enabled", location, store_id)
+                continue
+            await self.stores.get(store_id).delete(location)
 
     async def set_tag(self, auth: Auth, image_id: str, tag: str, add: bool) -> None:
         """Add (idempotent) or remove (404 when absent) one tag."""

@@ -11,6 +11,8 @@ seconds is cut off the same way. A restart applies each transitional status's ru
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from ministack.common.auth import Auth
 from ministack.common.db import utcnow
 from ministack.common.diskformat import FormatError, Inspection, inspect_file
 from ministack.image import constants as c
-from ministack.image import policies, quotas, states
+from ministack.image import locations, policies, quotas, states
 from ministack.image.core import Gone, ImageCore, RangeNotSatisfiable
 from ministack.image.models import Image
 from ministack.image.spool import Spooled, spool
@@ -105,16 +107,60 @@ class ImageData:
             await asyncio.shield(self._reset(image_id, from_status))
             raise
 
+    def upload_store(self, store: str | None) -> list[str]:
+        """The store of a PUT /file (X-Image-Meta-Store): the default when None; 400 when the
+        store is not enabled (Glance's upload answer)."""
+        if store is None:
+            return [self.core.stores.default]
+        if store not in self.core.stores.enabled:
+            raise errors.BadRequest(
+                f"Store for identifier {store} not found; the stores are "
+                f"{', '.join(self.core.stores.ids)} (GET /v2/info/stores)."
+            )
+        return [store]
+
+    def import_stores(
+        self, stores: list[str] | None, all_stores: bool, header: str | None
+    ) -> list[str]:
+        """The stores an import targets (Glance's get_stores_from_request): `stores` of the
+        body, else the X-Image-Meta-Store header, else every store with `all_stores`, else
+        the default. 400 when all_stores is combined with stores; 409 for an unknown store."""
+        enabled = self.core.stores.ids
+        if all_stores:
+            if stores or header:
+                raise errors.BadRequest(
+                    "All_stores parameter can't be used with x-image-meta-store header or "
+                    "stores parameter."
+                )
+            return list(enabled)
+        wanted = list(dict.fromkeys(stores or ([header] if header else [self.core.stores.default])))
+        unknown = [s for s in wanted if s not in enabled]
+        if unknown:  # Glance: an unknown store id is 409
+            raise errors.Conflict(
+                f"Unknown store {unknown[0]!r}; the stores are: {', '.join(enabled)}."
+            )
+        return wanted
+
     async def upload(
-        self, auth: Auth, image_id: str, chunks: AsyncIterator[bytes], declared: int | None
+        self,
+        auth: Auth,
+        image_id: str,
+        chunks: AsyncIterator[bytes],
+        declared: int | None,
+        store: str | None = None,
     ) -> None:
-        """PUT /v2/images/{id}/file. 409 unless queued; 400 wrong format; 413 over quota."""
+        """PUT /v2/images/{id}/file. 409 unless queued; 400 wrong format or unknown store;
+        413 over quota. The data goes to `store` (default: the default store)."""
+        targets = self.upload_store(store)
         allowed, owner = await self._begin(auth, image_id, c.SAVING, declared)
         spooled = await self._receive(image_id, owner, c.SAVING, allowed, chunks)
-        await self._finish(image_id, c.SAVING, spooled.path, spooled)
+        await self._finish(image_id, c.SAVING, spooled.path, spooled, targets)
 
-    async def _finish(self, image_id: str, from_status: str, path: Path, got: Spooled) -> None:
-        """Inspect the received file and make the image active, or undo everything."""
+    async def _finish(
+        self, image_id: str, from_status: str, path: Path, got: Spooled, targets: list[str]
+    ) -> None:
+        """Inspect the received file and make the image active in the `targets` stores, or
+        undo everything."""
         try:
             async with self.core.db.session() as s:
                 img = await s.get(Image, image_id)
@@ -124,7 +170,7 @@ class ImageData:
             inspection = await asyncio.to_thread(
                 inspect_file, path, disk_format or "raw", container
             )
-            await self._adopt(image_id, from_status, path, got, inspection)
+            await self._adopt(image_id, from_status, path, got, inspection, targets)
         except FormatError as exc:
             discard(path)
             await self._reset(image_id, from_status)
@@ -134,9 +180,8 @@ class ImageData:
             await asyncio.shield(self._reset(image_id, from_status))
             raise
 
-    async def _adopt(
-        self, image_id: str, from_status: str, path: Path, got: Spooled, inspection: Inspection
-    ) -> None:
+    async def _check_adoptable(self, image_id: str, from_status: str, size: int) -> None:
+        """Gone when the image left `from_status`; 413 when `size` more bytes pass the quota."""
         async with self.core.db.writer() as s:
             img = await s.get(Image, image_id)
             if img is None or img.status != from_status:
@@ -144,22 +189,62 @@ class ImageData:
             limits = self.core.limits
             if limits.image_size_total != quotas.UNLIMITED:
                 used = await quotas.usage(s, img.owner, exclude=image_id)
-                if used.bytes + got.size > limits.image_size_total:
+                if used.bytes + size > limits.image_size_total:
                     raise quotas.too_large(limits, img.owner)
-            location = await self.core.store.add(image_id, path)
-            try:
+
+    async def _adopt(
+        self,
+        image_id: str,
+        from_status: str,
+        path: Path,
+        got: Spooled,
+        inspection: Inspection,
+        targets: list[str],
+    ) -> None:
+        """Hand the file to each target store, then point the row at the copies. The stores
+        are written outside any transaction (the object store writes to the same database);
+        the row is re-checked afterwards and the copies removed when it moved on."""
+        await self._check_adoptable(image_id, from_status, got.size)
+        found = await self.store_copies(image_id, path, targets)
+        try:
+            await self._check_adoptable(image_id, from_status, got.size)
+            async with self.core.db.writer() as s:
+                img = await s.get(Image, image_id)
+                if img is None or img.status != from_status:
+                    raise Gone(f"Image {image_id} was deleted while its data was being uploaded.")
                 img.location, img.size, img.virtual_size = (
-                    location,
+                    locations.dump(found),
                     got.size,
                     inspection.virtual_size,
                 )
                 img.checksum, img.os_hash_algo = got.checksum, c.HASH_ALGO
                 img.os_hash_value, img.staged_size = got.os_hash_value, None
                 img.status, img.updated_at = c.ACTIVE, utcnow()
-                await s.flush()
-            except BaseException:
-                await self.core.store.delete(location)
-                raise
+        except BaseException:
+            await asyncio.shield(self.core.delete_data(found))
+            raise
+
+    async def store_copies(self, image_id: str, path: Path, targets: list[str]) -> dict[str, str]:
+        """Add the file at `path` (consumed) to each target store; {store: location}. Every
+        store but the last gets a hard link in the scratch directory (no bytes copied). On
+        failure the copies already made are removed and no link is left."""
+        found: dict[str, str] = {}
+        links: list[Path] = []
+        try:
+            for n, store_id in enumerate(targets):
+                source = path
+                if n < len(targets) - 1:
+                    source = self.core.store.scratch_dir() / f"{uuid.uuid4().hex}.part"
+                    await asyncio.to_thread(os.link, path, source)
+                    links.append(source)
+                found[store_id] = await self.core.stores.get(store_id).add(image_id, source)
+            return found
+        except BaseException:
+            await asyncio.shield(self.core.delete_data(found))
+            raise
+        finally:
+            for link in links:
+                discard(link)
 
     async def stage(
         self, auth: Auth, image_id: str, chunks: AsyncIterator[bytes], declared: int | None
@@ -182,8 +267,11 @@ class ImageData:
             await asyncio.shield(self._reset(image_id, c.UPLOADING))
             raise
 
-    async def import_staged(self, auth: Auth, image_id: str, method: str) -> None:
-        """POST /v2/images/{id}/import with glance-direct: uploading -> importing -> active."""
+    async def import_staged(
+        self, auth: Auth, image_id: str, method: str, targets: list[str]
+    ) -> None:
+        """POST /v2/images/{id}/import with glance-direct: uploading -> importing -> active,
+        the data in each of `targets` (store ids)."""
         if method != "glance-direct":
             raise errors.BadRequest(
                 f"Import method {method!r} is not available here; use one of "
@@ -208,7 +296,7 @@ class ImageData:
                 img.os_hash_value or "",
             )
             img.status = c.IMPORTING
-        await self._finish(image_id, c.IMPORTING, got.path, got)
+        await self._finish(image_id, c.IMPORTING, got.path, got, targets)
 
     async def download(self, auth: Auth, image_id: str, range_header: str | None) -> Download:
         """GET /file: 204-style empty Download when there is no data; 403 when deactivated."""
@@ -219,14 +307,17 @@ class ImageData:
             raise errors.Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."
             )
-        if img.status not in (c.ACTIVE, c.DEACTIVATED) or img.location is None:
+        stored = locations.parse(img.location)
+        enabled = {k: v for k, v in stored.items() if k in self.core.stores.enabled}
+        where = locations.pick(enabled, self.core.stores.default)
+        if img.status not in (c.ACTIVE, c.DEACTIVATED) or where is None:
             return Download(None, 0, -1, 0, None, False)
         size = img.size or 0
         start, end = 0, size - 1
         partial = range_header is not None
         if range_header is not None:
             start, end = parse_range(range_header, size)
-        chunks = self.core.store.read(img.location, start, end - start + 1)
+        chunks = self.core.stores.get(where[0]).read(where[1], start, end - start + 1)
         return Download(chunks, start, end, size, img.checksum, partial)
 
     async def recover(self) -> None:

@@ -31,6 +31,7 @@ RULES: Final[dict[str, str]] = {
     "get_member": PROJECT_READER_OR_ADMIN,
     "get_members": PROJECT_READER_OR_ADMIN,
     "modify_member": PROJECT_MEMBER_OR_ADMIN,
+    "copy_image": ADMIN,
     "deactivate": PROJECT_MEMBER_OR_ADMIN,
     "reactivate": PROJECT_MEMBER_OR_ADMIN,
     # tasks: admin only, as Glance's tasks_api_access

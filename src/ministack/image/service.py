@@ -22,11 +22,13 @@ from ministack.image.api import (
     metadef_namespaces,
 )
 from ministack.image.api import tasks as task_api
+from ministack.image.copyimage import CopyImage
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
+from ministack.image.imports import Imports
 from ministack.image.metadefs import catalog
 from ministack.image.sharing import Sharing
-from ministack.image.store import FilesystemStore, store_root
+from ministack.image.stores import open_stores
 from ministack.image.webimport import WebImport
 
 NO_LIMIT = 1 << 62
@@ -63,10 +65,11 @@ def build(core: ImageCore, validator: TokenValidator | None) -> ASGIApp:
         + metadef_contents.ROUTES
     )
     image_data = ImageData(core)
+    web = WebImport(image_data)
     state = {
         "core": core,
         "data": image_data,
-        "web_import": WebImport(image_data),
+        "imports": Imports(image_data, web, CopyImage(image_data)),
         "sharing": Sharing(core),
         "validator": validator,
     }
@@ -78,7 +81,7 @@ def build(core: ImageCore, validator: TokenValidator | None) -> ASGIApp:
 async def start(ctx: Context) -> Runtime:
     """Open the store, put interrupted uploads back to queued (their tasks failed), load the
     standard metadef namespaces that are missing, serve the API."""
-    core = ImageCore(ctx.settings, ctx.db, FilesystemStore(store_root(ctx.settings)))
+    core = ImageCore(ctx.settings, ctx.db, open_stores(ctx.settings))
     image_data = ImageData(core)
     await image_data.recover()
     await WebImport(image_data).recover()

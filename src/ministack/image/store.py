@@ -2,9 +2,10 @@
 
 Every upload is first spooled (`spool.py`) to a temporary file inside the store's own directory
 while it is hashed (md5 and sha512) — never held in memory — so it can be inspected before it is
-kept; the store then adopts that file (`add`, a rename for the filesystem store). Other stores
-(object storage, Ceph) implement the same four methods. Temporary files are named ``*.part`` and are
-removed on every failure path and at start-up.
+kept; the store then adopts that file (`add`, a rename for the filesystem store). The object store
+(`objectstore.py`) implements the same three methods; `Stores` holds the enabled ones (Glance's
+multi-store `enabled_backends`) and which is the default. Temporary files are named
+``*.part`` and are removed on every failure path and at start-up.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from ministack.config import Settings
 
 from ministack.common import files
+from ministack.image import constants as c
 
 READ_CHUNK = 1 << 20
 
@@ -31,10 +33,6 @@ def store_root(settings: Settings) -> Path:
 
 class Store(Protocol):
     name: str
-
-    def scratch_dir(self) -> Path:
-        """A local directory on the store's filesystem for temporary and staged files."""
-        ...
 
     async def add(self, image_id: str, source: Path) -> str:
         """Adopt `source` (consumed) as the image's data; return its location."""
@@ -119,3 +117,63 @@ def discard(path: Path) -> None:
     """Remove a spooled or staged file. Idempotent."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+STORE_DESCRIPTIONS: dict[str, str] = {
+    "file": "Filesystem store",
+    "object": "Object storage (Swift API) store",
+}
+
+
+class Stores:
+    """The enabled stores by id, the default one, and the local filesystem store whose
+    directory also holds every upload's scratch and staging files (whether or not the
+    ``file`` store is enabled)."""
+
+    def __init__(self, local: FilesystemStore, enabled: dict[str, Store], default: str) -> None:
+        if default not in enabled:
+            raise ValueError(f"[image] store {default!r} is not one of [image] stores")
+        self.local = local
+        self.enabled = enabled
+        self.default = default
+
+    @property
+    def ids(self) -> list[str]:
+        """The enabled store ids, the default first."""
+        return [self.default, *(i for i in self.enabled if i != self.default)]
+
+    @property
+    def import_methods(self) -> list[str]:
+        """The import methods offered: copy-image only when there is another store."""
+        extra = [c.COPY_IMAGE] if len(self.enabled) > 1 else []
+        return [*c.IMPORT_METHODS, *extra]
+
+    def get(self, store_id: str) -> Store:
+        """The store named `store_id`; KeyError when it is not enabled."""
+        return self.enabled[store_id]
+
+    def describe(self) -> list[dict[str, str]]:
+        """/v2/info/stores entries (Glance: "default" present, as "true", on the default)."""
+        out = []
+        for store_id in self.ids:
+            entry = {"id": store_id, "description": STORE_DESCRIPTIONS[store_id]}
+            if store_id == self.default:
+                entry["default"] = "true"
+            out.append(entry)
+        return out
+
+
+def enabled_ids(settings: Settings) -> list[str]:
+    """The store ids `[image] stores` enables (the default store always among them).
+
+    Raises ValueError naming the bad value when a store id is unknown."""
+    conf = settings.image
+    ids = [s.strip() for s in conf.stores.split(",") if s.strip()] or [conf.store]
+    if conf.store not in ids:
+        ids.insert(0, conf.store)
+    unknown = [i for i in ids if i not in STORE_DESCRIPTIONS]
+    if unknown:
+        raise ValueError(
+            f"[image] store(s) {', '.join(unknown)} unknown: use {' or '.join(STORE_DESCRIPTIONS)}."
+        )
+    return list(dict.fromkeys(ids))

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ministack.common.db import Base, Database, utcnow
@@ -63,23 +64,40 @@ def task_view(task: Task, full: bool = True) -> dict[str, Any]:
 
 
 async def start_import(
-    db: Database, image_id: str, owner: str | None, user_id: str | None, body: dict[str, Any]
+    db: Database,
+    image_id: str,
+    owner: str | None,
+    user_id: str | None,
+    body: dict[str, Any],
+    stores: list[str] | None = None,
 ) -> str:
     """Record a new import task in `processing`; returns its id."""
-    task_id = str(uuid.uuid4())
     async with db.writer() as s:
-        s.add(
-            Task(
-                id=task_id,
-                type=IMPORT_TYPE,
-                status=PROCESSING,
-                owner=owner,
-                input={"image_id": image_id, "import_req": body, "backend": ["file"]},
-                image_id=image_id,
-                user_id=user_id,
-                message="",
-            )
+        return add_import(s, image_id, owner, user_id, body, stores or ["file"])
+
+
+def add_import(
+    s: AsyncSession,
+    image_id: str,
+    owner: str | None,
+    user_id: str | None,
+    body: dict[str, Any],
+    stores: list[str],
+) -> str:
+    """Add an import task in `processing` to the session's transaction; returns its id."""
+    task_id = str(uuid.uuid4())
+    s.add(
+        Task(
+            id=task_id,
+            type=IMPORT_TYPE,
+            status=PROCESSING,
+            owner=owner,
+            input={"image_id": image_id, "import_req": body, "backend": stores},
+            image_id=image_id,
+            user_id=user_id,
+            message="",
         )
+    )
     return task_id
 
 

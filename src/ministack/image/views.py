@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ministack.image import constants as c
+from ministack.image import locations
 from ministack.image.models import Image, ImageMember, ImageProperty, ImageTag
 
 
@@ -42,8 +42,8 @@ def image_view(img: Image, props: dict[str, str], tags: list[str]) -> dict[str, 
         "file": f"/v2/images/{img.id}/file",
         "schema": "/v2/schemas/image",
     }
-    if img.location:
-        body["stores"] = c.STORE  # as multi-store Glance lists where the data is
+    if img.location:  # as multi-store Glance lists where the data is
+        body["stores"] = ",".join(locations.parse(img.location))
     for key, value in props.items():
         body.setdefault(key, value)
     return body

@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 
 from ministack.common import errors
 from ministack.common.auth import Auth
-from ministack.common.db import utcnow
+from ministack.common.db import Database, utcnow
 from ministack.image import constants as c
 from ministack.image import tasks
 from ministack.image.data import ImageData
@@ -68,8 +68,11 @@ class WebImport:
     def hosts(self) -> frozenset[str]:
         return allowed_hosts(self.core.settings.image.web_download_allowed_hosts)
 
-    async def start(self, auth: Auth, image_id: str, body: dict[str, Any]) -> None:
-        """Accept the import (the caller answers 202) and start the download."""
+    async def start(
+        self, auth: Auth, image_id: str, body: dict[str, Any], targets: list[str]
+    ) -> None:
+        """Accept the import (the caller answers 202) and start the download into the
+        `targets` stores."""
         uri = body["method"].get("uri")
         if not isinstance(uri, str) or not uri:
             raise errors.BadRequest("The web-download method needs a 'uri' to fetch from.")
@@ -90,31 +93,43 @@ class WebImport:
                 "by [image] web_download_allowed_hosts)."
             )
         allowed, owner = await self.data._begin(auth, image_id, c.IMPORTING, None)
-        task_id = await tasks.start_import(self.core.db, image_id, owner, auth.user_id, body)
-        await self._set_props(image_id, {IMPORTING_TO: "file", FAILED: "", LOCK: task_id})
-        job = asyncio.create_task(self._run(image_id, owner, allowed, uri, task_id))
+        task_id = await tasks.start_import(
+            self.core.db, image_id, owner, auth.user_id, body, targets
+        )
+        stores = ",".join(targets)
+        await self._set_props(image_id, {IMPORTING_TO: stores, FAILED: "", LOCK: task_id})
+        job = asyncio.create_task(self._run(image_id, owner, allowed, uri, task_id, targets))
         self.running.add(job)
         job.add_done_callback(self.running.discard)
 
     async def _run(
-        self, image_id: str, owner: str | None, allowed: int, uri: str, task_id: str
+        self,
+        image_id: str,
+        owner: str | None,
+        allowed: int,
+        uri: str,
+        task_id: str,
+        targets: list[str],
     ) -> None:
         try:
             async with asyncio.timeout(MAX_SECONDS):
-                await self._fetch(image_id, owner, allowed, uri)
+                await self._fetch(image_id, owner, allowed, uri, targets)
         except Exception as exc:
             if isinstance(exc, TimeoutError):
                 reason = f"it took longer than {MAX_SECONDS} seconds"
             else:
                 reason = exc.message if isinstance(exc, errors.ApiError) else str(exc)
             reason = reason or type(exc).__name__
-            await self._set_props(image_id, {IMPORTING_TO: "", FAILED: "file"}, drop=(LOCK,))
+            failed = {IMPORTING_TO: "", FAILED: ",".join(targets)}
+            await self._set_props(image_id, failed, drop=(LOCK,))
             await tasks.finish(self.core.db, task_id, f"Import from {uri} failed: {reason}")
             return
         await self._set_props(image_id, {IMPORTING_TO: ""}, drop=(LOCK,))
         await tasks.finish(self.core.db, task_id, None)
 
-    async def _fetch(self, image_id: str, owner: str | None, allowed: int, uri: str) -> None:
+    async def _fetch(
+        self, image_id: str, owner: str | None, allowed: int, uri: str, targets: list[str]
+    ) -> None:
         """Download into the spool, then inspect and adopt (ImageData's upload steps)."""
         async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as http:
             chunks = self._download(http, uri)
@@ -123,7 +138,7 @@ class WebImport:
             finally:
                 with contextlib.suppress(Exception):
                     await chunks.aclose()
-        await self.data._finish(image_id, c.IMPORTING, got.path, got)
+        await self.data._finish(image_id, c.IMPORTING, got.path, got, targets)
 
     async def _download(self, http: httpx.AsyncClient, uri: str) -> AsyncGenerator[bytes, None]:
         """The body at `uri`, following redirects to allowed hosts only."""
@@ -149,36 +164,49 @@ class WebImport:
         processing lost its download; it failed, and its image says so."""
         async with self.core.db.session() as s:
             rows = await s.execute(
-                select(tasks.Task.image_id).where(tasks.Task.status == tasks.PROCESSING)
+                select(tasks.Task.image_id, ImageProperty.value)
+                .outerjoin(
+                    ImageProperty,
+                    (ImageProperty.image_id == tasks.Task.image_id)
+                    & (ImageProperty.name == IMPORTING_TO),
+                )
+                .where(tasks.Task.status == tasks.PROCESSING)
             )
-            image_ids = [i for i in rows.scalars() if i]
+            pending = [(i, v) for i, v in rows.all() if i]
         await tasks.fail_unfinished(self.core.db, "The image service restarted during the import.")
-        for image_id in image_ids:
-            await self._set_props(image_id, {IMPORTING_TO: "", FAILED: "file"}, drop=(LOCK,))
+        for image_id, stores in pending:
+            failed = {IMPORTING_TO: "", FAILED: stores or self.core.stores.default}
+            await self._set_props(image_id, failed, drop=(LOCK,))
 
     async def _set_props(
         self, image_id: str, values: dict[str, str], drop: tuple[str, ...] = ()
     ) -> None:
-        """Set (and drop) Glance's import bookkeeping properties, if the image still exists."""
-        async with self.core.db.writer() as s:
-            img = await s.get(Image, image_id)
-            if img is None:
-                return
-            if drop:
-                await s.execute(
-                    delete(ImageProperty).where(
-                        ImageProperty.image_id == image_id, ImageProperty.name.in_(drop)
-                    )
-                )
-            rows = await s.execute(
-                select(ImageProperty).where(
-                    ImageProperty.image_id == image_id, ImageProperty.name.in_(list(values))
+        await set_props(self.core.db, image_id, values, drop)
+
+
+async def set_props(
+    db: Database, image_id: str, values: dict[str, str], drop: tuple[str, ...] = ()
+) -> None:
+    """Set (and drop) Glance's import bookkeeping properties, if the image still exists."""
+    async with db.writer() as s:
+        img = await s.get(Image, image_id)
+        if img is None:
+            return
+        if drop:
+            await s.execute(
+                delete(ImageProperty).where(
+                    ImageProperty.image_id == image_id, ImageProperty.name.in_(drop)
                 )
             )
-            have = {p.name: p for p in rows.scalars()}
-            for name, value in values.items():
-                if name in have:
-                    have[name].value = value
-                else:
-                    s.add(ImageProperty(image_id=image_id, name=name, value=value))
-            img.updated_at = utcnow()
+        rows = await s.execute(
+            select(ImageProperty).where(
+                ImageProperty.image_id == image_id, ImageProperty.name.in_(list(values))
+            )
+        )
+        have = {p.name: p for p in rows.scalars()}
+        for name, value in values.items():
+            if name in have:
+                have[name].value = value
+            else:
+                s.add(ImageProperty(image_id=image_id, name=name, value=value))
+        img.updated_at = utcnow()

@@ -12,6 +12,8 @@ from ministack.compute.api import (
     extensions,
     flavors,
     hosts,
+    image_metadata,
+    images,
     instance_actions,
     interfaces,
     keypairs,
@@ -62,6 +64,8 @@ def routes() -> list[BaseRoute]:
         remote_consoles,
         interfaces,
         volume_attachments,
+        images,
+        image_metadata,
     ):
         out += module.ROUTES
     return out

@@ -17,10 +17,13 @@ from ministack.common.auth import Auth
 from ministack.common.pagination import paginate, parse_page
 from ministack.common.params import to_bool
 from ministack.common.web import empty_response, json_response
+from ministack.compute import extra_specs
 from ministack.compute import models as m
 from ministack.compute.api import schemas
 from ministack.compute.api.common import api_of, caller, links, route, version
 from ministack.compute.policies import RULES
+
+VALIDATED = (2, 86)  # extra specs checked against the known ones from this microversion
 
 
 def render(
@@ -225,14 +228,19 @@ async def list_extra_specs(request: Request) -> Response:
     return json_response({"extra_specs": dict(f.extra_specs or {})})
 
 
-def _specs(value: dict[str, Any]) -> dict[str, str]:
-    """Extra specs as stored: every value as text (the schema allowed strings and numbers)."""
-    return {key: str(item) for key, item in value.items()}
+def _specs(request: Request, value: dict[str, Any]) -> dict[str, str]:
+    """Extra specs as stored: every value as text (the schema allowed strings and numbers);
+    from 2.86 each key and value is checked against the extra specs Nova knows (400)."""
+    specs = {key: str(item) for key, item in value.items()}
+    if version(request) >= VALIDATED:
+        for key, item in specs.items():
+            extra_specs.validate(key, item)
+    return specs
 
 
 async def create_extra_specs(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-flavor-extra-specs:create")
-    specs = _specs(validation.body(request)["extra_specs"])
+    specs = _specs(request, validation.body(request)["extra_specs"])
     async with api_of(request).db.writer() as s:
         f = await _get(request, auth, s)
         f.extra_specs = {**(f.extra_specs or {}), **specs}
@@ -252,7 +260,7 @@ async def show_extra_spec(request: Request) -> Response:
 async def update_extra_spec(request: Request) -> Response:
     auth = await caller(request, "os_compute_api:os-flavor-extra-specs:update")
     key = request.path_params["key"]
-    specs = _specs(validation.body(request))
+    specs = _specs(request, validation.body(request))
     if list(specs) != [key]:
         raise errors.BadRequest("Request body and URI mismatch")
     async with api_of(request).db.writer() as s:

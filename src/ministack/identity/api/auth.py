@@ -22,6 +22,7 @@ from ministack.identity.authn import authenticate
 from ministack.identity.catalog import catalog_for, scoped
 from ministack.identity.core import TokenInfo
 from ministack.identity.inheritance import projects_of
+from ministack.identity.oauth1 import Signed
 from ministack.identity.tokens import SYSTEM_ALL
 
 UPDATED = "2024-04-01T00:00:00Z"
@@ -70,6 +71,8 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
             "trustor_user": {"id": info.trust.trustor_id},
             "trustee_user": {"id": info.trust.trustee_id},
         }
+    if info.oauth is not None:
+        body["OS-OAUTH1"] = {"access_token_id": info.oauth[0], "consumer_id": info.oauth[1]}
     if p.app_cred_id:
         body["application_credential"] = {"id": p.app_cred_id, "restricted": True}
         if info.access_rules is not None:
@@ -80,13 +83,21 @@ def render_token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[
     return {"token": body}
 
 
+def signed_request(request: Request) -> Signed | None:
+    """The request as OAuth 1.0a signed it (method oauth1), when it has an OAuth header."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("oauth "):
+        return None
+    return Signed(request.method, str(request.url), header)
+
+
 def _project_of(info: TokenInfo) -> str | None:
     return info.project.id if info.project else None
 
 
 async def issue_token(request: Request) -> Response:
     core = core_of(request)
-    info = await authenticate(core, validation.body(request))
+    info = await authenticate(core, validation.body(request), signed_request(request))
     nocatalog = "nocatalog" in request.query_params
     catalog = None if nocatalog else await catalog_for(core, _project_of(info))
     return json_response(

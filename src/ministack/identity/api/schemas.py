@@ -66,13 +66,14 @@ create_application_credential = p.envelope(
     ),
 )
 
-_methods = p.array(p.enum("password", "token", "application_credential"), max_items=3)
+_methods = p.array(p.enum("password", "token", "application_credential", "oauth1"), max_items=4)
 _identity = p.obj(
     {
         "methods": {**_methods, "minItems": 1},
         "password": {"type": "object"},
         "token": p.obj({"id": {"type": "string", "maxLength": 8192}}, required=("id",)),
         "application_credential": {"type": "object"},
+        "oauth1": {"type": "object"},
     },
     required=("methods",),
     additional=True,
@@ -196,4 +197,19 @@ list_endpoint_groups = p.query({"name": p.string(0, 255)})
 domain_config = p.envelope("config", {"type": "object"})
 list_access_rules = p.query(
     {"service": p.string(0, 64), "method": p.string(0, 16), "path": p.string(0, 225)}
+)
+
+# --- OS-OAUTH1 ---------------------------------------------------------------------------------
+_consumer_description = p.nullable({"type": "string", "maxLength": 65535})
+create_consumer = p.envelope(
+    "consumer", p.obj({"description": _consumer_description}, additional=True)
+)
+update_consumer = p.envelope(
+    "consumer", p.obj({"description": _consumer_description}, additional=True)
+)
+_oauth_role = p.obj({"id": id_string, "name": name}, additional=False)
+authorize_request_token = p.obj(
+    {"roles": {"type": "array", "minItems": 1, "items": {**_oauth_role, "minProperties": 1}}},
+    required=("roles",),
+    additional=True,
 )

@@ -13,8 +13,8 @@ from ministack.common.validation import Router
 from ministack.image import constants as c
 from ministack.image.core import ImageCore
 from ministack.image.data import ImageData
+from ministack.image.imports import Imports
 from ministack.image.sharing import Sharing
-from ministack.image.webimport import WebImport
 
 PATCH_TYPES = (
     "application/openstack-images-v2.1-json-patch",
@@ -36,9 +36,9 @@ def data_of(request: Request) -> ImageData:
     return data
 
 
-def web_import_of(request: Request) -> WebImport:
-    web: WebImport = request.app.state.web_import
-    return web
+def imports_of(request: Request) -> Imports:
+    imports: Imports = request.app.state.imports
+    return imports
 
 
 def sharing_of(request: Request) -> Sharing:

@@ -11,10 +11,8 @@ from starlette.routing import Route
 from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response
-from ministack.image import constants as c
-from ministack.image import webimport
 from ministack.image.api import schemas
-from ministack.image.api.common import data_of, declared_size, image_id, route, web_import_of
+from ministack.image.api.common import data_of, declared_size, image_id, imports_of, route
 
 # PUT bodies on these paths are image data and bypass the JSON body limit.
 UNLIMITED_PATH = r"^/v2/images/[^/]+/(file|stage)$"
@@ -33,7 +31,11 @@ async def upload_image(request: Request) -> Response:
     _check_media(request)
     try:
         await data_of(request).upload(
-            auth, image_id(request), request.stream(), declared_size(request)
+            auth,
+            image_id(request),
+            request.stream(),
+            declared_size(request),
+            request.headers.get("x-image-meta-store"),
         )
     except ClientDisconnect:
         return empty_response(400)  # nobody is listening; the image is queued again
@@ -54,15 +56,9 @@ async def stage_image(request: Request) -> Response:
 
 async def import_image(request: Request) -> Response:
     auth = await require_auth(request)
-    body = validation.body(request)
-    name = body["method"]["name"]  # checked by schemas.import_image
-    unknown = [s for s in body.get("stores", []) if s != c.STORE]
-    if unknown:  # Glance: an unknown store id is 409
-        raise errors.Conflict(f"Unknown store {unknown[0]!r}; the stores are: {c.STORE}.")
-    if name == webimport.METHOD:
-        await web_import_of(request).start(auth, image_id(request), body)
-    else:
-        await data_of(request).import_staged(auth, image_id(request), name)
+    await imports_of(request).start(
+        auth, image_id(request), validation.body(request), request.headers.get("x-image-meta-store")
+    )
     return empty_response(202)
 
 

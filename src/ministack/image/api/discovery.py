@@ -11,9 +11,8 @@ from starlette.routing import Route
 from ministack.common import errors
 from ministack.common.auth import require_auth
 from ministack.common.web import json_response
-from ministack.image import constants as c
 from ministack.image import schemas
-from ministack.image.api.common import route
+from ministack.image.api.common import core_of, route
 from ministack.image.metadefs import published
 
 CURRENT = 16  # v2.16 (2023.2 and later): every feature ministack implements
@@ -45,22 +44,21 @@ async def schema(request: Request) -> Response:
     return json_response(schemas.ALL[name])
 
 
-async def import_info(_request: Request) -> Response:
+async def import_info(request: Request) -> Response:
     return json_response(
         {
             "import-methods": {
                 "description": "Import methods available.",
                 "type": "array",
-                "value": list(c.IMPORT_METHODS),
+                "value": core_of(request).stores.import_methods,
             }
         }
     )
 
 
-async def stores_info(_request: Request) -> Response:
-    """The configured stores, as multi-store Glance lists them ("default" is the string)."""
-    store = {"id": c.STORE, "description": "Filesystem store", "default": "true"}
-    return json_response({"stores": [store]})
+async def stores_info(request: Request) -> Response:
+    """The enabled stores, as multi-store Glance lists them ("default" is the string)."""
+    return json_response({"stores": core_of(request).stores.describe()})
 
 
 async def metadef_schema(request: Request) -> Response:

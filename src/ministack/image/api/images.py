@@ -11,7 +11,6 @@ from ministack.common import errors, validation
 from ministack.common.auth import require_auth
 from ministack.common.web import empty_response, json_response
 from ministack.image import attrs
-from ministack.image import constants as c
 from ministack.image.api import schemas
 from ministack.image.api.common import PATCH_TYPES, core_of, image_id, read_body, route
 from ministack.image.listing import list_images
@@ -29,8 +28,8 @@ async def create_image(request: Request) -> Response:
     image = await core_of(request).create(auth, validation.body(request))
     headers = {
         "Location": f"{str(request.base_url).rstrip('/')}/v2/images/{image['id']}",
-        "OpenStack-image-import-methods": ",".join(c.IMPORT_METHODS),
-        "OpenStack-image-store-ids": c.STORE,
+        "OpenStack-image-import-methods": ",".join(core_of(request).stores.import_methods),
+        "OpenStack-image-store-ids": ",".join(core_of(request).stores.ids),
     }
     return json_response(image, status=201, headers=headers)
 
