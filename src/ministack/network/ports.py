@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
+from ministack.config import Settings
 from ministack.network import fixed_ips, ipam, policies, quotas, secgroups, views
 from ministack.network import models as m
 from ministack.network.core import (
@@ -86,6 +87,23 @@ KIND = Kind(
 def bridge_name(network_id: str) -> str:
     """The Linux bridge of a network on every host (Neutron linuxbridge's rule)."""
     return f"brq{network_id[:11]}"
+
+
+def bridge_mappings(entries: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`physnet:bridge` entries ([network_agent] bridge_mappings) as pairs (an entry without
+    a bridge name is left out)."""
+    pairs = (e.partition(":") for e in entries)
+    return tuple((physnet.strip(), br.strip()) for physnet, _, br in pairs if br.strip())
+
+
+def network_bridge(settings: Settings, network: m.Network) -> str:
+    """The bridge a network's ports go in: the existing bridge its physical network is mapped
+    to (a flat network), else its own `brq` bridge."""
+    if network.network_type == "flat":
+        mapped = dict(bridge_mappings(settings.network_agent.bridge_mappings))
+        if network.physical_network in mapped:
+            return mapped[network.physical_network]
+    return bridge_name(network.id)
 
 
 def tap_name(port_id: str) -> str:
@@ -215,11 +233,11 @@ def _dhcp_opts(body: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _binding(host: str, network_id: str) -> tuple[str, str]:
+def _binding(host: str, bridge: str) -> tuple[str, str]:
     """(vif_type, vif_details) of a port bound to `host` (unbound when host is empty)."""
     if not host:
         return UNBOUND, "{}"
-    details = {"bridge_name": bridge_name(network_id), "port_filter": True, "connectivity": "l2"}
+    details = {"bridge_name": bridge, "port_filter": True, "connectivity": "l2"}
     return VIF_BRIDGE, orjson.dumps(details).decode()
 
 
@@ -277,7 +295,8 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         _authorize_create(auth, body, network)
         secure = _security(body, network)
         await quotas.claim(s, core.db, core.settings, project, "port")
-        port = _new_port(body, network, project, mac, secure)
+        bridge = network_bridge(core.settings, network)
+        port = _new_port(body, network, project, mac, secure, bridge)
         await insert_port(s, port, bool(body.get("mac_address")))
         claims = fixed_ips.claims_from(body)
         subnets = await fixed_ips.subnets_of(s, network.id)
@@ -289,11 +308,11 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
 
 
 def _new_port(
-    body: dict[str, Any], network: m.Network, project: str, mac: str, secure: bool
+    body: dict[str, Any], network: m.Network, project: str, mac: str, secure: bool, bridge: str
 ) -> m.Port:
     now = utcnow()
     host = body.get("binding:host_id") or ""
-    vif_type, vif_details = _binding(host, network.id)
+    vif_type, vif_details = _binding(host, bridge)
     return m.Port(
         id=str(uuid.uuid4()),
         project_id=project,
@@ -372,7 +391,7 @@ async def update(
         _authorize_update(auth, body, port, network.project_id)
         if_match(match, port)
         old_host = port.host
-        await _apply_update(s, auth, port, body)
+        await _apply_update(s, auth, port, body, network_bridge(core.settings, network))
         touch(port)
         await s.flush()
         out = (await render(s, [port], auth))[0]
@@ -382,7 +401,9 @@ async def update(
     return out
 
 
-async def _apply_update(s: AsyncSession, auth: Auth, port: m.Port, body: dict[str, Any]) -> None:
+async def _apply_update(
+    s: AsyncSession, auth: Auth, port: m.Port, body: dict[str, Any], bridge: str
+) -> None:
     if "mac_address" in body and body["mac_address"] != port.mac_address:
         if port.host:
             raise errors.Conflict(
@@ -395,7 +416,7 @@ async def _apply_update(s: AsyncSession, auth: Auth, port: m.Port, body: dict[st
             setattr(port, key, body[key])
     if "binding:host_id" in body:
         port.host = body["binding:host_id"] or ""
-        port.vif_type, port.vif_details = _binding(port.host, port.network_id)
+        port.vif_type, port.vif_details = _binding(port.host, bridge)
         port.status = "DOWN"
     if "binding:vnic_type" in body:
         port.vnic_type = body["binding:vnic_type"]

@@ -66,6 +66,9 @@ class NetworkSpec:
     external: bool = False
     """router:external: the host holds its subnets' gateway addresses on the bridge (no
     uplink: nothing is forwarded from it to the machine's own interfaces)."""
+    physical_network: str = ""
+    """A flat network's physical network: its ports go on the bridge the host maps it to
+    (`bridge_mappings`), or on its own `brq` bridge when the host maps none."""
 
     def dhcp_subnets(self) -> tuple[SubnetSpec, ...]:
         return tuple(s for s in self.subnets if s.enable_dhcp and s.ip_version == 4)
@@ -121,6 +124,9 @@ class RouterSpec:
     """Extra routes: (destination CIDR, next hop)."""
     floating: tuple[tuple[str, str], ...] = ()
     """(floating IP, fixed IP) pairs: 1:1 NAT on the gateway leg."""
+    forwards: tuple[tuple[str, str, int, str, int], ...] = ()
+    """Port forwardings: (floating IP, protocol, external port, internal IP, internal port),
+    DNAT on the gateway leg."""
 
 
 @dataclass(frozen=True)

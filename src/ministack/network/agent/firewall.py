@@ -113,10 +113,17 @@ def set_decl(family: str, name: str) -> str:
     return f"set {name} {{ type {kind}; flags interval; }}"
 
 
-def ruleset(desired: HostNetworks) -> Ruleset:
+def ruleset(desired: HostNetworks, mapped: tuple[str, ...] = ()) -> Ruleset:
     """The objects `desired` needs: base chains, one anti-spoofing and two filter chains per
-    filtered local port, two chains per security group, a set per remote group and version."""
+    filtered local port, two chains per security group, a set per remote group and version.
+    `mapped`: the existing bridges physical networks are mapped to, dispatched like ours."""
     out = Ruleset(chains=dict(BASE_CHAINS))
+    for bridge in sorted(set(mapped)):
+        for chain, verb, vmap in (
+            ("ports-egress", "iifname", "egress"),
+            ("ports-ingress", "oifname", "ingress"),
+        ):
+            out.chains[("inet", chain)] += (f'{verb} "{bridge}" meta mark vmap @{vmap}',)
     for name in ("in_ids", "out_ids", "spoof"):
         out.sets[("bridge", name)] = frozenset()
     for name in ("egress", "ingress"):

@@ -46,12 +46,23 @@ class HostConfig:
     """This host's VXLAN tunnel endpoint address."""
     underlay: str | None = None
     """The device VXLAN packets leave by."""
+    bridge_mappings: tuple[tuple[str, str], ...] = ()
+    """(physical network, existing bridge) pairs: such a network's ports go on that bridge."""
 
     def dhcp_namespace(self, network_id: str) -> str:
         return f"{self.ns_prefix}{DHCP_NS_PREFIX}{network_id}"
 
     def router_namespace(self, router_id: str) -> str:
         return f"{self.ns_prefix}{router.ROUTER_NS_PREFIX}{router_id}"
+
+    def mapped_bridge(self, net: NetworkSpec) -> str | None:
+        """The existing bridge `net`'s physical network is mapped to; None: its own `brq`."""
+        return (
+            dict(self.bridge_mappings).get(net.physical_network) if net.physical_network else None
+        )
+
+    def bridge_of(self, net: NetworkSpec) -> str:
+        return self.mapped_bridge(net) or bridge.bridge_name(net.network_id)
 
 
 @dataclass
@@ -121,7 +132,7 @@ class Reconciler:
                 legs = [*spec.interfaces, *([spec.gateway] if spec.gateway else [])]
                 for leg in legs:
                     net = nets.get(leg.network_id)
-                    br = lk.get(bridge.bridge_name(leg.network_id))
+                    br = lk.get(self.config.bridge_of(net)) if net is not None else None
                     if net is not None and br is not None:
                         tap = bridge.tap_name(leg.port_id)
                         out.wired[leg.port_id] = bridge.enslave(lk, tap, br.index, net.mtu)
@@ -151,7 +162,7 @@ class Reconciler:
         return out
 
     def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
-        new = firewall.ruleset(desired)
+        new = firewall.ruleset(desired, tuple(br for _, br in self.config.bridge_mappings))
         old = self._ruleset
         if old is not None and (old == new or not (old.port_deps or new.port_deps)):
             return
@@ -176,8 +187,12 @@ class Reconciler:
         out: Outcome,
     ) -> None:
         try:
-            br = bridge.ensure_bridge(lk, bridge.bridge_name(net.network_id), net.mtu)
-            if net.external:
+            mapped = self.config.mapped_bridge(net)
+            if mapped is not None:
+                br = bridge.mapped_bridge(lk, mapped)
+            else:
+                br = bridge.ensure_bridge(lk, bridge.bridge_name(net.network_id), net.mtu)
+            if net.external and mapped is None:
                 _bridge_gateways(lk.ipr, br, net)
             if net.vni is not None:
                 local, underlay = self.config.local_ip, self.config.underlay
@@ -198,14 +213,14 @@ class Reconciler:
                 tap = bridge.tap_name(port.port_id)
                 out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)
             if net.dhcp_port is not None and net.dhcp_subnets():
-                out.dhcp[net.network_id] = self._dhcp(lk, net, br)
+                out.dhcp[net.network_id] = self._dhcp(lk, net, br, out)
             else:
                 self._remove_dhcp(lk, net.network_id, out)
         except (NetlinkError, OSError, RuntimeError) as exc:
             log.exception("network %s could not be wired on %s", net.network_id, self.config.host)
             out.errors[net.network_id] = str(exc)
 
-    def _dhcp(self, lk: bridge.Links, net: NetworkSpec, br: int) -> str:
+    def _dhcp(self, lk: bridge.Links, net: NetworkSpec, br: int, out: Outcome) -> str:
         port = net.dhcp_port
         assert port is not None
         ns = self.config.dhcp_namespace(net.network_id)
@@ -214,7 +229,7 @@ class Reconciler:
         if fresh:
             netns.ensure(ns)
         bridge.ensure_veth(lk, tap, inner, ns, port.mac)
-        bridge.enslave(lk, tap, br, net.mtu)
+        out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)  # the DHCP port's up
         subnets = {s.subnet_id: s for s in net.dhcp_subnets()}
         dhcp_ips = {sid: ip for sid, ip in port.fixed_ips if sid in subnets}
         wanted = {(METADATA_IP, 32)} | {

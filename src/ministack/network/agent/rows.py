@@ -142,6 +142,18 @@ class DatabaseSource:
                     )
                 ).scalars()
             )
+            forwards = (
+                await s.execute(
+                    select(
+                        m.FloatingIP.router_id,
+                        m.FloatingIP.floating_ip_address,
+                        m.PortForwarding.protocol,
+                        m.PortForwarding.external_port,
+                        m.PortForwarding.internal_ip_address,
+                        m.PortForwarding.internal_port,
+                    ).join(m.FloatingIP, m.FloatingIP.id == m.PortForwarding.floatingip_id)
+                )
+            ).all()
         out = []
         for row in routers:
             legs = [
@@ -177,6 +189,11 @@ class DatabaseSource:
                     row.enable_snat,
                     routes,
                     floating if gateway is not None else (),
+                    tuple(
+                        sorted((f[1], f[2], f[3], f[4], f[5]) for f in forwards if f[0] == row.id)
+                    )
+                    if gateway is not None
+                    else (),
                 )
             )
         return tuple(sorted(out, key=lambda r: r.router_id))
@@ -288,6 +305,7 @@ class DatabaseSource:
                 ports=tuple(sorted(by_net_ports[n.id], key=lambda x: x.port_id)),
                 dns_domain=(n.dns_domain or DEFAULT_DOMAIN).strip("."),
                 external=n.external,
+                physical_network=n.physical_network,
             )
             for n in nets
         ]
