@@ -193,7 +193,7 @@ class NetworkAgent:
         dhcp = {
             n.network_id
             for n in self.desired.networks
-            if n.dhcp_port is not None and n.dhcp_subnets()
+            if n.dhcp_port is not None and n.served_subnets()
         }
         for network_id in dhcp:
             if outcome.dhcp.get(network_id) == "started":

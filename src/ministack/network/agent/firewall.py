@@ -218,6 +218,10 @@ def port_chain(direction: str, groups: list[GroupSpec]) -> tuple[str, ...]:
         rules.append("udp sport 67 udp dport 68 accept")
         rules.append("udp sport 547 udp dport 546 accept")
     rules.append(f"icmpv6 type {ND_TYPES} accept")
+    if direction == "ingress":
+        # router advertisements reach guests (a guest's own are dropped by its spoof chain,
+        # so they come from DHCP or router ports only)
+        rules.append("icmpv6 type nd-router-advert accept")
     rules += [f"jump g-{group.group_id}-{direction}" for group in groups]
     rules.append("drop")
     return tuple(rules)

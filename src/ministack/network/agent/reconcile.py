@@ -212,7 +212,7 @@ class Reconciler:
             for port in ports:
                 tap = bridge.tap_name(port.port_id)
                 out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)
-            if net.dhcp_port is not None and net.dhcp_subnets():
+            if net.dhcp_port is not None and net.served_subnets():
                 out.dhcp[net.network_id] = self._dhcp(lk, net, br, out)
             else:
                 self._remove_dhcp(lk, net.network_id, out)
@@ -230,7 +230,7 @@ class Reconciler:
             netns.ensure(ns)
         bridge.ensure_veth(lk, tap, inner, ns, port.mac)
         out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)  # the DHCP port's up
-        subnets = {s.subnet_id: s for s in net.dhcp_subnets()}
+        subnets = {s.subnet_id: s for s in net.served_subnets()}
         dhcp_ips = {sid: ip for sid, ip in port.fixed_ips if sid in subnets}
         wanted = {(METADATA_IP, 32)} | {
             (ip, ipaddress.ip_network(subnets[sid].cidr, strict=False).prefixlen)
@@ -238,6 +238,7 @@ class Reconciler:
         }
         server = Dnsmasq(self.dhcp_dir, net.network_id, ns, inner)
         if fresh or server.pid() is None or server.addresses() != wanted:
+            netns.run_in(ns, lambda: _no_dad(inner))
             with netns.iproute(ns) as inside:
                 _ensure_addresses(inside, inner, net.mtu, port.mac, wanted)
             server.record_addresses(wanted, tap)
@@ -284,7 +285,7 @@ class Reconciler:
         want_bridges = {bridge.bridge_name(n.network_id) for n in desired.networks}
         want_vxlans = {vxlan.vxlan_name(n.vni) for n in desired.networks if n.vni is not None}
         dhcp_nets = {
-            n.network_id for n in desired.networks if n.dhcp_port is not None and n.dhcp_subnets()
+            n.network_id for n in desired.networks if n.dhcp_port is not None and n.served_subnets()
         }
         for link in list(lk.by_name.values()):
             stale_bridge = link.kind == "bridge" and link.name.startswith(bridge.BRIDGE_PREFIX)
@@ -316,18 +317,30 @@ class Reconciler:
 def _ensure_addresses(
     ipr: IPRoute, device: str, mtu: int, mac: str, wanted: set[tuple[str, int]]
 ) -> None:
-    """`device` up with `mtu` and exactly the IPv4 addresses `wanted` ((address, prefix))."""
+    """`device` up with `mtu` and exactly the IPv4 and global IPv6 addresses `wanted`
+    ((address, prefix))."""
     index = bridge.lookup(ipr, device)  # a fresh namespace: few links
     if index is None:
         raise RuntimeError(f"{device} is missing from its DHCP namespace")
     ipr.link("set", index=index, mtu=mtu, address=mac, state="up")
     have = {
-        (a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=2)
+        (a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+        for a in ipr.get_addr(index=index)
+        if not a.get_attr("IFA_ADDRESS").startswith("fe80:")
     }
     for ip, plen in have - wanted:
         ipr.addr("del", index=index, address=ip, prefixlen=plen)
     for ip, plen in wanted - have:
         ipr.addr("add", index=index, address=ip, prefixlen=plen)
+
+
+def _no_dad(device: str) -> None:
+    """Turn off IPv6 duplicate address detection on `device` (the port owns its addresses,
+    and dnsmasq binds them at once). Run inside its namespace: /proc/sys/net is per
+    namespace."""
+    path = Path(f"/proc/sys/net/ipv6/conf/{device}/accept_dad")
+    with contextlib.suppress(OSError):
+        path.write_text("0\n")
 
 
 def _bridge_gateways(ipr: IPRoute, br: int, net: NetworkSpec) -> None:
