@@ -26,7 +26,7 @@ from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
 from ministack.config import Settings
-from ministack.network import fixed_ips, ipam, policies, quotas, secgroups, views
+from ministack.network import fixed_ips, ipam, policies, port_context, quotas, secgroups, views
 from ministack.network import models as m
 from ministack.network.core import (
     Core,
@@ -175,9 +175,15 @@ def check_mac(value: str) -> str:
     return mac
 
 
-async def insert_port(s: AsyncSession, port: m.Port, asked_mac: bool) -> None:
+async def insert_port(
+    s: AsyncSession, port: m.Port, asked_mac: bool, *, checked: bool = False
+) -> None:
     """Add the port with a MAC unique on its network: an asked MAC in use is 409
-    MacAddressInUse; a generated one is drawn again."""
+    MacAddressInUse; a generated one is drawn again. `checked`: the caller found the MAC free
+    in this serialised transaction."""
+    if checked:
+        s.add(port)
+        return
     for _ in range(10):
         if ipam.serialised(s):
             clash = await s.execute(
@@ -256,10 +262,9 @@ def _authorize_create(auth: Auth, body: dict[str, Any], network: m.Network) -> N
         policies.authorize(auth, "create_port:binding:profile", owner)
 
 
-async def _network_for_port(s: AsyncSession, auth: Auth, network_id: str) -> m.Network:
+def _usable_network(auth: Auth, network: m.Network | None, network_id: str) -> m.Network:
     """The network a port may be made on: the caller's own, a shared one, or any for an admin;
     404 otherwise (another project's network does not exist for the caller)."""
-    network = await s.get(m.Network, network_id)
     ok = network is not None and (
         auth.is_admin or network.shared or network.project_id == auth.project_id
     )
@@ -285,23 +290,30 @@ def _security(body: dict[str, Any], network: m.Network) -> bool:
 
 
 async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+    """Make a port: the network, subnets, quota, default group and MAC check are read in one
+    statement (`port_context`); then the port, its addresses and group bindings are written."""
     mac = check_mac(body["mac_address"]) if body.get("mac_address") else random_mac()
+    project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
     async with core.db.writer() as s:
-        network = await _network_for_port(s, auth, body["network_id"])
-        project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
+        await quotas.lock_project(s, core.db, project)
+        ctx = await port_context.read(s, body["network_id"], project, mac)
+        network = _usable_network(auth, ctx.network, body["network_id"])
         if project != auth.project_id and not auth.is_admin:
             raise errors.Forbidden("Only an admin may create a port for another project.")
         policies.authorize(auth, "create_port", project)
         _authorize_create(auth, body, network)
         secure = _security(body, network)
-        await quotas.claim(s, core.db, core.settings, project, "port")
+        quotas.check(core.settings, "port", ctx.own_limit, ctx.ports_in_use)
         bridge = network_bridge(core.settings, network)
         port = _new_port(body, network, project, mac, secure, bridge)
-        await insert_port(s, port, bool(body.get("mac_address")))
+        # the MAC was found free in this (serialised) transaction: no second look
+        free = not ctx.mac_taken and ipam.serialised(s)
+        await insert_port(s, port, bool(body.get("mac_address")), checked=free)
         claims = fixed_ips.claims_from(body)
-        subnets = await fixed_ips.subnets_of(s, network.id)
-        addresses = await fixed_ips.allocate(s, port, claims, subnets)
-        groups = await _bind_groups(s, auth, port, body, secure, fresh=True)
+        addresses = await fixed_ips.allocate(s, port, claims, ctx.subnets)
+        groups = await _bind_groups(
+            s, auth, port, body, secure, fresh=True, default=ctx.default_group
+        )
         out = views.port(port, _ordered(addresses), groups, [], auth.is_admin)
     await core.agents.port_changed(port.id, port.network_id, port.host or None)
     return out
@@ -346,8 +358,10 @@ async def _bind_groups(
     body: dict[str, Any],
     secure: bool,
     fresh: bool = False,
+    default: str | None = None,
 ) -> list[str]:
-    """Give the port the asked groups (or its project's default); returns their ids."""
+    """Give the port the asked groups (or its project's default: `default` when the caller
+    already read it); returns their ids."""
     if not fresh:
         await s.execute(
             sql_delete(m.PortSecurityGroup).where(m.PortSecurityGroup.port_id == port.id)
@@ -355,7 +369,10 @@ async def _bind_groups(
     if not secure or port.device_owner.startswith("network:"):
         return []
     asked = body.get("security_groups")
-    groups = await secgroups.groups_for_port(s, auth, port.project_id, asked)
+    if asked is None and default is not None:
+        groups = [default]
+    else:
+        groups = await secgroups.groups_for_port(s, auth, port.project_id, asked)
     s.add_all([m.PortSecurityGroup(port_id=port.id, security_group_id=g) for g in groups])
     return groups
 
