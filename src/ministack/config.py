@@ -114,6 +114,12 @@ class NetworkAgentSection:
     metadata_secret: str = _opt(
         "", "Shared secret signing instance ids at the metadata proxy ('' : random per start)."
     )
+    bridge_mappings: tuple[str, ...] = _opt(
+        (),
+        "physical_network:bridge pairs (Neutron's bridge_mappings): a flat network on that "
+        "physical network puts its ports on that existing bridge, which the agent never makes "
+        "or removes.",
+    )
     resync_interval: int = _opt(30, "Seconds between full re-syncs of the host's data plane.")
     report_interval: int = _opt(30, "Seconds between the agents' heartbeats.")
 

@@ -76,7 +76,7 @@ async def render(s: AsyncSession, rows: list[m.FloatingIP]) -> list[dict[str, An
     ]
 
 
-async def _router_for(s: AsyncSession, fip: m.FloatingIP, port: m.Port, fixed: str) -> str:
+async def router_for(s: AsyncSession, fip: m.FloatingIP, port: m.Port, fixed: str) -> str:
     """The project's router that connects the fixed address's subnet to the floating
     network; 404 ExternalGatewayForFloatingIPNotFound when there is none."""
     alloc = (
@@ -109,10 +109,29 @@ async def _router_for(s: AsyncSession, fip: m.FloatingIP, port: m.Port, fixed: s
 async def _associate(
     s: AsyncSession, auth: Auth, fip: m.FloatingIP, port_id: str | None, fixed: str | None
 ) -> None:
+    forwarded = await s.execute(
+        select(m.PortForwarding.id).where(m.PortForwarding.floatingip_id == fip.id)
+    )
     if port_id is None:
-        fip.fixed_port_id = fip.fixed_ip_address = fip.router_id = None
+        fip.fixed_port_id = fip.fixed_ip_address = None
+        if forwarded.first() is None:
+            fip.router_id = None
         return
+    if forwarded.first() is not None:
+        raise errors.Conflict(
+            f"Floating IP {fip.id} in use by Port Forwarding resources.",
+            kind="FipInUseByPortForwarding",
+        )
     port = await ports.visible(s, auth, port_id)
+    has_pf = await s.execute(
+        select(m.PortForwarding.id).where(m.PortForwarding.internal_port_id == port_id)
+    )
+    if has_pf.first() is not None:
+        raise errors.BadRequest(
+            f"Cannot associate floating IP to port {port_id} because it already has a Port "
+            "Forwarding binding.",
+            kind="PortHasPortForwarding",
+        )
     if port.project_id != fip.project_id and not auth.is_admin:
         raise not_found("Port", port_id)
     addresses = [
@@ -149,7 +168,7 @@ async def _associate(
             f"external network {fip.floating_network_id}: {other}.",
             kind="FloatingIPPortAlreadyAssociated",
         )
-    fip.router_id = await _router_for(s, fip, port, fixed)
+    fip.router_id = await router_for(s, fip, port, fixed)
     fip.fixed_port_id, fip.fixed_ip_address = port.id, fixed
 
 

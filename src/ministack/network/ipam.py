@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import String, func, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -236,11 +236,41 @@ async def _free_among(s: AsyncSession, subnet_id: str, candidates: list[str]) ->
     return [c for c in candidates if c not in used]
 
 
+async def _claim_among(
+    s: AsyncSession, subnet: m.Subnet, port_id: str, candidates: list[str]
+) -> str | None:
+    """Serialised databases: claim one free address of `candidates`, chosen at random, in one
+    statement (INSERT ... SELECT ... RETURNING); None when all are taken."""
+    alloc = m.IPAllocation
+    # a UNION ALL of one-row selects: SQLite has no column names for a VALUES subquery
+    picks = union_all(*(select(literal(c, String).label("ip")) for c in candidates)).subquery()
+    taken = select(alloc.ip_address).where(alloc.subnet_id == subnet.id)
+    chosen = (
+        select(
+            literal(subnet.id, String),
+            picks.c.ip,
+            literal(port_id, String),
+            literal(subnet.network_id, String),
+        )
+        .where(picks.c.ip.not_in(taken))
+        .order_by(func.random())
+        .limit(1)
+    )
+    columns = ["subnet_id", "ip_address", "port_id", "network_id"]
+    query = insert(alloc).from_select(columns, chosen).returning(alloc.ip_address)
+    found: str | None = (await s.execute(query)).scalar_one_or_none()
+    return found
+
+
 async def allocate_any(s: AsyncSession, subnet: m.Subnet, port_id: str) -> str:
     """Claim a free address of the subnet's pools for the port, chosen at random as Neutron
-    does (random sample checked in one query; a full scan when the subnet is dense); 409
-    IpAddressGenerationFailure when none is left."""
+    does (random sample checked in one query, claimed in the same statement on SQLite; a full
+    scan when the subnet is dense); 409 IpAddressGenerationFailure when none is left."""
     pools = subnet_pools(subnet)
+    if serialised(s):
+        claimed = await _claim_among(s, subnet, port_id, sample(pools, SAMPLE))
+        if claimed is not None:
+            return claimed
     for _ in range(MAX_RETRIES):
         free = await _free_among(s, subnet.id, sample(pools, SAMPLE))
         if not free:

@@ -264,3 +264,26 @@ class Agent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PortForwarding(Base):
+    """A floating IP's port forwarding: (floating IP, external port, protocol) → an internal
+    address and port of a project's port (Neutron's portforwardings). Both ends are unique."""
+
+    __tablename__ = "network_port_forwardings"
+    __table_args__ = (
+        UniqueConstraint("floatingip_id", "external_port", "protocol"),
+        UniqueConstraint("internal_port_id", "internal_ip_address", "internal_port", "protocol"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    floatingip_id: Mapped[str] = mapped_column(
+        ForeignKey("network_floating_ips.id", ondelete="CASCADE")
+    )
+    internal_port_id: Mapped[str] = mapped_column(
+        ForeignKey("network_ports.id", ondelete="CASCADE"), index=True
+    )
+    internal_ip_address: Mapped[str] = mapped_column(String(64))
+    internal_port: Mapped[int] = mapped_column(Integer)
+    external_port: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(255), default="")

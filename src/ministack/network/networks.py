@@ -33,6 +33,7 @@ from ministack.network.core import (
     trusted,
 )
 from ministack.network.listing import Kind
+from ministack.network.ports import bridge_mappings
 
 VXLAN_OVERHEAD = 50
 MAX_VNI = 2**24 - 1
@@ -118,11 +119,24 @@ def _check_attribute_rules(auth: Auth, verb: str, body: dict[str, Any], project:
         policies.authorize(auth, f"{verb}_network:provider", project)
 
 
+def physical_networks(core: Core) -> tuple[str, ...]:
+    """The physical networks a flat network may use: [network] flat_networks and those the
+    host maps to a bridge ([network_agent] bridge_mappings)."""
+    mapped = (p for p, _ in bridge_mappings(core.settings.network_agent.bridge_mappings))
+    return tuple(dict.fromkeys((*core.settings.network.flat_networks, *mapped)))
+
+
 def _segment_fields(core: Core, body: dict[str, Any]) -> tuple[str, str, int | None]:
     """(network_type, physical_network, segmentation_id) as asked; 400 for a bad mix."""
     kind = body.get("provider:network_type") or core.settings.network.tenant_network_type
     physnet = body.get("provider:physical_network") or ""
     seg = body.get("provider:segmentation_id")
+    if kind == "vlan":
+        raise errors.BadRequest(
+            "Invalid input for operation: network_type value 'vlan' not supported: this "
+            "cloud's hosts have no VLAN-aware bridges (the kernel lacks bridge VLAN filtering "
+            "and 802.1Q); use flat or vxlan."
+        )
     if kind not in TYPES:
         raise errors.BadRequest(
             f"Invalid input for operation: network_type value '{kind}' not supported."
@@ -132,10 +146,11 @@ def _segment_fields(core: Core, body: dict[str, Any]) -> tuple[str, str, int | N
             raise errors.BadRequest(
                 "Invalid input for operation: physical_network required for flat provider network."
             )
-        if physnet not in core.settings.network.flat_networks:
+        known = physical_networks(core)
+        if physnet not in known:
             raise errors.BadRequest(
                 f"Invalid input for operation: physical_network '{physnet}' unknown for flat "
-                f"provider network (known: {', '.join(core.settings.network.flat_networks)})."
+                f"provider network (known: {', '.join(known)})."
             )
     elif physnet:
         raise errors.BadRequest(

@@ -83,6 +83,10 @@ RULES: Final[dict[str, str]] = {
     "get_floatingip": PROJECT_READER_OR_ADMIN,
     "update_floatingip": PROJECT_MEMBER_OR_ADMIN,
     "delete_floatingip": PROJECT_MEMBER_OR_ADMIN,
+    "create_floatingip_port_forwarding": PROJECT_MEMBER_OR_ADMIN,
+    "get_floatingip_port_forwarding": PROJECT_READER_OR_ADMIN,
+    "update_floatingip_port_forwarding": PROJECT_MEMBER_OR_ADMIN,
+    "delete_floatingip_port_forwarding": PROJECT_MEMBER_OR_ADMIN,
     # quotas, agents, availability
     "get_quota": PROJECT_READER_OR_ADMIN,
     "update_quota": ADMIN,

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
-from ministack.network import fixed_ips, ipam, policies, quotas, secgroups, views
+from ministack.config import Settings
+from ministack.network import fixed_ips, ipam, policies, port_context, quotas, secgroups, views
 from ministack.network import models as m
 from ministack.network.core import (
     Core,
@@ -86,6 +87,23 @@ KIND = Kind(
 def bridge_name(network_id: str) -> str:
     """The Linux bridge of a network on every host (Neutron linuxbridge's rule)."""
     return f"brq{network_id[:11]}"
+
+
+def bridge_mappings(entries: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`physnet:bridge` entries ([network_agent] bridge_mappings) as pairs (an entry without
+    a bridge name is left out)."""
+    pairs = (e.partition(":") for e in entries)
+    return tuple((physnet.strip(), br.strip()) for physnet, _, br in pairs if br.strip())
+
+
+def network_bridge(settings: Settings, network: m.Network) -> str:
+    """The bridge a network's ports go in: the existing bridge its physical network is mapped
+    to (a flat network), else its own `brq` bridge."""
+    if network.network_type == "flat":
+        mapped = dict(bridge_mappings(settings.network_agent.bridge_mappings))
+        if network.physical_network in mapped:
+            return mapped[network.physical_network]
+    return bridge_name(network.id)
 
 
 def tap_name(port_id: str) -> str:
@@ -157,9 +175,15 @@ def check_mac(value: str) -> str:
     return mac
 
 
-async def insert_port(s: AsyncSession, port: m.Port, asked_mac: bool) -> None:
+async def insert_port(
+    s: AsyncSession, port: m.Port, asked_mac: bool, *, checked: bool = False
+) -> None:
     """Add the port with a MAC unique on its network: an asked MAC in use is 409
-    MacAddressInUse; a generated one is drawn again."""
+    MacAddressInUse; a generated one is drawn again. `checked`: the caller found the MAC free
+    in this serialised transaction."""
+    if checked:
+        s.add(port)
+        return
     for _ in range(10):
         if ipam.serialised(s):
             clash = await s.execute(
@@ -215,11 +239,11 @@ def _dhcp_opts(body: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _binding(host: str, network_id: str) -> tuple[str, str]:
+def _binding(host: str, bridge: str) -> tuple[str, str]:
     """(vif_type, vif_details) of a port bound to `host` (unbound when host is empty)."""
     if not host:
         return UNBOUND, "{}"
-    details = {"bridge_name": bridge_name(network_id), "port_filter": True, "connectivity": "l2"}
+    details = {"bridge_name": bridge, "port_filter": True, "connectivity": "l2"}
     return VIF_BRIDGE, orjson.dumps(details).decode()
 
 
@@ -238,10 +262,9 @@ def _authorize_create(auth: Auth, body: dict[str, Any], network: m.Network) -> N
         policies.authorize(auth, "create_port:binding:profile", owner)
 
 
-async def _network_for_port(s: AsyncSession, auth: Auth, network_id: str) -> m.Network:
+def _usable_network(auth: Auth, network: m.Network | None, network_id: str) -> m.Network:
     """The network a port may be made on: the caller's own, a shared one, or any for an admin;
     404 otherwise (another project's network does not exist for the caller)."""
-    network = await s.get(m.Network, network_id)
     ok = network is not None and (
         auth.is_admin or network.shared or network.project_id == auth.project_id
     )
@@ -267,33 +290,41 @@ def _security(body: dict[str, Any], network: m.Network) -> bool:
 
 
 async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+    """Make a port: the network, subnets, quota, default group and MAC check are read in one
+    statement (`port_context`); then the port, its addresses and group bindings are written."""
     mac = check_mac(body["mac_address"]) if body.get("mac_address") else random_mac()
+    project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
     async with core.db.writer() as s:
-        network = await _network_for_port(s, auth, body["network_id"])
-        project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
+        await quotas.lock_project(s, core.db, project)
+        ctx = await port_context.read(s, body["network_id"], project, mac)
+        network = _usable_network(auth, ctx.network, body["network_id"])
         if project != auth.project_id and not auth.is_admin:
             raise errors.Forbidden("Only an admin may create a port for another project.")
         policies.authorize(auth, "create_port", project)
         _authorize_create(auth, body, network)
         secure = _security(body, network)
-        await quotas.claim(s, core.db, core.settings, project, "port")
-        port = _new_port(body, network, project, mac, secure)
-        await insert_port(s, port, bool(body.get("mac_address")))
+        quotas.check(core.settings, "port", ctx.own_limit, ctx.ports_in_use)
+        bridge = network_bridge(core.settings, network)
+        port = _new_port(body, network, project, mac, secure, bridge)
+        # the MAC was found free in this (serialised) transaction: no second look
+        free = not ctx.mac_taken and ipam.serialised(s)
+        await insert_port(s, port, bool(body.get("mac_address")), checked=free)
         claims = fixed_ips.claims_from(body)
-        subnets = await fixed_ips.subnets_of(s, network.id)
-        addresses = await fixed_ips.allocate(s, port, claims, subnets)
-        groups = await _bind_groups(s, auth, port, body, secure, fresh=True)
+        addresses = await fixed_ips.allocate(s, port, claims, ctx.subnets)
+        groups = await _bind_groups(
+            s, auth, port, body, secure, fresh=True, default=ctx.default_group
+        )
         out = views.port(port, _ordered(addresses), groups, [], auth.is_admin)
     await core.agents.port_changed(port.id, port.network_id, port.host or None)
     return out
 
 
 def _new_port(
-    body: dict[str, Any], network: m.Network, project: str, mac: str, secure: bool
+    body: dict[str, Any], network: m.Network, project: str, mac: str, secure: bool, bridge: str
 ) -> m.Port:
     now = utcnow()
     host = body.get("binding:host_id") or ""
-    vif_type, vif_details = _binding(host, network.id)
+    vif_type, vif_details = _binding(host, bridge)
     return m.Port(
         id=str(uuid.uuid4()),
         project_id=project,
@@ -327,8 +358,10 @@ async def _bind_groups(
     body: dict[str, Any],
     secure: bool,
     fresh: bool = False,
+    default: str | None = None,
 ) -> list[str]:
-    """Give the port the asked groups (or its project's default); returns their ids."""
+    """Give the port the asked groups (or its project's default: `default` when the caller
+    already read it); returns their ids."""
     if not fresh:
         await s.execute(
             sql_delete(m.PortSecurityGroup).where(m.PortSecurityGroup.port_id == port.id)
@@ -336,7 +369,10 @@ async def _bind_groups(
     if not secure or port.device_owner.startswith("network:"):
         return []
     asked = body.get("security_groups")
-    groups = await secgroups.groups_for_port(s, auth, port.project_id, asked)
+    if asked is None and default is not None:
+        groups = [default]
+    else:
+        groups = await secgroups.groups_for_port(s, auth, port.project_id, asked)
     s.add_all([m.PortSecurityGroup(port_id=port.id, security_group_id=g) for g in groups])
     return groups
 
@@ -372,7 +408,7 @@ async def update(
         _authorize_update(auth, body, port, network.project_id)
         if_match(match, port)
         old_host = port.host
-        await _apply_update(s, auth, port, body)
+        await _apply_update(s, auth, port, body, network_bridge(core.settings, network))
         touch(port)
         await s.flush()
         out = (await render(s, [port], auth))[0]
@@ -382,7 +418,9 @@ async def update(
     return out
 
 
-async def _apply_update(s: AsyncSession, auth: Auth, port: m.Port, body: dict[str, Any]) -> None:
+async def _apply_update(
+    s: AsyncSession, auth: Auth, port: m.Port, body: dict[str, Any], bridge: str
+) -> None:
     if "mac_address" in body and body["mac_address"] != port.mac_address:
         if port.host:
             raise errors.Conflict(
@@ -395,7 +433,7 @@ async def _apply_update(s: AsyncSession, auth: Auth, port: m.Port, body: dict[st
             setattr(port, key, body[key])
     if "binding:host_id" in body:
         port.host = body["binding:host_id"] or ""
-        port.vif_type, port.vif_details = _binding(port.host, port.network_id)
+        port.vif_type, port.vif_details = _binding(port.host, bridge)
         port.status = "DOWN"
     if "binding:vnic_type" in body:
         port.vnic_type = body["binding:vnic_type"]

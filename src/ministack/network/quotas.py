@@ -68,12 +68,9 @@ async def lock_project(s: AsyncSession, db: Database, project_id: str) -> None:
     )
 
 
-async def claim(
-    s: AsyncSession, db: Database, settings: Settings, project_id: str, resource: str, n: int = 1
-) -> None:
-    """Lock the project and 409 OverQuota when `n` more `resource` would pass its limit.
-    The caller inserts the rows in the same transaction."""
-    await lock_project(s, db, project_id)
+def usage_columns(project_id: str, resource: str) -> tuple[Any, Any]:
+    """(the project's own limit or NULL, its count of `resource`) as scalar subqueries, to be
+    selected with other columns in one statement (after `lock_project`)."""
     model = COUNTED[resource]
     own_limit = (
         select(m.Quota.hard_limit)
@@ -81,7 +78,22 @@ async def claim(
         .scalar_subquery()
     )
     count = select(func.count()).select_from(model).where(model.project_id == project_id)
-    found, in_use = (await s.execute(select(own_limit, count.scalar_subquery()))).one()
+    return own_limit, count.scalar_subquery()
+
+
+def check(settings: Settings, resource: str, found: int | None, in_use: int, n: int = 1) -> None:
+    """409 OverQuota when `n` more `resource` would pass the limit (`found`: the project's
+    own limit, None for the configured default)."""
     limit = defaults(settings)[resource] if found is None else int(found)
     if limit != UNLIMITED and int(in_use) + n > limit:
         raise OverQuota(f"Quota exceeded for resources: ['{resource}'].")
+
+
+async def claim(
+    s: AsyncSession, db: Database, settings: Settings, project_id: str, resource: str, n: int = 1
+) -> None:
+    """Lock the project and 409 OverQuota when `n` more `resource` would pass its limit.
+    The caller inserts the rows in the same transaction."""
+    await lock_project(s, db, project_id)
+    found, in_use = (await s.execute(select(*usage_columns(project_id, resource)))).one()
+    check(settings, resource, found, in_use, n)

@@ -212,6 +212,29 @@ create_floatingip = p.envelope(
 )
 update_floatingip = p.envelope("floatingip", p.obj(floatingip_fields))
 
+port_forwarding_fields: dict[str, Schema] = {
+    "internal_port_id": uuid,
+    "internal_ip_address": p.ipv4,
+    "internal_port": p.strict_integer(1, 65535),
+    "external_port": p.strict_integer(1, 65535),
+    "protocol": {"enum": ["tcp", "udp", "udplite", "sctp", "dccp"]},
+    "description": description,
+}
+create_port_forwarding = p.envelope(
+    "port_forwarding",
+    p.obj(
+        {**port_forwarding_fields, "project_id": project_id, "tenant_id": project_id},
+        required=(
+            "internal_port_id",
+            "internal_ip_address",
+            "internal_port",
+            "external_port",
+            "protocol",
+        ),
+    ),
+)
+update_port_forwarding = p.envelope("port_forwarding", p.obj(port_forwarding_fields))
+
 quota_fields: dict[str, Schema] = {
     r: p.integer(-1)
     for r in (

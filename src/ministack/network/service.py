@@ -22,6 +22,7 @@ from ministack.network.api import (
     discovery,
     floatingips,
     networks,
+    port_forwardings,
     ports,
     quotas,
     routers,
@@ -45,6 +46,7 @@ def build(core: Core, validator: TokenValidator | None, max_body: int) -> ASGIAp
         + security_groups.ROUTES
         + routers.ROUTES
         + floatingips.ROUTES
+        + port_forwardings.ROUTES
         + quotas.ROUTES
         + agents.ROUTES
         + availability.ROUTES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from ministack.common.db import Database, utcnow
 from ministack.common.rpc.base import Bus
@@ -20,6 +20,9 @@ from ministack.network.rpcapi.server import FloatingIPStatus, PortStatus
 
 log = logging.getLogger("ministack.network")
 STATUSES = ("ACTIVE", "DOWN", "ERROR", "BUILD")
+ROUTER_LEGS = ("network:router_interface", "network:router_gateway")
+"""Router ports stay unbound (no binding:host_id): the network node that runs the router
+reports them."""
 
 
 class NetworkServerEndpoint:
@@ -30,14 +33,21 @@ class NetworkServerEndpoint:
     @receives(PortStatus)
     async def port_status(self, report: PortStatus) -> None:
         """Record the port's status; an ACTIVE instance port sends compute
-        network-vif-plugged. A report about a port gone or bound elsewhere is ignored."""
+        network-vif-plugged. A report about a port gone or bound elsewhere is ignored (an
+        unbound router port is taken from whichever host runs its router)."""
         if report.status not in STATUSES:
             log.warning("port %s: unknown status %r ignored", report.port_id, report.status)
             return
         async with self.db.writer() as s:
             done = await s.execute(
                 update(m.Port)
-                .where(m.Port.id == report.port_id, m.Port.host == report.host)
+                .where(
+                    m.Port.id == report.port_id,
+                    or_(
+                        m.Port.host == report.host,
+                        and_(m.Port.host == "", m.Port.device_owner.in_(ROUTER_LEGS)),
+                    ),
+                )
                 .values(status=report.status, updated_at=utcnow())
                 .returning(m.Port.device_id, m.Port.device_owner)
             )

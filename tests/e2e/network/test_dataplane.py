@@ -53,8 +53,15 @@ async def test_guests_on_a_network_reach_each_other_and_other_networks_are_isola
     # b2 finds its own network's 10.9.0.11 (b1), never a1, and no 10.9.0.12 at all
     assert await hostname_at(b2, "10.9.0.11") == "b1"
     assert await hostname_at(b2, "10.9.0.12", within=3.0) is None
+    dhcp_ports = {
+        p.port_id
+        for n in (net_a, net_b)
+        for p in lab.world.networks[n].ports
+        if p.device_owner == "network:dhcp"
+    }
+    assert len(dhcp_ports) == 2  # the DHCP ports are reported ACTIVE too (Neutron's do)
     assert {(p, s) for p, _, s in lab.world.reports} == {
-        (g.port.port_id, "ACTIVE") for g in (a1, a2, b1, b2)
+        (port_id, "ACTIVE") for port_id in {g.port.port_id for g in (a1, a2, b1, b2)} | dhcp_ports
     }
 
 
@@ -120,10 +127,14 @@ async def test_a_tap_plugged_after_the_port_is_bound_is_wired_at_once(lab: Lab) 
     net = lab.network("10.4.0.0/24")
     port = lab.port(net, "10.4.0.11", "h1", "late")
     await agent.start()
-    assert lab.world.reports == []  # bound, no tap yet: nothing to report
+
+    def of_port() -> list[tuple[str, str, str]]:
+        return [r for r in lab.world.reports if r[0] == port.port_id]  # not the DHCP port's
+
+    assert of_port() == []  # bound, no tap yet: nothing to report
     guest = await lab.boot(h1, net, port)
     assert (await lease(guest))["ip"] == "10.4.0.11"
-    assert lab.world.reports == [(port.port_id, "h1", "ACTIVE")]
+    assert of_port() == [(port.port_id, "h1", "ACTIVE")]
 
 
 async def test_agent_restart_keeps_connectivity_and_removes_a_stale_bridge(lab: Lab) -> None:

@@ -193,7 +193,7 @@ class NetworkAgent:
         dhcp = {
             n.network_id
             for n in self.desired.networks
-            if n.dhcp_port is not None and n.dhcp_subnets()
+            if n.dhcp_port is not None and n.served_subnets()
         }
         for network_id in dhcp:
             if outcome.dhcp.get(network_id) == "started":
@@ -240,9 +240,18 @@ class NetworkAgent:
             except RpcError as exc:
                 log.warning("port %s status %s not reported: %s", port_id, status, exc)
                 self.reported.pop(port_id, None)
-        local = {p.port_id for n in self.desired.networks for p in self.desired.local_ports(n)}
+        local = self._reported_ports()
         for port_id in set(self.reported) - local:
             del self.reported[port_id]
+
+    def _reported_ports(self) -> set[str]:
+        """The ports this host reports on: its guests' ports, its DHCP ports and the legs of
+        the routers it runs."""
+        out = {p.port_id for n in self.desired.networks for p in self.desired.local_ports(n)}
+        out |= {n.dhcp_port.port_id for n in self.desired.networks if n.dhcp_port is not None}
+        for r in self.desired.routers:
+            out |= {leg.port_id for leg in (*r.interfaces, *([r.gateway] if r.gateway else []))}
+        return out
 
     async def _report_floating(self, outcome: Outcome) -> None:
         """ACTIVE for each floating IP whose router was made; DOWN for those taken out."""

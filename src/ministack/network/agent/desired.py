@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 METADATA_IP = "169.254.169.254"
 DHCP_OWNER = "network:dhcp"
+RA_MODES = ("slaac", "dhcpv6-stateless")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,10 @@ class SubnetSpec:
     host_routes: tuple[tuple[str, str], ...] = ()
     """(destination CIDR, next hop) pairs handed out by DHCP."""
     enable_dhcp: bool = True
+    ipv6_ra_mode: str | None = None
+    """slaac or dhcpv6-stateless: the network's DHCP namespace sends router advertisements
+    for this IPv6 subnet (prefix only, no default route)."""
+    ipv6_address_mode: str | None = None
 
     @property
     def ip_version(self) -> int:
@@ -66,9 +71,24 @@ class NetworkSpec:
     external: bool = False
     """router:external: the host holds its subnets' gateway addresses on the bridge (no
     uplink: nothing is forwarded from it to the machine's own interfaces)."""
+    physical_network: str = ""
+    """A flat network's physical network: its ports go on the bridge the host maps it to
+    (`bridge_mappings`), or on its own `brq` bridge when the host maps none."""
 
     def dhcp_subnets(self) -> tuple[SubnetSpec, ...]:
         return tuple(s for s in self.subnets if s.enable_dhcp and s.ip_version == 4)
+
+    def ra_subnets(self) -> tuple[SubnetSpec, ...]:
+        """IPv6 subnets advertised from the DHCP namespace (SLAAC or DHCPv6-stateless)."""
+        return tuple(
+            s
+            for s in self.subnets
+            if s.ip_version == 6 and s.ipv6_ra_mode in RA_MODES and s.enable_dhcp
+        )
+
+    def served_subnets(self) -> tuple[SubnetSpec, ...]:
+        """The subnets the DHCP namespace serves (DHCPv4 or router advertisements)."""
+        return self.dhcp_subnets() + self.ra_subnets()
 
     def port_by_ip(self, ip: str) -> PortSpec | None:
         for port in self.ports:
@@ -121,6 +141,9 @@ class RouterSpec:
     """Extra routes: (destination CIDR, next hop)."""
     floating: tuple[tuple[str, str], ...] = ()
     """(floating IP, fixed IP) pairs: 1:1 NAT on the gateway leg."""
+    forwards: tuple[tuple[str, str, int, str, int], ...] = ()
+    """Port forwardings: (floating IP, protocol, external port, internal IP, internal port),
+    DNAT on the gateway leg."""
 
 
 @dataclass(frozen=True)

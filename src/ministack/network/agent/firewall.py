@@ -113,10 +113,17 @@ def set_decl(family: str, name: str) -> str:
     return f"set {name} {{ type {kind}; flags interval; }}"
 
 
-def ruleset(desired: HostNetworks) -> Ruleset:
+def ruleset(desired: HostNetworks, mapped: tuple[str, ...] = ()) -> Ruleset:
     """The objects `desired` needs: base chains, one anti-spoofing and two filter chains per
-    filtered local port, two chains per security group, a set per remote group and version."""
+    filtered local port, two chains per security group, a set per remote group and version.
+    `mapped`: the existing bridges physical networks are mapped to, dispatched like ours."""
     out = Ruleset(chains=dict(BASE_CHAINS))
+    for bridge in sorted(set(mapped)):
+        for chain, verb, vmap in (
+            ("ports-egress", "iifname", "egress"),
+            ("ports-ingress", "oifname", "ingress"),
+        ):
+            out.chains[("inet", chain)] += (f'{verb} "{bridge}" meta mark vmap @{vmap}',)
     for name in ("in_ids", "out_ids", "spoof"):
         out.sets[("bridge", name)] = frozenset()
     for name in ("egress", "ingress"):
@@ -211,6 +218,10 @@ def port_chain(direction: str, groups: list[GroupSpec]) -> tuple[str, ...]:
         rules.append("udp sport 67 udp dport 68 accept")
         rules.append("udp sport 547 udp dport 546 accept")
     rules.append(f"icmpv6 type {ND_TYPES} accept")
+    if direction == "ingress":
+        # router advertisements reach guests (a guest's own are dropped by its spoof chain,
+        # so they come from DHCP or router ports only)
+        rules.append("icmpv6 type nd-router-advert accept")
     rules += [f"jump g-{group.group_id}-{direction}" for group in groups]
     rules.append("drop")
     return tuple(rules)

@@ -46,12 +46,23 @@ class HostConfig:
     """This host's VXLAN tunnel endpoint address."""
     underlay: str | None = None
     """The device VXLAN packets leave by."""
+    bridge_mappings: tuple[tuple[str, str], ...] = ()
+    """(physical network, existing bridge) pairs: such a network's ports go on that bridge."""
 
     def dhcp_namespace(self, network_id: str) -> str:
         return f"{self.ns_prefix}{DHCP_NS_PREFIX}{network_id}"
 
     def router_namespace(self, router_id: str) -> str:
         return f"{self.ns_prefix}{router.ROUTER_NS_PREFIX}{router_id}"
+
+    def mapped_bridge(self, net: NetworkSpec) -> str | None:
+        """The existing bridge `net`'s physical network is mapped to; None: its own `brq`."""
+        return (
+            dict(self.bridge_mappings).get(net.physical_network) if net.physical_network else None
+        )
+
+    def bridge_of(self, net: NetworkSpec) -> str:
+        return self.mapped_bridge(net) or bridge.bridge_name(net.network_id)
 
 
 @dataclass
@@ -121,7 +132,7 @@ class Reconciler:
                 legs = [*spec.interfaces, *([spec.gateway] if spec.gateway else [])]
                 for leg in legs:
                     net = nets.get(leg.network_id)
-                    br = lk.get(bridge.bridge_name(leg.network_id))
+                    br = lk.get(self.config.bridge_of(net)) if net is not None else None
                     if net is not None and br is not None:
                         tap = bridge.tap_name(leg.port_id)
                         out.wired[leg.port_id] = bridge.enslave(lk, tap, br.index, net.mtu)
@@ -151,7 +162,7 @@ class Reconciler:
         return out
 
     def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
-        new = firewall.ruleset(desired)
+        new = firewall.ruleset(desired, tuple(br for _, br in self.config.bridge_mappings))
         old = self._ruleset
         if old is not None and (old == new or not (old.port_deps or new.port_deps)):
             return
@@ -176,8 +187,12 @@ class Reconciler:
         out: Outcome,
     ) -> None:
         try:
-            br = bridge.ensure_bridge(lk, bridge.bridge_name(net.network_id), net.mtu)
-            if net.external:
+            mapped = self.config.mapped_bridge(net)
+            if mapped is not None:
+                br = bridge.mapped_bridge(lk, mapped)
+            else:
+                br = bridge.ensure_bridge(lk, bridge.bridge_name(net.network_id), net.mtu)
+            if net.external and mapped is None:
                 _bridge_gateways(lk.ipr, br, net)
             if net.vni is not None:
                 local, underlay = self.config.local_ip, self.config.underlay
@@ -197,15 +212,15 @@ class Reconciler:
             for port in ports:
                 tap = bridge.tap_name(port.port_id)
                 out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)
-            if net.dhcp_port is not None and net.dhcp_subnets():
-                out.dhcp[net.network_id] = self._dhcp(lk, net, br)
+            if net.dhcp_port is not None and net.served_subnets():
+                out.dhcp[net.network_id] = self._dhcp(lk, net, br, out)
             else:
                 self._remove_dhcp(lk, net.network_id, out)
         except (NetlinkError, OSError, RuntimeError) as exc:
             log.exception("network %s could not be wired on %s", net.network_id, self.config.host)
             out.errors[net.network_id] = str(exc)
 
-    def _dhcp(self, lk: bridge.Links, net: NetworkSpec, br: int) -> str:
+    def _dhcp(self, lk: bridge.Links, net: NetworkSpec, br: int, out: Outcome) -> str:
         port = net.dhcp_port
         assert port is not None
         ns = self.config.dhcp_namespace(net.network_id)
@@ -214,8 +229,8 @@ class Reconciler:
         if fresh:
             netns.ensure(ns)
         bridge.ensure_veth(lk, tap, inner, ns, port.mac)
-        bridge.enslave(lk, tap, br, net.mtu)
-        subnets = {s.subnet_id: s for s in net.dhcp_subnets()}
+        out.wired[port.port_id] = bridge.enslave(lk, tap, br, net.mtu)  # the DHCP port's up
+        subnets = {s.subnet_id: s for s in net.served_subnets()}
         dhcp_ips = {sid: ip for sid, ip in port.fixed_ips if sid in subnets}
         wanted = {(METADATA_IP, 32)} | {
             (ip, ipaddress.ip_network(subnets[sid].cidr, strict=False).prefixlen)
@@ -223,6 +238,7 @@ class Reconciler:
         }
         server = Dnsmasq(self.dhcp_dir, net.network_id, ns, inner)
         if fresh or server.pid() is None or server.addresses() != wanted:
+            netns.run_in(ns, lambda: _no_dad(inner))
             with netns.iproute(ns) as inside:
                 _ensure_addresses(inside, inner, net.mtu, port.mac, wanted)
             server.record_addresses(wanted, tap)
@@ -269,7 +285,7 @@ class Reconciler:
         want_bridges = {bridge.bridge_name(n.network_id) for n in desired.networks}
         want_vxlans = {vxlan.vxlan_name(n.vni) for n in desired.networks if n.vni is not None}
         dhcp_nets = {
-            n.network_id for n in desired.networks if n.dhcp_port is not None and n.dhcp_subnets()
+            n.network_id for n in desired.networks if n.dhcp_port is not None and n.served_subnets()
         }
         for link in list(lk.by_name.values()):
             stale_bridge = link.kind == "bridge" and link.name.startswith(bridge.BRIDGE_PREFIX)
@@ -301,18 +317,30 @@ class Reconciler:
 def _ensure_addresses(
     ipr: IPRoute, device: str, mtu: int, mac: str, wanted: set[tuple[str, int]]
 ) -> None:
-    """`device` up with `mtu` and exactly the IPv4 addresses `wanted` ((address, prefix))."""
+    """`device` up with `mtu` and exactly the IPv4 and global IPv6 addresses `wanted`
+    ((address, prefix))."""
     index = bridge.lookup(ipr, device)  # a fresh namespace: few links
     if index is None:
         raise RuntimeError(f"{device} is missing from its DHCP namespace")
     ipr.link("set", index=index, mtu=mtu, address=mac, state="up")
     have = {
-        (a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=2)
+        (a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+        for a in ipr.get_addr(index=index)
+        if not a.get_attr("IFA_ADDRESS").startswith("fe80:")
     }
     for ip, plen in have - wanted:
         ipr.addr("del", index=index, address=ip, prefixlen=plen)
     for ip, plen in wanted - have:
         ipr.addr("add", index=index, address=ip, prefixlen=plen)
+
+
+def _no_dad(device: str) -> None:
+    """Turn off IPv6 duplicate address detection on `device` (the port owns its addresses,
+    and dnsmasq binds them at once). Run inside its namespace: /proc/sys/net is per
+    namespace."""
+    path = Path(f"/proc/sys/net/ipv6/conf/{device}/accept_dad")
+    with contextlib.suppress(OSError):
+        path.write_text("0\n")
 
 
 def _bridge_gateways(ipr: IPRoute, br: int, net: NetworkSpec) -> None:

@@ -24,6 +24,7 @@ from ministack.network import ports
 from ministack.network.agent.derive import host_view
 from ministack.network.agent.desired import (
     DHCP_OWNER,
+    RA_MODES,
     GroupSpec,
     HostNetworks,
     NetworkSpec,
@@ -58,6 +59,8 @@ def subnet_spec(row: m.Subnet) -> SubnetSpec:
         dns_nameservers=tuple(_json(row.dns_nameservers, [])),
         host_routes=tuple((r["destination"], r["nexthop"]) for r in routes),
         enable_dhcp=row.enable_dhcp,
+        ipv6_ra_mode=row.ipv6_ra_mode,
+        ipv6_address_mode=row.ipv6_address_mode,
     )
 
 
@@ -142,6 +145,18 @@ class DatabaseSource:
                     )
                 ).scalars()
             )
+            forwards = (
+                await s.execute(
+                    select(
+                        m.FloatingIP.router_id,
+                        m.FloatingIP.floating_ip_address,
+                        m.PortForwarding.protocol,
+                        m.PortForwarding.external_port,
+                        m.PortForwarding.internal_ip_address,
+                        m.PortForwarding.internal_port,
+                    ).join(m.FloatingIP, m.FloatingIP.id == m.PortForwarding.floatingip_id)
+                )
+            ).all()
         out = []
         for row in routers:
             legs = [
@@ -177,6 +192,11 @@ class DatabaseSource:
                     row.enable_snat,
                     routes,
                     floating if gateway is not None else (),
+                    tuple(
+                        sorted((f[1], f[2], f[3], f[4], f[5]) for f in forwards if f[0] == row.id)
+                    )
+                    if gateway is not None
+                    else (),
                 )
             )
         return tuple(sorted(out, key=lambda r: r.router_id))
@@ -228,7 +248,8 @@ class DatabaseSource:
         wanted: ColumnElement[bool] = m.Network.id.in_(mine)
         if self.dhcp:
             with_dhcp = select(m.Subnet.network_id).where(
-                m.Subnet.enable_dhcp.is_(True), m.Subnet.ip_version == 4
+                m.Subnet.enable_dhcp.is_(True),
+                or_(m.Subnet.ip_version == 4, m.Subnet.ipv6_ra_mode.in_(RA_MODES)),
             )
             routed = select(m.Port.network_id).where(m.Port.device_owner.in_(ROUTER_OWNERS))
             wanted = or_(wanted, m.Network.id.in_(with_dhcp), m.Network.id.in_(routed))
@@ -288,6 +309,7 @@ class DatabaseSource:
                 ports=tuple(sorted(by_net_ports[n.id], key=lambda x: x.port_id)),
                 dns_domain=(n.dns_domain or DEFAULT_DOMAIN).strip("."),
                 external=n.external,
+                physical_network=n.physical_network,
             )
             for n in nets
         ]
@@ -302,16 +324,20 @@ class DatabaseSource:
         """Create this host's DHCP port on each DHCP network lacking one; True if any."""
         made = False
         for net in networks:
-            if not net.dhcp_subnets():
+            if not net.served_subnets():
                 continue
-            if any(p.device_owner == DHCP_OWNER and p.host == host for p in net.ports):
+            mine = next(
+                (p for p in net.ports if p.device_owner == DHCP_OWNER and p.host == host), None
+            )
+            if mine is not None:
+                made |= await self._readdress_dhcp_port(net, mine)
                 continue
             body = {
                 "network_id": net.network_id,
                 "device_owner": DHCP_OWNER,
                 "device_id": f"dhcp-{host}-{net.network_id}",
                 "binding:host_id": host,
-                "fixed_ips": [{"subnet_id": s.subnet_id} for s in net.dhcp_subnets()],
+                "fixed_ips": [{"subnet_id": s.subnet_id} for s in net.served_subnets()],
                 "port_security_enabled": False,
             }
             try:
@@ -320,6 +346,23 @@ class DatabaseSource:
             except errors.ApiError as exc:
                 log.warning("network %s: no DHCP port on %s: %s", net.network_id, host, exc)
         return made
+
+    async def _readdress_dhcp_port(self, net: NetworkSpec, port: PortSpec) -> bool:
+        """Give the DHCP port an address on each served subnet it lacks (a subnet added
+        after the port was made: the router advertisements need the port's address in the
+        prefix); True if it changed."""
+        have = {sid for sid, _ in port.fixed_ips}
+        missing = [s.subnet_id for s in net.served_subnets() if s.subnet_id not in have]
+        if not missing:
+            return False
+        kept = [{"subnet_id": sid, "ip_address": ip} for sid, ip in port.fixed_ips]
+        body = {"fixed_ips": kept + [{"subnet_id": sid} for sid in missing]}
+        try:
+            await ports.update(self.core, trusted(), port.port_id, body, None)
+        except errors.ApiError as exc:
+            log.warning("DHCP port %s not re-addressed: %s", port.port_id, exc)
+            return False
+        return True
 
     async def _owner(self, net: NetworkSpec) -> dict[str, str]:
         async with self.core.db.session() as s:

@@ -25,6 +25,7 @@ from ministack.network.agent.reconcile import HostConfig
 from ministack.network.agent.rows import DatabaseSource
 from ministack.network.agents import report_agent
 from ministack.network.core import Core
+from ministack.network.ports import bridge_mappings
 from ministack.network.rpcapi.agent import TOPIC
 from ministack.network.rpcapi.server import NetworkServerAPI
 
@@ -58,6 +59,7 @@ def host_config_of(settings: Settings) -> HostConfig:
         ns_prefix=f"{s.host_netns}-" if s.host_netns else "",
         local_ip=s.local_ip or None,
         underlay=s.underlay_device or None,
+        bridge_mappings=bridge_mappings(s.bridge_mappings),
     )
 
 

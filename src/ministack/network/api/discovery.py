@@ -58,6 +58,10 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "Quota details management support",
         "Expose functions for quotas usage statistics per project",
     ),
+    "floating-ip-port-forwarding": (
+        "Floating IP Port Forwarding",
+        "Extension of floating IP that supports port forwarding",
+    ),
     "revision-if-match": (
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",

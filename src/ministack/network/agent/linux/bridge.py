@@ -159,6 +159,21 @@ def ensure_bridge(lk: Links, name: str, mtu: int) -> int:
     return link.index
 
 
+def mapped_bridge(lk: Links, name: str) -> int:
+    """The index of the existing bridge `name` a physical network is mapped to. It is never
+    made, re-sized or removed here; only its IP frames are passed to its namespace's inet
+    hooks (where security groups are enforced) when they are not yet."""
+    link = lk.get(name)
+    if link is None or link.kind != "bridge":
+        raise RuntimeError(f"bridge {name} (bridge_mappings) is missing or not a bridge")
+    if not link.nf_call:
+        lk.ipr.link(
+            "set", index=link.index, kind="bridge", br_nf_call_iptables=1, br_nf_call_ip6tables=1
+        )
+        lk.reload(name)
+    return link.index
+
+
 def enslave(lk: Links, device: str, bridge: int, mtu: int) -> bool:
     """Put `device` into bridge index `bridge`, up, with `mtu`; False when it does not exist."""
     link = lk.get(device) or lk.reload(device)

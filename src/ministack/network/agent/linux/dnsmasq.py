@@ -6,6 +6,8 @@ list (one line per port: MAC, address, hostname, so only known ports get an addr
 names of the network's ports, the options per subnet (router, DNS servers, classless routes
 including 169.254.169.254 via the DHCP port) and the leases. A change of ports or options is a
 SIGHUP (dnsmasq re-reads those files); a change of the command line (subnets, MTU) a restart.
+IPv6 subnets with an RA mode (SLAAC, DHCPv6-stateless) are advertised by the same process
+(`--enable-ra`): guests make their EUI-64 address, the one IPAM gave the port.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from ministack.network.agent.linux import netns
 
 LEASE_SECONDS = 86400
 START_TIMEOUT = 10.0
+RA_INTERVAL = 10
+"""Seconds between unsolicited router advertisements (a guest's solicitation is answered
+at once)."""
 
 
 def dnsmasq_binary() -> str | None:
@@ -136,6 +141,23 @@ class Dnsmasq:
             args.append(
                 f"--dhcp-range=set:{subnet_tag(subnet)},{cidr.network_address},static,"
                 f"{cidr.netmask},{LEASE_SECONDS}s"
+            )
+        return args + self._ra_args(net)
+
+    def _ra_args(self, net: NetworkSpec) -> list[str]:
+        """Router advertisements of the IPv6 subnets with an RA mode: the prefix for SLAAC
+        (`ra-only`: A flag) or SLAAC plus stateless DHCPv6 for the other options
+        (`ra-stateless`: A and O flags); router lifetime 0, as the DHCP port routes nothing."""
+        subnets = net.ra_subnets()
+        if not subnets:
+            return []
+        args = ["--enable-ra", f"--ra-param={self.interface},{RA_INTERVAL},0"]
+        for subnet in subnets:
+            cidr = ipaddress.ip_network(subnet.cidr, strict=False)
+            mode = "ra-stateless" if subnet.ipv6_ra_mode == "dhcpv6-stateless" else "ra-only"
+            args.append(
+                f"--dhcp-range=set:{subnet_tag(subnet)},{cidr.network_address},{mode},"
+                f"{cidr.prefixlen},{LEASE_SECONDS}s"
             )
         return args
 

@@ -1,7 +1,8 @@
 """Routers as namespaces `qrouter-<id>`: a leg per attached subnet (`qr-<port[:11]>`, the
 subnet's gateway address) and a gateway leg on the external network (`qg-<port[:11]>`), IPv4
 forwarding, extra routes, and NAT in the namespace's own nftables table `ip ministack`: SNAT of
-the private subnets to the gateway address (enable_snat) and 1:1 NAT per floating IP.
+the private subnets to the gateway address (enable_snat), 1:1 NAT per floating IP and a DNAT
+rule per port forwarding (floating IP, protocol, port → internal address and port).
 
 Where it sits: `Reconciler` calls `ensure` per router after wiring the networks (the legs'
 host ends `tap<port[:11]>` are enslaved to their bridges like any local port) and `remove` for
@@ -38,7 +39,8 @@ def ensure(lk: bridge.Links, ns: str, router: RouterSpec) -> None:
     netns.run_in(ns, _forwarding)
     with netns.iproute(ns) as ipr:
         for leg, gateway in legs:
-            extra = [f"{fip}/32" for fip, _ in router.floating] if gateway else []
+            fips = {fip for fip, _ in router.floating} | {f[0] for f in router.forwards}
+            extra = [f"{fip}/32" for fip in fips] if gateway else []
             _addresses(ipr, inner_name(leg, gateway), {leg.address, *extra})
         _routes(ipr, router)
     nft.run(ns, nat_script(router))
@@ -103,6 +105,11 @@ def nat_script(router: RouterSpec) -> str:
             lines.append(f"add rule ip ministack nat-in ip daddr {fip} dnat to {fixed}")
             lines.append(
                 f'add rule ip ministack nat-out oifname "{out}" ip saddr {fixed} snat to {fip}'
+            )
+        for fip, proto, ext, ip, port in sorted(router.forwards):
+            lines.append(
+                f"add rule ip ministack nat-in ip daddr {fip} meta l4proto {proto} "
+                f"th dport {ext} dnat to {ip}:{port}"
             )
         private = sorted(
             str(ipaddress.ip_interface(leg.address).network)
