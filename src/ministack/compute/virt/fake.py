@@ -410,6 +410,9 @@ class FakeDriver:
         nbd = device.nbd
         source = f"nbd://{nbd.host}:{nbd.port}/{nbd.name}" if nbd else device.path
         guest.volume_sources[device.device] = source
+        guest.console.append(f"fake: attach_volume {device.device} {source}")
+        del guest.console[:-CONSOLE_LINES]
+        self._persist()
 
     async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
         await self._step("detach_volume")
