@@ -8,17 +8,19 @@ The export requires TLS with a pre-shared key. libvirt 9.0 cannot give QEMU one:
 disk's `tls='yes'` only uses the host-wide x509 credentials of qemu.conf (`nbd_tls_x509_*`),
 and a `tls-creds-psk` object passed with `<qemu:commandline>` exists at domain start only,
 not for a hot-plugged disk. So each attached volume gets a `qemu-storage-daemon` on this host
-that is the TLS-PSK client of the remote export and serves it again on a unix socket in the
-instance's directory (`nbd-<volume id>/sock`, 0660 and the hypervisor's group, in a 2710
-directory), and the guest's disk is libvirt's `<source protocol='nbd'>` on that socket. The
-key never leaves this process's files (0600); no unauthenticated TCP port is opened. The
-price is one more hop per I/O (bench/volume_nbd.py measures it). The client reconnects for
-RECONNECT_DELAY seconds, so a restart of the volume service does not fail the guest's disk.
+that is the TLS-PSK client of the remote export and serves it again on a unix socket
+(0660 and the hypervisor's group, in a 2710 directory), and the guest's disk is libvirt's
+`<source protocol='nbd'>` on that socket. The key never leaves this process's files
+(0600); no unauthenticated TCP port is opened. The price is one more hop per I/O
+(bench/volume_nbd.py measures it). The client reconnects for RECONNECT_DELAY seconds, so a
+restart of the volume service does not fail the guest's disk.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -28,9 +30,25 @@ from ministack.compute.virt.libvirt import access
 
 RECONNECT_DELAY = 60
 PREFIX = "nbd-"
+RUNTIME = Path("/run/ministack-nbd")
+"""Where the clients live: a unix socket path must be shorter than 108 bytes, which a state
+directory's instance path often is not. The instance directory keeps a link
+`nbd-<volume id>` to its client's directory, so destroying the instance finds them."""
+
+
+def _runtime() -> Path:
+    root = RUNTIME if os.access(RUNTIME.parent, os.W_OK) else Path(tempfile.gettempdir()) / "msnbd"
+    access.shared_dir(root, access.hypervisor_gid())
+    return root
 
 
 def bridge_dir(instance_dir: Path, volume_id: str) -> Path:
+    """The client's directory of the instance's volume (pidfile, key, socket)."""
+    digest = hashlib.sha256(f"{instance_dir.resolve()}:{volume_id}".encode()).hexdigest()
+    return _runtime() / digest[:24]
+
+
+def link(instance_dir: Path, volume_id: str) -> Path:
     return instance_dir / f"{PREFIX}{volume_id}"
 
 
@@ -73,22 +91,26 @@ async def connect(instance_dir: Path, device: BlockDevice) -> Path:
         if gid is not None:
             os.chown(sock, -1, gid)
         sock.chmod(0o660)
+        pointer = link(instance_dir, device.volume_id)
+        pointer.unlink(missing_ok=True)
+        pointer.symlink_to(d)
     except BaseException:
-        await qsd.stop(d)
+        await disconnect(instance_dir, device.volume_id)
         raise
     return sock
 
 
 async def disconnect(instance_dir: Path, volume_id: str) -> None:
-    """Stop the volume's client and remove its key and socket. Idempotent."""
+    """Stop the volume's client and remove its key, socket and link. Idempotent."""
     await qsd.stop(bridge_dir(instance_dir, volume_id))
+    link(instance_dir, volume_id).unlink(missing_ok=True)
 
 
 async def disconnect_all(instance_dir: Path) -> None:
     """Stop every NBD client of the instance (it is being destroyed). Idempotent."""
     if instance_dir.is_dir():
-        for d in instance_dir.glob(f"{PREFIX}*"):
-            await qsd.stop(d)
+        for pointer in instance_dir.glob(f"{PREFIX}*"):
+            await disconnect(instance_dir, pointer.name.removeprefix(PREFIX))
 
 
 def source_xml(device: BlockDevice, sock: Path) -> str:
