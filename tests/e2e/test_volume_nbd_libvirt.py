@@ -27,6 +27,7 @@ import pytest
 
 from tests.api.compute.test_agent_process import rabbitmqctl
 from tests.api.compute.test_second_host import host2_env
+from tests.api.compute.test_volume_nbd import daemons_of
 from tests.cloud import Cloud, running_cloud
 from tests.e2e.test_second_host_libvirt import wait_up
 from tests.e2e.test_servers_libvirt import REPO, URI, console, wait_banner, wait_status
@@ -157,9 +158,12 @@ def wait_seen(conn: Any, server: Any, check: Any) -> dict[str, str]:
     raise AssertionError(f"the guest's disks stayed {now}:\n{console(conn, server)[-2000:]}")
 
 
-def qemu_storage_daemons(under: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "qemu-storage" in line and str(under) in line]
+def qemu_storage_daemons(under: Path) -> list[int]:
+    return [
+        pid
+        for pid in daemons_of(under)
+        if b"qemu-storage" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
 
 
 def test_guest_on_another_host_uses_an_nbd_volume(pair: Pair) -> None:
@@ -175,7 +179,9 @@ def test_guest_on_another_host_uses_an_nbd_volume(pair: Pair) -> None:
             disks = wait_seen(conn, server, lambda d: d.get("head") == MARKER)
             assert int(disks["vdb"]) == ONE_GIB_SECTORS
             # the export on the controller and host B's TLS-PSK client both run
-            assert len(qemu_storage_daemons(root / "controller" / "nbd-exports")) == 1
+            exports = root / "controller" / "nbd-exports"
+            info = [p.name for p in exports.iterdir()], list(pair.state2.glob("instances/*/*"))
+            assert len(qemu_storage_daemons(exports)) == 1, info
             client = pair.state2 / "instances" / server.id / f"nbd-{vol.id}"
             client_dir = client.resolve()
             assert len(qemu_storage_daemons(client_dir)) == 1
