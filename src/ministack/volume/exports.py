@@ -16,7 +16,9 @@ Each export listens on `volume.storage_address` and requires TLS with the attach
 pre-shared key (identity: the attachment id); the key travels in the connection info as
 Cinder's iSCSI CHAP secret does (`auth_method`, `auth_username`, `auth_password`). Its
 directory `<volumes>/../nbd-exports/<attachment id>` (0700) holds `export.json` (port, volume),
-the PSK file and the pidfile; `remove` leaves no process, no file.
+the PSK file and the pidfile; `remove` leaves no process, no file. An attachment removed
+without `terminate_connection` (force-detach, reset, the reaper) loses its export at the
+reaper's next pass. Exports outlive a stop of the volume service, as a storage target would.
 """
 
 from __future__ import annotations
