@@ -89,8 +89,9 @@ def libvirt_pair() -> Iterator[Pair]:
     env = {
         "MINISTACK_MESSAGING_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
         "MINISTACK_COMPUTE_VIRT_DRIVER": "libvirt",
-        "MINISTACK_LIBVIRT_INSTANCES_PATH": str(tmp / "instances"),
-        "MINISTACK_LIBVIRT_IMAGE_CACHE_PATH": str(tmp / "imagecache"),
+        # under the state directory, as by default: QEMU then reaches local volumes too
+        "MINISTACK_LIBVIRT_INSTANCES_PATH": str(tmp / "controller" / "instances"),
+        "MINISTACK_LIBVIRT_IMAGE_CACHE_PATH": str(tmp / "controller" / "imagecache"),
         "MINISTACK_LIBVIRT_SHUTDOWN_TIMEOUT": "20",
     }
     services = ("identity", "image", "placement", "compute", "volume")
