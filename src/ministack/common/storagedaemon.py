@@ -11,6 +11,7 @@ directory, so a recycled pid is never signalled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -92,11 +93,16 @@ async def stop(directory: Path) -> None:
     directory with its keys and sockets. Idempotent."""
     pid = running(directory)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_WAIT
         while running(directory) is not None:
             if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
+                _signal(pid, signal.SIGKILL)
                 deadline = time.monotonic() + STOP_WAIT
             await asyncio.sleep(0.05)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+        os.kill(pid, sig)
