@@ -28,7 +28,7 @@ import pytest
 from tests.api.compute.test_agent_process import rabbitmqctl
 from tests.api.compute.test_second_host import host2_env
 from tests.api.compute.test_volume_nbd import daemons_of
-from tests.cloud import Cloud, running_cloud
+from tests.cloud import Cloud, drop_pg_database, make_cloud
 from tests.e2e.test_second_host_libvirt import wait_up
 from tests.e2e.test_servers_libvirt import REPO, URI, console, wait_banner, wait_status
 from tests.e2e.test_volumes_libvirt import ONE_GIB_SECTORS, wait_volume
@@ -36,6 +36,7 @@ from tests.e2e.test_volumes_libvirt import ONE_GIB_SECTORS, wait_volume
 pytestmark = pytest.mark.e2e
 
 MARKER = "ministack-nbd-ok"  # 16 bytes
+START_TIMEOUT = 240.0  # a libvirt host probes KVM at start; slow on a loaded machine
 # print the guest's disks (name=sectors) and vdb's first 16 bytes whenever they change; write
 # MARKER over a vdb that starts with zeros
 WATCH = b"""#!/bin/sh
@@ -96,33 +97,33 @@ def libvirt_pair() -> Iterator[Pair]:
     }
     services = ("identity", "image", "placement", "compute", "volume")
     agent: subprocess.Popen[bytes] | None = None
+    cloud = make_cloud(tmp / "controller", "postgresql", services, env)
     try:
-        with running_cloud(tmp / "controller", "postgresql", services, env) as cloud:
-            cloud.ministack("seed")
-            cloud.cli("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1", "nbd.vm")
-            host1 = cloud.env["MINISTACK_DEFAULT_HOST"]
-            host2 = f"{host1}-nbd2"
-            state = tmp / "host2"
-            env2, _ = host2_env(cloud, host2, state)
-            state.chmod(0o755)
-            env2.update(
-                MINISTACK_LIBVIRT_INSTANCES_PATH=str(state / "instances"),
-                MINISTACK_LIBVIRT_IMAGE_CACHE_PATH=str(state / "imagecache"),
+        cloud.start(timeout=START_TIMEOUT)
+        cloud.ministack("seed")
+        cloud.cli("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1", "nbd.vm")
+        host1 = cloud.env["MINISTACK_DEFAULT_HOST"]
+        host2 = f"{host1}-nbd2"
+        state = tmp / "host2"
+        env2, _ = host2_env(cloud, host2, state)
+        state.chmod(0o755)
+        env2.update(
+            MINISTACK_LIBVIRT_INSTANCES_PATH=str(state / "instances"),
+            MINISTACK_LIBVIRT_IMAGE_CACHE_PATH=str(state / "imagecache"),
+        )
+        log = state / "compute.log"
+        with log.open("ab") as out:
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "ministack", "compute"], env=env2, stdout=out, stderr=out
             )
-            log = state / "compute.log"
-            with log.open("ab") as out:
-                agent = subprocess.Popen(
-                    [sys.executable, "-m", "ministack", "compute"],
-                    env=env2,
-                    stdout=out,
-                    stderr=out,
-                )
-            wait_up(cloud.connect(), host2, log)
-            yield Pair(cloud, host1, host2, state)
+        wait_up(cloud.connect(), host2, log)
+        yield Pair(cloud, host1, host2, state)
     finally:
         if agent is not None:
             agent.terminate()
             agent.wait(30)
+        cloud.stop()
+        drop_pg_database(cloud.database_url)
         subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
