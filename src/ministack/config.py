@@ -245,6 +245,16 @@ class VolumeSection:
     test_delays: str = _opt(
         "", "File backend delays in seconds for kill-and-restart tests, e.g. 'create=5,delete=5'."
     )
+    storage_address: str = _opt(
+        "127.0.0.1",
+        "Address this volume service exports volumes on (NBD over TLS-PSK) to compute hosts "
+        "on other machines.",
+    )
+    nbd_for_local: bool = _opt(
+        False,
+        "Export over NBD even to a compute host on this machine (tests and benchmarks); "
+        "otherwise such a host opens the volume's file directly.",
+    )
 
 
 @dataclass(frozen=True)

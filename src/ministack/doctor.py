@@ -230,6 +230,7 @@ CHECKS: list[Callable[[Settings], Check]] = [
     _tool("dnsmasq", "dnsmasq-base"),
     _tool("nft", "nftables"),
     _tool("qemu-img", "qemu-utils", optional=False),
+    _tool("qemu-storage-daemon", "qemu-system-common"),  # NBD exports to other machines
     volume_storage,
     network_kernel,
     bridge_firewall,

@@ -9,6 +9,7 @@ reserved, attaching, in-use, and available again when its last attachment is del
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -23,6 +24,7 @@ from ministack.volume import models as m
 from ministack.volume import states as st
 from ministack.volume.core import VolumeCore
 
+log = logging.getLogger("ministack.volume.attachments")
 Connected = tuple[m.Attachment, dict[str, Any] | None]
 
 
@@ -38,7 +40,9 @@ async def _connect(
 ) -> dict[str, Any]:
     """Connection info from the volume's manager; a silent manager is 503."""
     try:
-        info = await core.manager(volume.host).initialize_connection(volume.id, connector)
+        info = await core.manager(volume.host).initialize_connection(
+            volume.id, connector, att.id, att.attach_mode == "ro"
+        )
     except RpcError as exc:
         raise errors.ServiceUnavailable(
             f"The volume service of host {volume.host} did not answer: {exc}"
@@ -138,4 +142,15 @@ async def delete(core: VolumeCore, auth: Auth, attachment_id: str) -> list[m.Att
             .scalars()
             .all()
         )
+    await _disconnect(core, volume.host, attachment_id)
     return list(left)
+
+
+async def _disconnect(core: VolumeCore, host: str | None, attachment_id: str) -> None:
+    """Stop the attachment's export; a silent manager removes it when it next reconciles."""
+    try:
+        await core.manager(host).terminate_connection(attachment_id)
+    except RpcError as exc:
+        log.warning(
+            "the volume service of %s did not stop attachment %s: %s", host, attachment_id, exc
+        )

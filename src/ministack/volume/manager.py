@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -27,8 +28,10 @@ from ministack.volume import core
 from ministack.volume import models as m
 from ministack.volume import states as st
 from ministack.volume.backends.base import Backend, BackendError
-from ministack.volume.core import refresh_attach_status
+from ministack.volume.core import refresh_attach_status, rpc_server
+from ministack.volume.exports import NbdExports
 from ministack.volume.rpcapi.manager import (
+    AttachmentRef,
     Connector,
     CreateVolume,
     ExtendVolume,
@@ -58,6 +61,8 @@ class VolumeManager:
         images: ImageApi,
         host: str,
         compute: ComputeClient | None = None,
+        exports: NbdExports | None = None,
+        nbd_for_local: bool = False,
     ) -> None:
         self.db = db
         self.backend = backend
@@ -65,6 +70,9 @@ class VolumeManager:
         self.host = host
         self.compute = compute
         """Where the volume-extended event goes (None: no compute to tell)."""
+        self.exports = exports
+        """NBD exports for compute hosts on other machines (None: file paths only)."""
+        self.nbd_for_local = nbd_for_local
 
     # --- volumes -------------------------------------------------------------------------
 
@@ -218,7 +226,33 @@ class VolumeManager:
 
     @receives(Connector)
     async def initialize_connection(self, p: Connector) -> dict[str, Any]:
-        return await self.backend.connection_info(p.volume_id, p.connector)
+        """The volume's file for a compute host on this machine; an NBD export (TLS-PSK)
+        for one elsewhere, which names its machine in the connector (`exports.py`)."""
+        local = await self.backend.connection_info(p.volume_id, p.connector)
+        if self.exports is None or p.attachment_id is None or not self._remote(p.connector):
+            return local
+        path = Path(local["data"]["device_path"])
+        return await self.exports.ensure(p.attachment_id, p.volume_id, path, p.read_only)
+
+    def _remote(self, connector: dict[str, Any]) -> bool:
+        machine = connector.get("machine")
+        return self.nbd_for_local or (machine is not None and machine != rpc_server(self.host))
+
+    @receives(AttachmentRef)
+    async def terminate_connection(self, p: AttachmentRef) -> None:
+        if self.exports is not None:
+            await self.exports.remove(p.attachment_id)
+
+    async def reconcile_exports(self) -> None:
+        """Serve the exports of live attachments again and remove the others (at start and
+        after each reaper pass: an attachment a force-detach or reset removed)."""
+        if self.exports is None:
+            return
+        found = self.exports.attachment_ids()  # before the rows: a newer export is not judged
+        async with self.db.session() as s:
+            q = select(m.Attachment.id).where(m.Attachment.id.in_(found))
+            live = set((await s.execute(q)).scalars().all())
+        await self.exports.reconcile(found, live)
 
     # --- snapshots -----------------------------------------------------------------------
 
@@ -297,6 +331,7 @@ class VolumeManager:
             await self._restart_snapshot(snap_id, snap_rules[status].restart)
         for volume_id, status in vols:
             await self._restart_volume(volume_id, volume_rules[status].restart)
+        await self.reconcile_exports()
 
     async def _restart_volume(self, volume_id: str, rule: str) -> None:
         log.info("volume %s: restart rule %s", volume_id, rule)
@@ -385,6 +420,7 @@ class VolumeManager:
             await asyncio.sleep(interval)
             try:
                 await self.reap()
+                await self.reconcile_exports()
             except Exception:
                 log.exception("volume reaper pass failed")
 

@@ -17,6 +17,7 @@ from ministack.image import client as image_client
 from ministack.volume.api import app
 from ministack.volume.backends.file import FileBackend
 from ministack.volume.core import VolumeCore, backend_host
+from ministack.volume.exports import NbdExports
 from ministack.volume.manager import VolumeManager
 from ministack.volume.rpcapi.manager import TOPIC
 
@@ -42,7 +43,16 @@ async def start(ctx: Context) -> Runtime:
     core = VolumeCore(settings, ctx.db, ctx.bus, images)
     await core.ensure_default_type()
     compute = ComputeClient(ctx.db, ctx.bus)  # volume-extended events to attached servers
-    manager = VolumeManager(ctx.db, backend, images, backend_host(settings.hostname), compute)
+    exports = NbdExports(settings.state_path / "nbd-exports", settings.volume.storage_address)
+    manager = VolumeManager(
+        ctx.db,
+        backend,
+        images,
+        backend_host(settings.hostname),
+        compute,
+        exports=exports,
+        nbd_for_local=settings.volume.nbd_for_local,
+    )
     backend.remove_scratch()
     await manager.reconcile()
     backend.collect()

@@ -20,7 +20,7 @@ from ministack.compute import instances
 from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.task import instance_task
-from ministack.compute.virt.driver import BlockDevice
+from ministack.compute.virt.driver import BlockDevice, NbdSource
 from ministack.volume.client import VolumeApi
 
 log = logging.getLogger("ministack.compute.agent")
@@ -32,9 +32,12 @@ DETACHING = "detaching"
 
 
 def connector(agent: AgentBase, device_name: str) -> dict[str, Any]:
-    """This host's connector, as os-brick describes a compute host to Cinder."""
+    """This host's connector, as os-brick describes a compute host to Cinder; `machine` (the
+    process's host name, shared by its fake hosts) tells the volume service whether this host
+    can open the volume's file or needs it exported over NBD."""
     return {
         "host": agent.host,
+        "machine": agent.deps.settings.hostname,
         "platform": "x86_64",
         "os_type": "linux",
         "multipath": False,
@@ -45,12 +48,22 @@ def connector(agent: AgentBase, device_name: str) -> dict[str, Any]:
 
 def block_device(bdm: m.BlockDeviceMapping, info: dict[str, Any]) -> BlockDevice:
     data = info.get("data") or {}
+    nbd = None
+    if info.get("driver_volume_type") == "nbd":
+        nbd = NbdSource(
+            host=str(data["host"]),
+            port=int(data["port"]),
+            name=str(data["name"]),
+            identity=str(data["auth_username"]),
+            key=str(data["auth_password"]),
+        )
     return BlockDevice(
         volume_id=bdm.volume_id or "",
         path=str(data.get("device_path", "")),
         device=bdm.device_name,
         read_only=data.get("access_mode") == "ro",
         format=str(data.get("format") or "raw"),
+        nbd=nbd,
     )
 
 

@@ -77,14 +77,28 @@ class Vif:
 
 
 @dataclass(frozen=True)
+class NbdSource:
+    """A volume exported by a volume service on another machine (connection_info "nbd"):
+    an NBD export that requires TLS with the attachment's pre-shared key."""
+
+    host: str
+    port: int
+    name: str
+    identity: str
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class BlockDevice:
-    """An attached volume: a host path (file or block device) exposed to the guest."""
+    """An attached volume: a host path (file or block device) exposed to the guest, or an
+    NBD export (`nbd`, then `path` is empty)."""
 
     volume_id: str
     path: str
     device: str = ""  # e.g. /dev/vdb; the driver picks one when empty
     read_only: bool = False
     format: str = "qcow2"
+    nbd: NbdSource | None = None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class _Guest:
     started: float = field(default_factory=time.monotonic)
     volumes: dict[str, str] = field(default_factory=dict)
     """Attached volumes: device name -> volume id (not persisted)."""
+    volume_sources: dict[str, str] = field(default_factory=dict)
+    """Where each attached volume was reached: device name -> file path or nbd:// URL."""
 
 
 def _load(path: Path) -> dict[str, _Guest]:
@@ -440,12 +442,19 @@ class FakeDriver:
         if device.device in guest.volumes:
             raise DriverError(f"{device.device} is taken on guest {uuid}")
         guest.volumes[device.device] = device.volume_id
+        nbd = device.nbd
+        source = f"nbd://{nbd.host}:{nbd.port}/{nbd.name}" if nbd else device.path
+        guest.volume_sources[device.device] = source
+        guest.console.append(f"fake: attach_volume {device.device} {source}")
+        del guest.console[:-CONSOLE_LINES]
+        self._persist()
 
     async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
         await self._step("detach_volume")
         guest = self.guests.get(uuid)
         if guest is not None:
             guest.volumes.pop(device.device, None)
+            guest.volume_sources.pop(device.device, None)
 
     async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
         """As a hypervisor would: grow the volume's file (qemu-img) while it is attached."""

@@ -2,7 +2,8 @@
 
 The API commits the row (status creating, deleting, extending, uploading...) and casts; the
 manager does the backend work and moves the row on. `initialize_connection` is a call: the
-attachments API needs its answer (the connection info Nova attaches with).
+attachments API needs its answer (the connection info Nova attaches with); so is
+`terminate_connection` (the attachment's export is gone when its delete returns).
 """
 
 from __future__ import annotations
@@ -52,8 +53,18 @@ class UploadToImage(Payload):
 
 @dataclass(frozen=True)
 class Connector(Payload):
+    """1.1: the attachment it is for (an NBD export is per attachment)."""
+
+    VERSION = "1.1"
     volume_id: str
     connector: dict[str, Any]
+    attachment_id: str | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class AttachmentRef(Payload):
+    attachment_id: str
 
 
 class VolumeManagerAPI:
@@ -85,13 +96,27 @@ class VolumeManagerAPI:
         await self._cast("upload_to_image", payload)
 
     async def initialize_connection(
-        self, volume_id: str, connector: dict[str, Any]
+        self,
+        volume_id: str,
+        connector: dict[str, Any],
+        attachment_id: str | None = None,
+        read_only: bool = False,
     ) -> dict[str, Any]:
         """The connection info a compute host attaches the volume with."""
         result: dict[str, Any] = await self.bus.call(
             TOPIC,
             "initialize_connection",
             server=self.host,
-            payload=Connector(volume_id, connector).to_wire(),
+            payload=Connector(volume_id, connector, attachment_id, read_only).to_wire(),
         )
         return result
+
+    async def terminate_connection(self, attachment_id: str) -> None:
+        """Stop serving the attachment (its NBD export, when it has one); a call, so the
+        export is gone when it returns."""
+        await self.bus.call(
+            TOPIC,
+            "terminate_connection",
+            server=self.host,
+            payload=AttachmentRef(attachment_id).to_wire(),
+        )

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
+from ministack.common.storagedaemon import StorageDaemonError
 from ministack.compute.virt.driver import (
     BlockDevice,
     Capabilities,
@@ -52,6 +53,7 @@ from ministack.compute.virt.libvirt import (
     disks,
     host,
     rescue,
+    nbd,
     volumes,
 )
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
@@ -378,6 +380,7 @@ class LibvirtDriver:
         drive, console log) unless keep_disks. Succeeds when the guest is already gone."""
         await self._hard_stop(uuid)
         await self._undefine(uuid)
+        await nbd.disconnect_all(self._layout(uuid).directory)
         if not keep_disks:
             await asyncio.to_thread(shutil.rmtree, self._layout(uuid).directory, True)
         await self.prune_image_cache()
@@ -556,21 +559,35 @@ class LibvirtDriver:
         return consoles.endpoint(xml, kind)
 
     async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
+        """A file volume, or an NBD export through a local TLS-PSK client (nbd.py)."""
         domain = await self._domain(uuid)
+        directory = self._layout(uuid).directory
+        sock = None
+        if device.nbd is not None:
+            try:
+                sock = await nbd.connect(directory, device)
+            except StorageDaemonError as exc:
+                raise DriverError(f"reaching volume {device.volume_id} failed: {exc}") from None
         try:
-            await self._call(lambda _conn: volumes.attach(domain, device))
+            await self._call(lambda _conn: volumes.attach(domain, device, sock))
         except libvirt.libvirtError as exc:
+            if sock is not None:
+                await nbd.disconnect(directory, device.volume_id)
             raise DriverError(f"attaching {device.device} failed: {exc}") from None
 
     async def detach_volume(self, uuid: str, device: BlockDevice) -> None:
+        directory = self._layout(uuid).directory
+        sock = nbd.socket_path(directory, device.volume_id) if device.nbd else None
         try:
             domain = await self._domain(uuid)
         except GuestNotFound:
+            await nbd.disconnect(directory, device.volume_id)
             return
         try:
-            await self._call(lambda _conn: volumes.detach(domain, device))
+            await self._call(lambda _conn: volumes.detach(domain, device, sock))
         except (libvirt.libvirtError, RuntimeError) as exc:
             raise DriverError(f"detaching {device.device} failed: {exc}") from None
+        await nbd.disconnect(directory, device.volume_id)
 
     async def extend_volume(self, uuid: str, device: BlockDevice, size_bytes: int) -> None:
         domain = await self._domain(uuid)

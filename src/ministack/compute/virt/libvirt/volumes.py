@@ -18,7 +18,7 @@ from xml.sax.saxutils import quoteattr
 import libvirt
 
 from ministack.compute.virt.driver import BlockDevice
-from ministack.compute.virt.libvirt import access
+from ministack.compute.virt.libvirt import access, nbd
 
 DETACH_WAIT = 20.0
 """Seconds a live detach may take before the agent reports it failed."""
@@ -29,15 +29,25 @@ def target(device: str) -> str:
     return device.rsplit("/", 1)[-1]
 
 
-def disk_xml(device: BlockDevice) -> str:
-    """The <disk> element of a file volume as virtio-blk with the volume id as serial (the
+def disk_xml(device: BlockDevice, sock: Path | None = None) -> str:
+    """The <disk> element of a file volume (or, with `sock`, of an NBD export reached through
+    the local client on that socket: nbd.py) as virtio-blk with the volume id as serial (the
     guest finds it under /dev/disk/by-id/virtio-<id prefix>)."""
     readonly = "<readonly/>" if device.read_only else ""
+    if sock is not None and device.nbd is not None:
+        head = (
+            "<disk type='network' device='disk'>"
+            "<driver name='qemu' type='raw' cache='none'/>"
+            f"{nbd.source_xml(device, sock)}"
+        )
+    else:
+        head = (
+            "<disk type='file' device='disk'>"
+            f"<driver name='qemu' type={quoteattr(device.format)} cache='none' io='native'/>"
+            f"<source file={quoteattr(device.path)}/>"
+        )
     return (
-        "<disk type='file' device='disk'>"
-        f"<driver name='qemu' type={quoteattr(device.format)} cache='none' io='native'/>"
-        f"<source file={quoteattr(device.path)}/>"
-        f"<target dev={quoteattr(target(device.device))} bus='virtio'/>"
+        f"{head}<target dev={quoteattr(target(device.device))} bus='virtio'/>"
         f"<serial>{device.volume_id[:20]}</serial>"
         f"{readonly}</disk>"
     )
@@ -63,27 +73,28 @@ def let_hypervisor_reach(path: Path) -> None:
         directory.chmod((stat.st_mode & 0o7777) | 0o010)
 
 
-def attach(domain: Any, device: BlockDevice) -> None:
+def attach(domain: Any, device: BlockDevice, sock: Path | None = None) -> None:
     """Plug the disk (live when the guest runs, and in its definition). Blocking."""
-    let_hypervisor_reach(Path(device.path))
-    domain.attachDeviceFlags(disk_xml(device), _flags(domain))
+    if sock is None:
+        let_hypervisor_reach(Path(device.path))
+    domain.attachDeviceFlags(disk_xml(device, sock), _flags(domain))
 
 
 def _has(domain: Any, flags: int, dev: str) -> bool:
     return f"<target dev='{dev}'" in domain.XMLDesc(flags)
 
 
-def detach(domain: Any, device: BlockDevice) -> None:
+def detach(domain: Any, device: BlockDevice, sock: Path | None = None) -> None:
     """Unplug the disk and wait until the live guest released it; nothing to do when it is
     not there. Raises RuntimeError when the guest keeps it past DETACH_WAIT. Blocking."""
     dev = target(device.device)
     inactive = libvirt.VIR_DOMAIN_XML_INACTIVE
     active = bool(domain.isActive())
     if _has(domain, inactive, dev):
-        domain.detachDeviceFlags(disk_xml(device), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+        domain.detachDeviceFlags(disk_xml(device, sock), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     if not active or not _has(domain, 0, dev):
         return
-    domain.detachDeviceFlags(disk_xml(device), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    domain.detachDeviceFlags(disk_xml(device, sock), libvirt.VIR_DOMAIN_AFFECT_LIVE)
     deadline = time.monotonic() + DETACH_WAIT
     while _has(domain, 0, dev):
         if time.monotonic() > deadline:
