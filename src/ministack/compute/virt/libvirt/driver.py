@@ -52,8 +52,8 @@ from ministack.compute.virt.libvirt import (
     diagnostics,
     disks,
     host,
-    rescue,
     nbd,
+    rescue,
     volumes,
 )
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
