@@ -33,7 +33,7 @@ import pytest
 
 from ministack.compute.guestimage import BANNER_PREFIX
 from ministack.network.agent.linux import netns
-from tests.cloud import Cloud, running_cloud
+from tests.cloud import Cloud, make_cloud
 from tests.e2e.network.dataplane import dnsmasq_pids
 from tests.e2e.network.test_routers import WHOAMI_PORT, Whoami, outside_on
 from tests.e2e.test_servers_libvirt import REPO, URI, remove_domains_under
@@ -41,6 +41,7 @@ from tests.e2e.test_servers_libvirt import REPO, URI, remove_domains_under
 pytestmark = pytest.mark.e2e
 
 BOOT_TIMEOUT = 240.0
+START_TIMEOUT = 180.0  # the KVM probe and libvirt under a loaded machine
 OUTSIDE_IP = "172.24.4.100"
 SERVICES = ("identity", "image", "placement", "compute", "network")
 
@@ -79,12 +80,14 @@ def vms() -> Iterator[VmCloud]:
         "MINISTACK_NETWORK_AGENT_HOST_NETNS": host_ns,
         "MINISTACK_NETWORK_AGENT_RESYNC_INTERVAL": "3600",  # taps are seen by netlink events
     }
+    cloud = make_cloud(tmp / "cloud", services=SERVICES, extra_env=env)
     try:
-        with running_cloud(tmp / "cloud", services=SERVICES, extra_env=env) as cloud:
-            cloud.ministack("seed")
-            cloud.cli("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1", "vm.net")
-            yield VmCloud(cloud, prefix, host_ns, tmp)
+        cloud.start(timeout=START_TIMEOUT)
+        cloud.ministack("seed")
+        cloud.cli("flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1", "vm.net")
+        yield VmCloud(cloud, prefix, host_ns, tmp)
     finally:
+        cloud.stop()
         remove_domains_under(tmp)  # a failed test must not leave guests running
         for pid in dnsmasq_pids(tmp):  # dnsmasq outlives the agent by design
             os.kill(pid, signal.SIGKILL)
@@ -255,19 +258,8 @@ class Session:
 
 def test_floating_ip_ssh_security_group_and_snat_with_a_real_vm(vms: VmCloud) -> None:
     conn, host_ns = vms.conn, vms.host_ns
-    public = conn.network.create_network(
-        name=f"{vms.prefix}-public",
-        is_router_external=True,
-        provider_network_type="flat",
-        provider_physical_network="public",
-    )
-    conn.network.create_subnet(
-        network_id=public.id,
-        cidr="172.24.4.0/24",
-        ip_version=4,
-        gateway_ip="172.24.4.1",
-        is_dhcp_enabled=False,
-    )
+    # `ministack seed` made DevStack's public network (172.24.4.0/24, flat, no uplink)
+    public = conn.network.find_network("public", ignore_missing=False)
     private = conn.network.create_network(name=f"{vms.prefix}-private")
     subnet = conn.network.create_subnet(network_id=private.id, cidr="10.52.0.0/24", ip_version=4)
     router = conn.network.create_router(

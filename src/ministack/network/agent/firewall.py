@@ -202,8 +202,14 @@ def anti_spoofing(port: PortSpec) -> tuple[str, ...]:
 
 def port_chain(direction: str, groups: list[GroupSpec]) -> tuple[str, ...]:
     """A port's filter for one direction: established flows, DHCP and neighbour discovery,
-    then its groups' rules; anything else is dropped."""
-    rules = ["ct state established,related accept", "ct state invalid drop"]
+    then its groups' rules; anything else is dropped. A TCP flow is new only from its SYN: a
+    mid-stream segment of a flow whose entry was deleted (a rule removed) is not picked up
+    again as new (nf_conntrack_tcp_loose), by the guest's egress in particular."""
+    rules = [
+        "ct state established,related accept",
+        "ct state invalid drop",
+        "ct state new tcp flags & (fin|syn|rst|ack) != syn drop",
+    ]
     if direction == "egress":
         rules.append("udp sport 68 udp dport 67 accept")
         rules.append("udp sport 546 udp dport 547 accept")
