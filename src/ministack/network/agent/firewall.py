@@ -19,6 +19,7 @@ we own (see docs/architecture.md, "Security groups"):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zlib
 from collections.abc import Iterable
@@ -143,9 +144,10 @@ def ruleset(desired: HostNetworks) -> Ruleset:
             deps: set[tuple[str, str]] = {("inet", f"e-{pid}"), ("inet", f"i-{pid}")}
             for group in groups:
                 for direction in ("egress", "ingress"):
-                    name = f"g-{group.group_id}-{direction}"
-                    out.chains[("inet", name)] = group_chain(group, direction)
-                    deps.add(("inet", name))
+                    key = ("inet", f"g-{group.group_id}-{direction}")
+                    if key not in out.chains:  # once per group, however many ports use it
+                        out.chains[key] = group_chain(group, direction)
+                    deps.add(key)
                 for rule in group.rules:
                     if rule.remote_group_id:
                         for version in ("4", "6"):
@@ -163,6 +165,9 @@ def ruleset(desired: HostNetworks) -> Ruleset:
     return out
 
 
+# Each pass derives the whole ruleset (hundreds of ports sharing a few groups): the pieces
+# are pure functions of frozen specs, so unchanged ones are remembered, not re-made.
+@functools.lru_cache(maxsize=65536)
 def _v(address: str) -> str:
     return str(ipaddress.ip_network(address, strict=False).version)
 
@@ -180,6 +185,7 @@ def link_local(mac: str) -> str:
     return "fe80::" + ":".join(groups)
 
 
+@functools.lru_cache(maxsize=8192)
 def anti_spoofing(port: PortSpec) -> tuple[str, ...]:
     """Bridge-family rules for frames a filtered port sends: only its MAC and addresses (and
     its allowed address pairs) leave; DHCP server replies and router advertisements never."""
@@ -222,10 +228,12 @@ def port_chain(direction: str, groups: list[GroupSpec]) -> tuple[str, ...]:
     return tuple(rules)
 
 
+@functools.lru_cache(maxsize=4096)
 def group_chain(group: GroupSpec, direction: str) -> tuple[str, ...]:
     return tuple(sorted(rule_text(r) for r in group.rules if r.direction == direction))
 
 
+@functools.lru_cache(maxsize=16384)
 def rule_text(rule: RuleSpec) -> str:
     """One security group rule as one nftables rule ending in accept."""
     v6 = rule.ethertype == "IPv6"
