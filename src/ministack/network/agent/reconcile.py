@@ -74,6 +74,9 @@ class Reconciler:
         self._routers: dict[str, RouterSpec] = {}
         """Router id → what the last pass made of it."""
         self._ruleset: firewall.Ruleset | None = None
+        self._host_links = 0
+        """How many links the last full pass saw (a one-network pass dumps them all only when
+        its ports are a good part of them: a dump decodes every link, a lookup one)."""
         """The nftables objects the last pass applied; None: not known (re-made whole)."""
 
     def _ipr(self) -> IPRoute:
@@ -88,6 +91,7 @@ class Reconciler:
             for net in desired.networks:
                 self._network(lk, fdb, desired, net, out)
             self._remove_stale(lk, desired, out)
+            self._host_links = len(lk.by_name)
             self._apply_routers(lk, desired, out, full=True)
             self._firewall(desired, out)
         return out
@@ -192,7 +196,8 @@ class Reconciler:
                 vxlan.sync_fdb(lk.ipr, vx, wanted, have)
                 self._fdb[vx] = set(wanted)
             ports = desired.local_ports(net)
-            if len(ports) > LOOKUPS_BEFORE_DUMP and not lk.complete:
+            dump_at = max(LOOKUPS_BEFORE_DUMP, self._host_links // 2)
+            if len(ports) > dump_at and not lk.complete:
                 lk.load()  # one dump beats a request per tap
             for port in ports:
                 tap = bridge.tap_name(port.port_id)
