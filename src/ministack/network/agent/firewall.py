@@ -114,6 +114,18 @@ def set_decl(family: str, name: str) -> str:
     return f"set {name} {{ type {kind}; flags interval; }}"
 
 
+def inputs(desired: HostNetworks) -> tuple[object, ...]:
+    """Everything `ruleset(desired)` reads: equal inputs give an equal ruleset, so a pass that
+    changed only a router or a DHCP entry can skip deriving it."""
+    ports = tuple(
+        port
+        for net in desired.networks
+        for port in desired.local_ports(net)
+        if port.port_security and not port.device_owner.startswith("network:")
+    )
+    return (ports, dict(desired.groups), dict(desired.members))
+
+
 def ruleset(desired: HostNetworks) -> Ruleset:
     """The objects `desired` needs: base chains, one anti-spoofing and two filter chains per
     filtered local port, two chains per security group, a set per remote group and version."""

@@ -74,6 +74,8 @@ class Reconciler:
         self._routers: dict[str, RouterSpec] = {}
         """Router id → what the last pass made of it."""
         self._ruleset: firewall.Ruleset | None = None
+        self._ruleset_inputs: tuple[object, ...] | None = None
+        """What the applied ruleset was derived from (`firewall.inputs`)."""
         self._host_links = 0
         """How many links the last full pass saw (a one-network pass dumps them all only when
         its ports are a good part of them: a dump decodes every link, a lookup one)."""
@@ -155,9 +157,14 @@ class Reconciler:
         return out
 
     def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
+        inputs = firewall.inputs(desired)
+        if self._ruleset is not None and inputs == self._ruleset_inputs:
+            return  # nothing the filter reads changed (a router's or a DHCP entry's pass)
+        self._ruleset_inputs = None
         new = firewall.ruleset(desired)
         old = self._ruleset
         if old is not None and (old == new or not (old.port_deps or new.port_deps)):
+            self._ruleset_inputs = inputs
             return
         # no filtered port here: no table of ours either (`Ruleset()`: nothing applied)
         commands = nft.script(new, old) if new.port_deps else nft.drop_tables()
@@ -169,6 +176,7 @@ class Reconciler:
             out.errors["firewall"] = str(exc)
             return
         self._ruleset = new if new.port_deps else firewall.Ruleset()
+        self._ruleset_inputs = inputs
         nft.forget_flows(self.config.host_netns, nft.narrowed(new, old))
 
     def _network(
