@@ -254,6 +254,9 @@ class Session:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_floating_ip_ssh_security_group_and_snat_with_a_real_vm(vms: VmCloud) -> None:
