@@ -203,3 +203,27 @@ def test_abort_refusals_while_migrating(compute: Compute, slow_copy: Any) -> Non
     assert aborted.status_code == 202
     wait_migration(c, server.id, "cancelled")
     wait_for(c, server.id, status="ACTIVE", task_state=None)
+
+
+def test_a_disabled_host_is_refused_unless_forced(compute: Compute) -> None:
+    c = compute
+    server = boot(c)
+    source = server.compute_host
+    target = next(h for h in c.hosts if h != source)
+    c.cloud.cli(*V, "compute", "service", "set", "--disable", target, "nova-compute")
+    try:
+        body = {"host": target, "block_migration": "auto"}
+        assert live(c, server.id, body).status_code == 202  # the scheduler's filters run
+        refused = wait_migration(c, server.id, "error")
+        back = wait_for(c, server.id, status="ACTIVE", task_state=None)
+        assert back.compute_host == source
+        assert set(c.allocations(server.id)) == {node_uuid(source)}
+        assert c.allocations(refused["uuid"]) == {}
+        forced = live(c, server.id, {**body, "force": True}, version="2.30")
+        assert forced.status_code == 202  # force skips the filters (Nova before 2.68)
+        wait_for(c, server.id, status="ACTIVE", task_state=None, compute_host=target)
+        assert wait_migration(c, server.id, "completed")["dest_compute"] == target
+    finally:
+        c.cloud.cli(*V, "compute", "service", "set", "--enable", target, "nova-compute")
+    assert set(c.allocations(server.id)) == {node_uuid(target)}
+    c.conn.compute.delete_server(server)
