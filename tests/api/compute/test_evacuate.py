@@ -84,6 +84,8 @@ def test_evacuate_from_a_down_host_and_reap_on_return(fenced: Compute) -> None:
         )
         forced = evacuate(c, server.id, {"host": target, "force": True})
         assert forced.status_code == 400  # no force from 2.68
+        shared = evacuate(c, server.id, {"host": target}, version="2.13")
+        assert shared.status_code == 400  # onSharedStorage is required before 2.14
         c.cloud.cli(*V, "server", "evacuate", "--host", target, server.id)
         moved = wait_for(c, server.id, status="ACTIVE", task_state=None, compute_host=target)
         assert moved.power_state == 1

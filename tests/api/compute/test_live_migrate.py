@@ -165,6 +165,11 @@ def test_live_migrate_refusals(compute: Compute) -> None:
     forced = live(c, server.id, {"host": None, "block_migration": "auto", "force": True})
     assert forced.status_code == 400  # no force from 2.68
     assert live(c, server.id, {"block_migration": "maybe", "host": None}).status_code == 400
+    # before 2.25 disk_over_commit is required and "auto" is no boolean
+    old = {"host": None, "block_migration": False}
+    assert live(c, server.id, old, version="2.24").status_code == 400
+    auto = {"host": None, "block_migration": "auto", "disk_over_commit": False}
+    assert live(c, server.id, auto, version="2.24").status_code == 400
     not_migrating = c.api(
         "POST",
         f"/servers/{server.id}/migrations/1/action",
