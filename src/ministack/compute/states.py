@@ -59,7 +59,7 @@ RESIZE_REVERTING = "resize_reverting"
 RESIZE_CONFIRMING = "resize_confirming"
 IMAGE_SNAPSHOT = "image_snapshot"
 IMAGE_UPLOADING = "image_uploading"
-MIGRATING = "migrating"  # a live migration (compute/agent/migrate.py)
+MIGRATING = "migrating"
 
 
 @dataclass(frozen=True)
