@@ -144,8 +144,9 @@ def test_a_failed_rebuild_leaves_the_server_in_error_on_its_host(fenced: Compute
     c.set_fake(target, fail={"spawn": "injected: no room for the evacuee"})
     try:
         assert evacuate(c, server.id, {"host": target}).status_code == 200
-        failed = wait_for(c, server.id, status="ERROR", task_state=None)
-        mig = wait_migration(c, server.id, "failed")
+        wait_for(c, server.id, status="ERROR", task_state=None)
+        mig = wait_migration(c, server.id, "failed")  # after the server is back on its host
+        failed = c.conn.compute.get_server(server.id)
     finally:
         c.set_fake(target)
         set_service(c, source, "--up")
