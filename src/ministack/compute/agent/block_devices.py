@@ -168,6 +168,18 @@ async def discard(agent: AgentBase, uuid: str) -> None:
             await s.execute(delete(m.BlockDeviceMapping).where(m.BlockDeviceMapping.id == bdm.id))
 
 
+_LATER: set[asyncio.Task[None]] = set()
+
+
+def discard_later(agent: AgentBase, uuid: str) -> None:
+    """`discard` in the background: at start the volume service (perhaps in this very
+    process, started after compute) must first move a volume it was making out of
+    `creating` before it can be deleted."""
+    task = asyncio.create_task(discard(agent, uuid), name=f"discard-volumes-{uuid}")
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
+
+
 async def _delete_when_settled(client: VolumeApi, project_id: str, volume_id: str) -> None:
     """Delete a volume, first waiting (briefly) for one still being made to settle."""
     deadline = time.monotonic() + 60.0
