@@ -106,6 +106,11 @@ def test_cli_boot_from_image_to_new_volume(vc: Compute) -> None:
     assert vol.attachments[0]["server_id"] == made["id"]
     assert vol.attachments[0]["device"] == "/dev/vda"
     assert root_device(vc, made["id"]) == root
+    assert raw["os-extended-volumes:volumes_attached"] == [{"id": root}]
+    newer = vc.api("GET", f"/servers/{made['id']}", "2.79").json()["server"]
+    assert newer["os-extended-volumes:volumes_attached"] == [
+        {"id": root, "delete_on_termination": False}
+    ]
     listed = attachments(vc, made["id"])
     assert [(a["volumeId"], a["device"]) for a in listed] == [(root, "/dev/vda")]
     # the root volume cannot be detached (Nova: 400)

@@ -19,7 +19,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, network_info, servicegroup, states, tags
 from ministack.compute import models as m
-from ministack.compute.api import schemas
+from ministack.compute.api import block_devices, schemas
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -146,7 +146,11 @@ async def _list(request: Request, detail: bool) -> Response:
     if detail:
         statuses = await host_statuses(request, auth)
         by_uuid = await tags.tags_of(api_of(request).db, [i.uuid for i in rows])
-        servers = [render_server(request, i, auth, statuses, by_uuid.get(i.uuid)) for i in rows]
+        vols = await block_devices.volumes_of(api_of(request).db, [i.uuid for i in rows])
+        servers = [
+            render_server(request, i, auth, statuses, by_uuid.get(i.uuid), volumes=vols.get(i.uuid))
+            for i in rows
+        ]
     else:
         servers = [render_brief(request, i) for i in rows]
     body: dict[str, Any] = {"servers": servers}
@@ -213,8 +217,16 @@ async def full_view(
     statuses = await host_statuses(request, auth) if full else None
     own = await tags.tags_of(api_of(request).db, [inst.uuid])
     groups = await groups_of(request, inst.uuid)
+    vols = await block_devices.volumes_of(api_of(request).db, [inst.uuid])
     return render_server(
-        request, inst, auth, statuses, own.get(inst.uuid), groups=groups, full=full
+        request,
+        inst,
+        auth,
+        statuses,
+        own.get(inst.uuid),
+        groups=groups,
+        full=full,
+        volumes=vols.get(inst.uuid),
     )
 
 

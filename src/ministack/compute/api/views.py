@@ -115,6 +115,7 @@ def render_server(
     *,
     groups: list[str] | None = None,
     full: bool = True,
+    volumes: list[tuple[str, bool]] | None = None,
 ) -> dict[str, Any]:
     """The full server body (show, detail list, update, rebuild) at the request's microversion;
     `tags` are the server's tags (shown from 2.26), `groups` its server groups (shown when
@@ -149,6 +150,11 @@ def render_server(
     }
     if full:
         body.update(_full_fields(inst))
+        # (volume id, delete_on_termination): the latter shown from 2.3
+        body["os-extended-volumes:volumes_attached"] = [
+            {"id": vid, "delete_on_termination": dot} if v >= (2, 3) else {"id": vid}
+            for vid, dot in volumes or []
+        ]
     if status in PROGRESS_STATUSES:
         body["progress"] = 0
     admin_attrs = auth.is_admin and (full or v >= (2, 75))
