@@ -394,3 +394,24 @@ def test_rebuild_of_a_volume_backed_server_is_400(vc: Compute) -> None:
     vc.conn.compute.delete_server(server)
     vc.conn.compute.wait_for_delete(server, wait=60)
     wait_volume(vc, root, "deleted")
+
+
+def test_resize_keeps_the_root_volume(vc: Compute) -> None:
+    """A volume-backed guest recreated by a resize (on another fake host) still has its root
+    volume at /dev/vda."""
+    resp = create(vc, [_bdm("image", vc.image_id, volume_size=1, delete_on_termination=True)])
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
+    (root,) = [a["volumeId"] for a in attachments(vc, server.id)]
+    bigger = vc.conn.compute.create_flavor(name=_name("big"), ram=128, vcpus=1, disk=0)
+    body = {"resize": {"flavorRef": bigger.id}}
+    assert vc.api("POST", f"/servers/{server.id}/action", json=body).status_code == 202
+    wait_server(vc, server.id, "VERIFY_RESIZE")
+    assert root_device(vc, server.id) == root
+    body = {"confirmResize": None}
+    assert vc.api("POST", f"/servers/{server.id}/action", json=body).status_code == 204
+    wait_server(vc, server.id, "ACTIVE")
+    assert root_device(vc, server.id) == root
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    wait_volume(vc, root, "deleted")

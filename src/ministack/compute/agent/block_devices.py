@@ -15,6 +15,7 @@ the volumes compute made and forgets the mappings: nothing is left.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -25,7 +26,7 @@ from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.volumes import ATTACHED, ATTACHING, block_device, connector
 from ministack.compute.states import BDM_CREATING, BDM_PENDING, BDM_TRANSITIONAL_BY_STATUS
-from ministack.compute.virt.driver import BlockDevice
+from ministack.compute.virt.driver import BlockDevice, GuestSpec
 from ministack.volume.client import VolumeApi, VolumeRequest
 
 log = logging.getLogger("ministack.compute.agent")
@@ -134,6 +135,17 @@ async def prepare(agent: AgentBase, inst: m.Instance) -> tuple[BlockDevice, ...]
         except Exception as exc:
             raise VolumeSetupFailed(f"{_what(bdm)} could not be set up: {exc}") from exc
     return tuple(devices)
+
+
+async def with_volumes(agent: AgentBase, spec: GuestSpec) -> GuestSpec:
+    """`spec` with the instance's attached volumes (its root volume first): a guest
+    recreated by rebuild, resize or revert keeps its disks."""
+    devices = tuple(
+        block_device(b, b.connection_info or {})
+        for b in await mappings(agent, spec.uuid)
+        if b.status == ATTACHED and b.volume_id
+    )
+    return dataclasses.replace(spec, block_devices=devices) if devices else spec
 
 
 async def detach(agent: AgentBase, uuid: str) -> None:
