@@ -10,6 +10,7 @@ bad mappings are refused with Nova's 400s and make nothing."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -415,3 +416,27 @@ def test_resize_keeps_the_root_volume(vc: Compute) -> None:
     vc.conn.compute.delete_server(server)
     vc.conn.compute.wait_for_delete(server, wait=60)
     wait_volume(vc, root, "deleted")
+
+
+def test_volume_that_fails_to_build_leaves_error_and_nothing(vc: Compute) -> None:
+    """The volume service sets the boot volume to error (its image's stored file is damaged):
+    the server is ERROR with a fault naming that volume, which is deleted."""
+    image = vc.conn.image.create_image(
+        name=_name("damaged"), data=b"\1" * 65536, disk_format="raw", container_format="bare"
+    )
+    (stored,) = [p for p in (vc.cloud.state_dir / "images").rglob("*") if p.name == image.id]
+    with stored.open("r+b") as fh:
+        fh.truncate(100)
+    before = project_volumes(vc)
+    resp = create(vc, [_bdm("image", image.id, volume_size=1)])
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ERROR")
+    fault = vc.api("GET", f"/servers/{server.id}").json()["server"]["fault"]["message"]
+    named = re.search(r"Volume ([0-9a-f-]{36}) did not become available", fault)
+    assert named is not None, fault
+    wait_volume(vc, named.group(1), "deleted")
+    assert project_volumes(vc) == before
+    assert attachments(vc, server.id) == []
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    vc.conn.image.delete_image(image.id)
