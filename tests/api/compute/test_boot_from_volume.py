@@ -440,3 +440,17 @@ def test_volume_that_fails_to_build_leaves_error_and_nothing(vc: Compute) -> Non
     vc.conn.compute.delete_server(server)
     vc.conn.compute.wait_for_delete(server, wait=60)
     vc.conn.image.delete_image(image.id)
+
+
+def test_image_boot_with_a_second_boot_volume(vc: Compute, bootables: dict[str, str]) -> None:
+    """imageRef plus a volume at boot index 1 (the image is index 0, as Nova orders it):
+    the root disk is the image's, the volume is /dev/vdb and goes back to available."""
+    vol = bootables["PLAIN"]
+    resp = create(vc, [_bdm("volume", vol, 1)], image=vc.image_id)
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
+    assert [(a["volumeId"], a["device"]) for a in attachments(vc, server.id)] == [(vol, "/dev/vdb")]
+    assert vc.api("GET", f"/servers/{server.id}").json()["server"]["image"]["id"] == vc.image_id
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    wait_volume(vc, vol, "available")

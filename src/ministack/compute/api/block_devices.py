@@ -126,7 +126,7 @@ def _check_sequence(mappings: list[Mapping], image_ref: str) -> None:
         b.boot_index for b in mappings if b.boot_index is not None and b.boot_index >= 0
     )
     if image_ref:
-        indexes = sorted([0, *[i + 1 for i in indexes]]) if 0 not in indexes else indexes
+        indexes = sorted([0, *indexes]) if 0 not in indexes else indexes
     if not indexes or indexes != list(range(len(indexes))):
         raise errors.BadRequest(_BOOT_SEQUENCE)
 
