@@ -48,7 +48,11 @@ async def create(core: VolumeCore, auth: Auth, req: NewSnapshot) -> m.Snapshot:
         volume = await core.volume(s, auth, req.volume_id)
         _check_status(volume, req.force)
         await quotas.claim(
-            s, core.db, volume.project_id, {"snapshots": 1, "gigabytes": volume.size}
+            s,
+            core.db,
+            volume.project_id,
+            {"snapshots": 1, "gigabytes": volume.size},
+            await quotas.type_name(s, volume),
         )
         now = utcnow()
         snap = m.Snapshot(
