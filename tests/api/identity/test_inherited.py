@@ -208,3 +208,45 @@ def test_project_hierarchy_as_lists_and_ids_with_keystoneclient(identity_cloud: 
         identity_cloud, "GET", f"/projects/{top['id']}?subtree_as_list&subtree_as_ids", admin
     )
     assert both.status_code == 400 and "subtree_as_ids" in both.json()["error"]["message"]
+
+
+def test_inherited_grants_for_groups_on_domains_and_users_on_projects(
+    identity_cloud: Cloud,
+) -> None:
+    admin = admin_token(identity_cloud.auth_url)
+    domain = _create(identity_cloud, admin, "domain")
+    top = _create(identity_cloud, admin, "project", domain_id=domain["id"])
+    below = _create(identity_cloud, admin, "project", parent_id=top["id"])
+    user = _create(identity_cloud, admin, "user", password=PASSWORD)
+    group = _create(identity_cloud, admin, "group")
+    path = f"/groups/{group['id']}/users/{user['id']}"
+    assert _api(identity_cloud, "PUT", path, admin).status_code == 204
+    custom = _create(identity_cloud, admin, "role")
+    member = _role(identity_cloud, admin, "member")
+    ks = _client(identity_cloud, "admin", ADMIN_PASSWORD, system_scope="all")
+    ks.roles.grant(member, group=group["id"], domain=domain["id"],
+                   os_inherit_extension_inherited=True)  # fmt: skip
+    ks.roles.grant(custom["id"], user=user["id"], project=top["id"],
+                   os_inherit_extension_inherited=True)  # fmt: skip
+    listed = ks.roles.list(user=user["id"], project=top["id"], os_inherit_extension_inherited=True)
+    assert [r.id for r in listed] == [custom["id"]]
+    listed = ks.roles.list(group=group["id"], domain=domain["id"],
+                           os_inherit_extension_inherited=True)  # fmt: skip
+    assert [r.id for r in listed] == [member]
+
+    def roles_on(project: dict[str, Any]) -> set[str]:
+        got = _scoped(identity_cloud, user["name"], project["id"])
+        assert got.status_code == 201, got.text
+        return {r["name"] for r in got.json()["token"]["roles"]}
+
+    # the domain's inherited grant reaches both projects; the project's only the one below
+    assert roles_on(top) == {"member", "reader"}
+    assert roles_on(below) == {"member", "reader", custom["name"]}
+    ks.roles.revoke(member, group=group["id"], domain=domain["id"],
+                    os_inherit_extension_inherited=True)  # fmt: skip
+    assert _scoped(identity_cloud, user["name"], top["id"]).status_code == 401
+    assert roles_on(below) == {custom["name"]}
+    ks.roles.revoke(custom["id"], user=user["id"], project=top["id"],
+                    os_inherit_extension_inherited=True)  # fmt: skip
+    left = _api(identity_cloud, "GET", f"/role_assignments?user.id={user['id']}&effective", admin)
+    assert left.json()["role_assignments"] == []
