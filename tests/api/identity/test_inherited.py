@@ -168,7 +168,12 @@ def test_project_hierarchy_as_lists_and_ids_with_keystoneclient(identity_cloud: 
     admin = admin_token(identity_cloud.auth_url)
     top = _create(identity_cloud, admin, "project")
     child = _create(identity_cloud, admin, "project", parent_id=top["id"])
-    leaf = _create(identity_cloud, admin, "project", parent_id=top["id"])
+    leaf = json.loads(
+        identity_cloud.cli(
+            "project", "create", "--parent", top["id"], f"inh-{uuid.uuid4().hex[:8]}", "-f", "json"
+        ).stdout
+    )
+    assert leaf["parent_id"] == top["id"]
     grandchild = _create(identity_cloud, admin, "project", parent_id=child["id"])
     assert child["parent_id"] == top["id"] and top["parent_id"] == "default"
     system = _client(identity_cloud, "admin", ADMIN_PASSWORD, system_scope="all")
