@@ -70,6 +70,8 @@ PROJECT_READER_OR_ADMIN = "admin | reader"
 PROJECT_MEMBER_OR_ADMIN = "admin | member"
 PROJECT_MANAGER_OR_ADMIN = "admin | manager"
 SERVICE_OR_ADMIN = "admin | service"
+# an operator's read: Nova's SYSTEM_READER-era defaults let a system reader make it too
+ADMIN_OR_SYSTEM_READER = "admin | system_reader"
 PROJECT_READER_OR_SERVICE_OR_ADMIN = "admin | reader | service"
 
 Target = Mapping[str, str | None]

@@ -1,6 +1,9 @@
 """Compute's policy defaults: rule name → check string, as Nova's defaults (nova/policies/*).
 
 The one place compute decides who may do what; handlers name a rule (`api/common.caller`).
+An operator's read (usage of every project, hosts, hypervisors, services, aggregates,
+migrations) is the admin's or a system reader's, as Nova's defaults of the system-scope era
+(Wallaby to Yoga) wrote it; every write stays the admin's.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Final
 from ministack.common.policy import (
     ADMIN,
     ADMIN_OR_OWNER,
+    ADMIN_OR_SYSTEM_READER,
     ANY,
     PROJECT_MEMBER_OR_ADMIN,
     PROJECT_READER_OR_ADMIN,
@@ -91,13 +95,13 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:os-quota-sets:defaults": ANY,
     "os_compute_api:os-quota-sets:update": ADMIN,
     "os_compute_api:os-quota-sets:delete": ADMIN,
-    "os_compute_api:os-quota-class-sets:show": ADMIN,
+    "os_compute_api:os-quota-class-sets:show": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     # usage and audit
-    "os_compute_api:os-simple-tenant-usage:list": ADMIN,
+    "os_compute_api:os-simple-tenant-usage:list": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-simple-tenant-usage:show": PROJECT_READER_OR_ADMIN,
-    "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
-    "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:list": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-instance-usage-audit-log:show": ADMIN_OR_SYSTEM_READER,
     # server tags (2.26)
     "os_compute_api:os-server-tags:index": PROJECT_READER_OR_ADMIN,
     "os_compute_api:os-server-tags:show": PROJECT_READER_OR_ADMIN,
@@ -115,34 +119,34 @@ RULES: Final[dict[str, str]] = {
     "os_compute_api:extensions": ANY,
     # availability zones
     "os_compute_api:os-availability-zone:list": ANY,
-    "os_compute_api:os-availability-zone:detail": ADMIN,
+    "os_compute_api:os-availability-zone:detail": ADMIN_OR_SYSTEM_READER,
     # operators
-    "os_compute_api:os-aggregates:index": ADMIN,
+    "os_compute_api:os-aggregates:index": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-aggregates:create": ADMIN,
-    "os_compute_api:os-aggregates:show": ADMIN,
+    "os_compute_api:os-aggregates:show": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-aggregates:update": ADMIN,
     "os_compute_api:os-aggregates:delete": ADMIN,
     "os_compute_api:os-aggregates:action": ADMIN,
-    "os_compute_api:os-services:list": ADMIN,
+    "os_compute_api:os-services:list": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-services:update": ADMIN,
     "os_compute_api:os-services:delete": ADMIN,
-    "os_compute_api:os-hypervisors:list": ADMIN,
-    "os_compute_api:os-hypervisors:list-detail": ADMIN,
-    "os_compute_api:os-hypervisors:show": ADMIN,
-    "os_compute_api:os-hypervisors:statistics": ADMIN,
-    "os_compute_api:os-hypervisors:uptime": ADMIN,
-    "os_compute_api:os-hypervisors:search": ADMIN,
-    "os_compute_api:os-hypervisors:servers": ADMIN,
-    "os_compute_api:os-hosts:list": ADMIN,
-    "os_compute_api:os-hosts:show": ADMIN,
-    "os_compute_api:os-migrations:index": ADMIN,
-    "os_compute_api:servers:migrations:index": ADMIN,
+    "os_compute_api:os-hypervisors:list": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hypervisors:list-detail": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hypervisors:show": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hypervisors:statistics": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hypervisors:uptime": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hypervisors:search": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hypervisors:servers": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hosts:list": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-hosts:show": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-migrations:index": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:servers:migrations:index": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-server-diagnostics": ADMIN,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
     "os_compute_api:os-migrate-server:migrate": ADMIN,
     "os_compute_api:os-migrate-server:migrate_live": ADMIN,
     "os_compute_api:os-evacuate": ADMIN,
-    "os_compute_api:servers:migrations:show": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:servers:migrations:force_complete": ADMIN,
     "os_compute_api:servers:migrations:delete": ADMIN,
     "os_compute_api:os-console-auth-tokens": ADMIN,

@@ -12,6 +12,8 @@ Authorized plus unauthorized cover every persona for every rule checked here.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from ministack.common import policy
 from ministack.common.auth import Auth
 from ministack.compute.policies import RULES
 from tests.api.compute.conftest import Compute
-from tests.cloud import password_body
+from tests.cloud import VENV_BIN, password_body
 
 PASSWORD = "persona-pw-1"
 
@@ -342,3 +344,70 @@ def test_system_reader_sees_every_project_and_changes_nothing(
         timeout=30,
     )
     assert owned.status_code == 201 and owned.json()["owner"] == world.project_id
+
+
+def _system_cli(compute: Compute, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `openstack` CLI as `name` with a system-scoped token (OS_SYSTEM_SCOPE=all)."""
+    env = {k: v for k, v in compute.cloud.cli_env().items() if not k.startswith("OS_PROJECT")}
+    env.update(OS_USERNAME=name, OS_PASSWORD=PASSWORD, OS_SYSTEM_SCOPE="all")
+    return subprocess.run(
+        [str(VENV_BIN / "openstack"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_system_reader_runs_the_operators_reads_with_the_cli_and_no_write(
+    compute: Compute, world: World
+) -> None:
+    conn = compute.conn
+    name = f"sysread-{uuid.uuid4().hex[:8]}"
+    user = conn.identity.create_user(name=name, password=PASSWORD, domain_id="default")
+    role_id = conn.identity.find_role("reader").id
+    grant = httpx.put(
+        f"{compute.cloud.auth_url}/system/users/{user.id}/roles/{role_id}",
+        headers={"X-Auth-Token": conn.auth_token},
+        timeout=30,
+    )
+    assert grant.status_code == 204, grant.text
+    servers = _system_cli(
+        compute, name, "server", "list", "--all-projects", "-f", "value", "-c", "ID"
+    )
+    assert world.server_id in servers.stdout.split(), servers.stderr
+    reads = (
+        ("usage", "list"),
+        ("host", "list"),
+        ("hypervisor", "list"),
+        ("compute", "service", "list"),
+        ("aggregate", "list"),
+        ("availability", "zone", "list", "--compute", "--long"),
+        ("server", "migration", "list"),
+    )
+    for args in reads:
+        got = _system_cli(compute, name, *args, "-f", "json")
+        assert got.returncode == 0, f"{args}: {got.stderr}"
+    hosts = json.loads(_system_cli(compute, name, "host", "list", "-f", "json").stdout)
+    assert set(compute.hosts) <= {h["Host Name"] for h in hosts}
+    usage = json.loads(_system_cli(compute, name, "usage", "list", "-f", "json").stdout)
+    assert world.project_id in {u["Project"] for u in usage}
+    writes = (
+        ("aggregate", "create", f"agg-{uuid.uuid4().hex[:6]}"),
+        ("compute", "service", "set", "--disable", compute.hosts[0], "nova-compute"),
+        ("quota", "set", "--class", "--cores", "7", "default"),
+        ("server", "lock", world.server_id),
+    )
+    for args in writes:
+        got = _system_cli(compute, name, *args)
+        assert got.returncode != 0, f"{args}: {got.stdout}"
+    # the CLI has no command left that shows a quota class: raw HTTP
+    token = {"X-Auth-Token": world.tokens["system_reader"]}
+    classes = f"{compute.cloud.url('compute')}/v2.1/os-quota-class-sets/default"
+    assert httpx.get(classes, headers=token, timeout=30).status_code == 200
+    assert httpx.get(classes, headers={"X-Auth-Token": world.tokens["reader"]}).status_code == 403
+    assert (
+        compute.api("GET", "/os-quota-class-sets/default").json()["quota_class_set"]["cores"] != 7
+    )
+    assert not [a for a in compute.api("GET", "/os-aggregates").json()["aggregates"]
+                if a["name"].startswith("agg-")]  # fmt: skip
+    services = compute.api("GET", "/os-services?binary=nova-compute").json()["services"]
+    assert {s["status"] for s in services} == {"enabled"}
+    server = compute.api("GET", f"/servers/{world.server_id}", version="2.9").json()["server"]
+    assert server["locked"] is False

@@ -1,6 +1,7 @@
 """OS-INHERIT: roles granted on a domain or a project with ``inherited_to_projects`` apply to
 every project below it, for users and groups; ``/v3/role_assignments`` shows them as Keystone
-does, expanded by ``effective``, and ``include_subtree`` reaches a project's descendants."""
+does, expanded by ``effective``, and ``include_subtree`` reaches a project's descendants.
+Project hierarchies read back with ``parents_as_list``/``subtree_as_list`` and the ids forms."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import uuid
 from typing import Any
 
 import httpx
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+from keystoneclient.v3 import client as ks_client
 
-from tests.cloud import Cloud, admin_token, password_body
+from tests.cloud import ADMIN_PASSWORD, Cloud, admin_token, password_body
 
 PASSWORD = "inherit-pw-1"
 
@@ -147,3 +151,107 @@ def test_inherited_project_grant_reaches_the_subtree_for_groups(identity_cloud: 
     # a non-inherited grant on the same triple is a different grant
     plain = f"/projects/{top['id']}/groups/{group['id']}/roles/{member}"
     assert _api(identity_cloud, "HEAD", plain, admin).status_code == 404
+
+
+def _client(cloud: Cloud, user: str, password: str, **scope: str) -> Any:
+    auth = v3.Password(
+        auth_url=cloud.auth_url,
+        username=user,
+        password=password,
+        user_domain_id="default",
+        **scope,
+    )
+    return ks_client.Client(session=ks_session.Session(auth=auth))
+
+
+def test_project_hierarchy_as_lists_and_ids_with_keystoneclient(identity_cloud: Cloud) -> None:
+    admin = admin_token(identity_cloud.auth_url)
+    top = _create(identity_cloud, admin, "project")
+    child = _create(identity_cloud, admin, "project", parent_id=top["id"])
+    leaf = json.loads(
+        identity_cloud.cli(
+            "project", "create", "--parent", top["id"], f"inh-{uuid.uuid4().hex[:8]}", "-f", "json"
+        ).stdout
+    )
+    assert leaf["parent_id"] == top["id"]
+    grandchild = _create(identity_cloud, admin, "project", parent_id=child["id"])
+    assert child["parent_id"] == top["id"] and top["parent_id"] == "default"
+    system = _client(identity_cloud, "admin", ADMIN_PASSWORD, system_scope="all")
+    got = system.projects.get(top["id"], subtree_as_list=True)
+    assert sorted(p["project"]["id"] for p in got.subtree) == sorted(
+        [child["id"], leaf["id"], grandchild["id"]]
+    )
+    assert {p["project"]["parent_id"] for p in got.subtree} == {top["id"], child["id"]}
+    got = system.projects.get(grandchild["id"], parents_as_list=True)
+    assert [p["project"]["id"] for p in got.parents] == [child["id"], top["id"]]
+    got = system.projects.get(top["id"], subtree_as_ids=True)
+    assert got.subtree == {child["id"]: {grandchild["id"]: None}, leaf["id"]: None}
+    got = system.projects.get(grandchild["id"], parents_as_ids=True)
+    assert got.parents == {child["id"]: {top["id"]: {"default": None}}}
+    # the CLI asks for the ids forms
+    shown = json.loads(
+        identity_cloud.cli(
+            "project", "show", "--parents", "--children", child["id"], "-f", "json"
+        ).stdout
+    )
+    assert shown["parents"] == {top["id"]: {"default": None}}, shown
+    assert shown["subtree"] == {grandchild["id"]: None}, shown
+    plain = system.projects.get(top["id"])
+    assert not hasattr(plain, "subtree") and not hasattr(plain, "parents")
+    # a member of the child sees only the projects it holds a role on
+    user = _create(identity_cloud, admin, "user", password=PASSWORD)
+    member = _role(identity_cloud, admin, "member")
+    for project in (child, grandchild):
+        path = f"/projects/{project['id']}/users/{user['id']}/roles/{member}"
+        assert _api(identity_cloud, "PUT", path, admin).status_code == 204
+    mine = _client(identity_cloud, user["name"], PASSWORD, project_id=child["id"])
+    got = mine.projects.get(child["id"], subtree_as_list=True, parents_as_list=True)
+    assert got.parents == []
+    assert [p["project"]["id"] for p in got.subtree] == [grandchild["id"]]
+    # the list and the ids form of one side together are refused, as Keystone refuses them
+    both = _api(
+        identity_cloud, "GET", f"/projects/{top['id']}?subtree_as_list&subtree_as_ids", admin
+    )
+    assert both.status_code == 400 and "subtree_as_ids" in both.json()["error"]["message"]
+
+
+def test_inherited_grants_for_groups_on_domains_and_users_on_projects(
+    identity_cloud: Cloud,
+) -> None:
+    admin = admin_token(identity_cloud.auth_url)
+    domain = _create(identity_cloud, admin, "domain")
+    top = _create(identity_cloud, admin, "project", domain_id=domain["id"])
+    below = _create(identity_cloud, admin, "project", parent_id=top["id"])
+    user = _create(identity_cloud, admin, "user", password=PASSWORD)
+    group = _create(identity_cloud, admin, "group")
+    path = f"/groups/{group['id']}/users/{user['id']}"
+    assert _api(identity_cloud, "PUT", path, admin).status_code == 204
+    custom = _create(identity_cloud, admin, "role")
+    member = _role(identity_cloud, admin, "member")
+    ks = _client(identity_cloud, "admin", ADMIN_PASSWORD, system_scope="all")
+    ks.roles.grant(member, group=group["id"], domain=domain["id"],
+                   os_inherit_extension_inherited=True)  # fmt: skip
+    ks.roles.grant(custom["id"], user=user["id"], project=top["id"],
+                   os_inherit_extension_inherited=True)  # fmt: skip
+    listed = ks.roles.list(user=user["id"], project=top["id"], os_inherit_extension_inherited=True)
+    assert [r.id for r in listed] == [custom["id"]]
+    listed = ks.roles.list(group=group["id"], domain=domain["id"],
+                           os_inherit_extension_inherited=True)  # fmt: skip
+    assert [r.id for r in listed] == [member]
+
+    def roles_on(project: dict[str, Any]) -> set[str]:
+        got = _scoped(identity_cloud, user["name"], project["id"])
+        assert got.status_code == 201, got.text
+        return {r["name"] for r in got.json()["token"]["roles"]}
+
+    # the domain's inherited grant reaches both projects; the project's only the one below
+    assert roles_on(top) == {"member", "reader"}
+    assert roles_on(below) == {"member", "reader", custom["name"]}
+    ks.roles.revoke(member, group=group["id"], domain=domain["id"],
+                    os_inherit_extension_inherited=True)  # fmt: skip
+    assert _scoped(identity_cloud, user["name"], top["id"]).status_code == 401
+    assert roles_on(below) == {custom["name"]}
+    ks.roles.revoke(custom["id"], user=user["id"], project=top["id"],
+                    os_inherit_extension_inherited=True)  # fmt: skip
+    left = _api(identity_cloud, "GET", f"/role_assignments?user.id={user['id']}&effective", admin)
+    assert left.json()["role_assignments"] == []

@@ -153,6 +153,16 @@ def test_system_grants_for_users_through_cli_and_http(identity_cloud: Cloud) -> 
             },
         }
     ]
+    # the CLI lists it in its System column, with names (include_names)
+    rows = json.loads(
+        identity_cloud.cli(
+            "role", "assignment", "list", "--system", "all", "--user", user["id"], "--names",
+            "-f", "json",
+        ).stdout
+    )  # fmt: skip
+    assert [(r["Role"], r["User"], r["System"]) for r in rows] == [
+        ("reader", f"{user['name']}@Default", "all")
+    ]
     # a project filter never matches a system grant
     other = _api(
         identity_cloud, "GET", f"/role_assignments?scope.project.id=x&user.id={user['id']}", admin

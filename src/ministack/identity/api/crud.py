@@ -31,6 +31,11 @@ from ministack.identity.core import IdentityCore
 
 Row = Any
 Hook = Callable[[AsyncSession, Row, Auth], Awaitable[None]]
+# extra keys of a shown item the query asks for (projects: api/hierarchy.py)
+Expand = Callable[
+    [AsyncSession, Row, Request, Auth, Callable[[Row, str], dict[str, Any]], str],
+    Awaitable[dict[str, Any]],
+]
 
 # Declare identity's routes with their request schemas. Keystone answers 400 (not 415) for a
 # body that is not JSON; the token is checked first, as keystonemiddleware would.
@@ -67,6 +72,7 @@ class Collection:
     # rows belong to a domain and its readers may list them (identity/policies.py admits a
     # domain_reader; the list is then cut to the caller's domain)
     domain_readable: bool = False
+    expand: Expand | None = None
 
 
 def assigned_targets(user_id: str, target_type: str) -> Any:
@@ -212,7 +218,11 @@ def routes(coll: Collection) -> list[Route]:
         if coll.domain_readable:
             target["domain_id"] = row.domain_id
         policies.authorize(auth, f"identity:get_{coll.singular}", target)
-        return json_response({coll.singular: coll.render(row, base_url(request))})
+        shown = coll.render(row, base_url(request))
+        if coll.expand is not None:
+            async with core.db.session() as s:
+                shown |= await coll.expand(s, row, request, auth, coll.render, base_url(request))
+        return json_response({coll.singular: shown})
 
     async def update_item(request: Request) -> Response:
         auth = await require_auth(request)

@@ -11,6 +11,7 @@ from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.identity import models as m
 from ministack.identity.api.crud import Collection, Field
+from ministack.identity.api.hierarchy import expand_project
 
 NAME64 = Field("name", max_len=64, required=True)
 DESCRIPTION = Field("description", max_len=65535, default="")
@@ -230,6 +231,7 @@ PROJECTS = Collection(
     domain_readable=True,
     before_create=_project_create,
     before_delete=_project_delete,
+    expand=expand_project,
 )
 GROUPS = Collection(
     "groups",
