@@ -1,6 +1,6 @@
 """What the audit of the dashboard issue found untested, in a real browser against a real cloud
-(fake compute driver, two fake hosts): pause/unpause, suspend/resume and resize revert from an
-instance's page; the instances table's filters and pages over many servers; the overview's
+(fake compute driver, two fake hosts): reboot, pause/unpause, suspend/resume and resize revert
+from an instance's page; the instances table's filters and pages over many servers; the overview's
 floating IP and security group bars and its recent activity; the topology picture's instance
 and router links; the main pages at a phone's width; the serial console of a server on the
 second compute host."""
@@ -46,6 +46,7 @@ def test_pause_suspend_and_resize_revert_from_the_detail_page(page: Page, dash: 
         page.goto(f"{dash.url}/project/instances/{server.id}")
         status = page.locator("#server-status")
         for action, then in (
+            ("reboot", "ACTIVE"),
             ("pause", "PAUSED"),
             ("unpause", "ACTIVE"),
             ("suspend", "SUSPENDED"),
@@ -56,6 +57,7 @@ def test_pause_suspend_and_resize_revert_from_the_detail_page(page: Page, dash: 
             expect(status).to_have_text(then, timeout=WAIT)
             assert member.compute.get_server(server.id).status == then, action
         expect(page.locator("#timeline")).to_contain_text("suspend")
+        expect(page.locator("#timeline")).to_contain_text("reboot")
         page.select_option("select[name=flavor]", bigger.id)
         page.click("button[value=resize]")
         expect(status).to_have_text("VERIFY_RESIZE", timeout=WAIT)
