@@ -278,3 +278,21 @@ def test_wizard_sends_count_zone_and_user_data(page: Page, dash: DashCloud) -> N
             assert base64.b64decode(made.user_data).decode() == script
     finally:
         _delete(member, *servers)
+
+
+def test_topology_picture_follows_changes_without_a_reload(page: Page, dash: DashCloud) -> None:
+    member = dash.member()
+    log_in_member(page, dash)
+    page.goto(f"{dash.url}/project/network_topology")
+    page.evaluate("window.__notReloaded = true")
+    net = member.network.create_network(name=f"live-{uuid.uuid4().hex[:6]}")
+    svg = page.locator("svg#topology")
+    try:
+        expect(svg.locator(f"a[data-kind=network][data-id='{net.id}']")).to_have_count(
+            1, timeout=WAIT
+        )
+        member.network.delete_network(net)
+        expect(svg.locator(f"a[data-id='{net.id}']")).to_have_count(0, timeout=WAIT)
+        assert page.evaluate("window.__notReloaded === true")
+    finally:
+        member.network.delete_network(net, ignore_missing=True)
