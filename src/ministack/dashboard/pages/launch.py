@@ -154,7 +154,9 @@ async def launch(p: Page) -> Response:
         server["availability_zone"] = field(form, "availability_zone")
     user_data = form.get("user_data")
     if isinstance(user_data, str) and user_data.strip():
-        server["user_data"] = base64.b64encode(user_data.encode()).decode()
+        # a browser sends a textarea's lines as CRLF; a guest's shell script needs LF
+        text = user_data.replace("\r\n", "\n")
+        server["user_data"] = base64.b64encode(text.encode()).decode()
     await p.call("compute", "POST", "/servers", json={"server": server})
     what = f"{count_text} instances" if count_text != "1" else "instance"
     return p.redirect("/project/instances", ok=f"Launching {what} {server['name']}.")

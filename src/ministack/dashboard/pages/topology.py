@@ -1,5 +1,6 @@
 """Network topology: the project's routers, networks and instances and their links as an SVG
-picture drawn on the server (no script), each node a link to its page.
+picture drawn on the server, each node a link to its page; htmx fetches the picture again every
+`POLL` (``/project/network_topology/picture``), so it follows changes without a reload.
 
 What is linked comes from the ports (``GET /v2.0/ports``): a router interface port
 (device_owner ``network:router_interface*``) links its router to its network, a port whose
@@ -114,7 +115,11 @@ def layout(
     return [*nets, *rts, *vms], links
 
 
-async def topology(p: Page) -> Response:
+POLL = "5s"  # the picture redraws itself from the APIs this often (htmx)
+
+
+async def _picture(p: Page) -> dict[str, Any]:
+    """What the picture shows now, read from the networking and compute APIs."""
     networks, routers, ports, names = await asyncio.gather(
         all_networks(p),
         p.get(SERVICE, "/v2.0/routers"),
@@ -123,16 +128,28 @@ async def topology(p: Page) -> Response:
     )
     nodes, links = layout(networks, routers.get("routers", []), ports.get("ports", []), names)
     rows = max([1, *(1 + (n.y - TOP) // STEP for n in nodes)])
-    return p.render(
-        "topology.html",
-        nodes=nodes,
-        links=links,
-        width=COLUMNS["instance"] + NODE_W + 20,
-        height=TOP + rows * STEP,
-        node_w=NODE_W,
-        node_h=NODE_H,
-        columns=COLUMNS,
-    )
+    return {
+        "nodes": nodes,
+        "links": links,
+        "width": COLUMNS["instance"] + NODE_W + 20,
+        "height": TOP + rows * STEP,
+        "node_w": NODE_W,
+        "node_h": NODE_H,
+        "columns": COLUMNS,
+        "poll": POLL,
+    }
 
 
-ROUTES = [page("/project/network_topology", topology)]
+async def topology(p: Page) -> Response:
+    return p.render("topology.html", **await _picture(p))
+
+
+async def topology_picture(p: Page) -> Response:
+    """The picture alone: what htmx swaps in on each poll, so it follows changes live."""
+    return p.render("topology_picture.html", **await _picture(p))
+
+
+ROUTES = [
+    page("/project/network_topology", topology),
+    page("/project/network_topology/picture", topology_picture),
+]
