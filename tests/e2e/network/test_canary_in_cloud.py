@@ -1,6 +1,7 @@
 """`ministack doctor --canary` against a running cloud whose host is a namespace: on a healthy
 cloud every step passes; with traffic to 169.254.169.254 dropped on the host's bridges, the
-metadata step fails and says what to fix; after each run the host (namespaces, links) and the
+metadata step fails and says what to fix; after each run the host (namespaces, links, nftables
+ruleset) and the
 API (networks, routers, ports, floating IPs, groups) are as they were before."""
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def _host_state(host_ns: str, prefix: str) -> dict[str, object]:
     return {
         "namespaces": netns.names(prefix) + netns.names("canary-"),
         "links": _links(host_ns),
+        "nft": subprocess.run(
+            ["nft", "list", "ruleset"],
+            preexec_fn=netns.preexec(host_ns),
+            capture_output=True,
+            check=True,
+        ).stdout.decode(),
     }
 
 
