@@ -1,8 +1,8 @@
 """`ministack doctor --canary` against a running cloud whose host is a namespace: on a healthy
 cloud every step passes; with traffic to 169.254.169.254 dropped on the host's bridges, the
-metadata step fails and says what to fix; after each run the host (namespaces, links, nftables
-ruleset) and the
-API (networks, routers, ports, floating IPs, groups) are as they were before."""
+command's metadata step fails and its next line says what to fix; after each run the host
+(namespaces, links, nftables ruleset) and the API (networks, routers, ports, floating IPs,
+groups) are as they were before."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,15 +125,27 @@ def test_the_canary_passes_on_a_healthy_cloud_and_names_a_broken_step(tmp_path: 
             assert _settle(lambda: _host_state(host_ns, prefix), host_before) == host_before
 
             _nft(host_ns, "-f", "-", stdin=DROP_METADATA)  # the metadata path broken
-            try:
-                broken = _by_step(run_canary(settings))
+            try:  # through the command an operator runs
+                doctor = subprocess.run(
+                    [sys.executable, "-m", "ministack", "doctor", "--canary"],
+                    env=cloud.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
             finally:
                 _nft(host_ns, "delete", "table", "bridge", "canarytest")
-            assert broken["DHCP lease"].ok and broken["gateway"].ok
-            metadata = broken["metadata"]
-            assert not metadata.ok
-            assert "169.254.169.254" in metadata.detail
-            assert "metadata proxy" in metadata.fix and "169.254.169.254" in metadata.fix
+            assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+            lines = doctor.stdout.splitlines()
+            broken = {
+                line.split("canary: ")[1].split(":")[0]: line
+                for line in lines
+                if "canary: " in line
+            }
+            assert "ok" in broken["DHCP lease"] and "ok" in broken["gateway"]
+            assert "FAIL" in broken["metadata"] and "169.254.169.254" in broken["metadata"]
+            fix = lines[lines.index(broken["metadata"]) + 1]
+            assert "fix:" in fix and "metadata proxy" in fix, doctor.stdout
             assert "floating IP" not in broken  # a failed step ends the run
             assert _api_state(conn) == api_before
             assert _settle(lambda: _host_state(host_ns, prefix), host_before) == host_before
