@@ -1,6 +1,7 @@
 """`ministack doctor --canary` against a running cloud whose host is a namespace: on a healthy
 cloud every step passes; with traffic to 169.254.169.254 dropped on the host's bridges, the
-command's metadata step fails and its next line says what to fix; after each run the host
+command's metadata step fails and its next line says what to fix; with the external network
+cut off on them, the floating IP step fails and names the router; after each run the host
 (namespaces, links, nftables ruleset) and the API (networks, routers, ports, floating IPs,
 groups) are as they were before."""
 
@@ -26,8 +27,8 @@ from tests.e2e.network.dataplane import dnsmasq_pids
 
 pytestmark = pytest.mark.e2e
 
-DROP_METADATA = """table bridge canarytest {
-  chain forward { type filter hook forward priority -300; ip daddr 169.254.169.254 drop; }
+DROP = """table bridge canarytest {
+  chain forward { type filter hook forward priority -300; ip daddr %s drop; }
 }"""
 
 
@@ -124,7 +125,7 @@ def test_the_canary_passes_on_a_healthy_cloud_and_names_a_broken_step(tmp_path: 
             assert _api_state(conn) == api_before
             assert _settle(lambda: _host_state(host_ns, prefix), host_before) == host_before
 
-            _nft(host_ns, "-f", "-", stdin=DROP_METADATA)  # the metadata path broken
+            _nft(host_ns, "-f", "-", stdin=DROP % "169.254.169.254")  # the metadata path broken
             try:  # through the command an operator runs
                 doctor = subprocess.run(
                     [sys.executable, "-m", "ministack", "doctor", "--canary"],
@@ -147,6 +148,17 @@ def test_the_canary_passes_on_a_healthy_cloud_and_names_a_broken_step(tmp_path: 
             fix = lines[lines.index(broken["metadata"]) + 1]
             assert "fix:" in fix and "metadata proxy" in fix, doctor.stdout
             assert "floating IP" not in broken  # a failed step ends the run
+            assert _api_state(conn) == api_before
+            assert _settle(lambda: _host_state(host_ns, prefix), host_before) == host_before
+
+            _nft(host_ns, "-f", "-", stdin=DROP % "172.24.4.0/24")  # the outside cut off
+            try:
+                cut = _by_step(run_canary(settings))
+            finally:
+                _nft(host_ns, "delete", "table", "bridge", "canarytest")
+            assert all(cut[s].ok for s in ("DHCP lease", "gateway", "metadata")), cut
+            assert not cut["floating IP"].ok and "does not answer" in cut["floating IP"].detail
+            assert "router" in cut["floating IP"].fix
             assert _api_state(conn) == api_before
             assert _settle(lambda: _host_state(host_ns, prefix), host_before) == host_before
     finally:
