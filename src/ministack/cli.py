@@ -380,6 +380,14 @@ def doctor(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the checks as a JSON list (for the dashboard).")
     ] = False,
+    canary: Annotated[
+        bool,
+        typer.Option(
+            "--canary",
+            help="Also run the network canary: a throwaway guest on a throwaway network of the "
+            "running cloud (needs root; removes all it makes).",
+        ),
+    ] = False,
 ) -> None:
     """Check every prerequisite and say, for each, what is wrong and how to fix it."""
     import dataclasses
@@ -389,6 +397,10 @@ def doctor(
 
     settings = _settings()
     checks = run_checks(settings)
+    if canary:
+        from ministack.canary import run_canary
+
+        checks += run_canary(settings)
     failed = sum(0 if c.ok or c.optional else 1 for c in checks)
     if as_json:
         print(json.dumps([dataclasses.asdict(c) for c in checks]))

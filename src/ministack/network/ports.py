@@ -26,7 +26,16 @@ from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
 from ministack.config import Settings
-from ministack.network import fixed_ips, ipam, policies, port_context, quotas, secgroups, views
+from ministack.network import (
+    dhcp_options,
+    fixed_ips,
+    ipam,
+    policies,
+    port_context,
+    quotas,
+    secgroups,
+    views,
+)
 from ministack.network import models as m
 from ministack.network.core import (
     Core,
@@ -229,14 +238,7 @@ def _pairs(body: dict[str, Any], mac: str) -> list[dict[str, str]]:
 
 
 def _dhcp_opts(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "opt_name": o["opt_name"],
-            "opt_value": o["opt_value"],
-            "ip_version": int(o.get("ip_version", 4)),
-        }
-        for o in body.get("extra_dhcp_opts") or []
-    ]
+    return dhcp_options.validate(body.get("extra_dhcp_opts"))
 
 
 def _binding(host: str, bridge: str) -> tuple[str, str]:

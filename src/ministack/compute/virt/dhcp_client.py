@@ -21,7 +21,7 @@ from pyroute2 import IPRoute
 
 MAGIC = b"\x63\x82\x53\x63"
 DISCOVER, OFFER, REQUEST, ACK, NAK = 1, 2, 3, 5, 6
-WANTED_OPTIONS = bytes([1, 3, 6, 12, 15, 26, 28, 121])
+WANTED_OPTIONS = bytes([1, 3, 6, 12, 15, 26, 28, 42, 119, 121])
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Lease:
     mtu: int | None = None
     hostname: str | None = None
     domain: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    """Every option of the ACK as hex by its code (a port's extra DHCP options among them)."""
 
 
 def _packet(kind: int, xid: int, mac: bytes, extra: bytes = b"") -> bytes:
@@ -77,6 +79,7 @@ def _lease(data: bytes, opts: dict[int, bytes]) -> Lease:
         ip=ip,
         prefixlen=ipaddress.ip_network(f"0.0.0.0/{mask}").prefixlen,
         server=socket.inet_ntoa(opts[54]) if 54 in opts else "",
+        options={str(code): value.hex() for code, value in sorted(opts.items())},
     )
     if 121 in opts:
         lease.routes = _classless(opts[121])

@@ -50,6 +50,8 @@ class PortSpec:
     security_groups: tuple[str, ...] = ()
     allowed_pairs: tuple[tuple[str, str], ...] = ()
     """(IP address or CIDR, MAC) pairs the port may also send from (allowed address pairs)."""
+    dhcp_opts: tuple[tuple[int, str, str], ...] = ()
+    """(ip_version, option name or number, value): the port's extra DHCP options."""
 
     def ips(self) -> tuple[str, ...]:
         return tuple(ip for _, ip in self.fixed_ips)

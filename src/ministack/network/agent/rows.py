@@ -84,6 +84,11 @@ def port_spec(
         allowed_pairs=tuple(
             (p["ip_address"], p.get("mac_address") or row.mac_address) for p in pairs
         ),
+        dhcp_opts=tuple(
+            (int(o.get("ip_version", 4)), str(o["opt_name"]), str(o["opt_value"]))
+            for o in _json(row.extra_dhcp_opts, [])
+            if o.get("opt_value") is not None
+        ),
     )
 
 

@@ -4,7 +4,8 @@ One process per network with DHCP on this host, started detached (it outlives an
 which finds it again by its pid file). Its files live in `<state>/dhcp/<network id>/`: the hosts
 list (one line per port: MAC, address, hostname, so only known ports get an address), the DNS
 names of the network's ports, the options per subnet (router, DNS servers, classless routes
-including 169.254.169.254 via the DHCP port) and the leases. A change of ports or options is a
+including 169.254.169.254 via the DHCP port) with each port's extra DHCP options (its hosts line
+sets the tag `port-<id>`, its options match it) and the leases. A change of ports or options is a
 SIGHUP (dnsmasq re-reads those files); a change of the command line (subnets, MTU) a restart.
 IPv6 subnets with an RA mode (SLAAC, DHCPv6-stateless) are advertised by the same process
 (`--enable-ra`): guests make their EUI-64 address, the one IPAM gave the port.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from ministack.network.agent.desired import METADATA_IP, NetworkSpec, PortSpec, SubnetSpec
 from ministack.network.agent.linux import netns
+from ministack.network.dhcp_options import dnsmasq_option
 
 LEASE_SECONDS = 86400
 START_TIMEOUT = 10.0
@@ -49,6 +51,11 @@ def subnet_tag(subnet: SubnetSpec) -> str:
     return "subnet-" + subnet.subnet_id
 
 
+def port_tag(port: PortSpec) -> str:
+    """The tag a port's hosts line sets and its extra DHCP options match."""
+    return "port-" + port.port_id
+
+
 def port_hostname(port: PortSpec, ip: str) -> str:
     """The port's DNS label: its hostname, else Neutron's `host-10-0-0-5`."""
     return port.hostname or "host-" + ip.replace(".", "-").replace(":", "-")
@@ -73,11 +80,17 @@ def render(net: NetworkSpec, dhcp_ips: dict[str, str]) -> Files:
                 continue
             name = port_hostname(port, ip)
             if port != net.dhcp_port:
-                hosts.append(f"{port.mac.lower()},{ip},{name}")
+                tag = f"set:{port_tag(port)}," if port.dhcp_opts else ""
+                hosts.append(f"{port.mac.lower()},{tag}{ip},{name}")
             names.append(f"{ip}\t{name}.{net.dns_domain} {name}")
     opts = []
     for subnet in dhcp_subnets.values():
         opts += _subnet_options(subnet, dhcp_ips.get(subnet.subnet_id))
+    for port in sorted(net.ports, key=lambda p: p.port_id):
+        opts += [
+            f"tag:{port_tag(port)},{dnsmasq_option(name, value, version)}"
+            for version, name, value in port.dhcp_opts
+        ]
     return Files("\n".join(hosts) + "\n", "\n".join(names) + "\n", "\n".join(opts) + "\n")
 
 
