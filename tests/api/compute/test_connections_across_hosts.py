@@ -134,6 +134,14 @@ def test_offload_unbinds_ports_and_disconnects_volumes_unshelve_reconnects(cc: C
     assert [a["volumeId"] for a in attachments(c, server.id)] == [vol]
     assert server.id not in c.guests(first)
 
+    c.set_fake(second, fail={"spawn": "no room"})
+    try:  # a failed unshelve leaves nothing connected or bound on that host
+        c.cloud.cli(*V, "server", "unshelve", "--host", second, server.id)
+        wait_for(c, server.id, status="SHELVED_OFFLOADED", task_state=None)
+        assert port_of(c, server.id).binding_host_id == ""
+        assert wait_volume(c, vol, "reserved").id == vol
+    finally:
+        assert server.id not in c.guests(second)  # (this clears the failure)
     c.cloud.cli(*V, "server", "unshelve", "--host", second, "--wait", server.id)
     moved = wait_for(c, server.id, status="ACTIVE", task_state=None)
     assert moved.compute_host == second
