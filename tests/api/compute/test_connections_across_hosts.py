@@ -236,6 +236,12 @@ def test_cold_and_live_migration_move_ports_and_volumes(cc: Compute) -> None:
     vol = add_volume(c, server.id)
     c.cloud.cli(*V, "server", "migrate", "--host", second, "--wait", server.id)
     wait_for(c, server.id, status="VERIFY_RESIZE", task_state=None)
+    assert_connected(c, server.id, second, vol, "/dev/vdb")
+    c.cloud.cli(*V, "server", "migrate", "revert", server.id)  # back to the source's connector
+    wait_for(c, server.id, status="ACTIVE", task_state=None, compute_host=first)
+    assert_connected(c, server.id, first, vol, "/dev/vdb")
+    c.cloud.cli(*V, "server", "migrate", "--host", second, "--wait", server.id)
+    wait_for(c, server.id, status="VERIFY_RESIZE", task_state=None)
     c.cloud.cli(*V, "server", "migrate", "confirm", server.id)
     wait_for(c, server.id, status="ACTIVE", task_state=None, compute_host=second)
     assert_connected(c, server.id, second, vol, "/dev/vdb")
