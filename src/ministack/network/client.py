@@ -81,6 +81,11 @@ class NetworkApi(Protocol):
         """Clear binding, device_id and device_owner. Idempotent."""
         ...
 
+    async def clear_binding(self, port_id: str) -> dict[str, Any]:
+        """Clear the port's host binding only (binding:host_id ''), keeping device_id and
+        device_owner: the server still owns it (Nova's shelve offload). Idempotent."""
+        ...
+
     async def list_ports(self, device_id: str) -> list[dict[str, Any]]:
         """The ports of one device (instance), oldest first."""
         ...
@@ -187,6 +192,9 @@ class NetworkClient:
 
     async def unbind_port(self, port_id: str) -> dict[str, Any]:
         return await ports.unbind(self.core, port_id)
+
+    async def clear_binding(self, port_id: str) -> dict[str, Any]:
+        return await ports.update(self.core, trusted(), port_id, {"binding:host_id": ""}, None)
 
     async def list_ports(self, device_id: str) -> list[dict[str, Any]]:
         return await ports.of_device(self.core, device_id)
@@ -310,6 +318,9 @@ class HttpNetworkClient:
         return await self._update(
             port_id, {"binding:host_id": "", "device_id": "", "device_owner": ""}
         )
+
+    async def clear_binding(self, port_id: str) -> dict[str, Any]:
+        return await self._update(port_id, {"binding:host_id": ""})
 
     async def list_ports(self, device_id: str) -> list[dict[str, Any]]:
         found = await self._call(

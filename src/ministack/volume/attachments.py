@@ -65,7 +65,7 @@ async def create(
     async with core.db.writer() as s:
         volume = await core.volume(s, auth, volume_id)
         ok = (st.AVAILABLE, st.IN_USE, st.RESERVED) if volume.multiattach else (st.AVAILABLE,)
-        if volume.status not in ok:
+        if volume.status not in ok and not await _same_instance(s, volume, instance_uuid):
             raise errors.BadRequest(
                 f"Invalid volume: Volume {volume.id} status must be available or downloading "
                 f"to reserve, but the current status is {volume.status}."
@@ -89,6 +89,17 @@ async def create(
         await core.refresh_attach_status(s, volume)
     info = await _connect(core, volume, att, connector) if connector else None
     return att, info
+
+
+async def _same_instance(s: AsyncSession, volume: m.Volume, instance_uuid: str | None) -> bool:
+    """Cinder's override: a volume in use or reserved by `instance_uuid` may take another
+    attachment for that instance (compute moving its connection to another host)."""
+    if instance_uuid is None or volume.status not in (st.IN_USE, st.RESERVED):
+        return False
+    query = select(m.Attachment.id).where(
+        m.Attachment.volume_id == volume.id, m.Attachment.instance_uuid == instance_uuid
+    )
+    return (await s.execute(query.limit(1))).first() is not None
 
 
 async def update(

@@ -52,6 +52,7 @@ class LifecycleEndpoints(AgentBase):
     async def reconcile_lifecycle(self) -> None:
         """Start-up: the restart rules the host's reconcile cannot apply alone."""
         await shelve.resume_offloads(self)
+        await softdelete.resume_soft_deletes(self)
 
     async def periodic_tasks(self) -> None:
         """The life-cycle passes the agent group runs (`group.lifecycle_interval`)."""

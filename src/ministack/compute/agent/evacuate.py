@@ -15,6 +15,7 @@ the destination's allocation and fails the migration.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -22,7 +23,7 @@ from ministack.common.db import utcnow
 from ministack.common.models import ServiceRecord
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
-from ministack.compute.agent import networking
+from ministack.compute.agent import connections, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task
 from ministack.compute.instances import Change
@@ -56,7 +57,8 @@ async def evacuate(agent: AgentBase, step: MigrationStep) -> None:
         await task.settle(
             Change(task_state=states.REBUILD_SPAWNING), task_states=[states.REBUILDING]
         )
-        await agent.driver.spawn(guest_spec(inst))
+        devices = await connections.connect(agent, uuid)  # the source host is down
+        await agent.driver.spawn(replace(guest_spec(inst), block_devices=devices))
         sysmeta = {
             k: v
             for k, v in (inst.system_metadata or {}).items()

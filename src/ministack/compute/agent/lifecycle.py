@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ministack.common.db import utcnow
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
-from ministack.compute.agent import block_devices, networking
+from ministack.compute.agent import block_devices, connections, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
 from ministack.compute.claims import claim_flavor, drop_source, return_source
@@ -100,7 +101,8 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         found.append(inst)
         await task.open()
         await networking.rebind(agent, inst)  # the ports follow the guest to this host
-        await agent.driver.spawn(await block_devices.with_volumes(agent, guest_spec(inst)))
+        devices = await connections.connect(agent, uuid)  # and its volumes
+        await agent.driver.spawn(replace(guest_spec(inst), block_devices=devices))
         await task.settle(
             _settled(states.RESIZED),
             task_states=[states.RESIZE_MIGRATING, states.RESIZE_FINISH],
@@ -182,6 +184,7 @@ async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
         try:
             if inst is not None:
                 await networking.rebind(agent, inst)  # the ports come back with the guest
+                await connections.connect(agent, uuid)  # and its volumes
             if final != states.STOPPED:
                 await agent.driver.power_on(uuid)
             else:

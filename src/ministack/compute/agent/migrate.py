@@ -18,12 +18,13 @@ After a restart of the source agent its in-progress migrations are failed and ro
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import select
 
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
-from ministack.compute.agent import networking
+from ministack.compute.agent import connections, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import instance_task, reason_of
 from ministack.compute.claims import drop_source, node_uuid, return_source
@@ -49,7 +50,8 @@ async def pre_live_migration(agent: AgentBase, step: MigrationStep) -> None:
     inst = await instances.get(agent.db, step.instance_uuid)
     if inst is None or inst.task_state != states.MIGRATING:
         raise RuntimeError(f"instance {step.instance_uuid} is no longer migrating")
-    await agent.driver.prepare_incoming(guest_spec(inst))
+    devices = await connections.current(agent, inst.uuid)
+    await agent.driver.prepare_incoming(replace(guest_spec(inst), block_devices=devices))
 
 
 async def live_migration(agent: AgentBase, step: MigrationStep) -> None:
@@ -112,6 +114,7 @@ async def post_live_migration_at_destination(agent: AgentBase, step: MigrationSt
         raise RuntimeError(f"instance {step.instance_uuid} is gone")
     power = _power_for(inst.vm_state)
     await networking.rebind(agent, inst)
+    await connections.connect(agent, inst.uuid)  # the attachments follow to this host
     await agent.driver.finish_incoming(inst.uuid, power)
     moved = Change(host=agent.host, node=agent.node, task_state=None, power_state=int(power))
     await instances.cas(agent.db, inst.uuid, task_states=[states.MIGRATING], change=moved)

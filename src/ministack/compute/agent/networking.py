@@ -116,6 +116,16 @@ async def rebind(agent: AgentBase, inst: m.Instance) -> None:
         await network.bind_port(entry["port_id"], agent.host, inst.uuid, zone)
 
 
+async def clear_bindings(agent: AgentBase, inst: m.Instance) -> None:
+    """The guest left this host without a new one (shelve offload): clear each port's host
+    binding, keeping its device (the server still owns it), as Nova does. Idempotent."""
+    network = agent.deps.network
+    if network is None:
+        return
+    for entry in ni.info_of(inst):
+        await network.clear_binding(entry["port_id"])
+
+
 async def refresh(agent: AgentBase, uuid: str) -> None:
     """Re-read the instance's ports from the network service into its info cache
     (network-changed). Entries keep whether the user passed the port in."""

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from ministack.compute import instances, states
 from ministack.compute import models as m
+from ministack.compute.agent import connections
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, instance_task
 from ministack.compute.instances import Change
@@ -39,6 +40,7 @@ async def rescue(agent: AgentBase, req: Rescue) -> None:
             image_id=req.image_id,
             image_format=req.image_format,
             admin_password=req.admin_password,
+            block_devices=await connections.current(agent, inst.uuid),
         )
         await agent.driver.rescue(spec)
         rescued = Change(

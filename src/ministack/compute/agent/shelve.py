@@ -6,12 +6,16 @@ shelve: the API moved the instance to task_state shelving and queued the image
 `shelved_at`, `shelved_image_id` and `shelved_host` in its system_metadata. With
 `shelved_offload_time` 0 it is offloaded at once.
 
-offload (shelving_offloading): the guest is destroyed and the host's placement allocation
-released; the instance has no host and is SHELVED_OFFLOADED. The periodic `offload_expired`
-offloads servers shelved longer than `shelved_offload_time` (unless it is -1).
+offload (shelving_offloading): the guest is destroyed, its volume connections terminated
+(the attachments stay, reserved: the volumes remain the server's), its ports' host binding
+cleared (device kept) and the host's placement allocation released; the instance has no host
+and is SHELVED_OFFLOADED. A server booted from a volume is offloaded at once (no image).
+The periodic `offload_expired` offloads servers shelved longer than `shelved_offload_time`
+(unless it is -1).
 
 unshelve (unshelving): the conductor chose this host (or the instance never left it); the
-guest is started again (still here) or spawned from the shelved image, which is then deleted.
+guest is started again (still here) or spawned from the shelved image (or its root volume),
+with its ports bound and its volumes connected to this host; the shelved image is deleted.
 A spawn that fails leaves nothing here: the allocation is released and the instance is
 SHELVED_OFFLOADED again, with the reason in the action's events.
 """
@@ -31,7 +35,7 @@ from sqlalchemy import select
 from ministack.common.db import utcnow
 from ministack.compute import instances, network_info, states
 from ministack.compute import models as m
-from ministack.compute.agent import networking
+from ministack.compute.agent import connections, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, instance_task, reason_of
 from ministack.compute.instances import Change
@@ -117,6 +121,10 @@ async def shelve_offload(agent: AgentBase, uuid: str) -> None:
     event = "compute_shelve_offload_instance"
     async with instance_task(agent, uuid, event, on_failure=failed) as task:
         await agent.driver.destroy(uuid)
+        inst = await instances.get(agent.db, uuid)
+        if inst is not None:
+            await connections.disconnect(agent, uuid)
+            await networking.clear_bindings(agent, inst)
         await agent.deps.placement.release(uuid)
         offloaded = Change(
             vm_state=states.SHELVED_OFFLOADED,
@@ -142,6 +150,8 @@ async def unshelve(agent: AgentBase, uuid: str) -> None:
             await task.settle(Change(task_state=None), task_states=[states.UNSHELVING])
             return
         await agent.driver.destroy(uuid)
+        await connections.disconnect(agent, uuid)
+        await networking.clear_bindings(agent, inst)
         await agent.deps.placement.release(uuid)
         back = Change(vm_state=states.SHELVED_OFFLOADED, task_state=None, host=None, node=None)
         await task.settle(back, task_states=[states.UNSHELVING])
@@ -160,7 +170,8 @@ async def unshelve(agent: AgentBase, uuid: str) -> None:
             await agent.driver.power_on(uuid)
         else:
             await networking.rebind(agent, inst)
-            spec = guest_spec(inst)
+            devices = await connections.connect(agent, uuid)
+            spec = replace(guest_spec(inst), block_devices=devices)
             if image_id:  # the driver's snapshot: its own format, not the original image's
                 shelved_image = await agent.deps.images.client.get(str(image_id))
                 disk_format = str(shelved_image.get("disk_format") or spec.image_format)

@@ -94,3 +94,18 @@ async def reclaim_expired(agent: AgentBase) -> None:
             change=Change(task_state=states.DELETING),
         ):
             await delete.terminate(agent, inst.uuid)
+
+
+async def resume_soft_deletes(agent: AgentBase) -> None:
+    """After a restart: a server caught in soft-deleting (its vm_state still the one it had)
+    is soft-deleted again (power off is idempotent), so it ends SOFT_DELETED as the user
+    asked, never a SHUTOFF to delete again. Runs before the host's reconcile."""
+    async with agent.db.session() as s:
+        query = select(m.Instance.uuid, m.Instance.vm_state).where(
+            m.Instance.host == agent.host,
+            m.Instance.deleted.is_(False),
+            m.Instance.task_state == states.SOFT_DELETING,
+        )
+        rows = [(str(u), str(v)) for u, v in (await s.execute(query)).all()]
+    for uuid, vm_state in rows:
+        await soft_delete(agent, uuid, vm_state)

@@ -52,7 +52,8 @@ async def shelve(request: Request, api: Api, auth: Auth, inst: m.Instance, body:
             clear = Change(task_state=None)
             await instances.cas(api.db, inst.uuid, task_states=[states.SHELVING], change=clear)
             raise
-    offload = api.settings.compute.shelved_offload_time == 0
+    # Nova offloads a volume-backed server at once: nothing of it stays on the host
+    offload = api.settings.compute.shelved_offload_time == 0 or not inst.image_ref
     await api.agent(host_of(inst)).shelve_instance(inst.uuid, image_id, offload)
     return empty_response(202)
 

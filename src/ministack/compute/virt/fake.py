@@ -346,6 +346,8 @@ class FakeDriver:
         await self._step("rescue")
         guest.power_state = PowerState.RUNNING
         guest.console.append(f"fake: rescue from image {spec.image_id}")
+        for device in spec.block_devices:  # behind the rescue disk, as stable device rescue
+            guest.console.append(f"fake: rescue keeps volume {device.volume_id} attached")
         self._persist()
 
     async def unrescue(self, uuid: str) -> None:
@@ -481,7 +483,9 @@ class FakeDriver:
         """The destination's guest of a live migration, waiting for the memory (no state)."""
         await self._step("prepare_incoming")
         console = [f"{spec.hostname} login:"]
-        self.guests[spec.uuid] = _Guest(spec.vcpus, spec.memory_mb, PowerState.NOSTATE, console)
+        guest = _Guest(spec.vcpus, spec.memory_mb, PowerState.NOSTATE, console)
+        guest.volumes = {d.device: d.volume_id for d in spec.block_devices}
+        self.guests[spec.uuid] = guest
         self._persist()
 
     async def live_migrate(self, uuid: str, job: LiveMigration) -> None:
