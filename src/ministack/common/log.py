@@ -2,17 +2,32 @@
 
 Logger names are ``ministack.<service>[.<part>]``; records of ``ministack.identity.*`` go to
 ``<state>/logs/identity.log`` and every record also goes to ``ministack.log``.
+
+A record costs the event loop little: the only handler on the ``ministack`` logger is a
+`QueueHandler` that stamps the request id (a context variable, so it must be read on the
+emitting thread) and freezes the message; a `QueueListener` thread formats each record once
+and writes it to its files, so file writes never block a request.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import logging.handlers
+import queue
 from pathlib import Path
 
 from ministack.common import context, files
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+# what FORMAT does not show is not gathered per record (the logging docs' "Optimization")
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+logging._srcfile = None  # no caller lookup: FORMAT names no file or line
+
+_listener: logging.handlers.QueueListener | None = None
 
 
 class RequestIdFilter(logging.Filter):
@@ -30,24 +45,46 @@ class PrefixFilter(logging.Filter):
         return record.name == self.prefix or record.name.startswith(self.prefix + ".")
 
 
+class OnceFormatter(logging.Formatter):
+    """Formats a record once however many files it is written to."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: str | None = getattr(record, "formatted_line", None)
+        if line is None:
+            line = super().format(record)
+            record.formatted_line = line
+        return line
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands the record to the listener as it is: the message is frozen here (its arguments
+    may change after the call), the formatting and any traceback are left to the thread."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+
 def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bool = False) -> None:
     """Configure the `ministack` logger tree. Safe to call again (replaces handlers)."""
+    global _listener
     files.private_dir(log_dir)
     root = logging.getLogger("ministack")
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
+    stop()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    formatter = logging.Formatter(FORMAT)
-    ids = RequestIdFilter()
+    formatter = OnceFormatter(FORMAT)
+    outputs: list[logging.Handler] = []
 
     def add(handler: logging.Handler, prefix: str | None = None) -> None:
         handler.setFormatter(formatter)
-        handler.addFilter(ids)
         if prefix:
             handler.addFilter(PrefixFilter(prefix))
-        root.addHandler(handler)
+        outputs.append(handler)
 
     def log_file(name: str) -> logging.Handler:
         path = log_dir / f"{name}.log"
@@ -59,3 +96,21 @@ def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bo
         add(log_file(name), f"ministack.{name}")
     if stderr:
         add(logging.StreamHandler())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    enqueue = _Enqueue(records)
+    enqueue.addFilter(RequestIdFilter())
+    root.addHandler(enqueue)
+    _listener = logging.handlers.QueueListener(records, *outputs, respect_handler_level=True)
+    _listener.start()
+
+
+@atexit.register
+def stop() -> None:
+    """Write out every queued record and stop the writer thread (idempotent)."""
+    global _listener
+    listener, _listener = _listener, None
+    if listener is None:
+        return
+    listener.stop()
+    for handler in listener.handlers:
+        handler.close()
