@@ -1,7 +1,9 @@
 """Logging: one set-up per process, a log file per service, the request id on every line.
 
 Logger names are ``ministack.<service>[.<part>]``; records of ``ministack.identity.*`` go to
-``<state>/logs/identity.log`` and every record also goes to ``ministack.log``.
+``<state>/logs/identity.log`` and every record also goes to ``ministack.log``. With `stderr`
+(``ministack up --foreground``) a terminal sees every record too; a redirected stderr (the
+background ``console.log``) gets warnings and errors only.
 
 A record costs the event loop little: the only handler on the ``ministack`` logger is a
 `QueueHandler` that stamps the request id (a context variable, so it must be read on the
@@ -15,6 +17,7 @@ import atexit
 import logging
 import logging.handlers
 import queue
+import sys
 from pathlib import Path
 
 from ministack.common import context, files
@@ -95,7 +98,12 @@ def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bo
     for name in services:
         add(log_file(name), f"ministack.{name}")
     if stderr:
-        add(logging.StreamHandler())
+        console = logging.StreamHandler()
+        if not sys.stderr.isatty():
+            # `ministack up` sends it to logs/console.log: a third copy of every line there
+            # would cost each request a write; start-up failures and errors still land in it
+            console.setLevel(logging.WARNING)
+        add(console)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     enqueue = _Enqueue(records)
     enqueue.addFilter(RequestIdFilter())
