@@ -59,10 +59,11 @@ class FilesystemBackend:
     async def write(self, chunks: AsyncIterator[bytes], limit: int) -> Stored:
         location = uuid.uuid4().hex
         partial = self.tmp / f"{location}.partial"
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
         size = 0
-        open_fd: int | None = fd
+        # the partial file is made in a thread too: a body of one batch (most objects) costs
+        # one thread hop and no file-system call on the event loop
+        fd: int | None = None
         # one batch is written in a thread while the next arrives (hashes stay in order)
         inflight: asyncio.Future[None] | None = None
         try:
@@ -77,18 +78,20 @@ class FilesystemBackend:
                 if pending_size >= BATCH:
                     if inflight is not None:
                         await inflight
+                    if fd is None:
+                        fd = await self._io(_open_partial, partial)
                     inflight = asyncio.ensure_future(_write_batch_async(fd, pending, md5, sha))
                     pending, pending_size = [], 0
             if inflight is not None:
                 await inflight
-            open_fd = None
-            await self._io(_finish, fd, pending, md5, sha, partial, self.path(location))
+            given, fd = fd, None  # _finish closes it, whatever happens
+            await self._io(_finish, given, pending, md5, sha, partial, self.path(location))
         except BaseException:
             if inflight is not None and not inflight.done():
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(inflight)  # never close the fd under a running write
-            if open_fd is not None:
-                os.close(open_fd)
+            if fd is not None:
+                os.close(fd)
             with contextlib.suppress(OSError):
                 partial.unlink()
             raise
@@ -238,15 +241,22 @@ def _write_batch(fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib
         view = view[written:]
 
 
+def _open_partial(partial: Path) -> int:
+    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+
+
 def _finish(
-    fd: int,
+    fd: int | None,
     pending: list[bytes],
     md5: hashlib._Hash,
     sha: hashlib._Hash,
     partial: Path,
     final: Path,
 ) -> None:
-    """Write the last batch, make it durable and move it into place; closes `fd`."""
+    """Write the last batch (to a new partial file when `fd` is None), make it durable and
+    move it into place; closes `fd`."""
+    if fd is None:
+        fd = _open_partial(partial)
     try:
         _write_batch(fd, pending, md5, sha)
         os.fsync(fd)
