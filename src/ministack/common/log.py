@@ -7,8 +7,9 @@ background ``console.log``) gets warnings and errors only.
 
 A record costs the event loop little: the only handler on the ``ministack`` logger is a
 `QueueHandler` that stamps the request id (a context variable, so it must be read on the
-emitting thread) and freezes the message; a `QueueListener` thread formats each record once
-and writes it to its files, so file writes never block a request.
+emitting thread) and freezes the message; a writer thread drains the queue every
+FLUSH_SECONDS, formats each record once and writes it to its files, so file writes never
+block a request and queueing a record wakes no thread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import logging.handlers
 import queue
 import sys
+import threading
 from pathlib import Path
 
 from ministack.common import context, files
@@ -30,7 +32,8 @@ logging.logProcesses = False
 logging.logMultiprocessing = False
 logging._srcfile = None  # no caller lookup: FORMAT names no file or line
 
-_listener: logging.handlers.QueueListener | None = None
+FLUSH_SECONDS = 0.05  # how long a record may wait in the queue before the writer takes it
+_listener: _Writer | None = None
 
 
 class RequestIdFilter(logging.Filter):
@@ -67,6 +70,41 @@ class _Enqueue(logging.handlers.QueueHandler):
         record.msg = record.getMessage()
         record.args = None
         return record
+
+
+class _Writer:
+    """The thread that writes queued records to their handlers. It drains the queue every
+    FLUSH_SECONDS rather than waiting on it, so queueing a record never wakes a thread: the
+    event loop pays a queue append per record, not a thread switch."""
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord], *outputs: logging.Handler):
+        self.records = records
+        self.handlers = outputs
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write out what is queued and end the thread."""
+        self._done.set()
+        self._thread.join()
+        self._drain()
+
+    def _run(self) -> None:
+        while not self._done.wait(FLUSH_SECONDS):
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                record = self.records.get_nowait()
+            except queue.Empty:
+                return
+            for handler in self.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bool = False) -> None:
@@ -108,7 +146,7 @@ def setup(log_dir: Path, services: list[str], *, debug: bool = False, stderr: bo
     enqueue = _Enqueue(records)
     enqueue.addFilter(RequestIdFilter())
     root.addHandler(enqueue)
-    _listener = logging.handlers.QueueListener(records, *outputs, respect_handler_level=True)
+    _listener = _Writer(records, *outputs)
     _listener.start()
 
 
