@@ -1,6 +1,7 @@
 """4 KiB objects: PUT and GET requests/s with 16 concurrent clients (`wrk -t2 -c16`), against
 GET /info (no token, no database, no disk) in the same run as the HTTP stack's ceiling.
-Targets: >= 1,000 PUT/s and >= 3,000 GET/s.
+Targets: >= 1,000 PUT/s and >= 3,000 GET/s. Beside each rate: the server process's CPU time
+per request (user + system, all its threads), which a busy machine moves far less than rates.
 
 Run: .venv/bin/python bench/object_small.py [seconds] [--baseline REV] [--rounds N]
 (default 10 s). With --baseline, the same figures are measured in the same run, round by
@@ -57,19 +58,30 @@ def storage_url(auth_url: str, token: str) -> str:
     )
 
 
-def wrk(url: str, seconds: int, script: str, workdir: Path) -> tuple[float, int]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, script: str, workdir: Path, pid: int) -> tuple[float, int, float]:
+    """Requests/s, non-2xx responses, and the server's CPU µs per request."""
     lua = workdir / "s.lua"
     lua.write_text(script)
+    cpu = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(lua), url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(pid) - cpu
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    assert rate, out
-    return float(rate.group(1)), int(errors.group(1)) if errors else 0
+    count = re.search(r"(\d+) requests in", out)
+    assert rate and count, out
+    per_request = cpu / max(int(count.group(1)), 1) * 1e6
+    return float(rate.group(1)), int(errors.group(1)) if errors else 0, per_request
 
 
 def disk_ceiling(root: Path, seconds: float) -> float:
@@ -119,10 +131,14 @@ def measure(tmp: Path, seconds: int, extra_env: dict[str, str]) -> dict[str, flo
             http.put(f"{url}/bench")
             for i in range(OBJECTS):
                 http.put(f"{url}/bench/o{i}", content=b"y" * 4096)
-        info, _ = wrk(f"{base}/info", seconds, "", tmp)
-        put, put_err = wrk(base, seconds, PUT.format(path=path, token=token), tmp)
-        get, get_err = wrk(base, seconds, GET.format(path=path, token=token, last=OBJECTS - 1), tmp)
-    return {"info": info, "put": put, "get": get, "errors": put_err + get_err}
+        assert cloud.proc is not None
+        pid = cloud.proc.pid
+        info, _, _ = wrk(f"{base}/info", seconds, "", tmp, pid)
+        put, put_err, put_cpu = wrk(base, seconds, PUT.format(path=path, token=token), tmp, pid)
+        get_script = GET.format(path=path, token=token, last=OBJECTS - 1)
+        get, get_err, get_cpu = wrk(base, seconds, get_script, tmp, pid)
+    return {"info": info, "put": put, "get": get, "errors": put_err + get_err,
+            "put_cpu": put_cpu, "get_cpu": get_cpu}  # fmt: skip
 
 
 def extract(rev: str, into: Path) -> Path:
@@ -151,7 +167,10 @@ def main() -> None:
                 "current": {},
             }
         print(f"write+fsync+rename+fsync dir, 16 threads (disk ceiling): {disk:8.0f} files/s")
-        print("round  code                   load1  GET /info   PUT 4KiB   GET 4KiB  errors")
+        print(
+            "round  code                   load1  GET /info   PUT 4KiB   GET 4KiB  errors"
+            "   PUT cpu/req   GET cpu/req"
+        )
         for round_ in range(rounds):
             for name, env in variants.items():
                 run = Path(tmp) / f"run-{round_}-{len(name)}"
@@ -160,7 +179,8 @@ def main() -> None:
                 got = measure(run, seconds, env)
                 print(
                     f"{round_ + 1:5d}  {name:21s} {load:6.1f} {got['info']:9.0f} "
-                    f"{got['put']:10.0f} {got['get']:10.0f} {got['errors']:7.0f}",
+                    f"{got['put']:10.0f} {got['get']:10.0f} {got['errors']:7.0f} "
+                    f"{got['put_cpu']:10.0f}µs {got['get_cpu']:10.0f}µs",
                     flush=True,
                 )
     print("targets: PUT >= 1000 req/s, GET >= 3000 req/s (16 clients, wrk -t2 -c16)")

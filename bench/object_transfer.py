@@ -2,7 +2,9 @@
 of the same file on the same disk in the same run (cp + sync for the PUT, whose data the
 service fsyncs before it answers). Target: ratio >= 0.7 both ways.
 
-Run: .venv/bin/python bench/object_transfer.py [MiB] (default 1024)
+Run: .venv/bin/python bench/object_transfer.py [MiB] [--baseline REV] (default 1024). With
+--baseline, the code of git revision REV is measured in the same run too (its src/ extracted
+and put first on PYTHONPATH, as bench/object_small.py does), the two codes round by round.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from bench.object_small import extract
 from tests.cloud import admin_token, running_cloud
 
 
@@ -37,36 +40,54 @@ def storage_url(auth_url: str, token: str) -> str:
     )
 
 
+def one_round(tmp: Path, src: Path, url: str, token: str) -> tuple[float, float, float, float]:
+    """Seconds of: cp + sync, the PUT, cp (cold cache), the GET (cold cache)."""
+    auth = f"X-Auth-Token: {token}"
+    cp_in = timed("sh", "-c", f"cp {src} {tmp}/copy.bin && sync {tmp}/copy.bin")
+    put = timed("curl", "-sf", "-T", str(src), "-H", auth, f"{url}/bench/big")
+    os.sync()
+    subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=False)
+    cp_out = timed("cp", f"{tmp}/copy.bin", f"{tmp}/back.bin")
+    subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=False)
+    get = timed("curl", "-sf", "-o", f"{tmp}/got.bin", "-H", auth, f"{url}/bench/big")
+    for name in ("copy.bin", "back.bin", "got.bin"):
+        (tmp / name).unlink()
+    return cp_in, put, cp_out, get
+
+
 def main() -> None:
-    mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
-    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
-        src = Path(tmp) / "src.bin"
+    args = sys.argv[1:]
+    mib = int(args[0]) if args and args[0].isdigit() else 1024
+    baseline = args[args.index("--baseline") + 1] if "--baseline" in args else ""
+    rows = []
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp_name:
+        tmp = Path(tmp_name)
+        src = tmp / "src.bin"
         with src.open("wb") as fh:
             for _ in range(mib):
                 fh.write(os.urandom(1 << 20))
         os.sync()
-        with running_cloud(Path(tmp) / "cloud", services=("identity", "object")) as cloud:
-            token = admin_token(cloud.auth_url)
-            url = storage_url(cloud.auth_url, token)
-            auth = f"X-Auth-Token: {token}"
-            httpx.put(f"{url}/bench", headers={"X-Auth-Token": token})
-            rows = []
-            for _ in range(2):  # alternate, so a burst of load on the machine hits both
-                cp_in = timed("sh", "-c", f"cp {src} {tmp}/copy.bin && sync {tmp}/copy.bin")
-                put = timed("curl", "-sf", "-T", str(src), "-H", auth, f"{url}/bench/big")
-                os.sync()
-                subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=False)
-                cp_out = timed("cp", f"{tmp}/copy.bin", f"{tmp}/back.bin")
-                subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=False)
-                get = timed("curl", "-sf", "-o", f"{tmp}/got.bin", "-H", auth, f"{url}/bench/big")
-                rows.append((cp_in, put, cp_out, get))
-                for name in ("copy.bin", "back.bin", "got.bin"):
-                    (Path(tmp) / name).unlink()
-    for cp_in, put, cp_out, get in rows:
+        variants: dict[str, dict[str, str]] = {"current": {}}
+        if baseline:
+            (tmp / "base").mkdir()
+            base_src = str(extract(baseline, tmp / "base"))
+            variants = {f"baseline {baseline}": {"PYTHONPATH": base_src}, "current": {}}
+        for round_ in range(2):  # alternate, so a burst of load on the machine hits both
+            for name, env in variants.items():
+                with running_cloud(
+                    tmp / f"cloud-{round_}-{len(name)}", services=("identity", "object"),
+                    extra_env=env,
+                ) as cloud:  # fmt: skip
+                    token = admin_token(cloud.auth_url)
+                    url = storage_url(cloud.auth_url, token)
+                    httpx.put(f"{url}/bench", headers={"X-Auth-Token": token})
+                    load = os.getloadavg()[0]
+                    rows.append((name, load, *one_round(tmp, src, url, token)))
+    for name, load, cp_in, put, cp_out, get in rows:
         print(
-            f"{mib} MiB  PUT {mib / put:7.1f} MiB/s vs cp+sync {mib / cp_in:7.1f} MiB/s "
-            f"(ratio {cp_in / put:4.2f})   GET {mib / get:7.1f} MiB/s vs cp {mib / cp_out:7.1f} "
-            f"MiB/s (ratio {cp_out / get:4.2f})   targets >= 0.7"
+            f"{name:17s} load {load:4.1f}  {mib} MiB  PUT {mib / put:7.1f} MiB/s vs cp+sync "
+            f"{mib / cp_in:7.1f} MiB/s (ratio {cp_in / put:4.2f})   GET {mib / get:7.1f} MiB/s "
+            f"vs cp {mib / cp_out:7.1f} MiB/s (ratio {cp_out / get:4.2f})   targets >= 0.7"
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import functools
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,11 @@ class TokenInfo:
         return self.payload.scope_id if self.payload.scope_type == SCOPE_SYSTEM else None
 
     def to_auth(self) -> Auth:
+        """The Auth every other service sees; built once per cached validation."""
+        return self._auth
+
+    @functools.cached_property
+    def _auth(self) -> Auth:  # a frozen dataclass still has a __dict__ to cache into
         return Auth(
             user_id=self.user.id,
             user_name=self.user.name,

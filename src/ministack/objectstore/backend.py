@@ -10,6 +10,7 @@ one is deleted after the row moved on. `fs.FilesystemBackend` is the default; an
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -43,8 +44,15 @@ class Backend(Protocol):
         """A new location holding the same bytes as `location` (cheap where the backend can)."""
         ...
 
-    def read(self, location: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        """The bytes [start, end) of the data at `location` (to its end when `end` is None)."""
+    def read(
+        self,
+        location: str,
+        start: int = 0,
+        end: int | None = None,
+        digest: hashlib._Hash | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The bytes [start, end) of the data at `location` (to its end when `end` is None).
+        Each block is fed to `digest`, in order, before it is yielded."""
         ...
 
     async def read_all(self, location: str) -> bytes:

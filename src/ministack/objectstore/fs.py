@@ -3,8 +3,9 @@
 A write goes to ``<root>/tmp/<id>.partial`` (0600 from its first byte), is fsynced, renamed to
 ``<root>/data/<id[:2]>/<id>`` and the directory fsynced; only then does `write` return. A
 cut-off or failed write unlinks its partial file; a kill -9 leaves a partial file that `sweep`
-removes at the next start, never a file under ``data/``. Blocking I/O runs in threads in 1 MiB
-batches so the event loop keeps serving other requests.
+removes at the next start, never a file under ``data/``. Blocking I/O runs in threads in 4 MiB
+batches so the event loop keeps serving other requests; a read fetches its next block (and
+hashes it, when asked) in a thread while the event loop sends the current one.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from typing import Any, TypeVar
 from ministack.common import files
 from ministack.objectstore.backend import Stored, TooLarge
 
-BATCH = 1 << 20
+BATCH = 4 << 20
 IO_THREADS = 32
 T = TypeVar("T")
-READ_CHUNK = 1 << 20
+READ_CHUNK = 4 << 20
 INLINE_READ = 64 << 10
 
 
@@ -58,10 +59,11 @@ class FilesystemBackend:
     async def write(self, chunks: AsyncIterator[bytes], limit: int) -> Stored:
         location = uuid.uuid4().hex
         partial = self.tmp / f"{location}.partial"
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
         size = 0
-        open_fd: int | None = fd
+        # the partial file is made in a thread too: a body of one batch (most objects) costs
+        # one thread hop and no file-system call on the event loop
+        fd: int | None = None
         # one batch is written in a thread while the next arrives (hashes stay in order)
         inflight: asyncio.Future[None] | None = None
         try:
@@ -76,18 +78,20 @@ class FilesystemBackend:
                 if pending_size >= BATCH:
                     if inflight is not None:
                         await inflight
+                    if fd is None:
+                        fd = await self._io(_open_partial, partial)
                     inflight = asyncio.ensure_future(_write_batch_async(fd, pending, md5, sha))
                     pending, pending_size = [], 0
             if inflight is not None:
                 await inflight
-            open_fd = None
-            await self._io(_finish, fd, pending, md5, sha, partial, self.path(location))
+            given, fd = fd, None  # _finish closes it, whatever happens
+            await self._io(_finish, given, pending, md5, sha, partial, self.path(location))
         except BaseException:
             if inflight is not None and not inflight.done():
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(inflight)  # never close the fd under a running write
-            if open_fd is not None:
-                os.close(open_fd)
+            if fd is not None:
+                os.close(fd)
             with contextlib.suppress(OSError):
                 partial.unlink()
             raise
@@ -106,23 +110,44 @@ class FilesystemBackend:
         return await self._io(link)
 
     async def read(
-        self, location: str, start: int = 0, end: int | None = None
+        self,
+        location: str,
+        start: int = 0,
+        end: int | None = None,
+        digest: hashlib._Hash | None = None,
     ) -> AsyncIterator[bytes]:
-        fh = await asyncio.to_thread(open, self.path(location), "rb")
+        fd = await self._io(os.open, self.path(location), os.O_RDONLY)
+        loop = asyncio.get_running_loop()
+        ahead: asyncio.Future[bytes] | None = None
+
+        def block_at(offset: int, want: int) -> bytes:
+            block = os.pread(fd, want, offset)
+            if digest is not None:
+                digest.update(block)  # in this thread: the event loop only sends
+            return block
+
+        def fetch(offset: int) -> asyncio.Future[bytes] | None:
+            want = READ_CHUNK if end is None else min(READ_CHUNK, end - offset)
+            return loop.run_in_executor(self._pool, block_at, offset, want) if want > 0 else None
+
         try:
-            if start:
-                fh.seek(start)
-            remaining = None if end is None else end - start
-            while remaining is None or remaining > 0:
-                want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-                block = await asyncio.to_thread(fh.read, want)
+            with contextlib.suppress(OSError):  # a hint only
+                os.posix_fadvise(fd, start, 0, os.POSIX_FADV_SEQUENTIAL)
+            offset = start
+            ahead = fetch(offset)
+            while ahead is not None:
+                block = await ahead
+                ahead = None
                 if not block:
                     break
-                if remaining is not None:
-                    remaining -= len(block)
+                offset += len(block)
+                ahead = fetch(offset)  # the next block is read while this one is sent
                 yield block
         finally:
-            fh.close()
+            if ahead is not None and not ahead.done():
+                ahead.add_done_callback(lambda _: os.close(fd))  # never close under a read
+            else:
+                os.close(fd)
 
     async def read_all(self, location: str) -> bytes:
         path = self.path(location)
@@ -216,15 +241,22 @@ def _write_batch(fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib
         view = view[written:]
 
 
+def _open_partial(partial: Path) -> int:
+    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+
+
 def _finish(
-    fd: int,
+    fd: int | None,
     pending: list[bytes],
     md5: hashlib._Hash,
     sha: hashlib._Hash,
     partial: Path,
     final: Path,
 ) -> None:
-    """Write the last batch, make it durable and move it into place; closes `fd`."""
+    """Write the last batch (to a new partial file when `fd` is None), make it durable and
+    move it into place; closes `fd`."""
+    if fd is None:
+        fd = _open_partial(partial)
     try:
         _write_batch(fd, pending, md5, sha)
         os.fsync(fd)

@@ -356,8 +356,7 @@ async def _verified(
 
     async def checked() -> AsyncIterator[bytes]:
         digest = hashlib.sha256()
-        async for chunk in backend.read(info.location):
-            digest.update(chunk)
+        async for chunk in backend.read(info.location, digest=digest):  # hashed off the loop
             yield chunk
         if digest.hexdigest() != info.sha256:
             await _quarantine(call, container, info)
