@@ -5,7 +5,7 @@ location and checksums only once the data is durable; the database row that name
 location is committed after that, so a reader sees either the old object or the whole new one.
 Data at a location is never changed in place: a new version is a new location, and the old
 one is deleted after the row moved on. `fs.FilesystemBackend` is the default; an S3 engine
-(Ceph RGW) would be another implementation of the same Protocol (docs/architecture.md).
+(Ceph RGW) would be another implementation of the same Protocol (docs/architecture/storage.md).
 """
 
 from __future__ import annotations

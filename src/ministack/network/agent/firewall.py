@@ -4,7 +4,7 @@ Where it sits: `Reconciler` derives a `Ruleset` from the host's desired state af
 its networks, and `linux/nft.py` applies the difference with the last one applied.
 
 The kernel here has br_netfilter but no bridge conntrack, so the filter is split in two tables
-we own (see docs/architecture.md, "Security groups"):
+we own (see docs/architecture/network.md, "Security groups"):
 
 - `bridge ministack` sees frames with the bridge port they enter or leave by. Chain
   `mark-in` (prerouting) runs each filtered port's anti-spoofing chain `s-<port>` (own MAC
