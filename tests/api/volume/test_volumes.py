@@ -286,3 +286,14 @@ def test_image_metadata_set_and_unset_with_the_cli(volume_env: Env) -> None:
         assert listed.json() == {"metadata": {"os_distro": "debian"}}
     volume_env.cli("a_member", "volume", "delete", vid)
     volume_env.wait(vid, "deleted", who="a_member")
+
+
+def test_catalog_names_block_storage_and_volumev3(volume_env: Env) -> None:
+    """`openstack catalog show`: the volume service under both Cinder v3 types, its URL the
+    caller's project's /v3/<project id> (port 8776 by default; the test cloud's own here)."""
+    p = volume_env.people["a_member"]
+    for kind in ("block-storage", "volumev3"):
+        shown = json.loads(volume_env.cli("a_member", "catalog", "show", kind, "-f", "json"))
+        assert shown["type"] == kind
+        urls = {e["interface"]: e["url"] for e in shown["endpoints"]}
+        assert urls["public"] == f"{volume_env.cloud.url('volume')}/v3/{p.project_id}", urls
