@@ -109,7 +109,9 @@ class NetworkAgentSection:
     local_ip: str = _opt("", "This host's VXLAN tunnel endpoint address ('' : no tunnels).")
     underlay_device: str = _opt("", "Device VXLAN packets leave by ('' : the routing table).")
     host_netns: str = _opt(
-        "", "Run the data plane inside this network namespace (a simulated host for tests)."
+        "",
+        "Run the data plane inside this network namespace (a simulated host for tests); the "
+        "libvirt driver then moves each guest's tap into it.",
     )
     metadata_secret: str = _opt(
         "", "Shared secret signing instance ids at the metadata proxy ('' : random per start)."

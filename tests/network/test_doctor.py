@@ -26,3 +26,16 @@ def test_every_network_check_is_listed_and_says_how_to_fix_a_failure() -> None:
     assert doctor.network_kernel in doctor.CHECKS and doctor.bridge_firewall in doctor.CHECKS
     check = doctor.bridge_firewall(Settings())
     assert check.ok or "sysctl -w net.bridge.bridge-nf-call-iptables=0" in check.fix
+
+
+def test_dnsmasq_is_checked_and_its_absence_names_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = [c(Settings()) for c in doctor.CHECKS if c.__qualname__.startswith("_tool")]
+    assert "dnsmasq" in [c.name for c in found]
+    (dnsmasq_check,) = [c for c in doctor.CHECKS if c(Settings()).name == "dnsmasq"]
+    monkeypatch.setattr(doctor.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(doctor.os.path, "exists", lambda _path: False)
+    missing = dnsmasq_check(Settings())
+    assert not missing.ok
+    assert missing.fix == "apt-get install -y dnsmasq-base"

@@ -109,3 +109,11 @@ async def move_status(
         row.status = status
         row.updated_at = utcnow()
         return True
+
+
+async def discard(db: Database, migration_id: int) -> None:
+    """Remove a migration recorded for a request that was then refused (nothing half-made)."""
+    async with db.writer() as s:
+        row = await s.get(m.Migration, migration_id)
+        if row is not None:
+            await s.delete(row)

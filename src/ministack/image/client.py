@@ -72,6 +72,12 @@ class ImageApi(Protocol):
         `dest`. On any error `dest` is untouched and no temporary file is left."""
         ...
 
+    async def local_file(self, image_id: str) -> Path | None:
+        """The active image's data file when this process reads the image store directly
+        (in-process, filesystem store), else None: then `download` it. The file is the
+        store's own: never write to it (link or copy it)."""
+        ...
+
     async def create_queued(
         self,
         name: str,
@@ -203,6 +209,13 @@ class ImageClient:
 
     async def get(self, image_id: str) -> dict[str, Any]:
         return await self.core.show(service_auth(None), image_id)
+
+    async def local_file(self, image_id: str) -> Path | None:
+        async with self.core.db.session() as s:
+            img = await self.core.find(s, service_auth(None), image_id)
+        if img.status != "active" or img.location is None:
+            return None
+        return self.core.store.local_path(img.location)
 
     async def download(self, image_id: str, dest: Path) -> None:
         got = await self.data.download(service_auth(None), image_id, None)
@@ -348,6 +361,9 @@ class HttpImageClient:
         _check(resp, f"Image {image_id}")
         image: dict[str, Any] = resp.json()
         return image
+
+    async def local_file(self, image_id: str) -> Path | None:
+        return None  # the store is another process's (streamed over HTTP)
 
     async def download(self, image_id: str, dest: Path) -> None:
         url = await self.session.endpoint("image") + f"/v2/images/{image_id}/file"

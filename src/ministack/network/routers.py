@@ -349,6 +349,26 @@ async def _no_overlap(s: AsyncSession, router_id: str, new: list[m.Subnet]) -> N
             )
 
 
+async def _no_floating_ips_through(s: AsyncSession, router_id: str, subnet_ids: list[str]) -> None:
+    """409 as Neutron when a floating IP reaches a fixed address on these subnets through
+    this router (removing the leg would strand it)."""
+    used = await s.execute(
+        select(m.IPAllocation.subnet_id)
+        .join(m.FloatingIP, m.FloatingIP.fixed_port_id == m.IPAllocation.port_id)
+        .where(
+            m.FloatingIP.router_id == router_id,
+            m.FloatingIP.fixed_ip_address == m.IPAllocation.ip_address,
+            m.IPAllocation.subnet_id.in_(subnet_ids),
+        )
+    )
+    if (subnet_id := used.scalars().first()) is not None:
+        raise errors.Conflict(
+            f"Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, "
+            "as it is required by one or more floating IPs.",
+            kind="RouterInterfaceInUseByFloatingIP",
+        )
+
+
 async def _remove_interface(
     core: Core, auth: Auth, router_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -381,6 +401,7 @@ async def _remove_interface(
             )
             raise errors.NotFound(f"Router {router_id} has no interface on {what}.", kind=kind)
         subnet_ids = [f["subnet_id"] for f in await _fixed_ips(s, chosen.id)]
+        await _no_floating_ips_through(s, router_id, subnet_ids)
         info = _interface_info(router, chosen, subnet_ids)
         await ports.delete_row(s, chosen)
         touch(router)

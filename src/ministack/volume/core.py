@@ -172,6 +172,7 @@ class VolumeCore:
                 self.db,
                 project,
                 {"volumes": 1, "gigabytes": size, "per_volume_gigabytes": size},
+                vtype.name,
             )
             now = utcnow()
             row = m.Volume(
@@ -342,6 +343,7 @@ class VolumeCore:
                 self.db,
                 row.project_id,
                 {"gigabytes": new_size - row.size, "per_volume_gigabytes": new_size},
+                await quotas.type_name(s, row),
             )
             row.previous_size, row.size = row.size, new_size
             row.status, row.updated_at = st.EXTENDING, utcnow()

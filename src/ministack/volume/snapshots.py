@@ -62,7 +62,11 @@ async def create(core: VolumeCore, auth: Auth, req: NewSnapshot) -> m.Snapshot:
         _check_consistent(volume, req.force, auth)
         _check_status(volume, req.force)
         await quotas.claim(
-            s, core.db, volume.project_id, {"snapshots": 1, "gigabytes": volume.size}
+            s,
+            core.db,
+            volume.project_id,
+            {"snapshots": 1, "gigabytes": volume.size},
+            await quotas.type_name(s, volume),
         )
         now = utcnow()
         snap = m.Snapshot(

@@ -10,6 +10,7 @@ bad mappings are refused with Nova's 400s and make nothing."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -106,6 +107,11 @@ def test_cli_boot_from_image_to_new_volume(vc: Compute) -> None:
     assert vol.attachments[0]["server_id"] == made["id"]
     assert vol.attachments[0]["device"] == "/dev/vda"
     assert root_device(vc, made["id"]) == root
+    assert raw["os-extended-volumes:volumes_attached"] == [{"id": root}]
+    newer = vc.api("GET", f"/servers/{made['id']}", "2.79").json()["server"]
+    assert newer["os-extended-volumes:volumes_attached"] == [
+        {"id": root, "delete_on_termination": False}
+    ]
     listed = attachments(vc, made["id"])
     assert [(a["volumeId"], a["device"]) for a in listed] == [(root, "/dev/vda")]
     # the root volume cannot be detached (Nova: 400)
@@ -384,3 +390,77 @@ def test_snapshot_of_volume_backed_server_and_boot_from_it(vc: Compute) -> None:
     wait_volume(vc, new_root, "deleted")
     vc.conn.block_storage.delete_snapshot(snap.id)
     vc.conn.image.delete_image(shown.id)
+
+
+def test_rebuild_of_a_volume_backed_server_is_400(vc: Compute) -> None:
+    resp = create(vc, [_bdm("image", vc.image_id, volume_size=1, delete_on_termination=True)])
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
+    body = {"rebuild": {"imageRef": vc.image_id}}
+    refused = vc.api("POST", f"/servers/{server.id}/action", json=body)
+    assert refused.status_code == 400, refused.text
+    assert "volume-backed" in refused.json()["badRequest"]["message"]
+    assert wait_server(vc, server.id, "ACTIVE").task_state is None
+    (root,) = [a["volumeId"] for a in attachments(vc, server.id)]
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    wait_volume(vc, root, "deleted")
+
+
+def test_resize_keeps_the_root_volume(vc: Compute) -> None:
+    """A volume-backed guest recreated by a resize (on another fake host) still has its root
+    volume at /dev/vda."""
+    resp = create(vc, [_bdm("image", vc.image_id, volume_size=1, delete_on_termination=True)])
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
+    (root,) = [a["volumeId"] for a in attachments(vc, server.id)]
+    bigger = vc.conn.compute.create_flavor(name=_name("big"), ram=128, vcpus=1, disk=0)
+    body = {"resize": {"flavorRef": bigger.id}}
+    assert vc.api("POST", f"/servers/{server.id}/action", json=body).status_code == 202
+    wait_server(vc, server.id, "VERIFY_RESIZE")
+    assert root_device(vc, server.id) == root
+    body = {"confirmResize": None}
+    assert vc.api("POST", f"/servers/{server.id}/action", json=body).status_code == 204
+    wait_server(vc, server.id, "ACTIVE")
+    assert root_device(vc, server.id) == root
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    wait_volume(vc, root, "deleted")
+
+
+def test_volume_that_fails_to_build_leaves_error_and_nothing(vc: Compute) -> None:
+    """The volume service sets the boot volume to error (its image's stored file is damaged):
+    the server is ERROR with a fault naming that volume, which is deleted."""
+    image = vc.conn.image.create_image(
+        name=_name("damaged"), data=b"\1" * 65536, disk_format="raw", container_format="bare"
+    )
+    (stored,) = [p for p in (vc.cloud.state_dir / "images").rglob("*") if p.name == image.id]
+    with stored.open("r+b") as fh:
+        fh.truncate(100)
+    before = project_volumes(vc)
+    resp = create(vc, [_bdm("image", image.id, volume_size=1)])
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ERROR")
+    fault = vc.api("GET", f"/servers/{server.id}").json()["server"]["fault"]["message"]
+    named = re.search(r"Volume ([0-9a-f-]{36}) did not become available", fault)
+    assert named is not None, fault
+    wait_volume(vc, named.group(1), "deleted")
+    assert project_volumes(vc) == before
+    assert attachments(vc, server.id) == []
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    vc.conn.image.delete_image(image.id)
+
+
+def test_image_boot_with_a_second_boot_volume(vc: Compute, bootables: dict[str, str]) -> None:
+    """imageRef plus a volume at boot index 1 (the image is index 0, as Nova orders it):
+    the root disk is the image's, the volume is /dev/vdb and goes back to available."""
+    vol = bootables["PLAIN"]
+    resp = create(vc, [_bdm("volume", vol, 1)], image=vc.image_id)
+    assert resp.status_code == 202, resp.text
+    server = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
+    assert [(a["volumeId"], a["device"]) for a in attachments(vc, server.id)] == [(vol, "/dev/vdb")]
+    assert vc.api("GET", f"/servers/{server.id}").json()["server"]["image"]["id"] == vc.image_id
+    vc.conn.compute.delete_server(server)
+    vc.conn.compute.wait_for_delete(server, wait=60)
+    wait_volume(vc, vol, "available")

@@ -7,6 +7,7 @@ Bad hosts are 400 and a server in the wrong state 409, with Nova's messages."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from ministack.compute import claims
@@ -108,4 +109,33 @@ def test_cold_migrate_refuses_bad_hosts_and_states(compute: Compute) -> None:
     paused = action(c, server.id, {"migrate": None})
     assert paused.status_code == 409
     assert "vm_state paused" in paused.json()["conflictingRequest"]["message"]
+    c.conn.compute.delete_server(server)
+
+
+def test_cold_migrate_to_a_disabled_host_is_no_valid_host(compute: Compute) -> None:
+    c = compute
+    server = boot(c)
+    source = server.compute_host
+    target = next(h for h in c.hosts if h != source)
+    cli(c.cloud, "compute", "service", "set", "--disable", target, "nova-compute")
+    try:
+        assert action(c, server.id, {"migrate": {"host": target}}).status_code == 202
+        (mig,) = migrations(c, server.id)
+        for _ in range(300):
+            if migrations(c, server.id)[0]["status"] == "error":
+                break
+            time.sleep(0.1)
+        back = wait_for(c, server.id, status="ACTIVE", task_state=None)
+    finally:
+        cli(c.cloud, "compute", "service", "set", "--enable", target, "nova-compute")
+    assert back.compute_host == source
+    assert migrations(c, server.id)[0]["status"] == "error"
+    assert set(c.allocations(server.id)) == {node_uuid(c, source)}
+    assert c.allocations(mig["uuid"]) == {}
+    request_id = c.api("GET", f"/servers/{server.id}/os-instance-actions").json()[
+        "instanceActions"
+    ][0]["request_id"]
+    detail = c.api("GET", f"/servers/{server.id}/os-instance-actions/{request_id}").json()
+    events = detail["instanceAction"]["events"]
+    assert any("No valid host" in (e.get("traceback") or "") for e in events), events
     c.conn.compute.delete_server(server)

@@ -84,6 +84,8 @@ def test_evacuate_from_a_down_host_and_reap_on_return(fenced: Compute) -> None:
         )
         forced = evacuate(c, server.id, {"host": target, "force": True})
         assert forced.status_code == 400  # no force from 2.68
+        shared = evacuate(c, server.id, {"host": target}, version="2.13")
+        assert shared.status_code == 400  # onSharedStorage is required before 2.14
         c.cloud.cli(*V, "server", "evacuate", "--host", target, server.id)
         moved = wait_for(c, server.id, status="ACTIVE", task_state=None, compute_host=target)
         assert moved.power_state == 1
@@ -132,3 +134,27 @@ def test_evacuate_at_2_95_ends_stopped_and_states_are_checked(fenced: Compute) -
     assert server.id not in c.guests(source)
     for s in (server, paused):
         c.conn.compute.delete_server(s)
+
+
+def test_a_failed_rebuild_leaves_the_server_in_error_on_its_host(fenced: Compute) -> None:
+    c = fenced
+    source, target = c.hosts[0], c.hosts[1]
+    server = boot_on(c, source)
+    set_service(c, source, "--down")
+    c.set_fake(target, fail={"spawn": "injected: no room for the evacuee"})
+    try:
+        assert evacuate(c, server.id, {"host": target}).status_code == 200
+        wait_for(c, server.id, status="ERROR", task_state=None)
+        mig = wait_migration(c, server.id, "failed")  # after the server is back on its host
+        failed = c.conn.compute.get_server(server.id)
+    finally:
+        c.set_fake(target)
+        set_service(c, source, "--up")
+    assert failed.compute_host == source
+    assert "no room for the evacuee" in failed.fault["message"]
+    assert mig["dest_compute"] == target
+    assert set(c.allocations(server.id)) == {node_uuid(source)}
+    assert server.id not in c.guests(target) and server.id in c.guests(source)
+    c.conn.compute.delete_server(server)
+    c.conn.compute.wait_for_delete(server, wait=60)
+    assert server.id not in c.guests(source)

@@ -165,6 +165,11 @@ def test_live_migrate_refusals(compute: Compute) -> None:
     forced = live(c, server.id, {"host": None, "block_migration": "auto", "force": True})
     assert forced.status_code == 400  # no force from 2.68
     assert live(c, server.id, {"block_migration": "maybe", "host": None}).status_code == 400
+    # before 2.25 disk_over_commit is required and "auto" is no boolean
+    old = {"host": None, "block_migration": False}
+    assert live(c, server.id, old, version="2.24").status_code == 400
+    auto = {"host": None, "block_migration": "auto", "disk_over_commit": False}
+    assert live(c, server.id, auto, version="2.24").status_code == 400
     not_migrating = c.api(
         "POST",
         f"/servers/{server.id}/migrations/1/action",
@@ -203,3 +208,27 @@ def test_abort_refusals_while_migrating(compute: Compute, slow_copy: Any) -> Non
     assert aborted.status_code == 202
     wait_migration(c, server.id, "cancelled")
     wait_for(c, server.id, status="ACTIVE", task_state=None)
+
+
+def test_a_disabled_host_is_refused_unless_forced(compute: Compute) -> None:
+    c = compute
+    server = boot(c)
+    source = server.compute_host
+    target = next(h for h in c.hosts if h != source)
+    c.cloud.cli(*V, "compute", "service", "set", "--disable", target, "nova-compute")
+    try:
+        body = {"host": target, "block_migration": "auto"}
+        assert live(c, server.id, body).status_code == 202  # the scheduler's filters run
+        refused = wait_migration(c, server.id, "error")
+        back = wait_for(c, server.id, status="ACTIVE", task_state=None)
+        assert back.compute_host == source
+        assert set(c.allocations(server.id)) == {node_uuid(source)}
+        assert c.allocations(refused["uuid"]) == {}
+        forced = live(c, server.id, {**body, "force": True}, version="2.30")
+        assert forced.status_code == 202  # force skips the filters (Nova before 2.68)
+        wait_for(c, server.id, status="ACTIVE", task_state=None, compute_host=target)
+        assert wait_migration(c, server.id, "completed")["dest_compute"] == target
+    finally:
+        c.cloud.cli(*V, "compute", "service", "set", "--enable", target, "nova-compute")
+    assert set(c.allocations(server.id)) == {node_uuid(target)}
+    c.conn.compute.delete_server(server)

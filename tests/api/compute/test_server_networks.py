@@ -319,3 +319,36 @@ def test_security_groups_of_the_create_request_are_on_the_ports(env: Compute) ->
     for made in (server, plain):
         conn.compute.delete_server(made["id"])
         conn.compute.wait_for_delete(conn.compute.get_server(made["id"]), wait=60)
+
+
+def test_server_add_and_remove_floating_ip_through_the_cli(env: Compute) -> None:
+    conn = env.conn
+    public = conn.network.create_network(
+        name=_name("pub"), is_router_external=True, provider_network_type="local"
+    )
+    conn.network.create_subnet(
+        network_id=public.id, cidr="172.29.4.0/24", ip_version=4, is_dhcp_enabled=False
+    )
+    net = _network(conn, "10.69.0.0/24")
+    (subnet,) = conn.network.subnets(network_id=net.id)
+    router = conn.network.create_router(
+        name=_name("r"), external_gateway_info={"network_id": public.id}
+    )
+    conn.network.add_interface_to_router(router, subnet=subnet.id)
+    server = _server(env, "--network", net.name)
+    sid = server["id"]
+    (port,) = conn.network.ports(device_id=sid)
+    fip = conn.network.create_ip(floating_network_id=public.id)
+    env.cloud.cli("server", "add", "floating", "ip", sid, fip.floating_ip_address)
+    got = conn.network.get_ip(fip.id)
+    assert (got.port_id, got.fixed_ip_address, got.router_id) == (
+        port.id,
+        port.fixed_ips[0]["ip_address"],
+        router.id,
+    )
+    env.cloud.cli("server", "remove", "floating", "ip", sid, fip.floating_ip_address)
+    assert conn.network.get_ip(fip.id).port_id is None
+    conn.network.delete_ip(fip)
+    _delete(env, sid)
+    conn.network.remove_interface_from_router(router, subnet=subnet.id)
+    conn.network.delete_router(router)

@@ -5,6 +5,7 @@ network IP availability and availability zones."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -121,3 +122,34 @@ def test_network_ip_availability(net_env: Env) -> None:
     shown = json.loads(net_env.cli("admin", "ip", "availability", "show", net["id"], "-f", "json"))
     assert shown["total_ips"] == 13
     assert shown["used_ips"] == 2
+
+
+def test_an_agent_silent_past_agent_down_time_is_listed_down(net_env: Env) -> None:
+    from sqlalchemy import update
+
+    from ministack.common.db import utcnow
+    from ministack.network import models as m
+
+    host = net_env.name("host")
+    _report(net_env, host, agents.DHCP, "neutron-dhcp-agent")
+    _report(net_env, host, agents.LINUX_BRIDGE, "neutron-linuxbridge-agent")
+    down_after = config.load(env=net_env.cloud.env).network.agent_down_time
+
+    async def silence() -> None:  # the DHCP agent's last heartbeat is older than the limit
+        db = Database(config.load(env=net_env.cloud.env).database_url)
+        try:
+            async with db.writer() as s:
+                await s.execute(
+                    update(m.Agent)
+                    .where(m.Agent.host == host, m.Agent.agent_type == agents.DHCP)
+                    .values(heartbeat_timestamp=utcnow() - dt.timedelta(seconds=down_after + 5))
+                )
+        finally:
+            await db.close()
+
+    asyncio.run(silence())
+    listed = json.loads(
+        net_env.cli("admin", "network", "agent", "list", "--host", host, "-f", "json")
+    )
+    alive = {a["Agent Type"]: a["Alive"] in (True, ":-)") for a in listed}
+    assert alive == {agents.DHCP: False, agents.LINUX_BRIDGE: True}

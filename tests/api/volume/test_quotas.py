@@ -4,6 +4,7 @@ that hold under parallel creates (PROMISES 8)."""
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.api.volume.conftest import Env
@@ -65,3 +66,64 @@ def test_parallel_creates_never_exceed_the_quota(volume_env: Env) -> None:
     finally:
         with volume_env.http("admin") as admin:
             admin.delete(f"/os-quota-sets/{b}")
+
+
+def test_quotas_per_volume_type_and_per_volume_size(volume_env: Env) -> None:
+    """`openstack quota set --volume-type T` sets volumes_T/gigabytes_T/snapshots_T (shown in
+    Cinder's quota-set format, unlimited by default); claims check them with the totals: over
+    a type's limit, or past per_volume_gigabytes, is 413 with Cinder's overLimit body, and the
+    other types are not affected."""
+    person = volume_env.people["a_member"]
+    a, gold = person.project_id, f"gold-{uuid.uuid4().hex[:6]}"
+    volume_env.cli("admin", "volume", "type", "create", gold)
+    with volume_env.http("admin") as admin:
+        defaults = admin.get(f"/os-quota-sets/{a}/defaults").json()["quota_set"]
+        assert defaults[f"volumes_{gold}"] == defaults[f"gigabytes_{gold}"] == -1
+        assert defaults[f"snapshots_{gold}"] == -1
+    volume_env.cli(
+        "admin", "quota", "set", "--volume-type", gold, "--volumes", "1", "--gigabytes", "3",
+        "--snapshots", "0", person.project,
+    )  # fmt: skip
+    volume_env.cli("admin", "quota", "set", "--per-volume-gigabytes", "2", person.project)
+    made: list[str] = []
+    try:
+        with volume_env.http("a_member") as http:
+            usage = http.get(f"/os-quota-sets/{a}", params={"usage": "True"}).json()["quota_set"]
+            assert usage[f"volumes_{gold}"] == {
+                "limit": 1, "in_use": 0, "reserved": 0, "allocated": 0,
+            }  # fmt: skip
+            first = http.post("/volumes", json={"volume": {"size": 2, "volume_type": gold}})
+            assert first.status_code == 202, first.text
+            made.append(first.json()["volume"]["id"])
+            volume_env.wait(made[0], "available", who="a_member")
+            second = http.post("/volumes", json={"volume": {"size": 1, "volume_type": gold}})
+            assert second.status_code == 413, second.text
+            over = second.json()["overLimit"]
+            assert over["code"] == 413
+            assert f"exceeded for quota 'volumes_{gold}'" in over["message"]
+            big = http.post("/volumes", json={"volume": {"size": 3}})
+            assert big.status_code == 413, big.text
+            assert "per_volume_gigabytes" in big.json()["overLimit"]["message"]
+            snap = http.post("/snapshots", json={"snapshot": {"volume_id": made[0]}})
+            assert snap.status_code == 413, snap.text
+            assert f"'snapshots_{gold}'" in snap.json()["overLimit"]["message"]
+            plain = http.post("/volumes", json={"volume": {"size": 1}})
+            assert plain.status_code == 202, plain.text
+            made.append(plain.json()["volume"]["id"])
+            usage = http.get(f"/os-quota-sets/{a}", params={"usage": "True"}).json()["quota_set"]
+            assert usage[f"volumes_{gold}"]["in_use"] == 1
+            assert usage[f"gigabytes_{gold}"]["in_use"] == 2
+        shown = json.loads(
+            volume_env.cli("admin", "quota", "show", "--volume", person.project, "-f", "json")
+        )
+        assert {r["Resource"]: r["Limit"] for r in shown}[f"gigabytes_{gold}"] == 3
+    finally:
+        with volume_env.http("a_member") as http:
+            for volume_id in made:
+                volume_env.wait(volume_id, "available", who="a_member")
+                http.delete(f"/volumes/{volume_id}")
+            for volume_id in made:
+                volume_env.wait(volume_id, "deleted", who="a_member")
+        with volume_env.http("admin") as admin:
+            admin.delete(f"/os-quota-sets/{a}")
+        volume_env.cli("admin", "volume", "type", "delete", gold)

@@ -20,7 +20,9 @@ ECHO_PORT = 7100
 class Echo:
     """A TCP echo listener inside namespace `ns` (its socket made there, served here)."""
 
-    def __init__(self, ns: str, port: int = ECHO_PORT) -> None:
+    def __init__(self, ns: str, port: int = ECHO_PORT, idle: float = 30.0) -> None:
+        """`idle`: seconds a connection may stay silent before the listener closes it."""
+
         def make() -> socket.socket:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -30,6 +32,7 @@ class Echo:
 
         self.server = netns.run_in(ns, make)
         self.server.settimeout(0.2)
+        self.idle = idle
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -44,7 +47,7 @@ class Echo:
 
     def _echo(self, conn: socket.socket) -> None:
         with conn:
-            conn.settimeout(30.0)
+            conn.settimeout(self.idle)
             with contextlib.suppress(OSError):
                 while data := conn.recv(256):
                     conn.sendall(data)

@@ -15,6 +15,7 @@ the volumes compute made and forgets the mappings: nothing is left.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -25,7 +26,7 @@ from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase
 from ministack.compute.agent.volumes import ATTACHED, ATTACHING, block_device, connector
 from ministack.compute.states import BDM_CREATING, BDM_PENDING, BDM_TRANSITIONAL_BY_STATUS
-from ministack.compute.virt.driver import BlockDevice
+from ministack.compute.virt.driver import BlockDevice, GuestSpec
 from ministack.volume.client import VolumeApi, VolumeRequest
 
 log = logging.getLogger("ministack.compute.agent")
@@ -136,6 +137,17 @@ async def prepare(agent: AgentBase, inst: m.Instance) -> tuple[BlockDevice, ...]
     return tuple(devices)
 
 
+async def with_volumes(agent: AgentBase, spec: GuestSpec) -> GuestSpec:
+    """`spec` with the instance's attached volumes (its root volume first): a guest
+    recreated by rebuild, resize or revert keeps its disks."""
+    devices = tuple(
+        block_device(b, b.connection_info or {})
+        for b in await mappings(agent, spec.uuid)
+        if b.status == ATTACHED and b.volume_id
+    )
+    return dataclasses.replace(spec, block_devices=devices) if devices else spec
+
+
 async def detach(agent: AgentBase, uuid: str) -> None:
     """After a failed spawn: delete the boot attachments (volumes available again) and put
     the rows back as the API wrote them, so another host can take them up. Never raises."""
@@ -166,6 +178,18 @@ async def discard(agent: AgentBase, uuid: str) -> None:
             log.warning("discarding volume %s of %s failed: %s", bdm.volume_id, uuid, exc)
         async with agent.db.writer() as s:
             await s.execute(delete(m.BlockDeviceMapping).where(m.BlockDeviceMapping.id == bdm.id))
+
+
+_LATER: set[asyncio.Task[None]] = set()
+
+
+def discard_later(agent: AgentBase, uuid: str) -> None:
+    """`discard` in the background: at start the volume service (perhaps in this very
+    process, started after compute) must first move a volume it was making out of
+    `creating` before it can be deleted."""
+    task = asyncio.create_task(discard(agent, uuid), name=f"discard-volumes-{uuid}")
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
 
 
 async def _delete_when_settled(client: VolumeApi, project_id: str, volume_id: str) -> None:

@@ -40,10 +40,12 @@ async def evacuate(agent: AgentBase, step: MigrationStep) -> None:
     async def failed(task: InstanceTask, exc: Exception) -> None:
         await agent.driver.destroy(uuid)
         await agent.deps.placement.release(uuid, agent.provider_uuid)
+        # ERROR (out of its task) before it is back on its down host, where the conductor's
+        # reaper would otherwise fail it for that host's being down
+        await error_with("Evacuation failed")(task, exc)
         back = Change(host=step.source_host, node=step.source_host)
         await instances.cas(agent.db, uuid, change=back)
         await migration_records.move_status(agent.db, step.migration_id, "failed")
-        await error_with("Evacuation failed")(task, exc)
 
     async with instance_task(agent, uuid, EVENT, on_failure=failed, open_event=False) as task:
         inst = await instances.get(agent.db, uuid)

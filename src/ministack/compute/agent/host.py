@@ -121,6 +121,7 @@ async def reconcile(agent: AgentBase) -> None:
     """Bring every instance this host owns out of transitional states; reap orphan guests."""
     guests = {g.uuid: g for g in await agent.driver.list_guests()}
     owned = await _owned(agent)
+    discarded: set[str] = set()
     for inst in owned:
         rule = states.BY_TASK_STATE.get(inst.task_state or "")
         guest = guests.get(inst.uuid)
@@ -135,7 +136,8 @@ async def reconcile(agent: AgentBase) -> None:
                 "delete this server and create it again.",
             )
             if inst.vm_state == states.BUILDING:  # states.BDM_TRANSITIONAL: discard
-                await block_devices.discard(agent, inst.uuid)
+                block_devices.discard_later(agent, inst.uuid)
+                discarded.add(inst.uuid)
         elif inst.vm_state == states.BUILDING:
             continue
         elif guest is None:
@@ -147,7 +149,7 @@ async def reconcile(agent: AgentBase) -> None:
         else:
             await _settle(agent, inst, guest.power_state, clear=rule is not None)
     live = {i.uuid for i in owned}
-    await volumes.resume(agent, sorted(live))
+    volumes.resume_later(agent, sorted(live - discarded))
     await migrate.recover(agent)
     await evacuate.reap(agent)  # the host is back: the guests evacuated from it go
     for uuid in guests.keys() - live:

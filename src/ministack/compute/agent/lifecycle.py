@@ -23,7 +23,7 @@ from typing import Any
 from ministack.common.db import utcnow
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
-from ministack.compute.agent import networking
+from ministack.compute.agent import block_devices, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
 from ministack.compute.claims import claim_flavor, drop_source, return_source
@@ -48,7 +48,7 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
             return
         await task.open()
         await agent.driver.destroy(uuid)
-        spec = guest_spec(inst)
+        spec = await block_devices.with_volumes(agent, guest_spec(inst))
         spawning = Change(task_state=states.REBUILD_SPAWNING)
         await task.settle(spawning, task_states=[states.REBUILDING])
         await agent.driver.spawn(spec)
@@ -100,7 +100,7 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         found.append(inst)
         await task.open()
         await networking.rebind(agent, inst)  # the ports follow the guest to this host
-        await agent.driver.spawn(guest_spec(inst))
+        await agent.driver.spawn(await block_devices.with_volumes(agent, guest_spec(inst)))
         await task.settle(
             _settled(states.RESIZED),
             task_states=[states.RESIZE_MIGRATING, states.RESIZE_FINISH],
@@ -169,7 +169,7 @@ async def _respawn_old(agent: AgentBase, uuid: str) -> None:
         raise RuntimeError("the instance is gone")
     await claim_flavor(agent.deps.placement, uuid, agent.host, inst.flavor, inst)
     await agent.driver.power_off(uuid)
-    await agent.driver.spawn(guest_spec(inst))
+    await agent.driver.spawn(await block_devices.with_volumes(agent, guest_spec(inst)))
 
 
 async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:

@@ -10,12 +10,14 @@ reverse; a failed unplug leaves the volume attached (mapping back to attached).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from ministack.common import errors
 from ministack.compute import instances
 from ministack.compute import models as m
 from ministack.compute.agent.base import AgentBase
@@ -122,15 +124,20 @@ async def _plug(agent: AgentBase, bdm: m.BlockDeviceMapping) -> dict[str, Any]:
     return info
 
 
-async def attach(agent: AgentBase, uuid: str, volume_id: str) -> None:
+async def attach(agent: AgentBase, uuid: str, volume_id: str, *, later: bool = False) -> None:
     """Attach the volume the API reserved; on failure nothing stays half-attached (the event
-    records why). Never raises."""
+    records why). `later`: when the volume service is not answering yet (a restart), the
+    mapping stays attaching for the next try. Never raises."""
     async with instance_task(agent, uuid, "compute_attach_volume", on_failure=None):
         bdm = await _mapping(agent, uuid, volume_id)
         if bdm is None or bdm.status != ATTACHING:
             return
         try:
             info = await _plug(agent, bdm)
+        except errors.ServiceUnavailable:
+            if not later:
+                await _undo_reservation(agent, bdm)
+            raise
         except Exception:
             await _undo_reservation(agent, bdm)
             raise
@@ -145,9 +152,10 @@ async def _undo_reservation(agent: AgentBase, bdm: m.BlockDeviceMapping) -> None
         await _forget(agent, bdm.id)
 
 
-async def detach(agent: AgentBase, uuid: str, volume_id: str) -> None:
+async def detach(agent: AgentBase, uuid: str, volume_id: str, *, later: bool = False) -> None:
     """Unplug the volume and delete its attachment (volume available). When the guest keeps
-    the disk, the mapping goes back to attached and the event says why. Never raises."""
+    the disk, the mapping goes back to attached and the event says why; `later`: when the
+    volume service is not answering yet, the mapping stays detaching. Never raises."""
     async with instance_task(agent, uuid, "compute_detach_volume", on_failure=None):
         bdm = await _mapping(agent, uuid, volume_id)
         if bdm is None or bdm.status != DETACHING:
@@ -157,6 +165,8 @@ async def detach(agent: AgentBase, uuid: str, volume_id: str) -> None:
         except Exception:
             await _set(agent, bdm.id, status=ATTACHED)
             raise
+        if later and bdm.attachment_id is not None:
+            await _client(agent).attachment_delete(bdm.project_id, bdm.attachment_id)
         await _undo_reservation(agent, bdm)
 
 
@@ -186,11 +196,33 @@ async def release_all(agent: AgentBase, uuid: str) -> None:
         await _forget(agent, bdm.id)
 
 
-async def resume(agent: AgentBase, uuids: list[str]) -> None:
+RESUME_TRIES = 30
+RESUME_PAUSE = 1.0
+_LATER: set[asyncio.Task[None]] = set()
+
+
+def resume_later(agent: AgentBase, uuids: list[str]) -> None:
+    """`resume` in the background, retried while the volume service is not answering yet
+    (it may start after compute in this very process), RESUME_TRIES times."""
+    task = asyncio.create_task(_resume_until_done(agent, uuids), name="resume-volumes")
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
+
+
+async def _resume_until_done(agent: AgentBase, uuids: list[str]) -> None:
+    for attempt in range(RESUME_TRIES):
+        if not await resume(agent, uuids, later=attempt < RESUME_TRIES - 1):
+            return
+        await asyncio.sleep(RESUME_PAUSE)
+
+
+async def resume(agent: AgentBase, uuids: list[str], *, later: bool = False) -> bool:
     """At agent start (reconcile): an attach or detach the agent was killed in (or whose cast
-    was lost) is run again; each ends attached-and-in-use or undone, detached or attached."""
+    was lost) is run again; each ends attached-and-in-use or undone, detached or attached
+    (`later`: or stays, while the volume service does not answer). True when some are
+    still in progress."""
     if not uuids:
-        return
+        return False
     async with agent.db.session() as s:
         rows = (
             (
@@ -204,13 +236,17 @@ async def resume(agent: AgentBase, uuids: list[str]) -> None:
             .scalars()
             .all()
         )
+    pending = False
     for bdm in rows:
         if bdm.volume_id is None or bdm.attachment_id is None:
             continue  # a boot volume of a build: agent/block_devices.py owns it
         if bdm.status == ATTACHING:
-            await attach(agent, bdm.instance_uuid, bdm.volume_id)
+            await attach(agent, bdm.instance_uuid, bdm.volume_id, later=later)
         else:
-            await detach(agent, bdm.instance_uuid, bdm.volume_id)
+            await detach(agent, bdm.instance_uuid, bdm.volume_id, later=later)
+        after = await _mapping(agent, bdm.instance_uuid, bdm.volume_id)
+        pending = pending or (after is not None and after.status in (ATTACHING, DETACHING))
+    return pending
 
 
 async def extended(agent: AgentBase, uuid: str, volume_id: str) -> None:

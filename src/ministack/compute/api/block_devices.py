@@ -16,8 +16,11 @@ import uuid as uuidlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import select
+
 from ministack.common import errors
 from ministack.common.auth import Auth
+from ministack.common.db import Database
 from ministack.compute import models as m
 from ministack.compute.api.common import Api
 from ministack.volume.client import VolumeApi
@@ -123,7 +126,7 @@ def _check_sequence(mappings: list[Mapping], image_ref: str) -> None:
         b.boot_index for b in mappings if b.boot_index is not None and b.boot_index >= 0
     )
     if image_ref:
-        indexes = sorted([0, *[i + 1 for i in indexes]]) if 0 not in indexes else indexes
+        indexes = sorted([0, *indexes]) if 0 not in indexes else indexes
     if not indexes or indexes != list(range(len(indexes))):
         raise errors.BadRequest(_BOOT_SEQUENCE)
 
@@ -289,6 +292,30 @@ def _devices(mappings: list[Mapping], volume_backed: bool) -> list[str]:
             out.append(b.device_name)
         else:
             out.append(free.pop(0))
+    return out
+
+
+async def volumes_of(db: Database, uuids: list[str]) -> dict[str, list[tuple[str, bool]]]:
+    """Each server's volumes (id, delete_on_termination), in mapping order: the server
+    view's os-extended-volumes:volumes_attached."""
+    out: dict[str, list[tuple[str, bool]]] = {}
+    if not uuids:
+        return out
+    async with db.session() as s:
+        rows = await s.execute(
+            select(
+                m.BlockDeviceMapping.instance_uuid,
+                m.BlockDeviceMapping.volume_id,
+                m.BlockDeviceMapping.delete_on_termination,
+            )
+            .where(
+                m.BlockDeviceMapping.instance_uuid.in_(uuids),
+                m.BlockDeviceMapping.volume_id.is_not(None),
+            )
+            .order_by(m.BlockDeviceMapping.id)
+        )
+        for uuid, volume_id, dot in rows.all():
+            out.setdefault(uuid, []).append((str(volume_id), bool(dot)))
     return out
 
 

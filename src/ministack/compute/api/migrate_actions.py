@@ -126,11 +126,17 @@ async def evacuate(request: Request, api: Api, auth: Auth, inst: m.Instance, bod
     if v >= (2, 95):
         sysmeta[migration_records.EVACUATE_STOPPED] = True
     change = Change(system_metadata=sysmeta)
-    await begin(api, auth, inst, "evacuate", "evacuate", states.REBUILDING, change)
     type_id = await _flavor_id(api, inst)
+    # recorded before the compare-and-swap: the conductor's reaper spares a server on a down
+    # host only while an evacuation of it is open
     mig = await migration_records.start(
         api.db, inst, type_id, type_id, kind="evacuation", status="accepted", dest=host
     )
+    try:
+        await begin(api, auth, inst, "evacuate", "evacuate", states.REBUILDING, change)
+    except Exception:
+        await migration_records.discard(api.db, mig.id)
+        raise
     await api.conductor.evacuate_instance(MoveInstance(inst.uuid, mig.id, host, force))
     if v < (2, 14):
         return json_response({"adminPass": password})

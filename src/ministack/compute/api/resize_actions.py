@@ -30,6 +30,12 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
         raise errors.BadRequest("Invalid input for field/attribute imageRef: it is required.")
+    if not inst.image_ref:  # volume-backed: the root disk is a volume, not the image
+        raise errors.BadRequest(
+            "Unable to rebuild with a different image for a volume-backed server: rebuilding "
+            "the root volume (Nova 2.93 reimage) is not supported here; create a new server "
+            "from the image instead."
+        )
     image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
     password = admin_pass(body.get("adminPass"))
     sysmeta = {**(inst.system_metadata or {}), instances.ADMIN_PASS_KEY: password}

@@ -16,10 +16,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from ministack.common import errors, validation
-from ministack.common import params as p
 from ministack.common.web import empty_response, json_response
 from ministack.compute import migration_records, states
 from ministack.compute import models as m
+from ministack.compute.api import move_schemas
 from ministack.compute.api.actions import conflict
 from ministack.compute.api.common import api_of, caller, iso_micro, route, version
 from ministack.compute.api.servers import load
@@ -31,7 +31,6 @@ ABORT = (2, 24)
 ABORT_QUEUED = (2, 65)
 PAGING = (2, 59)
 OWNERS = (2, 80)
-force_complete_body = p.obj({"force_complete": {"type": "null"}}, required=("force_complete",))
 
 
 def render(mig: m.Migration, dest_ip: str | None, v: tuple[int, int]) -> dict[str, Any]:
@@ -169,6 +168,6 @@ ROUTES: list[BaseRoute] = [
         "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
         force_complete,
         "POST",
-        body=force_complete_body,
+        body=move_schemas.force_complete,
     ),
 ]

@@ -19,7 +19,7 @@ from ministack.common.pagination import bool_param, paginate, parse_page
 from ministack.common.web import empty_response, json_response
 from ministack.compute import instances, network_info, servicegroup, states, tags
 from ministack.compute import models as m
-from ministack.compute.api import schemas, soft_delete
+from ministack.compute.api import block_devices, schemas, soft_delete
 from ministack.compute.api.common import (
     Api,
     api_of,
@@ -145,9 +145,8 @@ async def _list(request: Request, detail: bool) -> Response:
         rows = (await s.execute(query)).scalars().all()
     if detail:
         statuses = await host_statuses(request, auth)
-        uuids = [i.uuid for i in rows]
-        by_uuid = await tags.tags_of(api_of(request).db, uuids)
-        vols = await volumes_of(request, uuids)
+        by_uuid = await tags.tags_of(api_of(request).db, [i.uuid for i in rows])
+        vols = await block_devices.volumes_of(api_of(request).db, [i.uuid for i in rows])
         servers = [
             render_server(request, i, auth, statuses, by_uuid.get(i.uuid), volumes=vols.get(i.uuid))
             for i in rows
@@ -200,23 +199,6 @@ async def list_servers_detail(request: Request) -> Response:
     return await _list(request, detail=True)
 
 
-async def volumes_of(request: Request, uuids: list[str]) -> dict[str, list[tuple[str, bool]]]:
-    """Each server's volumes (id, delete_on_termination), boot volume first, in one query."""
-    if not uuids:
-        return {}
-    bdm = m.BlockDeviceMapping
-    query = (
-        select(bdm.instance_uuid, bdm.volume_id, bdm.delete_on_termination)
-        .where(bdm.instance_uuid.in_(uuids), bdm.volume_id.is_not(None))
-        .order_by(bdm.instance_uuid, bdm.boot_index.is_(None), bdm.boot_index, bdm.id)
-    )
-    out: dict[str, list[tuple[str, bool]]] = {}
-    async with api_of(request).db.session() as s:
-        for uuid, volume_id, dot in (await s.execute(query)).tuples():
-            out.setdefault(uuid, []).append((str(volume_id), bool(dot)))
-    return out
-
-
 async def groups_of(request: Request, uuid: str) -> list[str] | None:
     """The server groups the server is in, from 2.71 (show, update, rebuild); None before."""
     if version(request) < (2, 71):
@@ -235,7 +217,7 @@ async def full_view(
     statuses = await host_statuses(request, auth) if full else None
     own = await tags.tags_of(api_of(request).db, [inst.uuid])
     groups = await groups_of(request, inst.uuid)
-    vols = await volumes_of(request, [inst.uuid]) if full else {}
+    vols = await block_devices.volumes_of(api_of(request).db, [inst.uuid])
     return render_server(
         request,
         inst,

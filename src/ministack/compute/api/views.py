@@ -151,6 +151,7 @@ def render_server(
     }
     if full:
         body.update(_full_fields(inst))
+        # (volume id, delete_on_termination): the latter shown from 2.3
         body["os-extended-volumes:volumes_attached"] = [
             {"id": vid, "delete_on_termination": dot} if v >= (2, 3) else {"id": vid}
             for vid, dot in volumes or []

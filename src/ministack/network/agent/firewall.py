@@ -19,6 +19,7 @@ we own (see docs/architecture.md, "Security groups"):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zlib
 from collections.abc import Iterable
@@ -113,6 +114,18 @@ def set_decl(family: str, name: str) -> str:
     return f"set {name} {{ type {kind}; flags interval; }}"
 
 
+def inputs(desired: HostNetworks) -> tuple[object, ...]:
+    """Everything `ruleset(desired)` reads: equal inputs give an equal ruleset, so a pass that
+    changed only a router or a DHCP entry can skip deriving it."""
+    ports = tuple(
+        port
+        for net in desired.networks
+        for port in desired.local_ports(net)
+        if port.port_security and not port.device_owner.startswith("network:")
+    )
+    return (ports, dict(desired.groups), dict(desired.members))
+
+
 def ruleset(desired: HostNetworks, mapped: tuple[str, ...] = ()) -> Ruleset:
     """The objects `desired` needs: base chains, one anti-spoofing and two filter chains per
     filtered local port, two chains per security group, a set per remote group and version.
@@ -150,9 +163,10 @@ def ruleset(desired: HostNetworks, mapped: tuple[str, ...] = ()) -> Ruleset:
             deps: set[tuple[str, str]] = {("inet", f"e-{pid}"), ("inet", f"i-{pid}")}
             for group in groups:
                 for direction in ("egress", "ingress"):
-                    name = f"g-{group.group_id}-{direction}"
-                    out.chains[("inet", name)] = group_chain(group, direction)
-                    deps.add(("inet", name))
+                    key = ("inet", f"g-{group.group_id}-{direction}")
+                    if key not in out.chains:  # once per group, however many ports use it
+                        out.chains[key] = group_chain(group, direction)
+                    deps.add(key)
                 for rule in group.rules:
                     if rule.remote_group_id:
                         for version in ("4", "6"):
@@ -170,6 +184,9 @@ def ruleset(desired: HostNetworks, mapped: tuple[str, ...] = ()) -> Ruleset:
     return out
 
 
+# Each pass derives the whole ruleset (hundreds of ports sharing a few groups): the pieces
+# are pure functions of frozen specs, so unchanged ones are remembered, not re-made.
+@functools.lru_cache(maxsize=65536)
 def _v(address: str) -> str:
     return str(ipaddress.ip_network(address, strict=False).version)
 
@@ -187,6 +204,7 @@ def link_local(mac: str) -> str:
     return "fe80::" + ":".join(groups)
 
 
+@functools.lru_cache(maxsize=8192)
 def anti_spoofing(port: PortSpec) -> tuple[str, ...]:
     """Bridge-family rules for frames a filtered port sends: only its MAC and addresses (and
     its allowed address pairs) leave; DHCP server replies and router advertisements never."""
@@ -209,8 +227,14 @@ def anti_spoofing(port: PortSpec) -> tuple[str, ...]:
 
 def port_chain(direction: str, groups: list[GroupSpec]) -> tuple[str, ...]:
     """A port's filter for one direction: established flows, DHCP and neighbour discovery,
-    then its groups' rules; anything else is dropped."""
-    rules = ["ct state established,related accept", "ct state invalid drop"]
+    then its groups' rules; anything else is dropped. A TCP flow is new only from its SYN: a
+    mid-stream segment of a flow whose entry was deleted (a rule removed) is not picked up
+    again as new (nf_conntrack_tcp_loose), by the guest's egress in particular."""
+    rules = [
+        "ct state established,related accept",
+        "ct state invalid drop",
+        "ct state new tcp flags & (fin|syn|rst|ack) != syn drop",
+    ]
     if direction == "egress":
         rules.append("udp sport 68 udp dport 67 accept")
         rules.append("udp sport 546 udp dport 547 accept")
@@ -227,10 +251,12 @@ def port_chain(direction: str, groups: list[GroupSpec]) -> tuple[str, ...]:
     return tuple(rules)
 
 
+@functools.lru_cache(maxsize=4096)
 def group_chain(group: GroupSpec, direction: str) -> tuple[str, ...]:
     return tuple(sorted(rule_text(r) for r in group.rules if r.direction == direction))
 
 
+@functools.lru_cache(maxsize=16384)
 def rule_text(rule: RuleSpec) -> str:
     """One security group rule as one nftables rule ending in accept."""
     v6 = rule.ethertype == "IPv6"

@@ -85,6 +85,11 @@ class Reconciler:
         self._routers: dict[str, RouterSpec] = {}
         """Router id → what the last pass made of it."""
         self._ruleset: firewall.Ruleset | None = None
+        self._ruleset_inputs: tuple[object, ...] | None = None
+        """What the applied ruleset was derived from (`firewall.inputs`)."""
+        self._host_links = 0
+        """How many links the last full pass saw (a one-network pass dumps them all only when
+        its ports are a good part of them: a dump decodes every link, a lookup one)."""
         """The nftables objects the last pass applied; None: not known (re-made whole)."""
 
     def _ipr(self) -> IPRoute:
@@ -99,6 +104,7 @@ class Reconciler:
             for net in desired.networks:
                 self._network(lk, fdb, desired, net, out)
             self._remove_stale(lk, desired, out)
+            self._host_links = len(lk.by_name)
             self._apply_routers(lk, desired, out, full=True)
             self._firewall(desired, out)
         return out
@@ -162,9 +168,14 @@ class Reconciler:
         return out
 
     def _firewall(self, desired: HostNetworks, out: Outcome) -> None:
+        inputs = firewall.inputs(desired)
+        if self._ruleset is not None and inputs == self._ruleset_inputs:
+            return  # nothing the filter reads changed (a router's or a DHCP entry's pass)
+        self._ruleset_inputs = None
         new = firewall.ruleset(desired, tuple(br for _, br in self.config.bridge_mappings))
         old = self._ruleset
         if old is not None and (old == new or not (old.port_deps or new.port_deps)):
+            self._ruleset_inputs = inputs
             return
         # no filtered port here: no table of ours either (`Ruleset()`: nothing applied)
         commands = nft.script(new, old) if new.port_deps else nft.drop_tables()
@@ -176,6 +187,7 @@ class Reconciler:
             out.errors["firewall"] = str(exc)
             return
         self._ruleset = new if new.port_deps else firewall.Ruleset()
+        self._ruleset_inputs = inputs
         nft.forget_flows(self.config.host_netns, nft.narrowed(new, old))
 
     def _network(
@@ -207,7 +219,8 @@ class Reconciler:
                 vxlan.sync_fdb(lk.ipr, vx, wanted, have)
                 self._fdb[vx] = set(wanted)
             ports = desired.local_ports(net)
-            if len(ports) > LOOKUPS_BEFORE_DUMP and not lk.complete:
+            dump_at = max(LOOKUPS_BEFORE_DUMP, self._host_links // 2)
+            if len(ports) > dump_at and not lk.complete:
                 lk.load()  # one dump beats a request per tap
             for port in ports:
                 tap = bridge.tap_name(port.port_id)

@@ -43,19 +43,21 @@ async def show_quota_set(request: Request) -> Response:
 
 async def show_defaults(request: Request) -> Response:
     await caller(request, "volume_extension:quotas:show")
-    return json_response({"quota_set": {"id": request.path_params["target"], **quotas.DEFAULTS}})
+    async with core_of(request).db.session() as s:
+        defaults = await quotas.defaults(s)
+    return json_response({"quota_set": {"id": request.path_params["target"], **defaults}})
 
 
 async def update_quota_set(request: Request) -> Response:
     auth = await caller(request, "volume_extension:quotas:update")
     target = request.path_params["target"]
     items = validation.body(request)["quota_set"]
-    unknown = sorted(set(items) - set(quotas.DEFAULTS))
-    if unknown:
-        raise errors.BadRequest(
-            f"Invalid input received: Bad key(s) in quota set: {', '.join(unknown)}"
-        )
     async with core_of(request).db.writer() as s:
+        unknown = sorted(set(items) - set(await quotas.defaults(s)))
+        if unknown:  # a type's own keys exist for the types that exist
+            raise errors.BadRequest(
+                f"Invalid input received: Bad key(s) in quota set: {', '.join(unknown)}"
+            )
         used = await quotas.usage(s, target)
         for key, raw in items.items():
             value = int(raw)

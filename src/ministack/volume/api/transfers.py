@@ -116,7 +116,7 @@ async def accept_transfer(request: Request) -> Response:
             "gigabytes": volume.size + sum(x.size for x in moved),
             "per_volume_gigabytes": volume.size,
         }
-        await quotas.claim(s, core.db, project, wanted)
+        await quotas.claim(s, core.db, project, wanted, await quotas.type_name(s, volume))
         volume.project_id, volume.user_id = project, auth.user_id
         volume.status, volume.updated_at = st.AVAILABLE, utcnow()
         if moved:

@@ -77,8 +77,8 @@ class FileBackend:
     async def create_from_file(
         self, volume_id: str, size_gb: int, source: Path, source_format: str
     ) -> None:
-        """A raw image becomes a base under an overlay (no conversion, no copy); another
-        format is converted to the volume's qcow2 file, then grown to `size_gb`."""
+        """A raw or qcow2 image becomes a base under an overlay (no conversion, no copy);
+        another format is converted to the volume's qcow2 file, then grown to `size_gb`."""
         await self._pause("create")
         path = self.volume_path(volume_id)
         if source_format not in FORMATS:
@@ -86,12 +86,12 @@ class FileBackend:
             raise BackendError(f"Image format {source_format!r} cannot be written to a volume.")
         try:
             with self._undo_on_error(path):
-                if source_format == "raw":
+                if source_format in ("raw", "qcow2"):  # inspected at upload: no backing file
                     base = self.root / f"base-{uuid.uuid4().hex}"
                     source.chmod(files.PRIVATE_FILE)
                     os.replace(source, base)
                     try:
-                        await qemuimg.create_overlay(path, base.name, "raw", size_gb)
+                        await qemuimg.create_overlay(path, base.name, source_format, size_gb)
                     except BaseException:
                         base.unlink(missing_ok=True)
                         raise

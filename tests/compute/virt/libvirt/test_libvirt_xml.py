@@ -14,6 +14,7 @@ from ministack.compute.virt.libvirt.xml import (
     HostFacts,
     domain_name,
     domain_xml,
+    ethernet_taps,
     interface_xml,
 )
 
@@ -209,3 +210,16 @@ def test_a_hot_plugged_interface_is_the_domains_bridge_nic() -> None:
     assert ET.canonicalize(at_boot, strip_text=True) == ET.canonicalize(
         interface_xml(vif), strip_text=True
     )
+
+
+def test_own_taps_are_unbridged_ethernet_nics_libvirt_makes() -> None:
+    """With a namespaced data plane libvirt makes each tap (no managed="no") in no bridge;
+    ethernet_taps reads the names back from the domain XML for the hand-over."""
+    vif = Vif(port_id="0123456789abcdef", mac="fa:16:3e:00:00:03", bridge="brq1", mtu=1450)
+    nic = ET.fromstring(interface_xml(vif, own_taps=True))
+    assert (nic.get("type"), nic.find("source")) == ("ethernet", None)
+    target = nic.find("target")
+    assert target is not None and target.attrib == {"dev": "tap0123456789a"}
+    booted = domain_xml(spec(vifs=(vif,)), FILES, HostFacts(), own_taps=True)
+    assert ethernet_taps(booted) == ["tap0123456789a"]
+    assert ethernet_taps(domain_xml(spec(vifs=(vif,)), FILES, HostFacts())) == []

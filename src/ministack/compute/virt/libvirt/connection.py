@@ -43,6 +43,9 @@ class LibvirtOptions:
     remove_orphans: bool = False
     shutdown_timeout: float = 60.0
     vnc: bool = False  # give each guest a VNC screen on 127.0.0.1 for the web console
+    tap_netns: str = ""
+    """The namespace the network agent's data plane runs in ([network_agent] host_netns, a
+    simulated host): each NIC's tap is moved there after libvirt made it. '': none."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LibvirtOptions:
@@ -57,6 +60,7 @@ class LibvirtOptions:
             remove_orphans=section.remove_orphans,
             shutdown_timeout=float(section.shutdown_timeout),
             vnc=settings.console.enabled,
+            tap_netns=settings.network_agent.host_netns,
         )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import libvirt
+from pyroute2.netlink.exceptions import NetlinkError
 
 from ministack.common.storagedaemon import StorageDaemonError
 from ministack.compute.virt.driver import (
@@ -54,6 +55,7 @@ from ministack.compute.virt.libvirt import (
     host,
     nbd,
     rescue,
+    taps,
     volumes,
 )
 from ministack.compute.virt.libvirt.configdrive import write_config_drive
@@ -71,6 +73,7 @@ from ministack.compute.virt.libvirt.xml import (
     GuestFiles,
     HostFacts,
     domain_xml,
+    ethernet_taps,
     interface_xml,
 )
 from ministack.config import Settings
@@ -247,22 +250,39 @@ class LibvirtDriver:
                 access.shared_dir(layout.directory, access.hypervisor_gid())
                 undo.push_async_callback(asyncio.to_thread, shutil.rmtree, layout.directory, True)
                 files = await self._make_files(spec, layout)
-                xml = domain_xml(spec, files, facts)
+                xml = domain_xml(spec, files, facts, self._own_taps)
                 domain = await self._call(lambda conn: conn.defineXML(xml))
                 undo.push_async_callback(self._undefine, spec.uuid)
-                await self._start(domain)
                 undo.push_async_callback(self._hard_stop, spec.uuid)
+                await self._start(domain)
                 undo.pop_all()
         except DriverError:
             raise
         except Exception as exc:
             raise DriverError(f"could not create the guest: {exc}") from exc
 
+    @property
+    def _own_taps(self) -> bool:
+        return bool(self.options.tap_netns)
+
     async def _start(self, domain: Any) -> None:
         try:
             await self._call(lambda _conn: domain.create())
         except DriverError as exc:
             raise DriverError(f"the image could not be booted: {exc}") from exc
+        await self._hand_over_taps(domain)
+
+    async def _hand_over_taps(self, domain: Any) -> None:
+        """With a namespaced data plane, move the running domain's taps into it."""
+        if not self._own_taps:
+            return
+        names = ethernet_taps(await self._call(lambda _conn: domain.XMLDesc(0)))
+        try:
+            await asyncio.to_thread(taps.hand_over, names, self.options.tap_netns)
+        except (OSError, NetlinkError) as exc:
+            raise DriverError(
+                f"could not move the guest's taps into {self.options.tap_netns}: {exc}"
+            ) from exc
 
     async def _volume_boot(
         self, spec: GuestSpec, record: dict[str, str]
@@ -343,7 +363,7 @@ class LibvirtDriver:
             files = await self._make_files(spec, layout, reuse=True)
         except OSError as exc:
             raise DriverError(f"could not prepare the guest's disks: {exc}") from exc
-        xml = domain_xml(spec, files, facts)
+        xml = domain_xml(spec, files, facts, self._own_taps)
         await self._call(lambda conn: conn.defineXML(xml))
         await self._start(domain)
 
@@ -390,7 +410,7 @@ class LibvirtDriver:
     async def attach_interface(self, uuid: str, vif: Vif) -> None:
         """Hot-plug a bridge NIC live (when running) and into the definition; idempotent."""
         domain = await self._domain(uuid)
-        device = interface_xml(vif)
+        device = interface_xml(vif, own_taps=self._own_taps)
 
         def attach(_conn: Any) -> None:
             if f"'{vif.mac}'" in domain.XMLDesc(0):
@@ -404,6 +424,8 @@ class LibvirtDriver:
             await self._call(attach)
         except libvirt.libvirtError as exc:
             raise DriverError(f"could not attach port {vif.port_id}: {exc}") from exc
+        if await self._call(lambda _c: domain.isActive()):
+            await self._hand_over_taps(domain)
 
     async def detach_interface(self, uuid: str, vif: Vif) -> None:
         """Unplug the NIC live and from the definition; fine when it is not there."""
@@ -411,7 +433,7 @@ class LibvirtDriver:
             domain = await self._domain(uuid)
         except GuestNotFound:
             return
-        device = interface_xml(vif)
+        device = interface_xml(vif, own_taps=self._own_taps)
 
         def detach(_conn: Any) -> None:
             if f"'{vif.mac}'" not in domain.XMLDesc(0):

@@ -191,18 +191,32 @@ def _disks(devices: ET.Element, spec: GuestSpec, files: GuestFiles, host: HostFa
         _sub(devices, "controller", type="scsi", model="virtio-scsi")
 
 
-def _interfaces(devices: ET.Element, spec: GuestSpec) -> None:
+def _interfaces(devices: ET.Element, spec: GuestSpec, own_taps: bool) -> None:
     model = spec.image_properties.get("hw_vif_model", "")
     for vif in spec.vifs:
-        _interface(devices, vif, model)
+        _interface(devices, vif, model, own_taps)
 
 
-def _interface(devices: ET.Element, vif: Vif, model: str = "") -> ET.Element:
+def tap_of(vif: Vif) -> str:
+    """The host-side device name of `vif` (the network's name for its port's tap)."""
+    return vif.tap or f"tap{vif.port_id[:11]}"
+
+
+def _interface(
+    devices: ET.Element, vif: Vif, model: str = "", own_taps: bool = False
+) -> ET.Element:
     chosen = model or vif.model or "virtio"
     if chosen not in VIF_MODELS:
         raise DriverError(
             f"NIC model {chosen!r} is not supported; use one of {', '.join(sorted(VIF_MODELS))}"
         )
+    if own_taps:  # libvirt makes the tap in no bridge; the driver hands it to the data plane
+        nic = _sub(devices, "interface", type="ethernet")
+        _sub(nic, "mac", address=vif.mac)
+        _sub(nic, "model", type=chosen)
+        _sub(nic, "target", dev=tap_of(vif))
+        _sub(nic, "mtu", size=str(vif.mtu))
+        return nic
     if vif.bridge:
         nic = _sub(devices, "interface", type="bridge")
         _sub(nic, "source", bridge=vif.bridge)
@@ -218,10 +232,17 @@ def _interface(devices: ET.Element, vif: Vif, model: str = "") -> ET.Element:
     return nic
 
 
-def interface_xml(vif: Vif, model: str = "") -> str:
+def interface_xml(vif: Vif, model: str = "", own_taps: bool = False) -> str:
     """One `<interface>` device for hot-plug (attachDeviceFlags), as the domain XML has it."""
     holder = ET.Element("devices")
-    return ET.tostring(_interface(holder, vif, model), encoding="unicode")
+    return ET.tostring(_interface(holder, vif, model, own_taps), encoding="unicode")
+
+
+def ethernet_taps(xml: str) -> list[str]:
+    """The tap names of a domain's `type="ethernet"` NICs (its live XML)."""
+    root = ET.fromstring(xml)
+    found = root.findall("./devices/interface[@type='ethernet']/target")
+    return [str(t.get("dev")) for t in found if t.get("dev")]
 
 
 def _console(devices: ET.Element, files: GuestFiles) -> None:
@@ -243,8 +264,9 @@ def _graphics(devices: ET.Element) -> None:
     _sub(video, "model", type="vga", heads="1")
 
 
-def domain_xml(spec: GuestSpec, files: GuestFiles, host: HostFacts) -> str:
-    """The libvirt domain XML of `spec` with its disks at `files` on a `host`.
+def domain_xml(spec: GuestSpec, files: GuestFiles, host: HostFacts, own_taps: bool = False) -> str:
+    """The libvirt domain XML of `spec` with its disks at `files` on a `host`; `own_taps`:
+    NICs are taps libvirt makes outside any bridge (handed to a namespaced data plane).
 
     Pure and deterministic. Raises DriverError with a message a user can act on when an image
     property asks for something unsupported or absent on this host.
@@ -283,7 +305,7 @@ def domain_xml(spec: GuestSpec, files: GuestFiles, host: HostFacts) -> str:
     if host.emulator:
         _sub(devices, "emulator", host.emulator)
     _disks(devices, spec, files, host)
-    _interfaces(devices, spec)
+    _interfaces(devices, spec, own_taps)
     _console(devices, files)
     if host.vnc:
         _graphics(devices)
