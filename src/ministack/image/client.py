@@ -33,6 +33,7 @@ from ministack.common.db import Database
 from ministack.common.runtime import Context
 from ministack.config import Settings
 from ministack.identity.client import ServiceSession
+from ministack.image import locations
 from ministack.image.attrs import Op
 from ministack.image.constants import MAX_LIMIT
 from ministack.image.core import ImageCore
@@ -213,9 +214,10 @@ class ImageClient:
     async def local_file(self, image_id: str) -> Path | None:
         async with self.core.db.session() as s:
             img = await self.core.find(s, service_auth(None), image_id)
-        if img.status != "active" or img.location is None:
-            return None
-        return self.core.store.local_path(img.location)
+        found = locations.parse(img.location)  # {store id: location}
+        if img.status != "active" or locations.FILE not in found:
+            return None  # no copy in the filesystem store (e.g. only in object storage)
+        return self.core.store.local_path(found[locations.FILE])
 
     async def download(self, image_id: str, dest: Path) -> None:
         got = await self.data.download(service_auth(None), image_id, None)

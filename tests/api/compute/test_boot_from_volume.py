@@ -45,7 +45,9 @@ def wait_server(vc: Compute, server_id: str, *statuses: str) -> Any:
         if found.status in statuses:
             return found
         time.sleep(0.1)
-    raise AssertionError(f"server {server_id} never reached {statuses}: {found.status}")
+    raise AssertionError(
+        f"server {server_id} never reached {statuses}: {found.status} {found.fault}"
+    )
 
 
 def project_volumes(vc: Compute) -> set[str]:
