@@ -171,3 +171,72 @@ def test_boot_from_volume_root_disk_is_the_volume(cloud: Cloud) -> None:
             break
         time.sleep(0.5)
     assert conn.block_storage.find_volume(root.id) is None
+
+
+MARKER = "ministack-vol-ok"  # 16 bytes
+# print vdb's first 16 bytes whenever they change; the writer puts MARKER over a vdb that
+# starts with zeros, the reader never writes
+HEAD_LOOP = """#!/bin/sh
+(
+last=""
+while :; do
+    now="none"
+    if [ -b /dev/vdb ]; then
+        now=$(dd if=/dev/vdb bs=16 count=1 2>/dev/null | tr -c 'a-z-' '.')
+        if [ "$now" = "................" ] && [ -n "%s" ]; then
+            printf '%s' | dd of=/dev/vdb bs=16 count=1 conv=notrunc 2>/dev/null
+            sync
+        fi
+    fi
+    if [ "$now" != "$last" ]; then echo "guest-head:$now"; last="$now"; fi
+    sleep 0.5
+done
+) </dev/null &
+"""
+
+
+def wait_head(conn: Any, server: Any, want: str) -> None:
+    """Until the guest's last 'guest-head:' line is `want`."""
+    deadline = time.monotonic() + 180
+    last = ""
+    while time.monotonic() < deadline:
+        lines = [x for x in console(conn, server).splitlines() if x.startswith("guest-head:")]
+        last = lines[-1].removeprefix("guest-head:") if lines else ""
+        if last == want:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the guest's vdb head stayed {last!r}:\n{console(conn, server)[-2000:]}")
+
+
+def test_data_written_by_one_vm_is_read_by_another(cloud: Cloud) -> None:
+    """A guest writes a marker to its hot-plugged volume; after detach and an attach to a
+    second guest (which only reads), that guest reads the marker: the data outlives the
+    attachment and crosses servers."""
+    conn = cloud.connect()
+    writer_ud = (HEAD_LOOP % ("w", MARKER)).encode()
+    reader_ud = (HEAD_LOOP % ("", MARKER)).encode()
+    vol = json.loads(cloud.cli("volume", "create", "--size", "1", "shared", "-f", "json").stdout)
+    writer = boot(conn, "vol-writer", user_data=base64.b64encode(writer_ud).decode())
+    reader = boot(conn, "vol-reader", user_data=base64.b64encode(reader_ud).decode())
+    try:
+        for server in (writer, reader):
+            wait_status(conn, server, "ACTIVE")
+            wait_banner(conn, server)
+            wait_head(conn, server, "none")
+        wait_volume(cloud, vol["id"], "available")
+        cloud.cli("server", "add", "volume", writer.id, vol["id"])
+        wait_volume(cloud, vol["id"], "in-use")
+        wait_head(conn, writer, MARKER)
+        cloud.cli("server", "remove", "volume", writer.id, vol["id"])
+        wait_volume(cloud, vol["id"], "available")
+        cloud.cli("server", "add", "volume", reader.id, vol["id"])
+        wait_volume(cloud, vol["id"], "in-use")
+        wait_head(conn, reader, MARKER)
+        cloud.cli("server", "remove", "volume", reader.id, vol["id"])
+        wait_volume(cloud, vol["id"], "available")
+    finally:
+        for server in (writer, reader):
+            conn.compute.delete_server(server)
+        for server in (writer, reader):
+            conn.compute.wait_for_delete(server, wait=120)
+    cloud.cli("volume", "delete", vol["id"])

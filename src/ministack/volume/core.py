@@ -62,6 +62,15 @@ def rpc_server(host: str | None) -> str:
     return (host or "").partition("@")[0]
 
 
+def exported(connector: dict[str, Any] | None, host: str | None, nbd_for_local: bool) -> bool:
+    """Whether the volume manager on `host` serves this connector an NBD export (a compute
+    host on another machine, or every host with `volume.nbd_for_local`) rather than the file."""
+    if connector is None:
+        return False
+    machine = connector.get("machine")
+    return nbd_for_local or (machine is not None and machine != rpc_server(host))
+
+
 class VolumeCore:
     def __init__(self, settings: Settings, db: Database, bus: Bus, images: ImageApi) -> None:
         self.settings = settings
@@ -328,6 +337,7 @@ class VolumeCore:
                     "Invalid input received: New size for extend must be greater than current "
                     f"size. (current: {row.size}, extended: {new_size})."
                 )
+            await self._check_not_exported(s, row)
             await quotas.claim(
                 s,
                 self.db,
@@ -342,6 +352,20 @@ class VolumeCore:
             await self.manager(host).extend_volume(volume_id, new_size)
         except RpcError as exc:
             await self.fail(volume_id, str(exc), st.ERROR_EXTENDING)
+
+    async def _check_not_exported(self, s: AsyncSession, row: m.Volume) -> None:
+        """400 for an extend of a volume attached over NBD: its qemu-storage-daemon export
+        keeps the old size and the guest could not see the new one (nothing is changed)."""
+        connectors = (
+            await s.execute(select(m.Attachment.connector).where(m.Attachment.volume_id == row.id))
+        ).scalars()
+        nbd_for_local = self.settings.volume.nbd_for_local
+        if any(exported(c, row.host, nbd_for_local) for c in connectors):
+            raise errors.BadRequest(
+                f"Invalid volume: Volume {row.id} is attached over NBD to a compute host on "
+                "another machine; extending a volume attached that way is not supported. "
+                "Detach it, extend it, and attach it again."
+            )
 
     async def refresh_attach_status(self, s: AsyncSession, row: m.Volume) -> None:
         await refresh_attach_status(s, row)

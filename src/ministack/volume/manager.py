@@ -30,7 +30,7 @@ from ministack.volume import core
 from ministack.volume import models as m
 from ministack.volume import states as st
 from ministack.volume.backends.base import Backend, BackendError
-from ministack.volume.core import refresh_attach_status, rpc_server
+from ministack.volume.core import exported, refresh_attach_status
 from ministack.volume.exports import NbdExports
 from ministack.volume.rpcapi.manager import (
     AttachmentRef,
@@ -270,8 +270,7 @@ class VolumeManager:
         return await self.exports.ensure(p.attachment_id, p.volume_id, path, p.read_only)
 
     def _remote(self, connector: dict[str, Any]) -> bool:
-        machine = connector.get("machine")
-        return self.nbd_for_local or (machine is not None and machine != rpc_server(self.host))
+        return exported(connector, self.host, self.nbd_for_local)
 
     @receives(AttachmentRef)
     async def terminate_connection(self, p: AttachmentRef) -> None:

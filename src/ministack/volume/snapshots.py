@@ -28,11 +28,24 @@ class NewSnapshot:
     force: bool = False
 
 
+def _check_consistent(volume: m.Volume, force: bool, auth: Auth) -> None:
+    """A forced snapshot of an in-use volume is refused to users: the file backend copies the
+    file while a running guest may be writing it, which is not crash-consistent. Only a
+    service (compute's `server image create`, which stops nothing but refuses a server whose
+    guest runs) may take one."""
+    if volume.status == st.IN_USE and force and not auth.has_role("service"):
+        raise errors.BadRequest(
+            f"Invalid volume: Volume {volume.id} is attached (in-use) and a copy of it taken "
+            "while its guest runs would not be crash-consistent, so force=true is refused: "
+            "detach it first, or stop the server and use `openstack server image create`."
+        )
+
+
 def _check_status(volume: m.Volume, force: bool) -> None:
     if volume.status == st.IN_USE and not force:
         raise errors.BadRequest(
-            f"Invalid volume: Volume {volume.id} is attached (in-use): snapshot it with "
-            "force=true (a crash-consistent copy of its data) or detach it first."
+            f"Invalid volume: Volume {volume.id} is attached (in-use): detach it first "
+            "(a snapshot of an attached volume is not crash-consistent)."
         )
     if volume.status not in (st.AVAILABLE, st.IN_USE):
         raise errors.BadRequest(
@@ -46,6 +59,7 @@ async def create(core: VolumeCore, auth: Auth, req: NewSnapshot) -> m.Snapshot:
     before anything is written. A manager that cannot be reached leaves it error."""
     async with core.db.writer() as s:
         volume = await core.volume(s, auth, req.volume_id)
+        _check_consistent(volume, req.force, auth)
         _check_status(volume, req.force)
         await quotas.claim(
             s,

@@ -45,7 +45,9 @@ def wait_server(vc: Compute, server_id: str, *statuses: str) -> Any:
         if found.status in statuses:
             return found
         time.sleep(0.1)
-    raise AssertionError(f"server {server_id} never reached {statuses}: {found.status}")
+    raise AssertionError(
+        f"server {server_id} never reached {statuses}: {found.status} {found.fault}"
+    )
 
 
 def project_volumes(vc: Compute) -> set[str]:
@@ -338,8 +340,9 @@ def wait_snapshot(vc: Compute, snapshot_id: str) -> Any:
 
 
 def test_snapshot_of_volume_backed_server_and_boot_from_it(vc: Compute) -> None:
-    """`openstack server image create` of a volume-backed server: a forced snapshot of its
-    (in-use) volume and an empty active image carrying the mapping, as Nova; a server booted
+    """`openstack server image create` of a volume-backed server: refused (409) while its
+    guest runs; once stopped, a forced snapshot of its (in-use) volume, finished before the
+    call returns, and an empty active image carrying the mapping, as Nova; a server booted
     from that image gets a new volume made from the snapshot."""
     cli = vc.cloud.cli
     resp = create(vc, [_bdm("image", vc.image_id, volume_size=1, delete_on_termination=True)])
@@ -347,6 +350,14 @@ def test_snapshot_of_volume_backed_server_and_boot_from_it(vc: Compute) -> None:
     first = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
     (root,) = [a["volumeId"] for a in attachments(vc, first.id)]
     name = _name("snapimg")
+    # a running guest writes its volume: no snapshot of it (409, nothing made)
+    running = vc.api("POST", f"/servers/{first.id}/action", json={"createImage": {"name": name}})
+    assert running.status_code == 409, running.text
+    assert "stop the server" in running.json()["conflictingRequest"]["message"]
+    assert list(vc.conn.block_storage.snapshots(volume_id=root)) == []
+    assert list(vc.conn.image.images(name=name)) == []
+    cli("server", "stop", first.id)
+    wait_server(vc, first.id, "SHUTOFF")
     image = json.loads(
         cli("server", "image", "create", "--name", name, "--wait", first.id, "-f", "json").stdout
     )
@@ -356,9 +367,10 @@ def test_snapshot_of_volume_backed_server_and_boot_from_it(vc: Compute) -> None:
     assert props["bdm_v2"] == "True" and props["root_device_name"] == "/dev/vda"
     (mapping,) = json.loads(props["block_device_mapping"])
     assert mapping["source_type"] == "snapshot" and mapping["boot_index"] == 0
-    snap = wait_snapshot(vc, mapping["snapshot_id"])
+    snap = vc.conn.block_storage.get_snapshot(mapping["snapshot_id"])
     assert snap.volume_id == root
-    assert wait_server(vc, first.id, "ACTIVE").task_state is None
+    assert snap.status == "available"  # copied before the server could start again
+    assert wait_server(vc, first.id, "SHUTOFF").task_state is None
     assert vc.conn.block_storage.get_volume(root).status == "in-use"
 
     before = project_volumes(vc)

@@ -203,3 +203,47 @@ def test_attach_from_another_host_is_an_nbd_export_behind_a_psk(
     c.conn.compute.delete_server(server)
     c.conn.compute.wait_for_delete(server, wait=60)
     c.conn.block_storage.delete_volume(vol)
+
+
+def test_extend_of_a_volume_attached_over_nbd_is_400_and_changes_nothing(hosts: Hosts) -> None:
+    """The export's qemu-storage-daemon holds the old size and the remote guest could not see
+    a new one: Cinder's 400 before anything changes (status, size, quota, the file)."""
+    c = hosts.c
+    server = c.conn.compute.create_server(
+        name="extend-h2",
+        image_id=c.image_id,
+        flavor_id=c.flavor_id,
+        networks="none",
+        availability_zone=f"nova:{hosts.two.host2}",
+    )
+    server = wait_for(c, server.id, status="ACTIVE")
+    vol = c.conn.block_storage.create_volume(size=1, name="remote-extend")
+    wait_volume(c, vol.id, "available")
+    assert attach(c, server.id, vol.id).status_code == 200
+    wait_volume(c, vol.id, "in-use")
+    path = c.cloud.state_dir / "volumes" / f"volume-{vol.id}"
+    before = subprocess.run(["qemu-img", "info", "-U", str(path)], capture_output=True, text=True)
+    used = c.conn.block_storage.get(
+        f"/os-quota-sets/{c.conn.current_project_id}?usage=True"
+    ).json()["quota_set"]["gigabytes"]["in_use"]
+
+    resp = c.conn.block_storage.post(
+        f"/volumes/{vol.id}/action",
+        json={"os-extend": {"new_size": 2}},
+        microversion="3.42",
+    )
+    assert resp.status_code == 400, resp.text
+    assert "NBD" in resp.json()["badRequest"]["message"]
+    shown = c.conn.block_storage.get_volume(vol.id)
+    assert (shown.status, shown.size) == ("in-use", 1)
+    after = subprocess.run(["qemu-img", "info", "-U", str(path)], capture_output=True, text=True)
+    assert after.stdout == before.stdout and "1 GiB" in after.stdout
+    again = c.conn.block_storage.get(
+        f"/os-quota-sets/{c.conn.current_project_id}?usage=True"
+    ).json()["quota_set"]["gigabytes"]["in_use"]
+    assert again == used
+
+    c.conn.compute.delete_volume_attachment(server, vol.id)
+    wait_volume(c, vol.id, "available")
+    c.conn.compute.delete_server(server)
+    c.conn.block_storage.delete_volume(vol.id)

@@ -118,3 +118,10 @@ def test_capabilities_list_the_middlewares_served(object_env: Env) -> None:
         "x-history-location",
     ]
     assert "symlink" not in caps and "object_versioning" not in caps  # not served here
+    # exactly the middlewares served: each has a test in tests/api/objectstore (tempauth,
+    # staticweb, domain_remap, symlink, object_versioning, encryption... are not served)
+    assert set(caps) == {
+        "swift", "keystoneauth", "container_acls", "tempurl", "slo", "dlo", "formpost",
+        "bulk_delete", "bulk_upload", "versioned_writes", "account_quotas", "container_quotas",
+    }  # fmt: skip
+    assert caps["swift"]["policies"] == [{"name": "Policy-0", "default": True}]

@@ -72,3 +72,12 @@ def test_swift_cli_stat_post_and_tempurl(object_env: Env, tmp_path: Path) -> Non
     assert httpx.get(object_env.url + url.strip()).content == b"meow"
     listing = object_env.swift_cli("a_member", "list", name).stdout
     assert listing.split() == ["cat.jpg"]
+
+
+def test_catalog_names_object_store_at_the_account(object_env: Env) -> None:
+    """`openstack catalog show object-store`: /v1/AUTH_<project id> (port 8080 by default;
+    the test cloud's own here)."""
+    p = object_env.people["a_member"]
+    shown = json.loads(object_env.cli("a_member", "catalog", "show", "object-store", "-f", "json"))
+    urls = {e["interface"]: e["url"] for e in shown["endpoints"]}
+    assert urls["public"] == f"{object_env.cloud.url('object')}/v1/{p.account}", urls

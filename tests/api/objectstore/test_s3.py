@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -364,3 +366,54 @@ def test_s3_writes_are_versioned_like_swift_writes(s3: Any, object_env: Env) -> 
     s3.delete_object(Bucket=bucket, Key="k")
     s3.delete_object(Bucket=bucket, Key="k")  # absent: still 204, as S3 answers
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def aws(env: Env, keys: Keys, home: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The AWS CLI (from PyPI) against the object store, with the EC2 credentials only."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": keys.access,
+        "AWS_SECRET_ACCESS_KEY": keys.secret,
+        "AWS_DEFAULT_REGION": "RegionOne",
+        "AWS_CONFIG_FILE": str(home / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+    }
+    argv = [str(Path(sys.executable).parent / "aws"), "--endpoint-url", env.url, *args]
+    return subprocess.run(argv, env=environ, capture_output=True, timeout=120, check=False)
+
+
+def test_aws_cli_cp_ls_and_a_presigned_url_fetched_with_curl(
+    s3: Any, object_env: Env, keys: Keys, tmp_path: Path
+) -> None:
+    """`aws s3 cp` up (9 MiB: the CLI's multipart upload) and down, `aws s3 ls`, and
+    `aws s3 presign` whose URL curl fetches; a tampered URL is 403 for curl too."""
+    bucket = unique("bkt")
+    assert aws(object_env, keys, tmp_path, "s3", "mb", f"s3://{bucket}").returncode == 0
+    data = os.urandom(9 * 1024 * 1024)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    up = aws(object_env, keys, tmp_path, "s3", "cp", str(src), f"s3://{bucket}/dir/big.bin")
+    assert up.returncode == 0, up.stderr
+    etag = s3.head_object(Bucket=bucket, Key="dir/big.bin")["ETag"]
+    assert etag.strip('"').endswith("-2")  # two parts of the CLI's 8 MiB chunks
+    listed = aws(object_env, keys, tmp_path, "s3", "ls", f"s3://{bucket}/dir/")
+    assert listed.returncode == 0 and b"big.bin" in listed.stdout, listed
+    back = tmp_path / "back.bin"
+    down = aws(object_env, keys, tmp_path, "s3", "cp", f"s3://{bucket}/dir/big.bin", str(back))
+    assert down.returncode == 0 and back.read_bytes() == data, down.stderr
+
+    presign = aws(object_env, keys, tmp_path, "s3", "presign", f"s3://{bucket}/dir/big.bin")
+    assert presign.returncode == 0, presign.stderr
+    url = presign.stdout.decode().strip()
+    fetched = tmp_path / "curl.bin"
+    curl = ["curl", "-sS", "-f", "-o", str(fetched), url]
+    assert subprocess.run(curl, capture_output=True, timeout=60).returncode == 0
+    assert fetched.read_bytes() == data
+    tampered = url.replace("big.bin", "other.bin")
+    code = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", tampered],
+        capture_output=True,
+        timeout=60,
+    )
+    assert code.stdout == b"403"

@@ -4,11 +4,13 @@ bad sizes, names and types, unknown resources, over quota (413 overLimit)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from tests.api.volume.conftest import Env
+from tests.api.volume.test_attachments import CONNECTOR
 from tests.nothing_made import nothing_made
 
 
@@ -100,6 +102,35 @@ def test_delete_of_an_attached_volume_or_one_with_snapshots_is_400(volume_env: E
         assert http.post("/snapshots", json={"snapshot": {"volume_id": vol_id}}).status_code == 400
     with volume_env.http("a_member") as http:
         assert http.delete(f"/attachments/{att['id']}").status_code == 200
+    _delete(volume_env, vol_id)
+
+
+def test_forced_snapshot_of_an_in_use_volume_is_400(volume_env: Env) -> None:
+    """A copy taken while a guest may write is not crash-consistent: refused with 400 to a
+    member and to an admin alike (compute snapshots a stopped volume-backed server)."""
+    vol_id = _volume(volume_env)
+    body = {"attachment": {"volume_uuid": vol_id, "instance_uuid": str(uuid.uuid4())}}
+    with volume_env.http("a_member") as http:
+        att = http.post(
+            "/attachments", json={"attachment": {**body["attachment"], "connector": CONNECTOR}}
+        ).json()["attachment"]
+        assert (
+            http.post(f"/attachments/{att['id']}/action", json={"os-complete": None}).status_code
+            == 204
+        )
+    volume_env.wait(vol_id, "in-use")
+    for who in ("a_member", "admin"):
+        with nothing_made(volume_env.cloud), volume_env.http(who) as http:
+            forced = http.post(
+                "/snapshots", json={"snapshot": {"volume_id": vol_id, "force": True}}
+            )
+            assert forced.status_code == 400, forced.text
+            assert "crash-consistent" in forced.json()["badRequest"]["message"]
+    with volume_env.http("a_member") as http:
+        assert http.delete(f"/attachments/{att['id']}").status_code == 200
+        listed = http.get("/snapshots", params={"volume_id": vol_id}).json()["snapshots"]
+        assert listed == []
+    volume_env.wait(vol_id, "available")
     _delete(volume_env, vol_id)
 
 

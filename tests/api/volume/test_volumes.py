@@ -260,3 +260,40 @@ def test_force_delete_is_for_admins(volume_env: Env) -> None:
     volume_env.cli("admin", "volume", "delete", "--force", vol.id)
     volume_env.wait(vol.id, "deleted")
     assert not any(vol.id in f for f in volume_env.volume_files())
+
+
+def test_image_metadata_set_and_unset_with_the_cli(volume_env: Env) -> None:
+    """`openstack volume set/unset --image-property` (os-set/unset_image_metadata): the
+    volume's image metadata, apart from its own properties; unsetting a missing key is 404."""
+    tag = uuid.uuid4().hex[:6]
+    vol = _show(volume_env, "a_member", "volume", "create", "--size", "1", f"im-{tag}")
+    vid = str(vol["id"])
+    volume_env.wait(vid, "available", who="a_member")
+    volume_env.cli("a_member", "volume", "set", "--image-property", "hw_disk_bus=scsi", vid)
+    volume_env.cli("a_member", "volume", "set", "--image-property", "os_distro=debian", vid)
+    shown = volume_env.wait(vid, "available", who="a_member")
+    assert shown["volume_image_metadata"] == {"hw_disk_bus": "scsi", "os_distro": "debian"}
+    assert shown["metadata"] == {}
+    volume_env.cli("a_member", "volume", "unset", "--image-property", "hw_disk_bus", vid)
+    shown = volume_env.wait(vid, "available", who="a_member")
+    assert shown["volume_image_metadata"] == {"os_distro": "debian"}
+    with volume_env.http("a_member") as http:
+        resp = http.post(
+            f"/volumes/{vid}/action", json={"os-unset_image_metadata": {"key": "nope"}}
+        )
+        assert resp.status_code == 404, resp.text
+        listed = http.post(f"/volumes/{vid}/action", json={"os-show_image_metadata": None})
+        assert listed.json() == {"metadata": {"os_distro": "debian"}}
+    volume_env.cli("a_member", "volume", "delete", vid)
+    volume_env.wait(vid, "deleted", who="a_member")
+
+
+def test_catalog_names_block_storage_and_volumev3(volume_env: Env) -> None:
+    """`openstack catalog show`: the volume service under both Cinder v3 types, its URL the
+    caller's project's /v3/<project id> (port 8776 by default; the test cloud's own here)."""
+    p = volume_env.people["a_member"]
+    for kind in ("block-storage", "volumev3"):
+        shown = json.loads(volume_env.cli("a_member", "catalog", "show", kind, "-f", "json"))
+        assert shown["type"] == kind
+        urls = {e["interface"]: e["url"] for e in shown["endpoints"]}
+        assert urls["public"] == f"{volume_env.cloud.url('volume')}/v3/{p.project_id}", urls

@@ -6,11 +6,14 @@ as JSON with snapshot sources, `bdm_v2` True, `root_device_name`). Booting from 
 
 Where it sits: `resize_actions.create_image` hands a server with no image here; the work is
 all in the API process (volume and image clients), under task_state image_snapshot, which
-is cleared whatever happens.
+is cleared whatever happens. Only a stopped server (409 otherwise): the begin's
+compare-and-swap keeps it stopped while the volume service copies the files, so each
+snapshot is consistent (the volume API refuses users a forced snapshot of an in-use volume).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -29,6 +32,7 @@ from ministack.compute.instances import Change
 from ministack.volume.client import VolumeApi
 
 ROOT_DEVICE = "/dev/vda"
+SNAPSHOT_WAIT = 600.0
 
 
 async def _attached(api: Api, uuid: str) -> list[m.BlockDeviceMapping]:
@@ -76,8 +80,23 @@ async def _snapshots(
         snap = await client.create_snapshot(
             inst.project_id, bdm.volume_id, f"snapshot for {name}", force=True
         )
-        entries.append(_entry(bdm, snap))
+        entries.append(_entry(bdm, await _finished(client, inst.project_id, snap)))
     return entries
+
+
+async def _finished(client: VolumeApi, project_id: str, snap: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot once the volume service has copied it (the server stays stopped until
+    then); 409 if it failed or took longer than SNAPSHOT_WAIT seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SNAPSHOT_WAIT
+    while snap["status"] == "creating" and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+        snap = await client.get_snapshot(project_id, snap["id"])
+    if snap["status"] != "available":
+        raise errors.Conflict(
+            f"Snapshot {snap['id']} of volume {snap['volume_id']} is {snap['status']}."
+        )
+    return snap
 
 
 async def create_image(
@@ -88,6 +107,13 @@ async def create_image(
         raise errors.ServiceUnavailable("No volume service is configured.")
     name: str = body["name"]
     props = {k: str(v) for k, v in dict(body.get("metadata", {})).items()}
+    if inst.vm_state != states.STOPPED:
+        raise errors.Conflict(
+            f"Cannot 'createImage' instance {inst.uuid} while it is in vm_state "
+            f"{inst.vm_state}: a volume-backed server is snapshotted only when stopped (the "
+            "volume backend copies the volumes' files, which is crash-consistent only when no "
+            "guest writes them); stop the server first."
+        )
     await begin(api, auth, inst, "createImage", "createImage", states.IMAGE_SNAPSHOT)
     try:
         entries = await _snapshots(api.volumes, inst, name, await _attached(api, inst.uuid))

@@ -36,8 +36,7 @@ async def get_info(call: Call) -> Response:
             "policies": [{"name": "Policy-0", "default": True}],
             "strict_cors_mode": True,
         },
-        "tempauth": {"account_acls": False},
-        "keystoneauth": {},
+        "keystoneauth": {},  # tokens from identity; tempauth is not served
         "container_acls": {"max_length": MAX_ACL_LENGTH},
         "tempurl": {
             "methods": list(tempurl.METHODS),
