@@ -43,7 +43,8 @@ def refusal(driver: VirtDriver, kind: str) -> str | None:
 
 
 class ConsoleRelays:
-    """The one-connection relays an agent has open (listening or relaying)."""
+    """The one-connection relays an agent has open: their listeners, the tasks that close
+    them, and the connections being relayed (all ended by `stop`)."""
 
     def __init__(self) -> None:
         self.servers: set[asyncio.Server] = set()
@@ -62,6 +63,10 @@ class ConsoleRelays:
                 return
             taken = True
             server.close()
+            this = asyncio.current_task()
+            if this is not None:
+                self.tasks.add(this)
+                this.add_done_callback(self.tasks.discard)
             try:
                 opened = await open_target(target)
             except TargetUnreachable as exc:
@@ -73,6 +78,8 @@ class ConsoleRelays:
             finally:
                 await opened.close()
                 writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
 
         server = await asyncio.start_server(serve, address, 0)
         self.servers.add(server)
@@ -92,9 +99,10 @@ class ConsoleRelays:
     async def stop(self) -> None:
         for server in list(self.servers):
             server.close()
-        for task in list(self.tasks):
+        tasks = list(self.tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: Target) -> None:
