@@ -384,6 +384,15 @@ class ConsoleSection:
         600, "Seconds a console token stays valid (Nova's [consoleauth] token_ttl)."
     )
     novnc_dir: str = _opt("/usr/share/novnc", "Where noVNC's files are (Debian's novnc package).")
+    proxyclient_address: str = _opt(
+        "127.0.0.1",
+        "This compute host's address that the controller's console proxy reaches (Nova's [vnc] "
+        "server_proxyclient_address): libvirt's VNC screens and the serial console relays "
+        "listen there.",
+    )
+    relay_accept_timeout: float = _opt(
+        10.0, "Seconds a serial console relay waits for the controller's proxy to connect."
+    )
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ async def start(ctx: Context) -> Runtime:
     """Serve the scheduler and conductor on the bus, start the agents, return the API."""
     settings = ctx.settings
     runs_agents = _host_count(settings) > 0
-    # the consoles the proxy reaches are those of this process's hosts only
+    # the proxy opens this process's hosts' consoles directly, others' through their agents
     hosts = frozenset(host_names(settings.hostname, _host_count(settings)) if runs_agents else ())
     proxy = ConsoleProxy(ProxyDeps(settings, ctx.db, ctx.bus, hosts))
     if settings.console.enabled:

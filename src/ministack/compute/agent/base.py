@@ -13,6 +13,7 @@ from ministack.common.db import Database
 from ministack.common.rpc.base import Bus
 from ministack.compute import instances, network_info
 from ministack.compute import models as m
+from ministack.compute.agent.console_relay import ConsoleRelays
 from ministack.compute.agent.events import InstanceEvents
 from ministack.compute.claims import node_uuid
 from ministack.compute.images import Images
@@ -48,6 +49,8 @@ class AgentBase:
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     events: InstanceEvents = field(default_factory=InstanceEvents)
     """What running operations wait for (network-vif-plugged), delivered by external_event."""
+    relays: ConsoleRelays = field(default_factory=ConsoleRelays)
+    """The console relays open for the controller's console proxy (agent/console_relay.py)."""
 
     @property
     def db(self) -> Database:

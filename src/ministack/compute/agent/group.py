@@ -126,3 +126,5 @@ class AgentGroup:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        for agent in self.agents:
+            await agent.relays.stop()

@@ -13,6 +13,7 @@ from typing import Any
 from ministack.common.rpc.payload import receives
 from ministack.compute.agent import (
     build,
+    console_relay,
     delete,
     evacuate,
     host,
@@ -141,16 +142,29 @@ class ComputeAgent(LifecycleEndpoints):
         """Where the guest's console listens, as a ConsoleAnswer; a driver without that
         console, or a guest not running, answers `unavailable` (the API's 4xx, never a 500).
         Raises GuestNotFound (a RemoteError to the caller) when the guest is not here."""
-        caps = self.driver.capabilities
-        offered = {"vnc": caps.console_url, "serial": caps.serial_console}
-        if not offered.get(req.kind, False):
-            reason = f"this host's driver has no {req.kind} console"
+        reason = console_relay.refusal(self.driver, req.kind)
+        if reason is not None:
             return ConsoleAnswer(unavailable=reason).to_wire()
         try:
             found = await self.driver.get_console(req.instance_uuid, req.kind)
         except ConsoleUnavailable as exc:
             return ConsoleAnswer(unavailable=str(exc)).to_wire()
         return ConsoleAnswer(host=found.host, port=found.port, path=found.path).to_wire()
+
+    @receives(ConsoleRequest)
+    async def get_console_endpoint(self, req: ConsoleRequest) -> dict[str, Any]:
+        """Where the controller's console proxy connects for the guest's console, as a
+        ConsoleEndpointAnswer (agent/console_relay.py); raises GuestNotFound."""
+        c = self.deps.settings.console
+        answer = await console_relay.endpoint(
+            self.driver,
+            self.relays,
+            c.proxyclient_address,
+            c.relay_accept_timeout,
+            req.instance_uuid,
+            req.kind,
+        )
+        return answer.to_wire()
 
     @receives(InstanceRef)
     async def get_diagnostics(self, req: InstanceRef) -> dict[str, Any]:

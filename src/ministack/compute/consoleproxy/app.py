@@ -4,11 +4,17 @@ VNC websocket) and the serial console (a small page and the serial websocket).
 A websocket is accepted only when (1) its `Origin`, if the browser sent one, is one of
 `consoleauth.allowed_origins` (PROMISES 23: a page of another site cannot drive a console
 with a token it got hold of), (2) its token is claimed: known, unexpired, unused, of this
-proxy's console type, (3) the server is still ACTIVE on a host whose agent runs in this
-process, and (4) that agent still reports the console where the token says (Nova's
-validate_console_port: a guest restarted since may have left its VNC port to another guest).
-Otherwise the handshake is answered 403 and nothing is opened on the host. Then bytes are
-relayed both ways until either side closes.
+proxy's console type, (3) the server is still ACTIVE on a host, and (4) that host's agent
+still reports the console where the token says (Nova's validate_console_port: a guest
+restarted since may have left its VNC port to another guest). Otherwise the handshake is
+answered 403 and nothing is opened on the host. Then bytes are relayed both ways until either
+side closes.
+
+Where the proxy connects: for a host whose agent runs in this process, to the console itself
+(its loopback port or its serial pty); for a host elsewhere (a `ministack compute` process on
+another machine), to the TCP address and port its agent answers `get_console_endpoint` with,
+on that host's `[console] proxyclient_address` (compute/agent/console_relay.py). A host that
+does not answer (down) is refused like a bad token.
 """
 
 from __future__ import annotations
@@ -30,19 +36,22 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ministack.common.db import Database
 from ministack.common.rpc.base import Bus, RpcError
 from ministack.compute import consoleauth, instances, states
+from ministack.compute.console_targets import Target, TargetUnreachable, open_target
 from ministack.compute.consoleproxy import serial_page
-from ministack.compute.consoleproxy.targets import Target, TargetUnreachable, open_target
 from ministack.compute.rpcapi.agent import ComputeAgentAPI
 from ministack.config import Settings
 
 log = logging.getLogger("ministack.compute.consoleproxy")
 POLICY_VIOLATION = 1008  # closing before accept: the server answers the handshake 403
+HOST_TIMEOUT = 4.0
+"""Seconds the proxy waits for a host's agent per question: both questions must fit in the
+websocket server's 10 s opening handshake, so a host that is down gets its 403 in time."""
 
 
 @dataclass(frozen=True)
 class ProxyDeps:
     """What the proxy reaches: the database (tokens, instances), the bus (the agents) and
-    the hosts whose agents run in this process (the only consoles reachable from here)."""
+    the hosts whose agents run in this process (their consoles are opened directly)."""
 
     settings: Settings
     db: Database
@@ -59,7 +68,8 @@ class Proxy:
         self.console_type = console_type
         self.origins = consoleauth.allowed_origins(deps.settings)
 
-    async def _connection(self, ws: WebSocket) -> consoleauth.Connection | None:
+    async def _connection(self, ws: WebSocket) -> tuple[consoleauth.Connection, str] | None:
+        """The claimed token's connection and the server's host; None: refuse."""
         origin = ws.headers.get("origin")
         if origin is not None and origin.rstrip("/") not in self.origins:
             log.warning("console websocket refused: foreign Origin %s", origin[:200])
@@ -73,36 +83,52 @@ class Proxy:
         if inst is None or inst.vm_state != states.ACTIVE or inst.host is None:
             log.info("console websocket refused: server %s is not active", conn.instance_uuid)
             return None
-        if inst.host not in self.deps.local_hosts:
-            log.warning(
-                "console of %s refused: its host %s has no proxy here", inst.uuid, inst.host
-            )
+        moved = await self._moved(inst.host, conn)
+        if moved is not None:
+            log.info("console websocket refused: the console of %s %s", inst.uuid, moved)
             return None
-        if not await self._still_there(inst.host, conn):
-            log.info("console websocket refused: the console of %s moved", inst.uuid)
-            return None
-        return conn
+        return conn, inst.host
 
-    async def _still_there(self, host: str, conn: consoleauth.Connection) -> bool:
-        """Whether the host's agent still reports the console where the token points."""
+    async def _moved(self, host: str, conn: consoleauth.Connection) -> str | None:
+        """Why the host's agent no longer reports the console where the token points (it
+        does not answer, the console is gone or elsewhere); None when it is still there."""
         kind = consoleauth.CONSOLE_KINDS[conn.console_type]
+        agent = ComputeAgentAPI(self.deps.bus, host)
         try:
-            now = await ComputeAgentAPI(self.deps.bus, host).get_console(conn.instance_uuid, kind)
-        except RpcError:
-            return False
-        return now.unavailable is None and (now.host, now.port, now.path) == (
-            conn.host,
-            conn.port,
-            conn.internal_access_path,
+            now = await agent.get_console(conn.instance_uuid, kind, HOST_TIMEOUT)
+        except RpcError as exc:
+            return f"is unreachable: its host {host} does not answer ({exc})"
+        if now.unavailable is not None:
+            return f"is gone: {now.unavailable}"
+        if (now.host, now.port, now.path) != (conn.host, conn.port, conn.internal_access_path):
+            return "moved"
+        return None
+
+    async def _where(self, host: str, conn: consoleauth.Connection) -> consoleauth.Connection:
+        """Where to connect: the token's place on a host of this process, else the TCP
+        endpoint the host's agent offers; TargetUnreachable when it offers none."""
+        if host in self.deps.local_hosts:
+            return conn
+        kind = consoleauth.CONSOLE_KINDS[conn.console_type]
+        agent = ComputeAgentAPI(self.deps.bus, host)
+        try:
+            found = await agent.get_console_endpoint(conn.instance_uuid, kind, HOST_TIMEOUT)
+        except RpcError as exc:
+            raise TargetUnreachable(f"host {host} does not answer: {exc}") from None
+        if found.unavailable is not None or not found.port:
+            raise TargetUnreachable(f"host {host}: {found.unavailable}")
+        return consoleauth.Connection(
+            conn.instance_uuid, conn.console_type, found.address, found.port
         )
 
     async def handle(self, ws: WebSocket) -> None:
-        conn = await self._connection(ws)
-        if conn is None:
+        claimed = await self._connection(ws)
+        if claimed is None:
             await ws.close(POLICY_VIOLATION)
             return
+        conn, host = claimed
         try:
-            target = await open_target(conn)
+            target = await open_target(await self._where(host, conn))
         except TargetUnreachable as exc:
             log.warning("console of %s unreachable: %s", conn.instance_uuid, exc)
             await ws.close(POLICY_VIOLATION)

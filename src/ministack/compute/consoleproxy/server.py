@@ -2,9 +2,10 @@
 `[console] novnc_port` (6080, Nova's novncproxy_port) and serial on `[console] serial_port`
 (6083, Nova's serialproxy_port), both on `[default] bind_host`.
 
-Where it sits: `compute.service.start` starts it next to the agents, because the consoles it
-reaches (VNC on the host's loopback, serial ptys) exist only on the host whose agent runs in
-this process.
+Where it sits: `compute.service.start` starts it on the controller, next to the API: it opens
+the consoles of the hosts whose agents run in this process directly, and reaches those of
+hosts in other processes (other machines) at the endpoint their agents offer over RPC
+(consoleproxy/app.py, compute/agent/console_relay.py).
 """
 
 from __future__ import annotations

@@ -82,6 +82,18 @@ class ConsoleAnswer(Payload):
 
 
 @dataclass(frozen=True)
+class ConsoleEndpointAnswer(Payload):
+    """Where another machine's console proxy connects for the guest's console: TCP
+    `address`:`port`, `address` being the host's `[console] proxyclient_address` (a serial
+    pty is offered through a one-connection relay listening there), or why there is none
+    (`unavailable`, for the log)."""
+
+    address: str = ""
+    port: int = 0
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True)
 class DiagnosticsReport(Payload):
     """What `get_diagnostics` answers: the driver's Diagnostics as JSON. `cpus` holds
     {id, time_ns, utilisation}, `disks` {device, read_bytes, read_requests, write_bytes,
@@ -227,13 +239,24 @@ class ComputeAgentAPI(LifecycleCasts):
         answer = await self._call("get_diagnostics", InstanceRef(instance_uuid), CONSOLE_TIMEOUT)
         return DiagnosticsReport.from_wire(answer)
 
-    async def get_console(self, instance_uuid: str, kind: str) -> ConsoleAnswer:
+    async def get_console(
+        self, instance_uuid: str, kind: str, timeout: float = CONSOLE_TIMEOUT
+    ) -> ConsoleAnswer:
         """Where the guest's console listens; raises RpcError when the host does not answer
-        in time, RemoteError when it has no such guest."""
-        answer = await self._call(
-            "get_console", ConsoleRequest(instance_uuid, kind), CONSOLE_TIMEOUT
-        )
+        in `timeout` seconds, RemoteError when it has no such guest."""
+        answer = await self._call("get_console", ConsoleRequest(instance_uuid, kind), timeout)
         return ConsoleAnswer.from_wire(answer)
+
+    async def get_console_endpoint(
+        self, instance_uuid: str, kind: str, timeout: float = CONSOLE_TIMEOUT
+    ) -> ConsoleEndpointAnswer:
+        """Where the controller's console proxy connects for the guest's `kind` console (a
+        TCP address and port reachable from other machines); raises RpcError when the host
+        does not answer in `timeout` seconds, RemoteError when it has no such guest."""
+        answer = await self._call(
+            "get_console_endpoint", ConsoleRequest(instance_uuid, kind), timeout
+        )
+        return ConsoleEndpointAnswer.from_wire(answer)
 
     async def attach_interface(self, req: InterfaceAttach, timeout: float) -> InterfaceAnswer:
         """Hot-plug a NIC and wait until it is plugged; raises RpcError past `timeout`."""

@@ -195,6 +195,14 @@ def test_console_screen_listens_on_loopback_only() -> None:
     assert serial.find("log") is not None
 
 
+def test_console_screen_listens_on_the_proxyclient_address() -> None:
+    # a host the controller's proxy reaches from another machine ([console] proxyclient_address)
+    dom = parse(spec(), host=HostFacts(vnc=True, vnc_listen="10.0.0.7"))
+    graphics = dom.find("devices/graphics")
+    assert graphics is not None and graphics.get("listen") == "10.0.0.7"
+    assert [e.get("address") for e in graphics.findall("listen")] == ["10.0.0.7"]
+
+
 def test_a_hot_plugged_interface_is_the_domains_bridge_nic() -> None:
     """os-interface attach hands libvirt the same <interface> the domain XML has at boot."""
     vif = Vif(port_id="p", mac="fa:16:3e:00:00:02", bridge="brq1", tap="tapp", mtu=1450)

@@ -42,7 +42,8 @@ class LibvirtOptions:
     image_cache_max_age: float = 86400.0
     remove_orphans: bool = False
     shutdown_timeout: float = 60.0
-    vnc: bool = False  # give each guest a VNC screen on 127.0.0.1 for the web console
+    vnc: bool = False  # give each guest a VNC screen for the web console
+    vnc_listen: str = "127.0.0.1"  # where it listens: [console] proxyclient_address
     tap_netns: str = ""
     """The namespace the network agent's data plane runs in ([network_agent] host_netns, a
     simulated host): each NIC's tap is moved there after libvirt made it. '': none."""
@@ -60,6 +61,7 @@ class LibvirtOptions:
             remove_orphans=section.remove_orphans,
             shutdown_timeout=float(section.shutdown_timeout),
             vnc=settings.console.enabled,
+            vnc_listen=settings.console.proxyclient_address,
             tap_netns=settings.network_agent.host_netns,
         )
 

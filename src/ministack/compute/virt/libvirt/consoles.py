@@ -1,9 +1,10 @@
 """Where a running domain's consoles are, read from its live XML (what libvirt chose).
 
 Where it sits: `LibvirtDriver.get_console`, asked by the agent when the compute API makes a
-console token. The VNC screen listens on 127.0.0.1 at a port libvirt picked (autoport); the
-serial port is a pty (/dev/pts/N) that QEMU also logs to console.log through virtlogd, so the
-console log keeps working while a user types in the web console.
+console token. The VNC screen listens on `[console] proxyclient_address` (127.0.0.1 by
+default) at a port libvirt picked (autoport); the serial port is a pty (/dev/pts/N) that QEMU
+also logs to console.log through virtlogd, so the console log keeps working while a user types
+in the web console.
 """
 
 from __future__ import annotations

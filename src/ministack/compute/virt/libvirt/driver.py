@@ -152,7 +152,9 @@ class LibvirtDriver:
             lambda conn: host.choose_virt_type(conn, self.options.virt_type, probe_dir)
         )
         facts = await self._call(lambda conn: host.host_facts(conn, virt_type))
-        self._facts = dataclasses.replace(facts, vnc=self.options.vnc)
+        self._facts = dataclasses.replace(
+            facts, vnc=self.options.vnc, vnc_listen=self.options.vnc_listen
+        )
         log.info("libvirt driver on %s: %s, virt_type %s", host_name, self.options.uri, virt_type)
         await self.prune_image_cache(force=True)
 
@@ -565,7 +567,7 @@ class LibvirtDriver:
             raise GuestNotFound(f"no guest {uuid} on this host: {exc}") from None
 
     async def get_console(self, uuid: str, kind: str) -> ConsoleEndpoint:
-        """Where the running domain's VNC screen (127.0.0.1 and the port libvirt chose) or
+        """Where the running domain's VNC screen (its listen address and libvirt's port) or
         serial pty (/dev/pts/N, port 0) is, read from its live XML; raises
         ConsoleUnavailable when it has none, GuestNotFound when there is no domain."""
         if kind == "vnc" and not self.capabilities.console_url:

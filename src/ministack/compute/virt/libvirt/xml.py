@@ -53,6 +53,7 @@ class HostFacts:
     machines: frozenset[str] = field(default_factory=frozenset)  # empty: do not check
     emulator: str = ""
     vnc: bool = False  # a VNC screen for the web console ([console] enabled)
+    vnc_listen: str = "127.0.0.1"  # where it listens ([console] proxyclient_address)
 
 
 def domain_name(uuid: str) -> str:
@@ -255,11 +256,12 @@ def _console(devices: ET.Element, files: GuestFiles) -> None:
     _sub(console, "target", type="serial", port="0")
 
 
-def _graphics(devices: ET.Element) -> None:
-    """A VNC screen for the web console, on loopback only (the console proxy on this host
-    is its one client), at a port libvirt picks (5900 and up)."""
-    graphics = _sub(devices, "graphics", type="vnc", autoport="yes", listen="127.0.0.1")
-    _sub(graphics, "listen", type="address", address="127.0.0.1")
+def _graphics(devices: ET.Element, listen: str) -> None:
+    """A VNC screen for the web console, listening only on `listen` (the address the
+    controller's console proxy, its one client, reaches; loopback by default), at a port
+    libvirt picks (5900 and up)."""
+    graphics = _sub(devices, "graphics", type="vnc", autoport="yes", listen=listen)
+    _sub(graphics, "listen", type="address", address=listen)
     video = _sub(devices, "video")
     _sub(video, "model", type="vga", heads="1")
 
@@ -308,7 +310,7 @@ def domain_xml(spec: GuestSpec, files: GuestFiles, host: HostFacts, own_taps: bo
     _interfaces(devices, spec, own_taps)
     _console(devices, files)
     if host.vnc:
-        _graphics(devices)
+        _graphics(devices, host.vnc_listen)
     usb_disks = "usb" in (
         spec.image_properties.get("hw_disk_bus"),
         spec.image_properties.get("hw_cdrom_bus"),

@@ -1,8 +1,9 @@
-"""What the console proxy connects a websocket to: a guest's VNC port (TCP on the host's
-loopback) or its serial pty (/dev/pts/N, put in raw mode as `virsh console` does).
+"""What a console's bytes are relayed to: a guest's VNC port (TCP) or its serial pty
+(/dev/pts/N, put in raw mode as `virsh console` does).
 
 Where it sits: `consoleproxy.app` opens a target for a claimed token (compute/consoleauth.py)
-and relays bytes both ways until either side closes.
+and relays bytes both ways until either side closes; on a compute host the agent's serial
+relay (agent/console_relay.py) opens the guest's pty with it for the controller's proxy.
 """
 
 from __future__ import annotations
