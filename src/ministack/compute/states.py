@@ -73,7 +73,7 @@ SOFT_DELETING = "soft-deleting"
 RESTORING = "restoring"
 RESCUING = "rescuing"
 UNRESCUING = "unrescuing"
-MIGRATING = "migrating"  # a live migration (compute/agent/migrate.py)
+MIGRATING = "migrating"
 
 
 @dataclass(frozen=True)
