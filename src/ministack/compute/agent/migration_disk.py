@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ministack.compute import instances, migration_records
 from ministack.compute import models as m
-from ministack.compute.agent.base import AgentBase
+from ministack.compute.agent.base import AgentBase, from_image
 from ministack.compute.agent.task import InstanceTask
 from ministack.compute.instances import Change
 from ministack.compute.virt.driver import GuestSpec
@@ -63,13 +62,11 @@ async def upload(agent: AgentBase, task: InstanceTask, inst: m.Instance) -> str 
 
 async def spawn_spec(agent: AgentBase, spec: GuestSpec, sysmeta: dict[str, Any]) -> GuestSpec:
     """`spec` booting the migration image when the source left one (its format is the
-    driver's snapshot's, not the original image's); `spec` unchanged otherwise."""
+    driver's snapshot's, and so is its checksum); `spec` unchanged otherwise."""
     image_id = sysmeta.get(IMAGE_ID)
     if not image_id:
         return spec
-    image = await agent.deps.images.client.get(str(image_id))
-    disk_format = str(image.get("disk_format") or spec.image_format)
-    return replace(spec, image_id=str(image_id), image_format=disk_format)
+    return from_image(spec, await agent.deps.images.client.get(str(image_id)))
 
 
 async def forget(agent: AgentBase, uuid: str) -> None:
