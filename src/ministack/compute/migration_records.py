@@ -27,6 +27,9 @@ REQUESTED_HOST = "migrate_to_host"
 EVACUATE_STOPPED = "evacuate_stopped"
 """System metadata: the evacuated instance ends stopped (2.95; the API writes it, the
 destination's agent reads it)."""
+MIGRATION_IMAGE_ID = "migration_image_id"
+"""System metadata: the image carrying the disk of a resize or cold migration between hosts
+(the source's agent writes it, the conductor keeps it, the destination spawns from it)."""
 LIVE_IN_PROGRESS = ("queued", "preparing", "running", "post-migrating")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ministack.common.db import Database
@@ -70,6 +70,21 @@ def vifs_of(info: list[dict[str, Any]]) -> tuple[Vif, ...]:
     return tuple(
         Vif(port_id=e["port_id"], mac=e["mac"], bridge=e["bridge"], tap=e["tap"], mtu=e["mtu"])
         for e in info
+    )
+
+
+CHECKSUM_KEYS = ("os_hash_algo", "os_hash_value", "checksum")
+
+
+def from_image(spec: GuestSpec, image: dict[str, Any]) -> GuestSpec:
+    """`spec` booting `image` (a driver's snapshot: a shelved or migration image) instead of
+    the instance's own: its id, its disk format and its checksum, which the driver's image
+    cache verifies (the instance's image properties keep the original image's otherwise)."""
+    props = {k: v for k, v in spec.image_properties.items() if k not in CHECKSUM_KEYS}
+    props.update({k: str(image[k]) for k in CHECKSUM_KEYS if isinstance(image.get(k), str)})
+    disk_format = str(image.get("disk_format") or spec.image_format)
+    return replace(
+        spec, image_id=str(image["id"]), image_format=disk_format, image_properties=props
     )
 
 

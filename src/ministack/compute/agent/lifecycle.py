@@ -15,6 +15,7 @@ the libvirt guest keeps the larger disks (its flavor and allocation are the old 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from dataclasses import replace
@@ -24,7 +25,7 @@ from typing import Any
 from ministack.common.db import utcnow
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
-from ministack.compute.agent import block_devices, connections, networking
+from ministack.compute.agent import block_devices, connections, migration_disk, networking
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
 from ministack.compute.claims import claim_flavor, drop_source, return_source
@@ -68,12 +69,25 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
 
 
 async def resize_source(agent: AgentBase, uuid: str) -> None:
-    """Stop the guest on the source host (kept for a revert). Raises on a driver failure."""
+    """Stop the guest on the source host (kept for a revert); for another host, upload its
+    disk into a migration image (migration_disk.py). Raises on a driver or upload failure,
+    with the guest as it was and no image left."""
     event = "compute_resize_instance"
     async with instance_task(agent, uuid, event, on_failure=None, reraise=True) as task:
+        inst = await instances.get(agent.db, uuid)
         await agent.driver.power_off(uuid)
         migrating = Change(task_state=states.RESIZE_MIGRATING)
         await task.settle(migrating, task_states=[states.RESIZE_PREP])
+        dest = await migration_disk.destination(agent, uuid)
+        if inst is None or dest in (None, agent.host):
+            return
+        try:
+            await migration_disk.upload(agent, task, inst)
+        except Exception:
+            if inst.vm_state != states.STOPPED:
+                with contextlib.suppress(Exception):  # the event holds the upload's failure
+                    await agent.driver.power_on(uuid)
+            raise
 
 
 async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
@@ -90,6 +104,7 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
             await agent.deps.placement.release(uuid, agent.provider_uuid)
             await return_source(agent.deps.placement, agent.db, uuid, source_host)
         await _restore_source(agent, uuid, source_host, inst.system_metadata)
+        await migration_disk.forget(agent, uuid)
         await migration_records.advance(agent.db, uuid, "error")
         await error_with("Resize failed")(task, exc)
 
@@ -102,7 +117,10 @@ async def finish_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         await task.open()
         await networking.rebind(agent, inst)  # the ports follow the guest to this host
         devices = await connections.connect(agent, uuid)  # and its volumes
-        await agent.driver.spawn(replace(guest_spec(inst), block_devices=devices))
+        spec = replace(guest_spec(inst), block_devices=devices)
+        if source_host != agent.host:  # the source's disk, not a fresh one from the image
+            spec = await migration_disk.spawn_spec(agent, spec, inst.system_metadata)
+        await agent.driver.spawn(spec)
         await task.settle(
             _settled(states.RESIZED),
             task_states=[states.RESIZE_MIGRATING, states.RESIZE_FINISH],
@@ -137,6 +155,7 @@ async def confirm_resize(agent: AgentBase, uuid: str, source_host: str) -> None:
         if inst is not None and inst.host != source_host:
             await agent.driver.destroy(uuid)
             await drop_source(agent.deps.placement, agent.db, uuid, source_host)
+            await migration_disk.forget(agent, uuid)
         final = _final_after_resize(inst)
         await task.settle(_settled(final), task_states=[states.RESIZE_CONFIRMING])
         await migration_records.advance(agent.db, uuid, "confirmed")
@@ -191,6 +210,7 @@ async def finish_revert_resize(agent: AgentBase, uuid: str) -> None:
                 await agent.driver.power_off(uuid)  # a same-host revert respawned it running
         except Exception as exc:
             task.error = reason_of(exc)
+        await migration_disk.forget(agent, uuid)  # the source's own disk is back in use
         await task.settle(_settled(final), task_states=[states.RESIZE_REVERTING])
         await migration_records.advance(agent.db, uuid, "reverted")
 

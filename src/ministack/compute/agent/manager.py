@@ -208,6 +208,7 @@ class ComputeAgent(LifecycleEndpoints):
             "fail": req.fail or {},
             "guests": guests,
             "volumes": getattr(self.driver, "guest_volumes", dict)(),
+            "images": getattr(self.driver, "guest_images", dict)(),
         }
 
     @receives(InterfaceAttach)

@@ -36,7 +36,7 @@ from ministack.common.db import utcnow
 from ministack.compute import instances, network_info, states
 from ministack.compute import models as m
 from ministack.compute.agent import connections, networking
-from ministack.compute.agent.base import AgentBase, guest_spec
+from ministack.compute.agent.base import AgentBase, from_image, guest_spec
 from ministack.compute.agent.task import InstanceTask, instance_task, reason_of
 from ministack.compute.instances import Change
 from ministack.compute.virt.driver import PowerState
@@ -172,10 +172,8 @@ async def unshelve(agent: AgentBase, uuid: str) -> None:
             await networking.rebind(agent, inst)
             devices = await connections.connect(agent, uuid)
             spec = replace(guest_spec(inst), block_devices=devices)
-            if image_id:  # the driver's snapshot: its own format, not the original image's
-                shelved_image = await agent.deps.images.client.get(str(image_id))
-                disk_format = str(shelved_image.get("disk_format") or spec.image_format)
-                spec = replace(spec, image_id=image_id, image_format=disk_format)
+            if image_id:  # the driver's snapshot: its own format and checksum
+                spec = from_image(spec, await agent.deps.images.client.get(str(image_id)))
             info = network_info.info_of(inst)
             await agent.driver.spawn(networking.with_network(spec, info))
         done = Change(

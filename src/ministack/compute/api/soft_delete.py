@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from ministack.common.auth import Auth
-from ministack.compute import instances, states
+from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
 from ministack.compute.api.common import Api
 from ministack.compute.instances import Change
@@ -48,10 +48,14 @@ async def try_soft_delete(api: Api, auth: Auth, inst: m.Instance) -> bool:
 
 
 async def forget_shelved_image(api: Api, inst: m.Instance) -> None:
-    """A shelved server being deleted takes its shelved image with it (Nova); an image
-    service that fails here leaves the image, never the server."""
-    image_id = (inst.system_metadata or {}).get("shelved_image_id")
-    if inst.vm_state not in (states.SHELVED, states.SHELVED_OFFLOADED) or not image_id:
+    """A shelved server being deleted takes its shelved image with it (Nova), a resized one
+    the image carrying its disk to the new host; an image service that fails here leaves the
+    image, never the server."""
+    sysmeta = inst.system_metadata or {}
+    image_id = sysmeta.get("shelved_image_id")
+    if inst.vm_state not in (states.SHELVED, states.SHELVED_OFFLOADED):
+        image_id = sysmeta.get(migration_records.MIGRATION_IMAGE_ID)
+    if not image_id:
         return
     try:
         await api.images.delete(str(image_id))

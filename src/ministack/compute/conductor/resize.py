@@ -1,5 +1,6 @@
 """The conductor's half of a resize: find a host for the new flavor, stop the guest on the
-old host, move the instance, and let the new host start it (VERIFY_RESIZE). When no host fits,
+old host (which uploads its disk when the new host is another: agent/migration_disk.py),
+move the instance, and let the new host start it (VERIFY_RESIZE). When no host fits,
 the instance stays as it was and the reason is in the resize action's events.
 
 With `[compute] allow_resize_to_same_host` the source host is a candidate too. On the same host
@@ -15,6 +16,7 @@ from ministack.compute import instances, migration_records, states
 from ministack.compute.claims import claim_flavor, hold_source, node_uuid, return_source
 from ministack.compute.conductor.base import ConductorDeps
 from ministack.compute.instances import Change
+from ministack.compute.migration_records import MIGRATION_IMAGE_ID
 from ministack.compute.rpcapi.scheduler import Selection
 
 log = logging.getLogger("ministack.compute.conductor")
@@ -70,10 +72,17 @@ async def schedule_resize(cond: ConductorDeps, uuid: str) -> None:
         await migration_records.advance(cond.db, uuid, "error")
         await instances.finish_event(cond.db, event, f"Stopping the guest on {source}: {exc}")
         await instances.cas(
-            cond.db, uuid, task_states=[states.RESIZE_PREP], change=Change(task_state=None)
+            cond.db,
+            uuid,
+            task_states=[states.RESIZE_PREP, states.RESIZE_MIGRATING],
+            change=Change(task_state=None),
         )
         return
     sysmeta["source_host"] = source
+    stopped = await instances.get(cond.db, uuid)  # the source recorded its disk's image
+    disk_image = (stopped.system_metadata if stopped else {}).get(MIGRATION_IMAGE_ID)
+    if disk_image:
+        sysmeta[MIGRATION_IMAGE_ID] = disk_image
     await instances.cas(
         cond.db,
         uuid,

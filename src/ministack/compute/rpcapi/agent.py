@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ministack.common.rpc.base import Bus
+from ministack.common.rpc.base import LONG_CALL_TIMEOUT, Bus
 from ministack.common.rpc.payload import Payload
 from ministack.compute.rpcapi.agent_lifecycle import LifecycleCasts
 
@@ -208,8 +208,9 @@ class ComputeAgentAPI(LifecycleCasts):
         await self._cast("rebuild_instance", Rebuild(instance_uuid, from_vm_state))
 
     async def resize_instance(self, instance_uuid: str) -> None:
-        """Stop the guest on this (source) host; waits, and raises when the agent could not."""
-        await self._call("resize_instance", InstanceRef(instance_uuid))
+        """Stop the guest on this (source) host (and upload its disk when it moves to another
+        host: slow); waits, and raises when the agent could not."""
+        await self._call("resize_instance", InstanceRef(instance_uuid), LONG_CALL_TIMEOUT)
 
     async def finish_resize(self, instance_uuid: str, source_host: str) -> None:
         await self._cast("finish_resize", ResizeStep(instance_uuid, source_host))

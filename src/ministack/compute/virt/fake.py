@@ -67,6 +67,8 @@ class _Guest:
     """Attached volumes: device name -> volume id (not persisted)."""
     volume_sources: dict[str, str] = field(default_factory=dict)
     """Where each attached volume was reached: device name -> file path or nbd:// URL."""
+    image_id: str | None = None
+    """The image its disk was made from (not persisted; a resize's test hook reads it)."""
 
 
 def _load(path: Path) -> dict[str, _Guest]:
@@ -226,6 +228,7 @@ class FakeDriver:
         guest = _Guest(spec.vcpus, spec.memory_mb, PowerState.RUNNING, console)
         # the volumes it boots with (block_device_mapping_v2): the root one is /dev/vda
         guest.volumes = {d.device: d.volume_id for d in spec.block_devices}
+        guest.image_id = spec.image_id
         self.guests[spec.uuid] = guest
         self._persist()
 
@@ -436,6 +439,10 @@ class FakeDriver:
     def guest_volumes(self) -> dict[str, dict[str, str]]:
         """Test hook: each guest's volumes, device name -> volume id."""
         return {uuid: dict(g.volumes) for uuid, g in self.guests.items()}
+
+    def guest_images(self) -> dict[str, str | None]:
+        """Test hook: the image each guest's disk was made from (None: unknown or a volume)."""
+        return {uuid: g.image_id for uuid, g in self.guests.items()}
 
     async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
         """Record the volume on the guest; `attach_volume` failures are injectable."""
