@@ -32,9 +32,22 @@ def python_version(_s: Settings) -> Check:
 
 
 def database(s: Settings) -> Check:
-    from sqlalchemy import text
+    """Reach the configured database; a SQLite file that does not exist yet is reported, not
+    created (a check leaves nothing behind)."""
+    from sqlalchemy import make_url, text
 
     from ministack.common.db import Database
+
+    url = make_url(s.database_url)
+    path = url.database or ""
+    is_file = url.get_backend_name() == "sqlite" and path not in ("", ":memory:")
+    if is_file and not os.path.exists(path):
+        return Check(
+            "database",
+            False,
+            f"no SQLite database at {path}",
+            "run `ministack init` (./stack.sh does) or fix [database] url in the config file",
+        )
 
     async def probe() -> None:
         db = Database(s.database_url)

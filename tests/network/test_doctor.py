@@ -4,12 +4,13 @@ behind by nothing), and the bridge firewall check with its fix."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from pyroute2 import netns
 
 from ministack import doctor
-from ministack.config import Settings
+from ministack.config import DatabaseSection, Settings
 
 
 def test_kernel_support_is_probed_in_a_namespace_that_goes_away() -> None:
@@ -39,3 +40,12 @@ def test_dnsmasq_is_checked_and_its_absence_names_the_package(
     missing = dnsmasq_check(Settings())
     assert not missing.ok
     assert missing.fix == "apt-get install -y dnsmasq-base"
+
+
+def test_the_database_check_creates_no_database(tmp_path: Path) -> None:
+    """A doctor run before `ministack init` reports the missing SQLite file, and leaves none."""
+    missing = tmp_path / "state" / "ministack.db"
+    settings = Settings(database=DatabaseSection(url=f"sqlite:///{missing}"))
+    check = doctor.database(settings)
+    assert not check.ok and "ministack init" in check.fix
+    assert not missing.exists() and not missing.parent.exists()
