@@ -16,7 +16,8 @@ from ministack.compute.scheduler.manager import Scheduler
 SRC = Path(__file__).resolve().parents[2] / "src" / "ministack"
 RPC_VERBS = {"call", "cast", "fanout"}
 ALLOWED = {"common/rpc"}  # the bus itself
-# an HTTP client's `.call(service, "POST", path)` (the dashboard's) names a verb, not a method
+# an HTTP client's `.call(service, "POST", path)` (the dashboard's) or `.call("POST", path)`
+# (the doctor's canary) names a verb, not a method
 HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -35,7 +36,9 @@ def remote_calls_by_string(path: Path) -> list[str]:
             and len(node.args) >= 2
             and isinstance(node.args[1], ast.Constant)
             and isinstance(node.args[1].value, str)
-            and node.args[1].value not in HTTP_METHODS
+            and not any(
+                isinstance(a, ast.Constant) and a.value in HTTP_METHODS for a in node.args[:2]
+            )
         ):
             found.append(f"{path.relative_to(SRC)}:{node.lineno} {node.args[1].value}")
     return found

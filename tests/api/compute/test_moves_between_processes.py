@@ -68,8 +68,9 @@ def test_live_migrate_then_evacuate_a_dead_host_and_reap_on_restart(
         last_migration(two_hosts, server_id, "completed")
         assert server_id not in c.guests(host2)
         assert set(c.allocations(server_id)) == {node_uuid(host1)}
-        c.conn.compute.delete_server(server_id)
-        c.conn.compute.wait_for_delete(c.conn.compute.get_server(server_id), wait=60)
+        gone = c.conn.compute.get_server(server_id)
+        c.conn.compute.delete_server(gone)
+        c.conn.compute.wait_for_delete(gone, wait=60)
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait(30)

@@ -317,8 +317,9 @@ def test_security_groups_of_the_create_request_are_on_the_ports(env: Compute) ->
     assert resp.status_code == 400, resp.text
     assert f"Security group {missing} not found" in resp.text
     for made in (server, plain):
-        conn.compute.delete_server(made["id"])
-        conn.compute.wait_for_delete(conn.compute.get_server(made["id"]), wait=60)
+        gone = conn.compute.get_server(made["id"])
+        conn.compute.delete_server(gone)
+        conn.compute.wait_for_delete(gone, wait=60)
 
 
 def test_server_add_and_remove_floating_ip_through_the_cli(env: Compute) -> None:
