@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -139,16 +140,24 @@ def _client(api: Api) -> VolumeApi:
     return api.volumes
 
 
+async def _owned(fetch: Awaitable[Any], auth: Auth, kind: str, b: Mapping) -> dict[str, Any]:
+    """The volume or snapshot a mapping names, when the caller may use it (its project's, or
+    any for an admin); Nova's 400 "failed to get <kind>" otherwise."""
+    found: dict[str, Any] | None
+    try:
+        found = await fetch
+    except errors.NotFound:
+        found = None
+    if found is None or (found.get("project_id") != auth.project_id and not auth.is_admin):
+        raise errors.BadRequest(
+            f"Block Device Mapping is Invalid: failed to get {kind} {b.source_id}."
+        )
+    return found
+
+
 async def _check_volume(api: Api, auth: Auth, b: Mapping) -> Mapping:
     assert b.source_id is not None
-    try:
-        vol = await _client(api).get(auth.project_id or "", b.source_id)
-    except errors.NotFound:
-        vol = None
-    if vol is None or (vol.get("project_id") != auth.project_id and not auth.is_admin):
-        raise errors.BadRequest(
-            f"Block Device Mapping is Invalid: failed to get volume {b.source_id}."
-        )
+    vol = await _owned(_client(api).get(auth.project_id or "", b.source_id), auth, "volume", b)
     if vol["status"] != "available":
         raise errors.BadRequest(
             f"Invalid volume: volume '{b.source_id}' status must be 'available'. Currently in "
@@ -161,14 +170,8 @@ async def _check_volume(api: Api, auth: Auth, b: Mapping) -> Mapping:
 
 async def _check_snapshot(api: Api, auth: Auth, b: Mapping) -> Mapping:
     assert b.source_id is not None
-    try:
-        snap = await _client(api).get_snapshot(auth.project_id or "", b.source_id)
-    except errors.NotFound:
-        snap = None
-    if snap is None or (snap.get("project_id") != auth.project_id and not auth.is_admin):
-        raise errors.BadRequest(
-            f"Block Device Mapping is Invalid: failed to get snapshot {b.source_id}."
-        )
+    found = _client(api).get_snapshot(auth.project_id or "", b.source_id)
+    snap = await _owned(found, auth, "snapshot", b)
     if snap["status"] != "available":
         raise errors.BadRequest(
             f"Invalid snapshot: snapshot {b.source_id} status must be 'available'. Currently "
