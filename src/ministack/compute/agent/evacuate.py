@@ -84,20 +84,27 @@ async def evacuate(agent: AgentBase, step: MigrationStep) -> None:
         await migration_records.move_status(agent.db, step.migration_id, "done")
 
 
-async def _done_from_here(agent: AgentBase) -> list[m.Migration]:
+async def _from_here(agent: AgentBase, *statuses: str) -> list[m.Migration]:
     async with agent.db.session() as s:
         query = select(m.Migration).where(
             m.Migration.migration_type == "evacuation",
             m.Migration.source_compute == agent.host,
-            m.Migration.status == "done",
+            m.Migration.status.in_(statuses),
         )
         return list((await s.execute(query)).scalars())
 
 
+async def _done_from_here(agent: AgentBase) -> list[m.Migration]:
+    return await _from_here(agent, "done")
+
+
 async def awaits_reap(agent: AgentBase, uuid: str) -> bool:
     """Whether this host's guest `uuid` is an evacuated one left for `reap` (not an orphan
-    to destroy while the host is still fenced)."""
-    return any(row.instance_uuid == uuid for row in await _done_from_here(agent))
+    to destroy while the host is still fenced). The evacuation may still be under way: the
+    instance names its new host before the rebuild there is done (Nova's filter is the same:
+    accepted, pre-migrating or done)."""
+    open_ = await _from_here(agent, "accepted", "pre-migrating", "done")
+    return any(row.instance_uuid == uuid for row in open_)
 
 
 async def back_up(agent: AgentBase) -> bool:
