@@ -78,6 +78,9 @@ class Api:
                 out = self.http.post(f"/servers/{uuid}/action", json={"os-getConsoleOutput": {}})
                 if out.status_code == 200 and (found := BANNER.search(out.json()["output"])):
                     return time.monotonic() - started, found.group(2)
+                server = self.http.get(f"/servers/{uuid}").json()["server"]
+                if server["status"] == "ERROR":  # e.g. libvirtd not running: say so at once
+                    raise RuntimeError(f"{name} went to ERROR: {server.get('fault')}")
                 time.sleep(0.1)
             raise RuntimeError(f"no banner on {name} within {TIMEOUT} s")
         finally:
