@@ -5,6 +5,9 @@ httpx, and refusals in S3's XML (wrong secret → SignatureDoesNotMatch, expired
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 from email.utils import formatdate
@@ -167,3 +170,24 @@ def test_v2_virtual_host_style(object_env: Env, keys: tuple[str, str]) -> None:
         url.copy_with(host="127.0.0.1"), headers={"Host": f"{bucket}.{S3_DOMAIN}:{port}"}
     )
     assert resp.status_code == 200 and resp.content == b"virtual v2"
+
+
+def test_identity_s3tokens_checks_a_v2_string_over_http(
+    object_env: Env, keys: tuple[str, str]
+) -> None:
+    """Keystone's /v3/s3tokens with a V2 string to sign (base64 HMAC-SHA1), as an object
+    service on another host (HttpS3Signatures) sends it."""
+    access, secret = keys
+    text = f"GET\n\n\n{formatdate(usegmt=True)}\n/bkt/key".encode()
+
+    def body(key: str) -> dict[str, Any]:
+        digest = hmac.new(key.encode(), text, hashlib.sha1).digest()
+        token, signature = base64.b64encode(text).decode(), base64.b64encode(digest).decode()
+        return {"credentials": {"access": access, "token": token, "signature": signature}}
+
+    resp = httpx.post(f"{object_env.cloud.auth_url}/s3tokens", json=body(secret))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["token"]["project"]["id"] == object_env.people["a_member"].project_id
+    assert (
+        httpx.post(f"{object_env.cloud.auth_url}/s3tokens", json=body("wrong")).status_code == 401
+    )
