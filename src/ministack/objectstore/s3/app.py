@@ -1,8 +1,9 @@
 """The S3 API's front: find the bucket and key (path- or virtual-host-style), check the
 signature through identity, authorize on the credential's project, then one handler.
 
-Every refusal is S3's XML error: no or a broken signature → 403 AccessDenied, a signature
-identity does not accept → 403 SignatureDoesNotMatch, a stale one → 403
+Signature V4 (`sigv4`) and V2 (`sigv2`), in the Authorization header or a presigned URL's
+query. Every refusal is S3's XML error: no or a broken signature → 403 AccessDenied, a
+signature identity does not accept → 403 SignatureDoesNotMatch, a stale one → 403
 RequestTimeTooSkewed or (presigned) AccessDenied "Request has expired".
 """
 
@@ -24,7 +25,7 @@ from ministack.common.auth import Auth
 from ministack.identity.client import S3Signatures
 from ministack.objectstore import policies
 from ministack.objectstore.api.app import Deps, trans_id
-from ministack.objectstore.s3 import sigv4
+from ministack.objectstore.s3 import sigv2, sigv4
 from ministack.objectstore.s3.wire import S3Error, error_response
 
 logger = logging.getLogger("ministack.object")
@@ -53,13 +54,21 @@ S3Handler = Callable[[S3Call], Awaitable[Response]]
 Dispatch = Callable[[S3Call], S3Handler]
 
 
+def virtual_bucket(scope: Scope, domain: str) -> str | None:
+    """The bucket a virtual-host-style request names in its Host (<bucket>.<domain>)."""
+    host = bytes(scope.get("client_host") or b"").decode("latin-1").split(":", 1)[0].lower()
+    if domain and host.endswith("." + domain):
+        return host[: -len(domain) - 1]
+    return None
+
+
 def split(scope: Scope, domain: str) -> tuple[str, str]:
     """(bucket, key) of a request: from the Host when it is <bucket>.<domain>, else the path."""
     raw = scope.get("raw_path") or scope["path"].encode()
     path = unquote(raw.decode("latin-1").split("?", 1)[0], errors="strict")
-    host = bytes(scope.get("client_host") or b"").decode("latin-1").split(":", 1)[0].lower()
-    if domain and host.endswith("." + domain):
-        return host[: -len(domain) - 1], path.lstrip("/")
+    virtual = virtual_bucket(scope, domain)
+    if virtual is not None:
+        return virtual, path.lstrip("/")
     bucket, _, key = path.lstrip("/").partition("/")
     return bucket, key
 
@@ -108,14 +117,8 @@ class S3App:
     async def handle(self, request: Request) -> Response:
         scope = request.scope
         bucket, key = split(scope, self.domain)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        headers["host"] = bytes(scope.get("client_host") or b"").decode("latin-1")
-        raw = scope.get("raw_path") or scope["path"].encode()
-        query = [(k, v) for k, v in request.query_params.multi_items()]
         try:
-            signed = sigv4.signed_request(
-                request.method, raw.split(b"?", 1)[0], query, headers, dt.datetime.now(dt.UTC)
-            )
+            signed = self.signed(request)
         except sigv4.Refused as exc:
             raise S3Error(exc.code, exc.message, f"/{bucket}") from None
         try:
@@ -136,6 +139,22 @@ class S3App:
             raise S3Error("KeyTooLongError", "Your key is too long.", f"/{bucket}")
         call = S3Call(request, self.deps, auth, project, bucket, key, signed.payload_hash)
         return await self.route(call)(call)
+
+    def signed(self, request: Request) -> sigv4.Signed:
+        """What the client signed (V2 or V4); sigv4.Refused when unsigned, malformed or stale."""
+        scope = request.scope
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():  # repeated headers sign comma-joined
+            headers[name] = f"{headers[name]},{value.strip()}" if name in headers else value
+        headers["host"] = bytes(scope.get("client_host") or b"").decode("latin-1")
+        raw = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+        now = dt.datetime.now(dt.UTC)
+        pairs = sigv2.raw_query(scope.get("query_string") or b"")
+        if sigv2.is_v2(headers, pairs):
+            path = sigv2.resource_path(raw.decode("latin-1"), virtual_bucket(scope, self.domain))
+            return sigv2.signed_request(request.method, path, pairs, headers, now)
+        query = [(k, v) for k, v in request.query_params.multi_items()]
+        return sigv4.signed_request(request.method, raw, query, headers, now)
 
 
 def _from_api_error(err: errors.ApiError) -> S3Error:

@@ -180,6 +180,17 @@ async def _found(call: S3Call) -> tuple[ContainerInfo, ObjectInfo]:
     return container, info
 
 
+# GET's query parameters that set a response header (S3's GetObject response-* overrides).
+RESPONSE_OVERRIDES = {
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+    "response-content-language": "Content-Language",
+    "response-content-type": "Content-Type",
+    "response-expires": "Expires",
+}
+
+
 async def get_object(call: S3Call) -> Response:
     _container, info = await _found(call)
     if info.kind:
@@ -202,6 +213,9 @@ async def get_object(call: S3Call) -> Response:
             headers[META + key[len("x-object-meta-") :]] = value
         elif key in KEPT:
             headers[key] = value
+    for param, header in RESPONSE_OVERRIDES.items():
+        if (override := call.param(param)) is not None:
+            headers[header] = override
     start, end, status = 0, size, 200
     if "range" in call.request.headers and size > 0:
         try:

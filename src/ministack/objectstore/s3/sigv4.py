@@ -1,15 +1,15 @@
-"""AWS signature V4 (and V2) of an S3 request: what was signed, reconstructed from the request.
+"""AWS signature V4 of an S3 request: what was signed, reconstructed from the request.
 
 `signed_request` reads the Authorization header or a presigned URL's query, rebuilds the
 canonical request and the string to sign exactly as the client did (AWS's rules for S3: the
 path encoded once, query parameters sorted, the signed headers trimmed), and returns it with
 the access key and the signature. Identity then checks the signature with the secret it keeps
-(`identity.client.S3Signatures`); the secret never reaches the object service.
+(`identity.client.S3Signatures`); the secret never reaches the object service. Signature V2
+is `sigv2`; both return a `Signed`.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import re
@@ -21,11 +21,6 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED = "UNSIGNED-PAYLOAD"
 MAX_SKEW = dt.timedelta(minutes=15)
 MAX_PRESIGNED = 7 * 24 * 3600
-SUBRESOURCES_V2 = (
-    "acl", "delete", "location", "logging", "notification", "partNumber", "policy",
-    "requestPayment", "torrent", "uploadId", "uploads", "versionId", "versioning", "versions",
-    "website", "lifecycle", "cors", "tagging",
-)  # fmt: skip
 
 
 class Refused(Exception):
@@ -118,8 +113,6 @@ def signed_request(
         payload = UNSIGNED
         signature = params.get("X-Amz-Signature", "")
         query_text = canonical_query(query, skip="X-Amz-Signature")
-    elif auth.startswith("AWS "):
-        return _v2(method, raw_path, params, headers, auth)
     else:
         raise Refused("AccessDenied", "Anonymous access is not allowed; sign the request.")
     access, _, scope = credential.partition("/")
@@ -138,32 +131,3 @@ def signed_request(
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     text = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
     return Signed(access, text.encode(), signature, payload)
-
-
-def _v2(
-    method: str, raw_path: bytes, params: Mapping[str, str], headers: Mapping[str, str], auth: str
-) -> Signed:
-    access, _, signature = auth[4:].partition(":")
-    amz = sorted(
-        (k.lower(), v.strip()) for k, v in headers.items() if k.lower().startswith("x-amz-")
-    )
-    date = "" if "x-amz-date" in headers else headers.get("date", "")
-    resource = raw_path.decode("latin-1")
-    sub = sorted((k, v) for k, v in params.items() if k in SUBRESOURCES_V2)
-    if sub:
-        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
-    text = "\n".join(
-        [
-            method,
-            headers.get("content-md5", ""),
-            headers.get("content-type", ""),
-            date,
-            *[f"{k}:{v}" for k, v in amz],
-            resource,
-        ]
-    )
-    try:
-        base64.b64decode(signature, validate=True)
-    except ValueError:
-        raise Refused("SignatureDoesNotMatch", "The signature is not base64.") from None
-    return Signed(access, text.encode(), signature, UNSIGNED)
