@@ -350,6 +350,9 @@ class NetworkSection:
     agent_down_time: int = _opt(75, "Seconds without a heartbeat before an agent is down.")
     quota_network: int = _opt(100, "Networks per project (Neutron default); -1 unlimited.")
     quota_subnet: int = _opt(100, "Subnets per project (Neutron default); -1 unlimited.")
+    quota_subnetpool: int = _opt(
+        -1, "Subnet pools per project (Neutron default: unlimited); -1 unlimited."
+    )
     quota_port: int = _opt(500, "Ports per project (Neutron default); -1 unlimited.")
     quota_router: int = _opt(10, "Routers per project (Neutron default); -1 unlimited.")
     quota_floatingip: int = _opt(50, "Floating IPs per project (Neutron default); -1 unlimited.")

@@ -109,6 +109,20 @@ SUBNET_FIELDS = (
     "dns_nameservers",
     "host_routes",
     "enable_dhcp",
+    "subnetpool_id",
+    "prefixlen",
+    "use_default_subnetpool",
+)
+SUBNETPOOL_FIELDS = (
+    "name",
+    "prefixes",
+    "default_prefixlen",
+    "min_prefixlen",
+    "max_prefixlen",
+    "default_quota",
+    "shared",
+    "is_default",
+    "address_scope_id",
 )
 PORT_FIELDS = (
     "network_id",
@@ -564,6 +578,7 @@ ENDPOINTS = [
     Endpoint("network", "PUT", "/v2.0/networks/{network}", (("network", NETWORK_FIELDS),)),
     Endpoint("network", "POST", "/v2.0/subnets", (("subnet", SUBNET_FIELDS),)),
     Endpoint("network", "PUT", "/v2.0/subnets/{subnet}", (("subnet", SUBNET_FIELDS),)),
+    Endpoint("network", "POST", "/v2.0/subnetpools", (("subnetpool", SUBNETPOOL_FIELDS),)),
     Endpoint("network", "POST", "/v2.0/ports", (("port", PORT_FIELDS),)),
     Endpoint("network", "PUT", "/v2.0/ports/{port}", (("port", PORT_FIELDS),)),
     Endpoint("network", "PUT", "/v2.0/networks/{network}/tags", ((None, ("tags",)),)),
@@ -740,6 +755,9 @@ VALID: dict[str, tuple[Any, ...]] = {
         {"subnet": {"network_id": "{network}", "cidr": "10.99.1.0/24", "ip_version": 4}},
     ),
     "PUT /v2.0/subnets/{subnet}": ({"subnet": {"dns_nameservers": ["10.99.0.53"]}},),
+    "POST /v2.0/subnetpools": (
+        {"subnetpool": {"name": "fz", "prefixes": ["10.98.0.0/16"], "default_prefixlen": 24}},
+    ),
     "POST /v2.0/ports": (
         {"port": {"network_id": "{network}", "fixed_ips": [{"subnet_id": "{subnet}"}]}},
     ),

@@ -51,6 +51,7 @@ def not_found(kind: str, item_id: str) -> errors.NotFound:
     words = {
         "Network": "Network",
         "Subnet": "Subnet",
+        "SubnetPool": "Subnet pool",
         "Port": "Port",
         "SecurityGroup": "Security group",
         "SecurityGroupRule": "Security group rule",

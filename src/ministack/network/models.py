@@ -77,6 +77,28 @@ class Subnet(StandardAttrs, Base):
     host_routes: Mapped[str] = mapped_column(Text, default="[]")
     allocation_pools: Mapped[str] = mapped_column(Text, default="[]")
     service_types: Mapped[str] = mapped_column(Text, default="[]")
+    # no foreign key: SQLite cannot add one to an existing table without copying it; a pool
+    # is deleted only when no subnet names it, checked with the pool's row locked
+    subnetpool_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+
+
+class SubnetPool(StandardAttrs, Base):
+    """A pool of prefixes subnets are carved from (Neutron's subnetpools). Its prefixes are
+    kept compacted (adjacent and nested ones merged) as a JSON list of CIDRs."""
+
+    __tablename__ = "network_subnetpools"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    prefixes: Mapped[str] = mapped_column(Text, default="[]")
+    default_prefixlen: Mapped[int] = mapped_column(Integer)
+    min_prefixlen: Mapped[int] = mapped_column(Integer)
+    max_prefixlen: Mapped[int] = mapped_column(Integer)
+    default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    address_scope_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Port(StandardAttrs, Base):

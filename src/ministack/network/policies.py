@@ -37,6 +37,17 @@ RULES: Final[dict[str, str]] = {
     "get_subnet": PROJECT_READER_OR_ADMIN,
     "update_subnet": PROJECT_MEMBER_OR_ADMIN,
     "delete_subnet": PROJECT_MEMBER_OR_ADMIN,
+    # subnet pools: shared ones are visible to every project (the query), only admins share
+    # a pool or make it the default
+    "create_subnetpool": PROJECT_MEMBER_OR_ADMIN,
+    "create_subnetpool:shared": ADMIN,
+    "create_subnetpool:is_default": ADMIN,
+    "get_subnetpool": PROJECT_READER_OR_ADMIN,
+    "update_subnetpool": PROJECT_MEMBER_OR_ADMIN,
+    "update_subnetpool:is_default": ADMIN,
+    "delete_subnetpool": PROJECT_MEMBER_OR_ADMIN,
+    "add_prefixes": PROJECT_MEMBER_OR_ADMIN,
+    "remove_prefixes": PROJECT_MEMBER_OR_ADMIN,
     # ports
     "create_port": PROJECT_MEMBER_OR_ADMIN,
     # target: the network's project (network owner)

@@ -24,6 +24,7 @@ from ministack.network import models as m
 COUNTED: dict[str, Any] = {
     "network": m.Network,
     "subnet": m.Subnet,
+    "subnetpool": m.SubnetPool,
     "port": m.Port,
     "router": m.Router,
     "floatingip": m.FloatingIP,

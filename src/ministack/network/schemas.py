@@ -65,27 +65,50 @@ subnet_update_fields: dict[str, Schema] = {
     "host_routes": p.array(route),
     "enable_dhcp": boolean,
 }
+subnet_create_fields: dict[str, Schema] = {
+    **subnet_update_fields,
+    "network_id": uuid,
+    "cidr": p.nullable(p.string(1, 64)),
+    "ip_version": p.enum(4, 6),
+    "ipv6_ra_mode": ipv6_mode,
+    "ipv6_address_mode": ipv6_mode,
+    "subnetpool_id": p.nullable(uuid),
+    "use_default_subnetpool": boolean,
+    "prefixlen": p.integer(0, 128),
+    "project_id": project_id,
+    "tenant_id": project_id,
+    "service_types": p.array(p.string(1, 255), max_items=0),
+    "segment_id": {"type": "null"},
+}
 create_subnet = p.envelope(
-    "subnet",
-    p.obj(
-        {
-            **subnet_update_fields,
-            "network_id": uuid,
-            "cidr": p.string(1, 64),
-            "ip_version": p.enum(4, 6),
-            "ipv6_ra_mode": ipv6_mode,
-            "ipv6_address_mode": ipv6_mode,
-            "subnetpool_id": {"type": "null"},
-            "use_default_subnetpool": {"enum": [False]},
-            "project_id": project_id,
-            "tenant_id": project_id,
-            "service_types": p.array(p.string(1, 255), max_items=0),
-            "segment_id": {"type": "null"},
-        },
-        required=("network_id", "ip_version"),
-    ),
+    "subnet", p.obj(subnet_create_fields, required=("network_id", "ip_version"))
 )
 update_subnet = p.envelope("subnet", p.obj(subnet_update_fields))
+
+prefixlen = p.integer(0, 128)
+subnetpool_update_fields: dict[str, Schema] = {
+    "name": p.string(1, 255),
+    "description": description,
+    "prefixes": p.array(p.string(1, 64)),
+    "default_prefixlen": prefixlen,
+    "min_prefixlen": prefixlen,
+    "max_prefixlen": prefixlen,
+    "default_quota": p.nullable(p.integer(0)),
+    "is_default": boolean,
+    # address scopes are not built: only "none" is accepted
+    "address_scope_id": {"type": "null"},
+}
+subnetpool_create_fields: dict[str, Schema] = {
+    **subnetpool_update_fields,
+    "shared": boolean,
+    "project_id": project_id,
+    "tenant_id": project_id,
+}
+create_subnetpool = p.envelope(
+    "subnetpool", p.obj(subnetpool_create_fields, required=("name", "prefixes"))
+)
+update_subnetpool = p.envelope("subnetpool", p.obj(subnetpool_update_fields))
+subnetpool_prefixes = p.obj({"prefixes": p.array(p.string(1, 64))}, required=("prefixes",))
 
 fixed_ip: Schema = p.obj({"subnet_id": uuid, "ip_address": ip}, minProperties=1)
 address_pair: Schema = p.obj(
@@ -240,6 +263,7 @@ quota_fields: dict[str, Schema] = {
     for r in (
         "network",
         "subnet",
+        "subnetpool",
         "port",
         "router",
         "floatingip",

@@ -27,6 +27,7 @@ from ministack.network.api import (
     quotas,
     routers,
     security_groups,
+    subnetpools,
     subnets,
     tags,
 )
@@ -41,6 +42,7 @@ def build(core: Core, validator: TokenValidator | None, max_body: int) -> ASGIAp
         discovery.ROUTES
         + networks.ROUTES
         + subnets.ROUTES
+        + subnetpools.ROUTES
         + ports.ROUTES
         + tags.ROUTES
         + security_groups.ROUTES

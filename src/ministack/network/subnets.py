@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.auth import Auth
 from ministack.common.db import utcnow
-from ministack.network import ipam, policies, quotas, views
+from ministack.network import ipam, policies, quotas, subnet_alloc, views
 from ministack.network import models as m
 from ministack.network import networks as nets
 from ministack.network.core import Core, drop_tags, if_match, not_found, tags_of, touch
@@ -45,6 +45,7 @@ KIND = Kind(
         "ipv6_ra_mode": m.Subnet.ipv6_ra_mode,
         "ipv6_address_mode": m.Subnet.ipv6_address_mode,
         "revision_number": m.Subnet.revision_number,
+        "subnetpool_id": m.Subnet.subnetpool_id,
     },
     sorts={
         "id": m.Subnet.id,
@@ -84,11 +85,10 @@ async def render(s: AsyncSession, rows: list[m.Subnet]) -> list[dict[str, Any]]:
     return [views.subnet(r, tags.get(r.id, [])) for r in rows]
 
 
-def _cidr(body: dict[str, Any]) -> ipam.Net:
-    if "cidr" not in body or body["cidr"] is None:
-        raise errors.BadRequest(
-            "Invalid input for operation: a cidr must be given (subnet pools are not supported)."
-        )
+def _asked_cidr(body: dict[str, Any]) -> ipam.Net | None:
+    """The body's cidr (None when a pool is to choose it), in its version."""
+    if body.get("cidr") is None:
+        return None
     net = ipam.parse_cidr(body["cidr"])
     if ipaddress.ip_interface(body["cidr"]).ip != net.network_address:
         raise errors.BadRequest(
@@ -101,7 +101,11 @@ def _cidr(body: dict[str, Any]) -> ipam.Net:
             f"Invalid input for cidr. Reason: cidr {body['cidr']} is not an IPv{version} "
             f"network (ip_version {version})."
         )
-    if version == 4 and net.prefixlen > 30:
+    return net
+
+
+def _cidr(net: ipam.Net) -> ipam.Net:
+    if net.version == 4 and net.prefixlen > 30:
         raise errors.BadRequest(
             f"Invalid input for cidr. Reason: prefix length of {net} is too long (at most /30)."
         )
@@ -198,13 +202,31 @@ async def _no_overlap(s: AsyncSession, network_id: str, net: ipam.Net, skip: str
         )
 
 
-async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
-    net = _cidr(body)
+def _checked(net: ipam.Net, body: dict[str, Any]) -> dict[str, Any]:
+    """The subnet's columns that follow from its CIDR and the body, each checked (400)."""
+    _cidr(net)
     gateway = _gateway(net, body)
     pools = _pools(net, body, gateway)
     dns = _dns(net, body.get("dns_nameservers", []))
     routes = _routes(net, body.get("host_routes", []))
     _ipv6_modes(net, body)
+    return {
+        "ip_version": net.version,
+        "cidr": str(net),
+        "gateway_ip": str(gateway) if gateway is not None else None,
+        "dns_nameservers": orjson.dumps(dns).decode(),
+        "host_routes": orjson.dumps(routes).decode(),
+        "allocation_pools": orjson.dumps([p.as_dict() for p in pools]).decode(),
+    }
+
+
+async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a subnet from its cidr or carved from a subnet pool (`subnet_alloc.py`); on
+    any 400/404/409 nothing is made."""
+    asked = _asked_cidr(body)
+    req = subnet_alloc.request_of(body, asked)
+    if asked is not None:
+        _checked(asked, body)  # refuse bad input before taking any lock
     now = utcnow()
     async with core.db.writer() as s:
         network = await nets.visible(s, auth, body["network_id"])
@@ -213,22 +235,23 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         if project != network.project_id and not auth.is_admin:
             project = auth.project_id or project
         await quotas.claim(s, core.db, core.settings, project, "subnet")
+        pool = await subnet_alloc.pool_of(s, auth, req)
+        await subnet_alloc.check_affinity(s, network.id, req.ip_version, pool)
+        net = asked if pool is None else await subnet_alloc.carve(s, pool, req, project)
+        assert net is not None  # request_of refuses a plain subnet without a cidr
+        columns = _checked(net, body)
         await _no_overlap(s, network.id, net)
         row = m.Subnet(
             id=str(uuid.uuid4()),
             project_id=project,
             network_id=network.id,
+            subnetpool_id=pool.id if pool is not None else None,
             name=body.get("name", ""),
             description=body.get("description", ""),
-            ip_version=net.version,
-            cidr=str(net),
-            gateway_ip=str(gateway) if gateway is not None else None,
             enable_dhcp=body.get("enable_dhcp", True),
             ipv6_ra_mode=body.get("ipv6_ra_mode"),
             ipv6_address_mode=body.get("ipv6_address_mode"),
-            dns_nameservers=orjson.dumps(dns).decode(),
-            host_routes=orjson.dumps(routes).decode(),
-            allocation_pools=orjson.dumps([p.as_dict() for p in pools]).decode(),
+            **columns,
             revision_number=0,
             created_at=now,
             updated_at=now,

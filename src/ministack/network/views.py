@@ -66,7 +66,7 @@ def subnet(row: m.Subnet, tags: list[str]) -> dict[str, Any]:
         **owner(row),
         "network_id": row.network_id,
         "ip_version": row.ip_version,
-        "subnetpool_id": None,
+        "subnetpool_id": row.subnetpool_id,
         "enable_dhcp": row.enable_dhcp,
         "ipv6_ra_mode": row.ipv6_ra_mode,
         "ipv6_address_mode": row.ipv6_address_mode,
@@ -75,6 +75,24 @@ def subnet(row: m.Subnet, tags: list[str]) -> dict[str, Any]:
         "allocation_pools": orjson.loads(row.allocation_pools),
         "host_routes": orjson.loads(row.host_routes),
         "dns_nameservers": orjson.loads(row.dns_nameservers),
+        **standard(row, tags),
+    }
+
+
+def subnetpool(row: m.SubnetPool, tags: list[str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        **owner(row),
+        "prefixes": orjson.loads(row.prefixes),
+        "ip_version": row.ip_version,
+        "default_prefixlen": row.default_prefixlen,
+        "min_prefixlen": row.min_prefixlen,
+        "max_prefixlen": row.max_prefixlen,
+        "default_quota": row.default_quota,
+        "shared": row.shared,
+        "is_default": row.is_default,
+        "address_scope_id": row.address_scope_id,
         **standard(row, tags),
     }
 

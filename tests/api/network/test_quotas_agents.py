@@ -20,6 +20,7 @@ from tests.nothing_made import nothing_made
 NEUTRON_DEFAULTS = {
     "network": 100,
     "subnet": 100,
+    "subnetpool": -1,
     "port": 500,
     "router": 10,
     "floatingip": 50,

@@ -83,13 +83,25 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     ),
     "standard-attr-tag": (
         "Tag support for resources with standard attribute: subnet, router, network, port, "
-        "security_group, floatingip",
+        "subnetpool, security_group, floatingip",
         "Enables to set tag on resources with standard attribute.",
     ),
     "standard-attr-timestamp": (
         "Resource timestamps",
         "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
         "standard attributes.",
+    ),
+    "subnet_allocation": (
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+    ),
+    "default-subnetpools": (
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+    ),
+    "subnetpool-prefix-ops": (
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
     ),
     "stateful-security-group": (
         "Stateful security group",
@@ -99,6 +111,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
 RESOURCES = (
     "network",
     "subnet",
+    "subnetpool",
     "port",
     "router",
     "floatingip",

@@ -39,7 +39,7 @@ async def list_subnets(request: Request) -> Response:
 
 async def create_subnet(request: Request) -> Response:
     auth = await require_auth(request)
-    body = member(request, "subnet", schemas.subnet_update_fields)
+    body = member(request, "subnet", schemas.subnet_create_fields)
     return one("subnet", await subnets.create(core_of(request), auth, body), request, 201)
 
 

@@ -1,6 +1,6 @@
-"""Standard-attr tags: /v2.0/{resources}/{id}/tags[/{tag}] for networks, subnets, ports,
-routers, floating IPs and security groups (Neutron's tag extension). A tag change bumps the
-resource's revision_number."""
+"""Standard-attr tags: /v2.0/{resources}/{id}/tags[/{tag}] for networks, subnets, subnet
+pools, ports, routers, floating IPs and security groups (Neutron's tag extension). A tag change
+bumps the resource's revision_number."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ministack.common import errors, validation
 from ministack.common.auth import Auth, require_auth
 from ministack.common.web import empty_response, json_response
 from ministack.network import models as m
-from ministack.network import policies, ports, schemas, secgroups, subnets
+from ministack.network import policies, ports, schemas, secgroups, subnetpools, subnets
 from ministack.network.api.common import core_of, path_id, route
 from ministack.network.core import network_visible, not_found, own, set_tags, tags_of, touch
 
@@ -36,6 +36,9 @@ class Tagged:
 TAGGED: dict[str, Tagged] = {
     "networks": Tagged(m.Network, "Network", "update_network", network_visible),
     "subnets": Tagged(m.Subnet, "Subnet", "update_subnet", subnets.visible_clause),
+    "subnetpools": Tagged(
+        m.SubnetPool, "SubnetPool", "update_subnetpool", subnetpools.visible_clause
+    ),
     "ports": Tagged(m.Port, "Port", "update_port", ports.visible_clause),
     "routers": Tagged(m.Router, "Router", "update_router", lambda a: own(m.Router, a)),
     "floatingips": Tagged(
