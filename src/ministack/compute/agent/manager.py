@@ -229,7 +229,7 @@ class ComputeAgent(LifecycleEndpoints):
         if req.name == "volume-extended" and req.tag:
             await volumes.extended(self, req.instance_uuid, req.tag)
             return
-        if self.events.deliver(req.instance_uuid, req.name, req.tag):
+        if self.events.deliver(req.instance_uuid, req.name, req.tag, req.status):
             return
         if req.name in ("network-changed", VIF_PLUGGED):
             async with self.locks[req.instance_uuid]:

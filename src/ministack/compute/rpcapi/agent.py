@@ -115,9 +115,13 @@ class DiagnosticsReport(Payload):
 
 @dataclass(frozen=True)
 class ExternalEvent(Payload):
+    """1.1: the event's status (completed, failed: a volume-reimaged that failed)."""
+
+    VERSION = "1.1"
     instance_uuid: str
     name: str
     tag: str | None = None
+    status: str = "completed"
 
 
 @dataclass(frozen=True)
@@ -267,8 +271,10 @@ class ComputeAgentAPI(LifecycleCasts):
         """Unplug a NIC and release its port; raises RpcError past `timeout`."""
         return InterfaceAnswer.from_wire(await self._call("detach_interface", req, timeout))
 
-    async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
-        await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))
+    async def external_event(
+        self, instance_uuid: str, name: str, tag: str | None, status: str = "completed"
+    ) -> None:
+        await self._cast("external_event", ExternalEvent(instance_uuid, name, tag, status))
 
     async def attach_volume(self, instance_uuid: str, volume_id: str) -> None:
         await self._cast("attach_volume", VolumeRef(instance_uuid, volume_id))
