@@ -74,7 +74,7 @@ class ComputeAgent(LifecycleEndpoints):
 
     @receives(Rebuild)
     async def rebuild_instance(self, req: Rebuild) -> None:
-        await lifecycle.rebuild(self, req.instance_uuid, req.from_vm_state)
+        await lifecycle.rebuild(self, req.instance_uuid, req.from_vm_state, req.reimage_image_id)
 
     @receives(InstanceRef)
     async def resize_instance(self, req: InstanceRef) -> None:
