@@ -299,6 +299,11 @@ class ComputeSection:
     vif_plugging_timeout: int = _opt(
         300, "Seconds a build waits for network-vif-plugged of each port (Nova); 0: no wait."
     )
+    reimage_timeout_per_gb: int = _opt(
+        20,
+        "Seconds per GB of the root volume a volume-backed rebuild waits for the volume "
+        "service's volume-reimaged event (Nova's reimage_timeout_per_gb).",
+    )
     vif_plugging_is_fatal: bool = _opt(
         True, "A port not plugged in time fails the build (Nova); false: boot on regardless."
     )

@@ -92,9 +92,11 @@ def domains(uri: str) -> str:
 
 
 def migration_images(cloud: Cloud, server_id: str) -> list[dict[str, Any]]:
+    """The server's migration images: hidden (os_hidden), so listed with --hidden."""
     out = cloud.cli(
-        "image", "list", "--property", f"instance_uuid={server_id}", "--long", "-f", "json"
-    ).stdout
+        "image", "list", "--hidden", "--property", f"instance_uuid={server_id}", "--long",
+        "-f", "json",
+    ).stdout  # fmt: skip
     return [i for i in json.loads(out) if i.get("Name", "").startswith("migration-")]
 
 

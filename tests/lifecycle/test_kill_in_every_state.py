@@ -108,6 +108,7 @@ INJECTED: dict[str, str] = {
     cs.SCHEDULING: cs.BUILDING,  # the conductor picked the host, the agent had not begun
     cs.NETWORKING: cs.BUILDING,
     cs.BLOCK_DEVICE_MAPPING: cs.BUILDING,
+    cs.REBUILD_BLOCK_DEVICE_MAPPING: cs.ACTIVE,  # the old guest destroyed, disks being readied
     cs.REBUILD_SPAWNING: cs.ACTIVE,  # the old guest destroyed, the new one not spawned
     cs.RESIZE_MIGRATING: cs.ACTIVE,
     cs.RESIZE_FINISH: cs.ACTIVE,

@@ -88,3 +88,50 @@ async def test_reaper_moves_on_everything_that_outstayed_its_timeout(tmp_path: P
         assert snaps == {f"s-{st.CREATING}": st.ERROR, f"s-{st.DELETING}": st.ERROR_DELETING}
     finally:
         await db.close()
+
+
+async def test_an_interrupted_reimage_keeps_the_volume_and_its_data(tmp_path: Path) -> None:
+    """A volume downloading for os-reimage (it was made before: launched_at) that outstays
+    its timeout, or whose manager restarts, keeps its data and goes back to the status its
+    attachments give it (reserved: a server's rebuild holds it), with the reason as fault;
+    a volume downloading for its create still goes error."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    backend = FileBackend(tmp_path / "v")
+    try:
+        async with db.writer() as s:
+            for ident in ("late", "restarted"):
+                s.add(_volume(ident, st.DOWNLOADING, launched_at=utcnow()))
+            s.add(_volume("new", st.DOWNLOADING))
+            await s.flush()
+            s.add(
+                m.Attachment(
+                    id="held",
+                    volume_id="late",
+                    project_id="p",
+                    instance_uuid="i1",
+                    attach_status=st.RESERVED_STATUS,
+                )
+            )
+        for ident in ("late", "restarted"):
+            backend.volume_path(ident).write_bytes(b"data")
+        manager = VolumeManager(db, backend, None, HOST)  # type: ignore[arg-type]
+        later = utcnow() + dt.timedelta(seconds=st.CREATE_TIMEOUT + 1)
+        assert sorted(await manager.reap(later)) == ["late", "new", "restarted"]
+        async with db.writer() as s:
+            restarted = await s.get(m.Volume, "restarted")
+            assert restarted is not None
+            restarted.status, restarted.fault = st.DOWNLOADING, None
+        await manager.reconcile()
+        async with db.session() as s:
+            rows = {v.id: v for v in (await s.execute(select(m.Volume))).scalars()}
+        assert (rows["late"].status, rows["late"].attach_status) == (st.RESERVED, st.DETACHED)
+        assert "longer than" in (rows["late"].fault or "")
+        assert rows["restarted"].status == st.AVAILABLE
+        assert "keeps its previous data" in (rows["restarted"].fault or "")
+        assert rows["new"].status == st.ERROR
+        assert backend.volume_path("late").read_bytes() == b"data"
+        assert backend.volume_path("restarted").read_bytes() == b"data"
+    finally:
+        await db.close()

@@ -25,13 +25,16 @@ class ComputeClient:
         self.db = db
         self.bus = bus
 
-    async def external_event(self, instance_uuid: str, name: str, tag: str | None = None) -> bool:
-        """Deliver one event to the instance's host; False when the instance is unknown or
-        has no host yet."""
+    async def external_event(
+        self, instance_uuid: str, name: str, tag: str | None = None, status: str = "completed"
+    ) -> bool:
+        """Deliver one event (status completed or failed) to the instance's host; False when
+        the instance is unknown or has no host yet."""
         inst = await instances.get(self.db, instance_uuid)
         if inst is None or inst.host is None:
             return False
-        await ComputeAgentAPI(self.bus, inst.host).external_event(instance_uuid, name, tag)
+        agent = ComputeAgentAPI(self.bus, inst.host)
+        await agent.external_event(instance_uuid, name, tag, status)
         return True
 
     async def instance_metadata(self, instance_uuid: str) -> InstanceMetadata | None:

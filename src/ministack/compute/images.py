@@ -46,10 +46,16 @@ class Images:
         return image
 
     async def create_queued(
-        self, name: str, owner: str | None, properties: dict[str, str], disk_format: str
+        self,
+        name: str,
+        owner: str | None,
+        properties: dict[str, str],
+        disk_format: str,
+        hidden: bool = False,
     ) -> str:
-        """A new image record (queued, no data yet) for a snapshot; returns its id."""
-        return await self.client.create_queued(name, disk_format, owner, properties)
+        """A new image record (queued, no data yet) for a snapshot; returns its id. `hidden`
+        (os_hidden): left out of default image lists (a migration's private disk image)."""
+        return await self.client.create_queued(name, disk_format, owner, properties, hidden=hidden)
 
     async def create_empty(self, name: str, owner: str | None, properties: dict[str, str]) -> str:
         """An active image with no data (size 0): the snapshot of a volume-backed server,

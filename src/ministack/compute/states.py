@@ -55,6 +55,7 @@ UNPAUSING = "unpausing"
 SUSPENDING = "suspending"
 RESUMING = "resuming"
 REBUILDING = "rebuilding"
+REBUILD_BLOCK_DEVICE_MAPPING = "rebuild_block_device_mapping"
 REBUILD_SPAWNING = "rebuild_spawning"
 RESIZE_PREP = "resize_prep"
 RESIZE_MIGRATING = "resize_migrating"
@@ -102,6 +103,7 @@ _STATUS: dict[str, dict[str | None, str]] = {
         REBOOTING: "REBOOT",
         REBOOTING_HARD: "HARD_REBOOT",
         REBUILDING: "REBUILD",
+        REBUILD_BLOCK_DEVICE_MAPPING: "REBUILD",
         REBUILD_SPAWNING: "REBUILD",
         RESIZE_PREP: "RESIZE",
         RESIZE_MIGRATING: "RESIZE",
@@ -112,6 +114,7 @@ _STATUS: dict[str, dict[str | None, str]] = {
     STOPPED: {
         None: "SHUTOFF",
         REBUILDING: "REBUILD",
+        REBUILD_BLOCK_DEVICE_MAPPING: "REBUILD",
         REBUILD_SPAWNING: "REBUILD",
         RESIZE_PREP: "RESIZE",
         RESIZE_MIGRATING: "RESIZE",
@@ -121,7 +124,12 @@ _STATUS: dict[str, dict[str | None, str]] = {
     RESIZED: {None: "VERIFY_RESIZE", RESIZE_REVERTING: "REVERT_RESIZE"},
     PAUSED: {None: "PAUSED", REBOOTING_HARD: "HARD_REBOOT", MIGRATING: "MIGRATING"},
     SUSPENDED: {None: "SUSPENDED", REBOOTING_HARD: "HARD_REBOOT"},
-    ERROR: {None: "ERROR", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD"},
+    ERROR: {
+        None: "ERROR",
+        REBUILDING: "REBUILD",
+        REBUILD_BLOCK_DEVICE_MAPPING: "REBUILD",
+        REBUILD_SPAWNING: "REBUILD",
+    },
     DELETED: {None: "DELETED"},
     SHELVED: {None: "SHELVED"},
     SHELVED_OFFLOADED: {None: "SHELVED_OFFLOADED"},
@@ -208,6 +216,8 @@ TRANSITIONAL: tuple[Transitional, ...] = (
     Transitional(SUSPENDING, "agent", ACTION_TIMEOUT, "clear"),
     Transitional(RESUMING, "agent", ACTION_TIMEOUT, "clear"),
     Transitional(REBUILDING, "agent", BUILD_TIMEOUT, "error"),
+    # the old guest destroyed; a volume-backed server's root volume being re-imaged
+    Transitional(REBUILD_BLOCK_DEVICE_MAPPING, "agent", BUILD_TIMEOUT, "error"),
     Transitional(REBUILD_SPAWNING, "agent", BUILD_TIMEOUT, "error"),
     Transitional(RESIZE_PREP, "agent", BUILD_TIMEOUT, "error"),
     Transitional(RESIZE_MIGRATING, "agent", BUILD_TIMEOUT, "error"),

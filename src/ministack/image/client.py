@@ -87,8 +87,10 @@ class ImageApi(Protocol):
         properties: dict[str, str] | None = None,
         container_format: str = "bare",
         visibility: str = "private",
+        hidden: bool = False,
     ) -> str:
-        """A new image record owned by `owner`, queued with no data yet; returns its id."""
+        """A new image record owned by `owner`, queued with no data yet (`hidden`: Glance's
+        os_hidden, left out of default image lists); returns its id."""
         ...
 
     async def upload_file(self, image_id: str, path: Path, disk_format: str | None = None) -> None:
@@ -233,8 +235,11 @@ class ImageClient:
         properties: dict[str, str] | None = None,
         container_format: str = "bare",
         visibility: str = "private",
+        hidden: bool = False,
     ) -> str:
         body = _image_body(name, disk_format, owner, properties, container_format, visibility)
+        if hidden:
+            body["os_hidden"] = True
         image = await self.core.create(service_auth(owner), body)
         return str(image["id"])
 
@@ -400,8 +405,11 @@ class HttpImageClient:
         properties: dict[str, str] | None = None,
         container_format: str = "bare",
         visibility: str = "private",
+        hidden: bool = False,
     ) -> str:
         body = _image_body(name, disk_format, owner, properties, container_format, visibility)
+        if hidden:
+            body["os_hidden"] = True
         resp = await self.session.request("image", "POST", "/v2/images", json=body)
         _check(resp, f"Creating image {name!r}")
         return str(resp.json()["id"])

@@ -61,7 +61,8 @@ class VolumeApi(Protocol):
     are `errors.ApiError`s (NotFound, BadRequest, ServiceUnavailable...)."""
 
     async def get(self, project_id: str, volume_id: str) -> dict[str, Any]:
-        """id, status, size, attach_status, bootable, project_id of the volume."""
+        """id, status, size, attach_status, bootable, project_id, fault and
+        volume_image_metadata of the volume."""
         ...
 
     async def create(self, project_id: str, req: VolumeRequest) -> dict[str, Any]:
@@ -78,6 +79,12 @@ class VolumeApi(Protocol):
     ) -> dict[str, Any]:
         """A new snapshot of the volume (creating; `force`: also of an in-use volume);
         answers as `get_snapshot`. 400 when the volume cannot be snapshotted, 413 over quota."""
+        ...
+
+    async def reimage(self, project_id: str, volume_id: str, image_id: str) -> None:
+        """Write the image onto the volume a server holds (os-reimage, reimage_reserved):
+        it goes downloading, and the server is told volume-reimaged when it is done. 400 when
+        the volume is not reserved or available or the image does not fit."""
         ...
 
     async def attachment_create(
@@ -157,7 +164,8 @@ class VolumeClient:
     async def get(self, project_id: str, volume_id: str) -> dict[str, Any]:
         async with self.core.db.session() as s:
             row = await self.core.volume(s, service_auth(project_id), volume_id)
-        return _summary(row)
+            image_meta = await self.core.metadata(s, row.id, "image")
+        return {**_summary(row), "volume_image_metadata": image_meta}
 
     async def create(self, project_id: str, req: VolumeRequest) -> dict[str, Any]:
         new = NewVolume(
@@ -192,6 +200,9 @@ class VolumeClient:
         req = NewSnapshot(volume_id=volume_id, name=name, force=force)
         snap = await snapshots.create(self.core, service_auth(project_id), req)
         return await self.get_snapshot(project_id, snap.id)
+
+    async def reimage(self, project_id: str, volume_id: str, image_id: str) -> None:
+        await self.core.reimage(service_auth(project_id), volume_id, image_id, True)
 
     async def attachment_create(
         self,
@@ -261,10 +272,11 @@ class HttpVolumeClient:
         base = await self.session.endpoint("block-storage")
         root = base.rsplit("/v3/", 1)[0]
         url = f"/v3/{project_id}{path}"
+        headers = {**MICROVERSION, **kw.pop("headers", {})}
         resp = await self.session.http.request(
             method,
             root + url,
-            headers={**MICROVERSION, "X-Auth-Token": await self.session.token()},
+            headers={**headers, "X-Auth-Token": await self.session.token()},
             **kw,
         )
         return _check(resp, what)
@@ -302,6 +314,16 @@ class HttpVolumeClient:
         )
         snap: dict[str, Any] = body["snapshot"]
         return snap
+
+    async def reimage(self, project_id: str, volume_id: str, image_id: str) -> None:
+        await self._call(
+            project_id,
+            "POST",
+            f"/volumes/{volume_id}/action",
+            f"Re-imaging volume {volume_id}",
+            json={"os-reimage": {"image_id": image_id, "reimage_reserved": True}},
+            headers={"OpenStack-API-Version": "volume 3.68"},
+        )
 
     async def attachment_create(
         self,

@@ -27,7 +27,7 @@ from ministack.image.client import ImageApi
 from ministack.volume import models as m
 from ministack.volume import quotas
 from ministack.volume import states as st
-from ministack.volume.rpcapi.manager import CreateVolume, VolumeManagerAPI
+from ministack.volume.rpcapi.manager import CreateVolume, ReimageVolume, VolumeManagerAPI
 
 log = logging.getLogger("ministack.volume")
 GiB = 1024**3
@@ -366,6 +366,37 @@ class VolumeCore:
                 "another machine; extending a volume attached that way is not supported. "
                 "Detach it, extend it, and attach it again."
             )
+
+    async def reimage(
+        self, auth: Auth, volume_id: str, image_ref: str, reimage_reserved: bool
+    ) -> None:
+        """Cinder's os-reimage: the volume (available or error; also reserved with
+        `reimage_reserved`, a server's rebuild holding it) goes downloading and the manager
+        writes the image onto it. 400 for a wrong status, an unknown or inactive image or one
+        that does not fit; nothing changes then."""
+        image = await self._image(image_ref)
+        async with self.db.writer() as s:
+            row = await self.volume(s, auth, volume_id)
+            expected = (st.AVAILABLE, st.ERROR) + ((st.RESERVED,) if reimage_reserved else ())
+            if row.status not in expected:
+                raise errors.BadRequest(
+                    f"Invalid volume: Volume {row.id} status must be {', '.join(expected)}, "
+                    f"but current status is: {row.status}."
+                )
+            _check_image_fits(image, row.size)
+            restore = row.status
+            row.status, row.fault, row.updated_at = st.DOWNLOADING, None, utcnow()
+        work = ReimageVolume(row.id, str(image["id"]), restore, reimage_reserved)
+        try:
+            await self.manager(row.host).reimage(work)
+        except RpcError as exc:
+            async with self.db.writer() as s:
+                back = await s.get(m.Volume, row.id)
+                if back is not None and back.status == st.DOWNLOADING:
+                    back.status = restore
+            raise errors.ServiceUnavailable(
+                f"No volume manager serves host {row.host}: {exc}"
+            ) from None
 
     async def refresh_attach_status(self, s: AsyncSession, row: m.Volume) -> None:
         await refresh_attach_status(s, row)

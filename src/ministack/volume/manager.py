@@ -37,6 +37,7 @@ from ministack.volume.rpcapi.manager import (
     Connector,
     CreateVolume,
     ExtendVolume,
+    ReimageVolume,
     SnapshotRef,
     UploadToImage,
     VolumeRef,
@@ -45,6 +46,9 @@ from ministack.volume.rpcapi.manager import (
 log = logging.getLogger("ministack.volume.manager")
 REAP_INTERVAL = 60.0  # seconds between passes over the transitional-state timeouts
 RESTART_FAULT = "The volume service restarted while this operation ran; nothing was kept."
+REIMAGE_RESTART_FAULT = (
+    "The volume service restarted while re-imaging this volume; it keeps its previous data."
+)
 
 
 def _check_size(image: dict[str, Any], data: Path) -> None:
@@ -132,6 +136,14 @@ class VolumeManager:
 
     async def _from_image(self, volume_id: str, image_id: str, size: int) -> None:
         await self._set(volume_id, status=st.DOWNLOADING)
+        await self._write_image(volume_id, image_id, size, self.backend.create_from_file)
+
+    async def _write_image(
+        self, volume_id: str, image_id: str, size: int, write: Callable[..., Awaitable[None]]
+    ) -> None:
+        """Fetch the image (a link to the image store's file when it is on this machine,
+        else a download) and hand it to `write` (the backend's create_from_file or reimage);
+        the volume's image metadata becomes the image's."""
         image = await self.images.get(image_id)
         scratch = self.backend.scratch(f"image-{image_id}")
         started = time.monotonic()
@@ -146,7 +158,7 @@ class VolumeManager:
             raise
         fetched = time.monotonic()
         fmt = str(image.get("disk_format") or "raw")
-        await self.backend.create_from_file(volume_id, size, scratch, fmt)
+        await write(volume_id, size, scratch, fmt)
         log.info(
             "volume %s from image %s (%s): fetched in %.2f s, written in %.2f s",
             volume_id,
@@ -156,11 +168,47 @@ class VolumeManager:
             time.monotonic() - fetched,
         )
         async with self.db.writer() as s:
-            core_meta = core.image_metadata(image)
-            for key, value in core_meta.items():
-                await s.merge(
-                    m.VolumeMetadata(volume_id=volume_id, kind="image", key=key, value=value)
+            await s.execute(
+                delete(m.VolumeMetadata).where(
+                    m.VolumeMetadata.volume_id == volume_id, m.VolumeMetadata.kind == "image"
                 )
+            )
+            for key, value in core.image_metadata(image).items():
+                s.add(m.VolumeMetadata(volume_id=volume_id, kind="image", key=key, value=value))
+
+    @receives(ReimageVolume)
+    async def reimage(self, p: ReimageVolume) -> None:
+        """Write the image onto the volume (os-reimage; the API moved it to downloading),
+        then back to `restore_status`, bootable. On failure the volume keeps its old data and
+        goes back to its status too, with the reason as its fault. Either way the server
+        holding it (reimage_reserved) is told volume-reimaged, completed or failed."""
+        async with self.db.session() as s:
+            row = await s.get(m.Volume, p.volume_id)
+            if row is None or row.status != st.DOWNLOADING:
+                return
+            size = row.size
+        fault: str | None = None
+        try:
+            await self._write_image(p.volume_id, p.image_id, size, self.backend.reimage)
+        except Exception as exc:
+            log.warning("re-imaging volume %s failed: %s", p.volume_id, exc)
+            fault = f"Re-imaging volume {p.volume_id} with image {p.image_id} failed: {_fault(exc)}"
+        change: dict[str, Any] = {"status": p.restore_status, "fault": fault}
+        if fault is None:
+            change["bootable"] = True
+        await self._set(p.volume_id, only_from=st.DOWNLOADING, **change)
+        if p.reimage_reserved and self.compute is not None:
+            status = "failed" if fault else "completed"
+            for instance_uuid in await self._held_by(p.volume_id):
+                await self.compute.external_event(
+                    instance_uuid, "volume-reimaged", p.volume_id, status
+                )
+
+    async def _held_by(self, volume_id: str) -> list[str]:
+        """The instances with an attachment of the volume, in any status."""
+        async with self.db.session() as s:
+            q = select(m.Attachment.instance_uuid).where(m.Attachment.volume_id == volume_id)
+            return sorted({u for u in (await s.execute(q)).scalars().all() if u})
 
     async def _finish_create(self, p: CreateVolume) -> None:
         """Available, bootable and with image metadata as its source had (a volume made
@@ -426,7 +474,8 @@ class VolumeManager:
                 volume_id, now - dt.timedelta(seconds=row.timeout)
             )
         elif row.restart == "error":
-            await self._set(volume_id, status=st.ERROR, fault=fault, consumes_quota=False)
+            if not await self._reimage_interrupted(volume_id, fault):
+                await self._set(volume_id, status=st.ERROR, fault=fault, consumes_quota=False)
         elif row.restart == "resume_delete":
             await self._set(volume_id, status=st.ERROR_DELETING, fault=fault)
         elif row.restart == "error_extending":
@@ -459,8 +508,23 @@ class VolumeManager:
                 log.exception("volume reaper pass failed")
 
     async def _restart_error(self, volume_id: str) -> None:
+        if await self._reimage_interrupted(volume_id, REIMAGE_RESTART_FAULT):
+            return
         await self.backend.delete_volume(volume_id)
         await self._set(volume_id, status=st.ERROR, fault=RESTART_FAULT, consumes_quota=False)
+
+    async def _reimage_interrupted(self, volume_id: str, fault: str) -> bool:
+        """A volume downloading after it was once made (launched_at) was being re-imaged:
+        its old data is intact (the new data replaces it atomically), so it goes back to the
+        status its attachments give it (reserved for a server's rebuild), the reason as its
+        fault. False for a volume being created."""
+        async with self.db.writer() as s:
+            row = await s.get(m.Volume, volume_id)
+            if row is None or row.status != st.DOWNLOADING or row.launched_at is None:
+                return False
+            await refresh_attach_status(s, row)
+            row.fault = fault
+        return True
 
     async def _restore(self, volume_id: str) -> None:
         async with self.db.writer() as s:

@@ -43,6 +43,8 @@ RULES: Final[dict[str, str]] = {
     "volume_extension:volume_mig_status_attribute": ADMIN,
     "volume_extension:volume_actions:reserve": WRITE,
     "volume_extension:volume_actions:unreserve": WRITE,
+    "volume:reimage": WRITE,  # an available or error volume
+    "volume:reimage_reserved": WRITE,  # a reserved one (a server's rebuild)
     # volume types
     "volume_extension:types_manage": ADMIN,
     "volume_extension:type_get": READ,

@@ -4,7 +4,9 @@ resource it finds there (PROMISES 4 and 5).
 
 Restart rules, as Cinder's volume manager applies them in init_host:
 - "error": the work was interrupted; the resource goes error with a fault, its partial data
-  is removed and (for a volume being created) its quota is given back.
+  is removed and (for a volume being created) its quota is given back. A volume
+  `downloading` for os-reimage (made before: launched_at set) keeps its old data instead
+  and goes back to the status its attachments give it, with the fault.
 - "resume_delete": the delete is carried out again (every backend delete is idempotent).
 - "restore": back to available (in-use when attached); the interrupted work left no change.
 - "error_extending": the volume keeps its old size, status error_extending.
@@ -87,6 +89,7 @@ class Transitional:
 
 TRANSITIONAL: tuple[Transitional, ...] = (
     Transitional("volume", CREATING, "volume manager", CREATE_TIMEOUT, "error"),
+    # downloading: an image written onto a new volume, or onto a made one (os-reimage)
     Transitional("volume", DOWNLOADING, "volume manager", CREATE_TIMEOUT, "error"),
     Transitional("volume", DELETING, "volume manager", OPERATION_TIMEOUT, "resume_delete"),
     Transitional("volume", EXTENDING, "volume manager", OPERATION_TIMEOUT, "error_extending"),

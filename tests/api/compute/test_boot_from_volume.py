@@ -394,21 +394,6 @@ def test_snapshot_of_volume_backed_server_and_boot_from_it(vc: Compute) -> None:
     vc.conn.image.delete_image(shown.id)
 
 
-def test_rebuild_of_a_volume_backed_server_is_400(vc: Compute) -> None:
-    resp = create(vc, [_bdm("image", vc.image_id, volume_size=1, delete_on_termination=True)])
-    assert resp.status_code == 202, resp.text
-    server = wait_server(vc, resp.json()["server"]["id"], "ACTIVE")
-    body = {"rebuild": {"imageRef": vc.image_id}}
-    refused = vc.api("POST", f"/servers/{server.id}/action", json=body)
-    assert refused.status_code == 400, refused.text
-    assert "volume-backed" in refused.json()["badRequest"]["message"]
-    assert wait_server(vc, server.id, "ACTIVE").task_state is None
-    (root,) = [a["volumeId"] for a in attachments(vc, server.id)]
-    vc.conn.compute.delete_server(server)
-    vc.conn.compute.wait_for_delete(server, wait=60)
-    wait_volume(vc, root, "deleted")
-
-
 def test_resize_keeps_the_root_volume(vc: Compute) -> None:
     """A volume-backed guest recreated by a resize (on another fake host) still has its root
     volume at /dev/vda."""

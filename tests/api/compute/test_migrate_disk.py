@@ -1,10 +1,12 @@
 """The disk of a cold migration between fake hosts travels as a migration image: the source
 uploads it (a private image of the server's project, `image_type=migration`,
-`instance_uuid`), the destination's guest is made from it, and it is deleted on confirm, on
+`instance_uuid`, hidden: `openstack image list` does not show it), the destination's guest
+is made from it, and it is deleted on confirm, on
 revert and when the move fails; no migration image outlives the move."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -15,15 +17,18 @@ from tests.api.compute.test_servers import boot, wait_for
 
 
 def migration_images(c: Compute, server_id: str) -> list[dict[str, Any]]:
-    """The image service's migration images of the server (the admin sees every project's)."""
-    resp = httpx.get(
-        f"{c.cloud.url('image')}/v2/images",
-        params={"instance_uuid": server_id, "image_type": "migration"},
-        headers={"X-Auth-Token": c.conn.auth_token},
-        timeout=30,
-    )
-    resp.raise_for_status()
-    images: list[dict[str, Any]] = resp.json()["images"]
+    """The image service's migration images of the server, hidden or not (the admin sees
+    every project's)."""
+    images: list[dict[str, Any]] = []
+    for hidden in ("true", "false"):
+        resp = httpx.get(
+            f"{c.cloud.url('image')}/v2/images",
+            params={"instance_uuid": server_id, "image_type": "migration", "os_hidden": hidden},
+            headers={"X-Auth-Token": c.conn.auth_token},
+            timeout=30,
+        )
+        resp.raise_for_status()
+        images += resp.json()["images"]
     return images
 
 
@@ -36,6 +41,11 @@ def migrate_to(c: Compute, server: Any, target: str) -> dict[str, Any]:
     assert image["status"] == "active" and image["visibility"] == "private"
     assert image["owner"] == moved.project_id
     assert c.set_fake(target)["images"][server.id] == image["id"]
+    assert image["os_hidden"] is True  # Glance's os_hidden: not in a default image list
+    listed = json.loads(c.cloud.cli("image", "list", "-f", "json").stdout)
+    assert image["id"] not in {i["ID"] for i in listed}
+    hidden = json.loads(c.cloud.cli("image", "list", "--hidden", "-f", "json").stdout)
+    assert image["id"] in {i["ID"] for i in hidden}
     return image
 
 

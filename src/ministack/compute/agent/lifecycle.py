@@ -25,7 +25,13 @@ from typing import Any
 from ministack.common.db import utcnow
 from ministack.compute import instances, migration_records, states
 from ministack.compute import models as m
-from ministack.compute.agent import block_devices, connections, migration_disk, networking
+from ministack.compute.agent import (
+    block_devices,
+    connections,
+    migration_disk,
+    networking,
+    root_volume,
+)
 from ministack.compute.agent.base import AgentBase, guest_spec
 from ministack.compute.agent.task import InstanceTask, error_with, instance_task, reason_of
 from ministack.compute.claims import claim_flavor, drop_source, return_source
@@ -40,8 +46,13 @@ def _settled(vm_state: str, **more: Any) -> Change:
     return Change(vm_state=vm_state, task_state=None, power_state=power, **more)
 
 
-async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
-    """Recreate the guest from the instance's (new) image. A failure is ERROR with a fault."""
+async def rebuild(
+    agent: AgentBase, uuid: str, from_vm_state: str, reimage_image_id: str | None = None
+) -> None:
+    """Recreate the guest from the instance's (new) image; with `reimage_image_id` (a
+    volume-backed server, Nova 2.93) that image is first written onto its root volume
+    (root_volume.py). Task states as Nova's: rebuilding, rebuild_block_device_mapping,
+    rebuild_spawning. A failure is ERROR with a fault."""
     failed = error_with("Rebuild failed")
     event = "compute_rebuild_instance"
     async with instance_task(agent, uuid, event, on_failure=failed, open_event=False) as task:
@@ -50,9 +61,13 @@ async def rebuild(agent: AgentBase, uuid: str, from_vm_state: str) -> None:
             return
         await task.open()
         await agent.driver.destroy(uuid)
+        mapping = Change(task_state=states.REBUILD_BLOCK_DEVICE_MAPPING)
+        await task.settle(mapping, task_states=[states.REBUILDING])
+        if reimage_image_id:
+            await root_volume.reimage(agent, uuid, reimage_image_id)
         spec = await block_devices.with_volumes(agent, guest_spec(inst))
         spawning = Change(task_state=states.REBUILD_SPAWNING)
-        await task.settle(spawning, task_states=[states.REBUILDING])
+        await task.settle(spawning, task_states=[states.REBUILD_BLOCK_DEVICE_MAPPING])
         await agent.driver.spawn(spec)
         if from_vm_state == states.STOPPED:
             await agent.driver.power_off(uuid)

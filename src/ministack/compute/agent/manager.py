@@ -74,7 +74,7 @@ class ComputeAgent(LifecycleEndpoints):
 
     @receives(Rebuild)
     async def rebuild_instance(self, req: Rebuild) -> None:
-        await lifecycle.rebuild(self, req.instance_uuid, req.from_vm_state)
+        await lifecycle.rebuild(self, req.instance_uuid, req.from_vm_state, req.reimage_image_id)
 
     @receives(InstanceRef)
     async def resize_instance(self, req: InstanceRef) -> None:
@@ -229,7 +229,7 @@ class ComputeAgent(LifecycleEndpoints):
         if req.name == "volume-extended" and req.tag:
             await volumes.extended(self, req.instance_uuid, req.tag)
             return
-        if self.events.deliver(req.instance_uuid, req.name, req.tag):
+        if self.events.deliver(req.instance_uuid, req.name, req.tag, req.status):
             return
         if req.name in ("network-changed", VIF_PLUGGED):
             async with self.locks[req.instance_uuid]:

@@ -3,7 +3,8 @@
 The hosts share no filesystem (only the bus, the database and the HTTP services), so the disk
 travels through the image service, as a shelve offload does: the source agent, once the
 guest is stopped (resize_migrating), uploads its root disk (`driver.snapshot`) into a private
-image of the instance's project, marked `image_type=migration` and `instance_uuid`, and
+image of the instance's project, marked `image_type=migration` and `instance_uuid` and
+hidden (Glance's os_hidden: `openstack image list` does not show it), and
 records its id in the instance's system_metadata (`migration_image_id`); the destination's
 `finish_resize` spawns from that image instead of the instance's original one (the libvirt
 driver grows it to the new flavor's root size). The image is deleted on confirm, on revert
@@ -45,7 +46,9 @@ async def upload(agent: AgentBase, task: InstanceTask, inst: m.Instance) -> str 
         return None
     properties = {"instance_uuid": inst.uuid, "image_type": IMAGE_TYPE}
     name = f"migration-{inst.uuid}"
-    image_id = await agent.deps.images.create_queued(name, inst.project_id, properties, "qcow2")
+    image_id = await agent.deps.images.create_queued(
+        name, inst.project_id, properties, "qcow2", hidden=True
+    )
     try:
         sysmeta = {**inst.system_metadata, IMAGE_ID: image_id}
         await task.settle(Change(system_metadata=sysmeta))
@@ -77,10 +80,11 @@ async def forget(agent: AgentBase, uuid: str) -> None:
     sysmeta: dict[str, Any] = dict(inst.system_metadata) if inst is not None else {}
     ids = {str(sysmeta[IMAGE_ID])} if sysmeta.get(IMAGE_ID) else set()
     try:
-        found = await agent.deps.images.client.find(
-            {"instance_uuid": uuid, "image_type": IMAGE_TYPE}
-        )
-        ids.update(str(i["id"]) for i in found)
+        for hidden in ("true", "false"):  # hidden; a release before hid none
+            found = await agent.deps.images.client.find(
+                {"instance_uuid": uuid, "image_type": IMAGE_TYPE, "os_hidden": hidden}
+            )
+            ids.update(str(i["id"]) for i in found)
     except Exception:
         log.exception("could not list the migration images of %s", uuid)
     for image_id in sorted(ids):

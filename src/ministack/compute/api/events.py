@@ -38,7 +38,8 @@ async def create_events(request: Request) -> Response:
             item["code"] = 404 if inst is None else 422
         else:
             item["code"] = 200
-            await api.agent(inst.host).external_event(inst.uuid, item["name"], item.get("tag"))
+            agent = api.agent(inst.host)
+            await agent.external_event(inst.uuid, item["name"], item.get("tag"), item["status"])
         out.append(item)
     codes = {e["code"] for e in out}
     status = 200 if codes == {200} else (404 if codes == {404} else 207)

@@ -30,13 +30,10 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     image_ref = str(body.get("imageRef", "")).rstrip("/").rsplit("/", 1)[-1]
     if not image_ref:
         raise errors.BadRequest("Invalid input for field/attribute imageRef: it is required.")
-    if not inst.image_ref:  # volume-backed: the root disk is a volume, not the image
-        raise errors.BadRequest(
-            "Unable to rebuild with a different image for a volume-backed server: rebuilding "
-            "the root volume (Nova 2.93 reimage) is not supported here; create a new server "
-            "from the image instead."
-        )
     image = await api.images.lookup(image_ref, auth.project_id, auth.is_admin)
+    reimage: str | None = None
+    if not inst.image_ref:  # volume-backed: the image goes onto the root volume (2.93)
+        reimage = await volume_backed.rebuild_image(api, inst, image, version(request))
     password = admin_pass(body.get("adminPass"))
     sysmeta = {**(inst.system_metadata or {}), instances.ADMIN_PASS_KEY: password}
     if "trusted_image_certificates" in body:
@@ -47,7 +44,7 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
     if "key_name" in body:
         key_name, key_data = await _key(api, inst, body["key_name"])
     change = Change(
-        image_ref=str(image["id"]),
+        image_ref=str(image["id"]) if inst.image_ref else UNSET,
         display_name=body.get("name", UNSET),
         display_description=body.get("description", UNSET),
         metadata_=dict(body["metadata"]) if "metadata" in body else UNSET,
@@ -60,7 +57,7 @@ async def rebuild(request: Request, api: Api, auth: Auth, inst: m.Instance, body
         hostname=body.get("hostname", UNSET),
     )
     await begin(api, auth, inst, "rebuild", "rebuild", states.REBUILDING, change)
-    await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state)
+    await api.agent(host_of(inst)).rebuild_instance(inst.uuid, inst.vm_state, reimage)
     fresh = await instances.get(api.db, inst.uuid) or inst
     return json_response({"server": await _rebuilt(request, fresh, auth, password)}, status=202)
 

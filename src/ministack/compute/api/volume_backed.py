@@ -1,4 +1,10 @@
-"""createImage of a volume-backed server, as Nova's snapshot_volume_backed: no disk leaves a
+"""createImage and rebuild of a volume-backed server.
+
+Rebuild (`rebuild_image`): from 2.93 the new image is written onto the root volume by the
+volume service (the agent's root_volume.py); before, Nova refuses another image (400) and a
+rebuild with the root volume's own image leaves the disk as it is.
+
+createImage, as Nova's snapshot_volume_backed: no disk leaves a
 host. Each attached volume gets a volume snapshot (force: it is in use), and the image is
 an empty one (size 0, active) whose properties carry the mappings (`block_device_mapping`
 as JSON with snapshot sources, `bdm_v2` True, `root_device_name`). Booting from that image
@@ -32,6 +38,40 @@ from ministack.compute.instances import Change
 from ministack.volume.client import VolumeApi
 
 ROOT_DEVICE = "/dev/vda"
+GiB = 1024**3
+
+
+async def rebuild_image(
+    api: Api, inst: m.Instance, image: dict[str, Any], v: tuple[int, int]
+) -> str | None:
+    """What a rebuild of volume-backed `inst` with `image` writes onto its root volume: the
+    image's id from 2.93 (400 when it does not fit the volume), None before, when it must be
+    the volume's own image (Nova's ImageUnacceptable, 400, otherwise)."""
+    image_id = str(image["id"])
+    root = next((b for b in await _attached(api, inst.uuid) if b.boot_index == 0), None)
+    if root is None or root.volume_id is None or api.volumes is None:
+        raise errors.Conflict(
+            f"Cannot 'rebuild' instance {inst.uuid}: it has no attached root volume."
+        )
+    volume = await api.volumes.get(inst.project_id, root.volume_id)
+    if v < (2, 93):
+        own = (volume.get("volume_image_metadata") or {}).get("image_id")
+        if own != image_id:
+            raise errors.BadRequest(
+                f"Image {image_id} is unacceptable: Unable to rebuild with a different image "
+                "for a volume-backed server."
+            )
+        return None
+    size_gb = int(volume.get("size") or 0)
+    needed = max(int(image.get("min_disk") or 0) * GiB, int(image.get("size") or 0))
+    if needed > size_gb * GiB:
+        raise errors.BadRequest(
+            f"Volume is smaller than the minimum size specified in image metadata. Volume size "
+            f"is {size_gb * GiB} bytes, minimum size is {needed} bytes."
+        )
+    return image_id
+
+
 SNAPSHOT_WAIT = 600.0
 
 

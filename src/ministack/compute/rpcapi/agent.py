@@ -38,8 +38,13 @@ class PowerAction(Payload):
 
 @dataclass(frozen=True)
 class Rebuild(Payload):
+    """1.1: `reimage_image_id`, the image to write onto a volume-backed server's root
+    volume (Nova 2.93); None for a server booted from an image (its image_ref is the new one)."""
+
+    VERSION = "1.1"
     instance_uuid: str
     from_vm_state: str
+    reimage_image_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,9 +120,13 @@ class DiagnosticsReport(Payload):
 
 @dataclass(frozen=True)
 class ExternalEvent(Payload):
+    """1.1: the event's status (completed, failed: a volume-reimaged that failed)."""
+
+    VERSION = "1.1"
     instance_uuid: str
     name: str
     tag: str | None = None
+    status: str = "completed"
 
 
 @dataclass(frozen=True)
@@ -204,8 +213,12 @@ class ComputeAgentAPI(LifecycleCasts):
     async def power_action(self, instance_uuid: str, action: str, from_vm_state: str) -> None:
         await self._cast("power_action", PowerAction(instance_uuid, action, from_vm_state))
 
-    async def rebuild_instance(self, instance_uuid: str, from_vm_state: str) -> None:
-        await self._cast("rebuild_instance", Rebuild(instance_uuid, from_vm_state))
+    async def rebuild_instance(
+        self, instance_uuid: str, from_vm_state: str, reimage_image_id: str | None = None
+    ) -> None:
+        await self._cast(
+            "rebuild_instance", Rebuild(instance_uuid, from_vm_state, reimage_image_id)
+        )
 
     async def resize_instance(self, instance_uuid: str) -> None:
         """Stop the guest on this (source) host (and upload its disk when it moves to another
@@ -267,8 +280,10 @@ class ComputeAgentAPI(LifecycleCasts):
         """Unplug a NIC and release its port; raises RpcError past `timeout`."""
         return InterfaceAnswer.from_wire(await self._call("detach_interface", req, timeout))
 
-    async def external_event(self, instance_uuid: str, name: str, tag: str | None) -> None:
-        await self._cast("external_event", ExternalEvent(instance_uuid, name, tag))
+    async def external_event(
+        self, instance_uuid: str, name: str, tag: str | None, status: str = "completed"
+    ) -> None:
+        await self._cast("external_event", ExternalEvent(instance_uuid, name, tag, status))
 
     async def attach_volume(self, instance_uuid: str, volume_id: str) -> None:
         await self._cast("attach_volume", VolumeRef(instance_uuid, volume_id))

@@ -117,6 +117,9 @@ _force_detach = p.obj(
     {"attachment_id": p.nullable(p.uuid), "connector": p.nullable({"type": "object"})}
 )
 _null_or_obj: Schema = {"anyOf": [{"type": "null"}, {"type": "object"}]}
+_reimage = p.obj(
+    {"image_id": p.uuid, "reimage_reserved": boolean}, required=("image_id",), additional=False
+)
 
 VOLUME_ACTIONS: dict[str, Schema] = {
     "os-extend": _extend,
@@ -131,6 +134,7 @@ VOLUME_ACTIONS: dict[str, Schema] = {
     "os-force_detach": _force_detach,
     "os-reserve": _null_or_obj,
     "os-unreserve": _null_or_obj,
+    "os-reimage": _reimage,
 }
 volume_action: Schema = {
     "type": "object",

@@ -1,5 +1,5 @@
 """POST /volumes/{id}/action: extend, bootable, readonly, image metadata, upload to image,
-and the admin actions (force-delete, reset-status, force-detach), as Cinder's."""
+re-image (3.68), and the admin actions (force-delete, reset-status, force-detach), as Cinder's."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from ministack.common.rpc.base import RpcError
 from ministack.common.web import empty_response, json_response
 from ministack.volume import models as m
 from ministack.volume import states as st
-from ministack.volume.api import schemas
-from ministack.volume.api.common import allowed, at_least, caller, core_of, iso, route
+from ministack.volume.api import microversion, schemas
+from ministack.volume.api.common import allowed, at_least, caller, core_of, iso, route, version
 from ministack.volume.rpcapi.manager import UploadToImage
 
 Action = Callable[[Request, str, Any], Awaitable[Response]]
@@ -121,6 +121,18 @@ async def _unset_image_meta(request: Request, volume_id: str, arg: dict[str, Any
                 f"Glance metadata for volume {row.id} with key {arg['key']} cannot be found."
             )
     return empty_response(200)
+
+
+async def _reimage(request: Request, volume_id: str, arg: dict[str, Any]) -> Response:
+    """3.68: write an image onto the volume (Nova's rebuild of a volume-backed server)."""
+    if not at_least(request, "3.68"):  # Cinder's VersionNotFoundForAPIMethod
+        asked = microversion.fmt(version(request))
+        raise errors.NotFound(f"API version {asked} is not supported on this method.")
+    reserved = params.to_bool(arg.get("reimage_reserved") or False)
+    rule = "volume:reimage_reserved" if reserved else "volume:reimage"
+    auth = await caller(request, rule)
+    await core_of(request).reimage(auth, volume_id, str(arg["image_id"]), reserved)
+    return empty_response(202)
 
 
 async def _reserve(request: Request, volume_id: str, _arg: Any) -> Response:
@@ -241,6 +253,7 @@ ACTIONS: dict[str, Action] = {
     "os-force_detach": _force_detach,
     "os-reserve": _reserve,
     "os-unreserve": _unreserve,
+    "os-reimage": _reimage,
 }
 
 

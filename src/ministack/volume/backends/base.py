@@ -33,6 +33,11 @@ class Backend(Protocol):
         grown to `size_gb`. On error nothing is left (the source is removed too)."""
         ...
 
+    async def reimage(self, volume_id: str, size_gb: int, source: Path, source_format: str) -> None:
+        """Replace the volume's data with the disk image `source` (consumed), at `size_gb`
+        (Cinder's os-reimage). On error the volume keeps its old data and `source` is gone."""
+        ...
+
     async def create_snapshot(
         self, volume_id: str, snapshot_id: str, *, live: bool = False
     ) -> None:

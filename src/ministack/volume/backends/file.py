@@ -80,24 +80,40 @@ class FileBackend:
         """A raw or qcow2 image becomes a base under an overlay (no conversion, no copy);
         another format is converted to the volume's qcow2 file, then grown to `size_gb`."""
         await self._pause("create")
+        await self._write_from_file(self.volume_path(volume_id), size_gb, source, source_format)
+
+    async def reimage(self, volume_id: str, size_gb: int, source: Path, source_format: str) -> None:
+        """The new data is written beside the volume's file, then renamed over it (atomic):
+        on error the volume keeps its old data. Bases only the old data used are collected."""
+        await self._pause("reimage")
         path = self.volume_path(volume_id)
+        if not path.exists():
+            source.unlink(missing_ok=True)
+            raise BackendError(f"Volume {volume_id} has no data in the backend.")
+        fresh = self.scratch(f"reimage-{volume_id}")
+        await self._write_from_file(fresh, size_gb, source, source_format)
+        async with self._lock:
+            os.replace(fresh, path)
+            self.collect()
+
+    async def _write_from_file(
+        self, path: Path, size_gb: int, source: Path, source_format: str
+    ) -> None:
+        """`path` as a qcow2 file holding the image `source` (consumed). On error neither
+        `path` nor `source` is left."""
         if source_format not in FORMATS:
             source.unlink(missing_ok=True)
             raise BackendError(f"Image format {source_format!r} cannot be written to a volume.")
         try:
             with self._undo_on_error(path):
-                if source_format in ("raw", "qcow2"):  # inspected at upload: no backing file
-                    base = self.root / f"base-{uuid.uuid4().hex}"
-                    source.chmod(files.PRIVATE_FILE)
-                    os.replace(source, base)
-                    try:
-                        await qemuimg.create_overlay(path, base.name, source_format, size_gb)
-                    except BaseException:
-                        base.unlink(missing_ok=True)
-                        raise
-                else:
-                    await qemuimg.convert(source, source_format, path, "qcow2")
-                    await qemuimg.resize(path, size_gb)
+                base = self.root / f"base-{uuid.uuid4().hex}"
+                source.chmod(files.PRIVATE_FILE)
+                os.replace(source, base)  # inspected at upload: no backing file
+                try:
+                    await qemuimg.create_overlay(path, base.name, source_format, size_gb)
+                except BaseException:
+                    base.unlink(missing_ok=True)
+                    raise
                 path.chmod(files.PRIVATE_FILE)
         finally:
             source.unlink(missing_ok=True)

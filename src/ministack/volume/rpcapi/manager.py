@@ -52,6 +52,17 @@ class UploadToImage(Payload):
 
 
 @dataclass(frozen=True)
+class ReimageVolume(Payload):
+    """Write the image onto the volume (os-reimage); `restore_status` is its status after;
+    `reimage_reserved`: a server holds it (Nova's rebuild), which is told volume-reimaged."""
+
+    volume_id: str
+    image_id: str
+    restore_status: str
+    reimage_reserved: bool = False
+
+
+@dataclass(frozen=True)
 class Connector(Payload):
     """1.1: the attachment it is for (an NBD export is per attachment)."""
 
@@ -94,6 +105,9 @@ class VolumeManagerAPI:
 
     async def upload_to_image(self, payload: UploadToImage) -> None:
         await self._cast("upload_to_image", payload)
+
+    async def reimage(self, payload: ReimageVolume) -> None:
+        await self._cast("reimage", payload)
 
     async def initialize_connection(
         self,
