@@ -681,6 +681,7 @@ class LibvirtDriver:
             return domain.XMLDesc(flags), domain.XMLDesc(flags | libvirt.VIR_DOMAIN_XML_INACTIVE)
 
         live, persistent = await self._call(describe)
+        running = await self._call(lambda _c: domain.state()[0]) == libvirt.VIR_DOMAIN_RUNNING
         disks = migration.local_disks(live, layout.directory)
         copy = asyncio.ensure_future(
             self._call(
@@ -697,7 +698,7 @@ class LibvirtDriver:
         try:
             await copy
         except DriverError as exc:
-            if paused:
+            if paused and running:  # a guest paused before stays paused
                 await self._call(lambda _c: ignore_not_running(domain.resume))
             if job.abort.is_set():
                 raise LiveMigrationAborted(f"live migration of {uuid} aborted") from exc
