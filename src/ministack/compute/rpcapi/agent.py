@@ -157,8 +157,10 @@ class VolumeRef(Payload):
 @dataclass(frozen=True)
 class MigrationStep(Payload):
     """One step of a live migration or evacuation (migration `migration_id`) of the instance
-    between `source_host` and `dest_host` (compute/agent/migrate.py, evacuate.py)."""
+    between `source_host` and `dest_host` (compute/agent/migrate.py, evacuate.py). 1.1:
+    `dest_data`."""
 
+    VERSION = "1.1"
     instance_uuid: str
     migration_id: int
     source_host: str = ""
