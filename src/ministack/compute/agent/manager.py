@@ -98,8 +98,8 @@ class ComputeAgent(LifecycleEndpoints):
         await lifecycle.finish_revert_resize(self, req.instance_uuid)
 
     @receives(MigrationStep)
-    async def pre_live_migration(self, req: MigrationStep) -> None:
-        await migrate.pre_live_migration(self, req)
+    async def pre_live_migration(self, req: MigrationStep) -> dict[str, str]:
+        return await migrate.pre_live_migration(self, req)
 
     @receives(MigrationStep)
     async def live_migration(self, req: MigrationStep) -> None:

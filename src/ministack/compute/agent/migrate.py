@@ -45,19 +45,20 @@ def _power_for(vm_state: str) -> PowerState:
     return PowerState.PAUSED if vm_state == states.PAUSED else PowerState.RUNNING
 
 
-async def pre_live_migration(agent: AgentBase, step: MigrationStep) -> None:
-    """Destination: make the incoming guest. Raises (the conductor rolls back)."""
+async def pre_live_migration(agent: AgentBase, step: MigrationStep) -> dict[str, str]:
+    """Destination: make the incoming guest; answers what the source's driver needs to
+    reach it. Raises (the conductor rolls back)."""
     inst = await instances.get(agent.db, step.instance_uuid)
     if inst is None or inst.task_state != states.MIGRATING:
         raise RuntimeError(f"instance {step.instance_uuid} is no longer migrating")
     devices = await connections.current(agent, inst.uuid)
-    await agent.driver.prepare_incoming(replace(guest_spec(inst), block_devices=devices))
+    return await agent.driver.prepare_incoming(replace(guest_spec(inst), block_devices=devices))
 
 
 async def live_migration(agent: AgentBase, step: MigrationStep) -> None:
     """Source: run the copy and finish or roll back. Never raises."""
     uuid = step.instance_uuid
-    job = LiveMigration(step.dest_host, step.block_migration)
+    job = LiveMigration(step.dest_host, step.block_migration, dict(step.dest_data or {}))
     async with instance_task(agent, uuid, EVENT, on_failure=None) as task:
         running = await migration_records.move_status(
             agent.db, step.migration_id, "running", from_statuses=("queued", "preparing")

@@ -10,6 +10,7 @@ with the reason in the action's events."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ministack.compute import instances, migration_records, servicegroup, states
 from ministack.compute import models as m
@@ -85,7 +86,7 @@ async def live_migrate(cond: ConductorDeps, req: MoveInstance) -> None:
     await hold_source(cond.placement, cond.db, uuid, source)
     step = MigrationStep(uuid, req.migration_id, source, dest, req.block_migration)
     try:
-        await cond.agent(dest).pre_live_migration(step)
+        incoming = await cond.agent(dest).pre_live_migration(step)
     except Exception as exc:
         await cond.placement.release(uuid, node_uuid(dest))
         await return_source(cond.placement, cond.db, uuid, source)
@@ -94,7 +95,7 @@ async def live_migrate(cond: ConductorDeps, req: MoveInstance) -> None:
         await instances.cas(cond.db, uuid, task_states=[states.MIGRATING], change=back)
         return
     await instances.finish_event(cond.db, event)
-    await cond.agent(source).live_migration(step)
+    await cond.agent(source).live_migration(replace(step, dest_data=incoming))
 
 
 async def evacuate(cond: ConductorDeps, req: MoveInstance) -> None:

@@ -166,13 +166,17 @@ class VolumeRef(Payload):
 @dataclass(frozen=True)
 class MigrationStep(Payload):
     """One step of a live migration or evacuation (migration `migration_id`) of the instance
-    between `source_host` and `dest_host` (compute/agent/migrate.py, evacuate.py)."""
+    between `source_host` and `dest_host` (compute/agent/migrate.py, evacuate.py). 1.1:
+    `dest_data`."""
 
+    VERSION = "1.1"
     instance_uuid: str
     migration_id: int
     source_host: str = ""
     dest_host: str = ""
     block_migration: bool = False
+    dest_data: dict[str, str] | None = None
+    """What the destination's driver answered to pre_live_migration (how to reach it)."""
 
 
 @dataclass(frozen=True)
@@ -296,9 +300,11 @@ class ComputeAgentAPI(LifecycleCasts):
         result: dict[str, Any] = await self._call("set_fake", settings, CONSOLE_TIMEOUT)
         return result
 
-    async def pre_live_migration(self, step: MigrationStep) -> None:
-        """Destination: make the incoming guest; waits, and raises when it could not."""
-        await self._call("pre_live_migration", step)
+    async def pre_live_migration(self, step: MigrationStep) -> dict[str, str]:
+        """Destination: make the incoming guest; waits, and raises when it could not.
+        Answers what the source's driver needs to reach it (`MigrationStep.dest_data`)."""
+        answer: dict[str, str] | None = await self._call("pre_live_migration", step)
+        return dict(answer or {})
 
     async def live_migration(self, step: MigrationStep) -> None:
         """Source: run the copy, then finish or roll back (never raises to the caller)."""

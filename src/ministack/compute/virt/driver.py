@@ -50,6 +50,8 @@ class LiveMigration:
 
     dest_host: str
     block_migration: bool = False
+    dest_data: dict[str, str] = field(default_factory=dict)
+    """What the destination's `prepare_incoming` answered (how to reach it)."""
     abort: asyncio.Event = field(default_factory=asyncio.Event)
     force_complete: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -346,9 +348,11 @@ class VirtDriver(Protocol):
         guest sees the new size (volume-extended); raises DriverError."""
         ...
 
-    async def prepare_incoming(self, spec: GuestSpec) -> None:
+    async def prepare_incoming(self, spec: GuestSpec) -> dict[str, str]:
         """Destination of a live migration: make the guest that will receive the source's
-        memory (not yet running). Raises DriverError, leaving nothing behind."""
+        memory (not yet running). Answers what the source's `live_migrate` needs to reach
+        it (`LiveMigration.dest_data`; driver-specific, may be empty). Raises DriverError,
+        leaving nothing behind."""
         ...
 
     async def live_migrate(self, uuid: str, job: LiveMigration) -> None:

@@ -486,7 +486,7 @@ class FakeDriver:
         if proc.returncode != 0:
             raise DriverError(f"growing {device.device} failed: {err.decode().strip()}")
 
-    async def prepare_incoming(self, spec: GuestSpec) -> None:
+    async def prepare_incoming(self, spec: GuestSpec) -> dict[str, str]:
         """The destination's guest of a live migration, waiting for the memory (no state)."""
         await self._step("prepare_incoming")
         console = [f"{spec.hostname} login:"]
@@ -494,6 +494,7 @@ class FakeDriver:
         guest.volumes = {d.device: d.volume_id for d in spec.block_devices}
         self.guests[spec.uuid] = guest
         self._persist()
+        return {}
 
     async def live_migrate(self, uuid: str, job: LiveMigration) -> None:
         """Copy for `delay["live_migrate"]` seconds unless aborted or forced to complete; then

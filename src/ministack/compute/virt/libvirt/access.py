@@ -71,3 +71,21 @@ def create_shared_file(path: Path) -> None:
         os.fchmod(fd, SHARED_FILE)
     finally:
         os.close(fd)
+
+
+def hand_over(own: list[Path], bases: list[Path]) -> None:
+    """Give the hypervisor user a live migration's incoming files before QEMU opens them:
+    the instance's own files (disks, console log) become its (still 0600), the cached bases
+    they read get group read (0640, the hypervisor's group). A privileged libvirtd would do
+    this itself (dynamic_ownership); an unprivileged (session) one cannot."""
+    try:
+        uid = pwd.getpwnam(HYPERVISOR_USER).pw_uid
+    except KeyError:
+        return
+    for path in own:
+        if path.exists():
+            os.chown(path, uid, -1)
+    for path in bases:
+        mode = path.stat().st_mode & 0o7777
+        if not mode & 0o040:
+            path.chmod(mode | 0o040)

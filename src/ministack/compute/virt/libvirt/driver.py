@@ -44,6 +44,7 @@ from ministack.compute.virt.driver import (
     ImageSource,
     ImageUnusable,
     LiveMigration,
+    LiveMigrationAborted,
     PowerState,
     Vif,
 )
@@ -53,6 +54,7 @@ from ministack.compute.virt.libvirt import (
     diagnostics,
     disks,
     host,
+    migration,
     nbd,
     rescue,
     taps,
@@ -83,6 +85,7 @@ T = TypeVar("T")
 
 PRUNE_INTERVAL = 600.0  # seconds between image cache prunes
 ACPI_RETRY = 5.0  # a guest still booting may miss the first power button press
+JOB_RETRY = 0.2  # seconds before retrying an abort or pause the migration job was not ready for
 _STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
     libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
@@ -106,6 +109,7 @@ class LibvirtDriver:
         console_log=True,
         plugs_vifs=True,
         attach_interface=True,
+        live_migration=True,
     )
 
     def __init__(self, options: LibvirtOptions | Settings, images: ImageSource) -> None:
@@ -620,14 +624,128 @@ class LibvirtDriver:
         except libvirt.libvirtError as exc:
             raise DriverError(f"growing {device.device} failed: {exc}") from None
 
-    # Live migration needs a libvirtd per host reachable from the other (qemu+tcp or +ssh)
-    # and shared or copied disks; one machine runs one libvirtd here, so it is not offered
-    # (capabilities.live_migration is False) and the agent fails the migration cleanly.
-    async def prepare_incoming(self, spec: GuestSpec) -> None:
-        raise DriverError("live migration is not supported by the libvirt driver here")
+    # -- live migration (virt/libvirt/migration.py) -----------------------------------------
+
+    async def prepare_incoming(self, spec: GuestSpec) -> dict[str, str]:
+        """Destination: lay out the incoming guest's files (the migration copies the disks'
+        contents into them and defines the domain); answers how the source reaches this
+        host. A guest with volumes is refused (their connections do not move yet), and so is
+        a source on this same libvirtd (it cannot migrate to itself)."""
+        if spec.block_devices:
+            raise DriverError(
+                "live migration of a guest with volumes attached is not supported by the "
+                "libvirt driver"
+            )
+        if await self._call(lambda conn: lookup(conn, spec.uuid)) is not None:
+            raise DriverError(
+                f"guest {spec.uuid} already has a domain on {self.options.uri}: both hosts "
+                "use the same libvirtd, which cannot live migrate to itself"
+            )
+        layout = self._layout(spec.uuid)
+        try:
+            if layout.directory.exists():  # leftovers of an earlier attempt
+                await asyncio.to_thread(shutil.rmtree, layout.directory)
+            access.shared_dir(layout.directory, access.hypervisor_gid())
+            files = await self._make_files(spec, layout)
+            await asyncio.to_thread(access.create_shared_file, layout.console_log)
+            own = [files.root, files.ephemeral, files.swap, layout.console_log]
+            record = layout.read_info()
+            bases = [Path(record[k]) for k in ("base", "kernel", "ramdisk") if record.get(k)]
+            await asyncio.to_thread(access.hand_over, [p for p in own if p], bases)
+        except Exception as exc:
+            await asyncio.to_thread(shutil.rmtree, layout.directory, True)
+            if isinstance(exc, DriverError):
+                raise
+            raise DriverError(f"could not prepare the incoming guest: {exc}") from exc
+        return migration.incoming_data(
+            self.options.uri, layout.directory, self.options.image_cache_path
+        )
 
     async def live_migrate(self, uuid: str, job: LiveMigration) -> None:
-        raise DriverError("live migration is not supported by the libvirt driver here")
+        """Source: copy the running guest (memory and local disks) to the destination's
+        libvirtd, then remove its files here. `job.abort` aborts libvirt's job (the guest
+        keeps running here); `job.force_complete` pauses the guest so the copy converges
+        (the destination resumes it). Raises LiveMigrationAborted, DriverError."""
+        data = job.dest_data
+        if not data.get("uri"):
+            raise DriverError(f"{job.dest_host} gave no libvirt URI to migrate to")
+        domain = await self._domain(uuid)
+        layout = self._layout(uuid)
+        moves = {
+            str(layout.directory): data["instance_dir"],
+            str(self.options.image_cache_path): data["image_cache"],
+        }
+
+        def describe(_conn: Any) -> tuple[str, str]:
+            flags = migration.XML_FLAGS
+            return domain.XMLDesc(flags), domain.XMLDesc(flags | libvirt.VIR_DOMAIN_XML_INACTIVE)
+
+        live, persistent = await self._call(describe)
+        running = await self._call(lambda _c: domain.state()[0]) == libvirt.VIR_DOMAIN_RUNNING
+        disks = migration.local_disks(live, layout.directory)
+        copy = asyncio.ensure_future(
+            self._call(
+                lambda _conn: migration.migrate(
+                    domain,
+                    data["uri"],
+                    migration.dest_xml(live, moves),
+                    migration.dest_xml(persistent, moves),
+                    disks,
+                )
+            )
+        )
+        paused = await self._watch(domain, copy, job)
+        try:
+            await copy
+        except DriverError as exc:
+            if paused and running:  # a guest paused before stays paused
+                await self._call(lambda _c: ignore_not_running(domain.resume))
+            if job.abort.is_set():
+                raise LiveMigrationAborted(f"live migration of {uuid} aborted") from exc
+            raise DriverError(f"live migration to {job.dest_host} failed: {exc}") from exc
+        log.info("guest %s live migrated to %s (%s)", uuid, job.dest_host, data["uri"])
+        await nbd.disconnect_all(layout.directory)
+        await asyncio.to_thread(shutil.rmtree, layout.directory, True)
+        await self.prune_image_cache()
+
+    async def _watch(self, domain: Any, copy: asyncio.Future[None], job: LiveMigration) -> bool:
+        """Until `copy` ends: abort libvirt's job when `job.abort` is set, pause the guest
+        when `job.force_complete` is. Answers whether it paused the guest."""
+        paused = aborted = False
+        while not copy.done():
+            waits: set[asyncio.Future[Any]] = {copy}
+            if not aborted:
+                waits.add(asyncio.ensure_future(job.abort.wait()))
+            if not paused:
+                waits.add(asyncio.ensure_future(job.force_complete.wait()))
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits - {copy}:
+                waiter.cancel()
+            if copy.done():
+                break
+            if job.abort.is_set() and not aborted:
+                aborted = await self._try_job(domain.abortJob)
+            if job.force_complete.is_set() and not paused:
+                paused = await self._try_job(domain.suspend)
+            if (job.abort.is_set() and not aborted) or (job.force_complete.is_set() and not paused):
+                await asyncio.wait({copy}, timeout=JOB_RETRY)  # the job has not begun yet
+        return paused
+
+    async def _try_job(self, action: Callable[[], object]) -> bool:
+        try:
+            await self._call(lambda _conn: action())
+        except DriverError as exc:
+            log.info("live migration control not applied yet: %s", exc)
+            return False
+        return True
 
     async def finish_incoming(self, uuid: str, power_state: PowerState) -> None:
-        raise DriverError("live migration is not supported by the libvirt driver here")
+        """Destination: the migrated domain runs here; resumed when the source was paused
+        to force completion (unless the server was paused), its taps handed over."""
+        domain = await self._domain(uuid)
+        state = await self._call(lambda _c: domain.state()[0])
+        if power_state is PowerState.RUNNING and state == libvirt.VIR_DOMAIN_PAUSED:
+            await self._call(lambda _c: domain.resume())
+        elif power_state is PowerState.PAUSED and state != libvirt.VIR_DOMAIN_PAUSED:
+            await self._call(lambda _c: domain.suspend())
+        await self._hand_over_taps(domain)
