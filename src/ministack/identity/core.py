@@ -427,9 +427,11 @@ class IdentityCore:
         authorized roles the user still holds there. 401 when the access token, its consumer or
         the project is gone or no authorized role is left."""
         access = await s.get(m.OAuthAccessToken, access_token_id)
-        if access is None or access.authorizing_user_id != user.id:
-            raise errors.Unauthorized(TOKEN_INVALID)
-        if access.expires_at is not None and access.expires_at <= utcnow():
+        if (
+            access is None
+            or access.authorizing_user_id != user.id
+            or (access.expires_at is not None and access.expires_at <= utcnow())
+        ):
             raise errors.Unauthorized(TOKEN_INVALID)
         project = await self.enabled_project(s, access.project_id)
         if project is None:
