@@ -28,7 +28,6 @@ from ministack.common.auth import AccessRule, Auth
 from ministack.common.db import Database, utcnow
 from ministack.config import Settings
 from ministack.identity import models as m
-from ministack.identity import oauth1
 from ministack.identity.compliance import Compliance
 from ministack.identity.credentials import CredentialCipher
 from ministack.identity.inheritance import ancestors
@@ -331,7 +330,7 @@ class IdentityCore:
             access_id = p.access_token_id
             delegated = await self.cached(
                 ("oauth-scope", user.id, access_id),
-                lambda: oauth1.load_access(self, s, access_id, user),
+                lambda: self._load_oauth(s, access_id, user),
             )
             return TokenInfo(
                 token=token,
@@ -420,6 +419,29 @@ class IdentityCore:
             raise errors.Unauthorized(TOKEN_INVALID)
         ref = TrustRef(trust.id, trust.impersonation, trustor.id, trustee.id)
         return (trustor if trust.impersonation else trustee), ref, project, roles
+
+    async def _load_oauth(
+        self, s: AsyncSession, access_token_id: str, user: Ref
+    ) -> tuple[Ref, tuple[Ref, ...], str]:
+        """(project, roles, consumer id) of a token issued for an OS-OAUTH1 access token: the
+        authorized roles the user still holds there. 401 when the access token, its consumer or
+        the project is gone or no authorized role is left."""
+        access = await s.get(m.OAuthAccessToken, access_token_id)
+        if (
+            access is None
+            or access.authorizing_user_id != user.id
+            or (access.expires_at is not None and access.expires_at <= utcnow())
+        ):
+            raise errors.Unauthorized(TOKEN_INVALID)
+        project = await self.enabled_project(s, access.project_id)
+        if project is None:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        held = await self.effective_roles(s, user.id, "project", project.id, project.domain_id)
+        granted = await self.with_implied(s, set(access.role_ids))
+        roles = tuple(r for r in held if r.id in granted)
+        if not roles:
+            raise errors.Unauthorized(TOKEN_INVALID)
+        return project, roles, access.consumer_id
 
     async def enabled_project(self, s: AsyncSession, project_id: str) -> Ref | None:
         row = (

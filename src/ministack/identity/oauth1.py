@@ -6,8 +6,9 @@ HMAC-SHA1) a request for a project and gets a request token; a user who holds ro
 authorizes it with some of them and hands the verifier to the consumer; the consumer exchanges
 the signed request token and verifier for an access token, and signs token requests with it
 (`POST /v3/auth/tokens`, method ``oauth1``). Such a token's roles are checked again at every
-validation (`load_access`): deleting the access token or its consumer, or the user losing the
-roles, ends it. Secrets are kept encrypted with the credential key (HMAC needs them whole).
+validation (`IdentityCore._load_oauth`): deleting the access token or its consumer, or the user
+losing the roles, ends it. Secrets are kept encrypted with the credential key (HMAC needs them
+whole).
 Signatures are checked with oauthlib's RFC 5849 primitives; timestamps older than
 `TIMESTAMP_WINDOW` are refused.
 """
@@ -19,7 +20,6 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from oauthlib.common import Request as OAuthRequest
@@ -30,9 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ministack.common import errors
 from ministack.common.db import utcnow
 from ministack.identity import models as m
-
-if TYPE_CHECKING:
-    from ministack.identity.core import IdentityCore, Ref, TokenInfo
+from ministack.identity.core import IdentityCore, TokenInfo
+from ministack.identity.tokens import SCOPE_PROJECT
 
 REQUEST_TOKEN_SECONDS = 28800  # Keystone's [oauth1] request_token_duration
 ACCESS_TOKEN_SECONDS = 86400  # Keystone's [oauth1] access_token_duration
@@ -196,8 +195,6 @@ async def create_access_token(core: IdentityCore, signed: Signed) -> tuple[m.OAu
 async def authenticate(core: IdentityCore, signed: Signed | None) -> TokenInfo:
     """POST /v3/auth/tokens with method oauth1: a project token for the access token's user
     with the access token's roles."""
-    from ministack.identity.tokens import SCOPE_PROJECT
-
     if signed is None:
         raise errors.Unauthorized("The oauth1 method needs a signed request.")
     oauth = _oauth_params(signed)
@@ -221,28 +218,6 @@ async def authenticate(core: IdentityCore, signed: Signed | None) -> TokenInfo:
         expires_at=access.expires_at,
         access_token_id=access.id,
     )
-
-
-async def load_access(
-    core: IdentityCore, s: AsyncSession, access_token_id: str, user: Ref
-) -> tuple[Ref, tuple[Ref, ...], str]:
-    """(project, roles, consumer id) of a token issued for the access token: the authorized
-    roles the user still holds there. 401 when the access token, its consumer or the project
-    is gone or no authorized role is left."""
-    from ministack.identity.core import TOKEN_INVALID
-
-    access = await s.get(m.OAuthAccessToken, access_token_id)
-    if access is None or access.authorizing_user_id != user.id or not _live(access.expires_at):
-        raise errors.Unauthorized(TOKEN_INVALID)
-    project = await core.enabled_project(s, access.project_id)
-    if project is None:
-        raise errors.Unauthorized(TOKEN_INVALID)
-    held = await core.effective_roles(s, user.id, "project", project.id, project.domain_id)
-    granted = await core.with_implied(s, set(access.role_ids))
-    roles = tuple(r for r in held if r.id in granted)
-    if not roles:
-        raise errors.Unauthorized(TOKEN_INVALID)
-    return project, roles, access.consumer_id
 
 
 async def access_tokens_of(core: IdentityCore, user_id: str) -> list[m.OAuthAccessToken]:

@@ -123,6 +123,28 @@ def resolve_groups(found: list[tuple[str, str]], wanted: list[str], project_id: 
     return out
 
 
+def port_body(
+    project_id: str,
+    network_id: str,
+    fixed_ip: str | None,
+    device_id: str,
+    device_owner: str,
+    security_groups: list[str] | None,
+) -> dict[str, Any]:
+    """The POST /v2.0/ports body `create_port` sends (either client)."""
+    body: dict[str, Any] = {
+        "network_id": network_id,
+        "project_id": project_id,
+        "device_id": device_id,
+        "device_owner": device_owner,
+    }
+    if fixed_ip:
+        body["fixed_ips"] = [{"ip_address": fixed_ip}]
+    if security_groups is not None:
+        body["security_groups"] = security_groups
+    return body
+
+
 def choose_available(found: list[dict[str, Any]], project_id: str) -> list[dict[str, Any]]:
     """Nova's `_get_available_networks`: the project's own unshared networks, then every
     shared one (so a project with `private` and the seeded `shared` has two: ambiguous)."""
@@ -162,16 +184,7 @@ class NetworkClient:
         security_groups: list[str] | None = None,
     ) -> dict[str, Any]:
         await self.get_network(network_id, project_id)
-        body: dict[str, Any] = {
-            "network_id": network_id,
-            "project_id": project_id,
-            "device_id": device_id,
-            "device_owner": device_owner,
-        }
-        if fixed_ip:
-            body["fixed_ips"] = [{"ip_address": fixed_ip}]
-        if security_groups is not None:
-            body["security_groups"] = security_groups
+        body = port_body(project_id, network_id, fixed_ip, device_id, device_owner, security_groups)
         return await ports.create(self.core, trusted(project_id), body)
 
     async def security_group_ids(self, project_id: str, wanted: list[str]) -> list[str]:
@@ -273,16 +286,7 @@ class HttpNetworkClient:
         security_groups: list[str] | None = None,
     ) -> dict[str, Any]:
         await self.get_network(network_id, project_id)
-        body: dict[str, Any] = {
-            "network_id": network_id,
-            "project_id": project_id,
-            "device_id": device_id,
-            "device_owner": device_owner,
-        }
-        if fixed_ip:
-            body["fixed_ips"] = [{"ip_address": fixed_ip}]
-        if security_groups is not None:
-            body["security_groups"] = security_groups
+        body = port_body(project_id, network_id, fixed_ip, device_id, device_owner, security_groups)
         made = await self._call("POST", "/v2.0/ports", "Creating a port", json={"port": body})
         port: dict[str, Any] = made["port"]
         return port

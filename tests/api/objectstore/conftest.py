@@ -15,28 +15,16 @@ import swiftclient
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
 
-from tests.cloud import ADMIN_PASSWORD, VENV_BIN, Cloud, password_body, running_cloud
+from tests.cloud import ADMIN_PASSWORD, VENV_BIN, Cloud, running_cloud
+from tests.personas import Persona, PersonaCloud, make_people, token_of
 
 PASSWORD = "object-test-pw"
 S3_DOMAIN = "s3.localhost"  # virtual-host-style S3: <bucket>.s3.localhost
 
 
 @dataclass
-class Persona:
-    name: str
-    project: str
-    project_id: str
-    token: str
-
-    @property
-    def account(self) -> str:
-        return f"AUTH_{self.project_id}"
-
-
-@dataclass
-class Env:
-    cloud: Cloud
-    people: dict[str, Persona]
+class Env(PersonaCloud):
+    """The personas' keys include "admin" here."""
 
     @property
     def url(self) -> str:
@@ -52,7 +40,7 @@ class Env:
         auth = v3.Password(
             auth_url=self.cloud.auth_url,
             username=p.name,
-            password=ADMIN_PASSWORD if who == "admin" else PASSWORD,
+            password=p.password,
             project_name=p.project,
             user_domain_id="default",
             project_domain_id="default",
@@ -70,7 +58,7 @@ class Env:
         p = self.people[who]
         env = self.cloud.cli_env(
             username=p.name,
-            password=ADMIN_PASSWORD if who == "admin" else PASSWORD,
+            password=p.password,
             project=p.project,
         )
         result = subprocess.run(
@@ -85,48 +73,20 @@ class Env:
             raise AssertionError(f"swift {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result
 
-    def cli(self, who: str, *args: str, check: bool = True) -> str:
-        if who == "admin":
-            result = self.cloud.cli(*args, check=check)
-        else:
-            p = self.people[who]
-            result = self.cloud.cli(
-                *args, check=check, username=p.name, password=PASSWORD, project=p.project
-            )
-        return result.stdout if check else result.stdout + result.stderr
-
     def data_files(self) -> set[str]:
         root = self.cloud.state_dir / "objects"
         return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def _token(cloud: Cloud, user: str, password: str, project: str) -> str:
-    resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=password_body(user, password, project))
-    assert resp.status_code == 201, resp.text
-    return resp.headers["X-Subject-Token"]
-
-
 def make_env(cloud: Cloud) -> Env:
     admin = cloud.connect()
-    suffix = uuid.uuid4().hex[:6]
     admin_project = admin.identity.find_project("admin", ignore_missing=False)
+    token = token_of(cloud, "admin", ADMIN_PASSWORD, "admin")
     people = {
-        "admin": Persona(
-            "admin", "admin", admin_project.id, _token(cloud, "admin", ADMIN_PASSWORD, "admin")
-        )
+        "admin": Persona("admin", "admin", admin_project.id, "admin", ADMIN_PASSWORD, admin, token)
     }
-    for project in ("a", "b"):
-        pname = f"obj-{project}-{suffix}"
-        proj = admin.identity.create_project(name=pname, domain_id="default")
-        for role in ("member", "reader"):
-            uname = f"obj-{project}-{role}-{suffix}"
-            user = admin.identity.create_user(name=uname, password=PASSWORD, domain_id="default")
-            role_obj = admin.identity.find_role(role, ignore_missing=False)
-            admin.identity.assign_project_role_to_user(proj, user, role_obj)
-            people[f"{project}_{role}"] = Persona(
-                uname, pname, proj.id, _token(cloud, uname, PASSWORD, pname)
-            )
-    return Env(cloud=cloud, people=people)
+    people.update(make_people(cloud, admin, PASSWORD, project_prefix="obj-", user_prefix="obj-"))
+    return Env(cloud=cloud, admin=admin, admin_token=token, people=people)
 
 
 @pytest.fixture(scope="session")

@@ -12,31 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openstack.connection
 import pytest
 
-from tests.cloud import ADMIN_PASSWORD, Cloud, password_body, running_cloud
+from tests.cloud import ADMIN_PASSWORD, Cloud, running_cloud
+from tests.personas import PersonaCloud, make_people, token_of
 
 PASSWORD = "volume-test-pw"
 LATEST = {"OpenStack-API-Version": "volume 3.71"}
 
 
 @dataclass
-class Persona:
-    name: str
-    project: str
-    project_id: str
-    conn: openstack.connection.Connection
-    token: str
-
-
-@dataclass
-class Env:
-    cloud: Cloud
-    admin: openstack.connection.Connection
-    admin_token: str
+class Env(PersonaCloud):
     admin_project_id: str
-    people: dict[str, Persona]
 
     def http(self, who: str = "admin", version: str = "3.71") -> httpx.Client:
         """A client at /v3/<project> of `who`, asking for microversion `version`."""
@@ -49,16 +36,6 @@ class Env:
             headers={"X-Auth-Token": token, "OpenStack-API-Version": f"volume {version}"},
             timeout=60,
         )
-
-    def cli(self, who: str, *args: str, check: bool = True) -> str:
-        if who == "admin":
-            result = self.cloud.cli(*args, check=check)
-        else:
-            p = self.people[who]
-            result = self.cloud.cli(
-                *args, check=check, username=p.name, password=PASSWORD, project=p.project
-            )
-        return result.stdout if check else result.stdout + result.stderr
 
     def wait(
         self,
@@ -114,34 +91,15 @@ class Env:
             out.unlink(missing_ok=True)
 
 
-def _token(cloud: Cloud, user: str, password: str, project: str) -> tuple[str, str]:
-    resp = httpx.post(f"{cloud.auth_url}/auth/tokens", json=password_body(user, password, project))
-    assert resp.status_code == 201, resp.text
-    return resp.headers["X-Subject-Token"], resp.json()["token"]["project"]["id"]
-
-
 def make_env(cloud: Cloud) -> Env:
     admin = cloud.connect()
-    suffix = uuid.uuid4().hex[:6]
-    people: dict[str, Persona] = {}
-    for project in ("a", "b"):
-        pname = f"vproj-{project}-{suffix}"
-        proj = admin.identity.create_project(name=pname, domain_id="default")
-        for role in ("member", "reader"):
-            uname = f"v{project}-{role}-{suffix}"
-            user = admin.identity.create_user(name=uname, password=PASSWORD, domain_id="default")
-            role_obj = admin.identity.find_role(role, ignore_missing=False)
-            admin.identity.assign_project_role_to_user(proj, user, role_obj)
-            token, project_id = _token(cloud, uname, PASSWORD, pname)
-            people[f"{project}_{role}"] = Persona(
-                name=uname,
-                project=pname,
-                project_id=project_id,
-                conn=cloud.connect(username=uname, password=PASSWORD, project=pname),
-                token=token,
-            )
-    token, admin_project = _token(cloud, "admin", ADMIN_PASSWORD, "admin")
-    return Env(cloud, admin, token, admin_project, people)
+    return Env(
+        cloud=cloud,
+        admin=admin,
+        admin_token=token_of(cloud, "admin", ADMIN_PASSWORD, "admin"),
+        admin_project_id=str(admin.current_project_id),
+        people=make_people(cloud, admin, PASSWORD, project_prefix="vproj-", user_prefix="v"),
+    )
 
 
 @pytest.fixture(scope="session")

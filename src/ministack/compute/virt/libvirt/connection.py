@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
-from ministack.compute.virt.driver import DriverError
+from ministack.compute.virt.driver import DriverError, GuestNotFound
 from ministack.compute.virt.libvirt import host
 from ministack.config import Settings
 
@@ -130,3 +130,22 @@ class Connection:
             return await asyncio.to_thread(attempt)
         except libvirt.libvirtError as exc:
             raise DriverError(f"libvirt: {exc.get_error_message()}") from exc
+
+
+async def find_domain(connection: Connection, uuid: str) -> Any:
+    """The domain of `uuid`; raises GuestNotFound."""
+    domain = await connection.call(lambda conn: lookup(conn, uuid))
+    if domain is None:
+        raise GuestNotFound(f"no guest {uuid} on this host")
+    return domain
+
+
+async def hard_stop(connection: Connection, uuid: str) -> None:
+    """Power the domain of `uuid` off at once; nothing to do when it is stopped or gone."""
+
+    def stop(conn: Any) -> None:
+        domain = lookup(conn, uuid)
+        if domain is not None and domain.isActive():
+            ignore_not_running(domain.destroy)
+
+    await connection.call(stop)

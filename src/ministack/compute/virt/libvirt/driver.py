@@ -64,6 +64,8 @@ from ministack.compute.virt.libvirt.configdrive import write_config_drive
 from ministack.compute.virt.libvirt.connection import (
     Connection,
     LibvirtOptions,
+    find_domain,
+    hard_stop,
     ignore_not_running,
     lookup,
 )
@@ -130,10 +132,7 @@ class LibvirtDriver:
 
     async def _domain(self, uuid: str) -> Any:
         """The domain of `uuid`; raises GuestNotFound."""
-        domain = await self._call(lambda conn: lookup(conn, uuid))
-        if domain is None:
-            raise GuestNotFound(f"no guest {uuid} on this host")
-        return domain
+        return await find_domain(self.connection, uuid)
 
     def _layout(self, uuid: str) -> InstanceLayout:
         return InstanceLayout(self.options.instances_path / uuid)
@@ -380,12 +379,7 @@ class LibvirtDriver:
         await self.spawn(spec)
 
     async def _hard_stop(self, uuid: str) -> None:
-        def stop(conn: Any) -> None:
-            domain = lookup(conn, uuid)
-            if domain is not None and domain.isActive():
-                ignore_not_running(domain.destroy)
-
-        await self._call(stop)
+        await hard_stop(self.connection, uuid)
 
     async def _undefine(self, uuid: str) -> None:
         flags = (
@@ -514,13 +508,14 @@ class LibvirtDriver:
     # -- rescue and crash dump (virt/libvirt/rescue.py) ------------------------------------
 
     async def rescue(self, spec: GuestSpec) -> None:
-        await rescue.rescue(self, spec)
+        layout = self._layout(spec.uuid)
+        await rescue.rescue(self.connection, layout, self.cache, spec, self._start)
 
     async def unrescue(self, uuid: str) -> None:
-        await rescue.unrescue(self, uuid)
+        await rescue.unrescue(self.connection, self._layout(uuid), uuid, self._start)
 
     async def inject_nmi(self, uuid: str) -> None:
-        await rescue.inject_nmi(self, uuid)
+        await rescue.inject_nmi(self.connection, uuid)
 
     # -- data out ---------------------------------------------------------------------------
 

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import libvirt
 
 from ministack.compute.virt.driver import DriverError, GuestSpec
 from ministack.compute.virt.libvirt import disks
-from ministack.compute.virt.libvirt.connection import lookup
-
-if TYPE_CHECKING:
-    from ministack.compute.virt.libvirt.driver import LibvirtDriver
+from ministack.compute.virt.libvirt.connection import Connection, find_domain, hard_stop, lookup
+from ministack.compute.virt.libvirt.imagecache import ImageCache
+from ministack.compute.virt.libvirt.layout import InstanceLayout
 
 RESCUE_DISK = "disk.rescue"
 SAVED_XML = "unrescue.xml"
+Boot = Callable[[Any], Awaitable[None]]  # the driver's start of a defined domain (taps too)
 
 
 def _next_free(prefix: str, taken: set[str]) -> str:
@@ -67,56 +68,56 @@ def rescue_xml(original: str, rescue_disk: Path) -> str:
     return ET.tostring(domain, encoding="unicode")
 
 
-async def rescue(driver: LibvirtDriver, spec: GuestSpec) -> None:
+async def rescue(
+    connection: Connection, layout: InstanceLayout, cache: ImageCache, spec: GuestSpec, boot: Boot
+) -> None:
     """See the module docstring; `spec.image_id` is the rescue image."""
     if spec.image_id is None:
         raise DriverError("rescue needs an image")
-    domain = await driver._domain(spec.uuid)
-    layout = driver._layout(spec.uuid)
+    domain = await find_domain(connection, spec.uuid)
     saved = layout.directory / SAVED_XML
     if not saved.exists():  # a second rescue keeps the first one's original definition
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
-        original = await driver._call(lambda _c: domain.XMLDesc(flags))
+        original = await connection.call(lambda _c: domain.XMLDesc(flags))
         await asyncio.to_thread(saved.write_text, original)
     original = saved.read_text()
     rescue_path = layout.directory / RESCUE_DISK
     try:
-        base = await driver.cache.ensure(spec.image_id, spec.image_format, spec.image_properties)
+        base = await cache.ensure(spec.image_id, spec.image_format, spec.image_properties)
         rescue_path.unlink(missing_ok=True)
         await disks.create_overlay(base.path, base.format, rescue_path, 0)
         xml = rescue_xml(original, rescue_path)
-        await driver._hard_stop(spec.uuid)
-        await driver._call(lambda conn: conn.defineXML(xml))
-        await driver._start(domain)
+        await hard_stop(connection, spec.uuid)
+        await connection.call(lambda conn: conn.defineXML(xml))
+        await boot(domain)
     except Exception as exc:
-        await _restore(driver, spec.uuid, start=True)
+        await _restore(connection, layout, spec.uuid, boot)
         if isinstance(exc, DriverError):
             raise
         raise DriverError(f"could not rescue the guest: {exc}") from exc
 
 
-async def unrescue(driver: LibvirtDriver, uuid: str) -> None:
+async def unrescue(connection: Connection, layout: InstanceLayout, uuid: str, boot: Boot) -> None:
     """See the module docstring. Idempotent: a guest not in rescue is only started."""
-    await _restore(driver, uuid, start=True)
+    await _restore(connection, layout, uuid, boot)
 
 
-async def _restore(driver: LibvirtDriver, uuid: str, *, start: bool) -> None:
-    layout = driver._layout(uuid)
+async def _restore(connection: Connection, layout: InstanceLayout, uuid: str, boot: Boot) -> None:
     saved = layout.directory / SAVED_XML
     if saved.exists():
         original = saved.read_text()
-        await driver._hard_stop(uuid)
-        await driver._call(lambda conn: conn.defineXML(original))
+        await hard_stop(connection, uuid)
+        await connection.call(lambda conn: conn.defineXML(original))
         saved.unlink()
         (layout.directory / RESCUE_DISK).unlink(missing_ok=True)
-    domain = await driver._call(lambda conn: lookup(conn, uuid))
-    if start and domain is not None and not await driver._call(lambda _c: domain.isActive()):
-        await driver._start(domain)
+    domain = await connection.call(lambda conn: lookup(conn, uuid))
+    if domain is not None and not await connection.call(lambda _c: domain.isActive()):
+        await boot(domain)
 
 
-async def inject_nmi(driver: LibvirtDriver, uuid: str) -> None:
+async def inject_nmi(connection: Connection, uuid: str) -> None:
     """virDomainInjectNMI; DriverError when the guest is not running."""
-    domain = await driver._domain(uuid)
-    if not await driver._call(lambda _c: domain.isActive()):
+    domain = await find_domain(connection, uuid)
+    if not await connection.call(lambda _c: domain.isActive()):
         raise DriverError("the guest is not running")
-    await driver._call(lambda _c: domain.injectNMI(0))
+    await connection.call(lambda _c: domain.injectNMI(0))
