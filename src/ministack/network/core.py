@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import errors
 from ministack.common.auth import Auth
-from ministack.common.db import Database, utcnow
+from ministack.common.db import Database, Reads, utcnow
 from ministack.common.rpc.base import Bus
 from ministack.config import Settings
 from ministack.network import models as m
@@ -107,7 +107,7 @@ def touch(row: Any) -> None:
     row.updated_at = utcnow()
 
 
-async def tags_of(s: AsyncSession, ids: Iterable[str]) -> dict[str, list[str]]:
+async def tags_of(s: Reads, ids: Iterable[str]) -> dict[str, list[str]]:
     wanted = list(ids)
     out: dict[str, list[str]] = defaultdict(list)
     if not wanted:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import errors
 from ministack.common.auth import Auth
-from ministack.common.db import utcnow
+from ministack.common.db import Reads, utcnow
 from ministack.config import Settings
 from ministack.network import (
     dhcp_options,
@@ -129,15 +129,15 @@ def visible_clause(auth: Auth) -> Any:
     return or_(m.Port.project_id == mine, m.Port.network_id.in_(own_nets))
 
 
-async def visible(s: AsyncSession, auth: Auth, port_id: str) -> m.Port:
+async def visible(s: Reads, auth: Auth, port_id: str) -> m.Port:
     query = select(m.Port).where(m.Port.id == port_id, visible_clause(auth))
-    row = (await s.execute(query)).scalar_one_or_none()
+    row: m.Port | None = (await s.execute(query)).scalar_one_or_none()
     if row is None:
         raise not_found("Port", port_id)
     return row
 
 
-async def render(s: AsyncSession, rows: list[m.Port], auth: Auth) -> list[dict[str, Any]]:
+async def render(s: Reads, rows: list[m.Port], auth: Auth) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
     ips: dict[str, list[dict[str, str]]] = defaultdict(list)
     groups: dict[str, list[str]] = defaultdict(list)
@@ -380,7 +380,7 @@ async def _bind_groups(
 
 
 async def show(core: Core, auth: Auth, port_id: str) -> dict[str, Any]:
-    async with core.db.session() as s:
+    async with core.db.reader() as s:
         row = await visible(s, auth, port_id)
         return (await render(s, [row], auth))[0]
 
