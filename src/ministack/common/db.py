@@ -87,7 +87,9 @@ def prepare_sqlite_file(url: str) -> None:
 class Reads(Protocol):
     """What a read needs of a session: `execute`, awaited (an AsyncSession or an InlineReader)."""
 
-    async def execute(self, statement: Executable) -> Result[Any]: ...
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Result[Any]: ...
 
 
 class InlineReader:
@@ -98,8 +100,10 @@ class InlineReader:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    async def execute(self, statement: Executable) -> Result[Any]:
-        return self._session.execute(statement)
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Result[Any]:
+        return self._session.execute(statement, params)
 
 
 class Database:
