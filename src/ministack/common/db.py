@@ -3,6 +3,7 @@
 SQLite (WAL) is the embedded default; PostgreSQL and MariaDB are chosen by URL. Write
 transactions on SQLite start with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock
 instead of failing, which keeps claims (quotas, allocations, addresses) atomic on every backend.
+Hot reads may use ``reader()``: on SQLite it reads inline, without aiosqlite's thread hops.
 Each service keeps its tables in ``<service>/models.py`` and its Alembic revisions in
 ``<service>/migrations/`` on a branch labelled with the service name.
 """
