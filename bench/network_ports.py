@@ -5,13 +5,17 @@ request that reads: token check, routing, one query, rendering). Target: >= 200 
 Every created port claims an address through IPAM (the unique (subnet, address) row), a MAC,
 the project's quota lock and its default security group binding, in one write transaction.
 
-Run: .venv/bin/python bench/network_ports.py [ports] [backend] (default 1000 sqlite)
+Run: .venv/bin/python bench/network_ports.py [ports] [backend] [--baseline REV] [--rounds N]
+(default 1000 sqlite). With --baseline, the same figures are measured in the same run, round by
+round, for the code of git revision REV (its src/ extracted with git archive and put first on
+PYTHONPATH), so the machine's load hits both alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from tests.cloud import admin_token, running_cloud
 
+REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 16
 SERVICES = ("identity", "network")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -96,28 +101,51 @@ async def bench(url: str, token: str, project: str, ports: int, pid: int) -> tup
         return baseline, created
 
 
-def main() -> None:
-    ports = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        running_cloud(Path(tmp), backend=backend, services=SERVICES) as cloud,
-    ):
+def measure(tmp: Path, ports: int, backend: str, env: dict[str, str]) -> tuple[Result, Result]:
+    with running_cloud(tmp, backend=backend, services=SERVICES, extra_env=env) as cloud:
         token = admin_token(cloud.auth_url)
         project = str(cloud.connect().current_project_id)
         assert cloud.proc is not None
         pid = cloud.proc.pid
-        baseline, created = asyncio.run(bench(cloud.url("network"), token, project, ports, pid))
-    print(f"{backend}, {CLIENTS} clients, {ports} requests each run")
-    print(
-        f"GET one port (baseline):  {baseline.rate:7.1f} req/s, server CPU "
-        f"{baseline.cpu_ms:5.2f} ms/request"
-    )
-    print(
-        f"port create:              {created.rate:7.1f} ports/s (target >= 200/s), server CPU "
-        f"{created.cpu_ms:5.2f} ms/port; {created.rate / baseline.rate:.2f} of the baseline "
-        "rate; no address twice"
-    )
+        return asyncio.run(bench(cloud.url("network"), token, project, ports, pid))
+
+
+def extract(rev: str, into: Path) -> Path:
+    """The src/ tree of git revision `rev`, extracted under `into`."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "src"], capture_output=True, check=True
+    ).stdout
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    baseline = args[args.index("--baseline") + 1] if "--baseline" in args else ""
+    rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 1
+    plain = [a for a in args if not a.startswith("--") and a not in (baseline, str(rounds))]
+    ports = int(plain[0]) if plain else 1000
+    backend = plain[1] if len(plain) > 1 else "sqlite"
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = {"current": {"PYTHONPATH": str(REPO / "src")}}
+        if baseline:
+            old = {"PYTHONPATH": str(extract(baseline, Path(tmp) / "base"))}
+            variants = {f"baseline {baseline}": old, **variants}
+        print(f"{backend}, {CLIENTS} clients, {ports} requests each run")
+        print("round  code              load1   GET req/s  GET cpu/req   create/s  create cpu/port")
+        for round_ in range(rounds):
+            for n, (name, env) in enumerate(variants.items()):
+                load = os.getloadavg()[0]
+                run = Path(tmp) / f"run-{round_}-{n}"
+                run.mkdir()
+                got, created = measure(run, ports, backend, env)
+                print(
+                    f"{round_ + 1:5d}  {name:16s} {load:6.1f} {got.rate:10.1f} {got.cpu_ms:9.2f}ms "
+                    f"{created.rate:10.1f} {created.cpu_ms:13.2f}ms",
+                    flush=True,
+                )
+    print("target: port create >= 200 ports/s; every run checks no address was handed out twice")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from ministack.common import db as dbmod
 from ministack.common.db import Database
@@ -81,3 +82,27 @@ async def test_writer_rolls_back_on_error(url: str) -> None:
 def test_unsupported_database_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unsupported database"):
         dbmod.async_url("oracle://x@y/z")
+
+
+async def test_reader_sees_each_commit_at_once_and_cannot_write(url: str) -> None:
+    """The inline reader (SQLite) keeps no copy: a read right after a commit sees it, and its
+    connections are read-only."""
+    await asyncio.to_thread(dbmod.upgrade, url)
+    database = Database(url)
+    query = select(m.Region.description).where(m.Region.id == "r-read")
+    async with database.writer() as s:
+        s.add(m.Region(id="r-read", description="first"))
+    async with database.reader() as r:
+        assert (await r.execute(query)).scalar() == "first"
+    async with database.writer() as s:
+        region = await s.get(m.Region, "r-read")
+        assert region is not None
+        region.description = "second"
+    async with database.reader() as r:
+        assert (await r.execute(query)).scalar() == "second"
+    if database.is_sqlite:
+        assert isinstance(r, dbmod.InlineReader)
+        with pytest.raises(OperationalError, match="readonly"):
+            async with database.reader() as r:
+                await r.execute(text("DELETE FROM identity_regions"))
+    await database.close()

@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, delete, false, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, delete, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import errors
 from ministack.common.auth import Auth
-from ministack.common.db import Database, utcnow
+from ministack.common.db import Database, Reads, utcnow
 from ministack.common.rpc.base import Bus
 from ministack.config import Settings
 from ministack.network import models as m
@@ -108,14 +108,19 @@ def touch(row: Any) -> None:
     row.updated_at = utcnow()
 
 
-async def tags_of(s: AsyncSession, ids: Iterable[str]) -> dict[str, list[str]]:
+# built once: building a statement costs more CPU than running it on SQLite
+_TAGS = select(m.Tag.resource_id, m.Tag.tag).where(
+    m.Tag.resource_id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def tags_of(s: Reads, ids: Iterable[str]) -> dict[str, list[str]]:
     wanted = list(ids)
     out: dict[str, list[str]] = defaultdict(list)
     if not wanted:
         return out
-    rows = await s.execute(select(m.Tag).where(m.Tag.resource_id.in_(wanted)))
-    for tag in rows.scalars():
-        out[tag.resource_id].append(tag.tag)
+    for row in await s.execute(_TAGS, {"ids": wanted}):
+        out[row.resource_id].append(row.tag)
     return out
 
 

@@ -69,9 +69,10 @@ async def lock_project(s: AsyncSession, db: Database, project_id: str) -> None:
     )
 
 
-def usage_columns(project_id: str, resource: str) -> tuple[Any, Any]:
+def usage_columns(project_id: Any, resource: str) -> tuple[Any, Any]:
     """(the project's own limit or NULL, its count of `resource`) as scalar subqueries, to be
-    selected with other columns in one statement (after `lock_project`)."""
+    selected with other columns in one statement (after `lock_project`); `project_id` is a
+    value or a bound parameter."""
     model = COUNTED[resource]
     own_limit = (
         select(m.Quota.hard_limit)

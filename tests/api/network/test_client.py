@@ -46,10 +46,11 @@ async def over_http(env: Env) -> AsyncIterator[client.NetworkApi]:
 async def _exercise(api: client.NetworkApi, env: Env, shared: dict[str, Any]) -> None:
     project = env.people["b_member"].project_id
     device = "00000000-0000-4000-8000-" + shared["id"][-12:]
-    port = await api.create_port(project, shared["id"], fixed_ip=None, device_id=device)
-    assert port["project_id"] == project
+    # the fixed address first: a port drawn at random before it could take 10.88.0.200
     fixed = await api.create_port(project, shared["id"], fixed_ip="10.88.0.200")
     assert fixed["fixed_ips"][0]["ip_address"] == "10.88.0.200"
+    port = await api.create_port(project, shared["id"], fixed_ip=None, device_id=device)
+    assert port["project_id"] == project
     bound = await api.bind_port(port["id"], "host-x", device, "nova")
     assert bound["binding:host_id"] == "host-x"
     assert bound["device_owner"] == "compute:nova"
