@@ -52,9 +52,8 @@ class Backend(Protocol):
         digest: hashlib._Hash | None = None,
     ) -> AsyncIterator[bytes]:
         """The bytes [start, end) of the data at `location` (to its end when `end` is None).
-        Every block is fed to `digest`, in order; earlier blocks may still be hashing while
-        the caller sends them, but the last block is yielded only once `digest` covers it,
-        so a caller can check the digest before it passes the last block on."""
+        Each block is fed to `digest`, in order, before it is yielded (so a caller can check
+        the digest before it passes the last block on)."""
         ...
 
     async def read_all(self, location: str) -> bytes:

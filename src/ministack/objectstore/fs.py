@@ -4,8 +4,8 @@ A write goes to ``<root>/tmp/<id>.partial`` (0600 from its first byte), is fsync
 ``<root>/data/<id[:2]>/<id>`` and the directory fsynced; only then does `write` return. A
 cut-off or failed write unlinks its partial file; a kill -9 leaves a partial file that `sweep`
 removes at the next start, never a file under ``data/``. Blocking I/O runs in threads in 4 MiB
-batches so the event loop keeps serving other requests; a read fetches its next block in a
-thread while another thread hashes the current one (when asked) and the event loop sends it.
+batches so the event loop keeps serving other requests; a read fetches its next block (and
+hashes it, when asked) in a thread while the event loop sends the current one.
 """
 
 from __future__ import annotations
@@ -133,18 +133,17 @@ class FilesystemBackend:
     ) -> AsyncIterator[bytes]:
         fd = await self._io(os.open, self.path(location), os.O_RDONLY)
         loop = asyncio.get_running_loop()
-        if end is None:
-            end = os.fstat(fd).st_size
-        # three stages overlap: a thread reads block n+1, another hashes block n while the
-        # event loop sends it; only the last block waits for its hash before it is yielded
         ahead: asyncio.Future[bytes] | None = None
-        hashing: asyncio.Future[None] | None = None
+
+        def block_at(offset: int, want: int) -> bytes:
+            block = os.pread(fd, want, offset)
+            if digest is not None:
+                digest.update(block)  # in this thread: the event loop only sends
+            return block
 
         def fetch(offset: int) -> asyncio.Future[bytes] | None:
-            want = min(READ_CHUNK, end - offset)
-            return (
-                loop.run_in_executor(self._pool, os.pread, fd, want, offset) if want > 0 else None
-            )
+            want = READ_CHUNK if end is None else min(READ_CHUNK, end - offset)
+            return loop.run_in_executor(self._pool, block_at, offset, want) if want > 0 else None
 
         try:
             with contextlib.suppress(OSError):  # a hint only
@@ -157,16 +156,8 @@ class FilesystemBackend:
                 if not block:
                     break
                 offset += len(block)
-                ahead = fetch(offset)
-                if digest is not None:
-                    if hashing is not None:
-                        await hashing  # blocks are hashed in order
-                    hashing = loop.run_in_executor(self._pool, digest.update, block)
-                    if ahead is None:  # the last block: the digest is whole before it goes
-                        await hashing
+                ahead = fetch(offset)  # the next block is read while this one is sent
                 yield block
-            if hashing is not None:
-                await hashing  # a file shorter than asked: the digest still covers it all
         finally:
             if ahead is not None and not ahead.done():
                 ahead.add_done_callback(lambda _: os.close(fd))  # never close under a read
