@@ -2,7 +2,9 @@
 of the same file on the same disk in the same run (cp + sync for the PUT, whose data the
 service fsyncs before it answers). Target: ratio >= 0.7 both ways.
 
-Run: .venv/bin/python bench/object_transfer.py [MiB] [--baseline REV] (default 1024). With
+Run: .venv/bin/python bench/object_transfer.py [MiB] [--baseline REV] [--rounds N] (default
+1024 MiB, 2 rounds). Beside each rate: the server process's CPU seconds (user + system, all
+threads) for the transfer. With
 --baseline, the code of git revision REV is measured in the same run too (its src/ extracted
 and put first on PYTHONPATH, as bench/object_small.py does), the two codes round by round.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from bench.object_small import extract
+from bench.object_small import cpu_seconds, extract
 from tests.cloud import admin_token, running_cloud
 
 
@@ -40,25 +42,33 @@ def storage_url(auth_url: str, token: str) -> str:
     )
 
 
-def one_round(tmp: Path, src: Path, url: str, token: str) -> tuple[float, float, float, float]:
-    """Seconds of: cp + sync, the PUT, cp (cold cache), the GET (cold cache)."""
+def one_round(
+    tmp: Path, src: Path, url: str, token: str, pid: int
+) -> tuple[float, float, float, float, float, float]:
+    """Seconds of: cp + sync, the PUT, cp (cold cache), the GET (cold cache); the server's
+    CPU seconds for the PUT and for the GET."""
     auth = f"X-Auth-Token: {token}"
     cp_in = timed("sh", "-c", f"cp {src} {tmp}/copy.bin && sync {tmp}/copy.bin")
+    cpu = cpu_seconds(pid)
     put = timed("curl", "-sf", "-T", str(src), "-H", auth, f"{url}/bench/big")
+    put_cpu = cpu_seconds(pid) - cpu
     os.sync()
     subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=False)
     cp_out = timed("cp", f"{tmp}/copy.bin", f"{tmp}/back.bin")
     subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=False)
+    cpu = cpu_seconds(pid)
     get = timed("curl", "-sf", "-o", f"{tmp}/got.bin", "-H", auth, f"{url}/bench/big")
+    get_cpu = cpu_seconds(pid) - cpu
     for name in ("copy.bin", "back.bin", "got.bin"):
         (tmp / name).unlink()
-    return cp_in, put, cp_out, get
+    return cp_in, put, cp_out, get, put_cpu, get_cpu
 
 
 def main() -> None:
     args = sys.argv[1:]
     mib = int(args[0]) if args and args[0].isdigit() else 1024
     baseline = args[args.index("--baseline") + 1] if "--baseline" in args else ""
+    rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 2
     rows = []
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp_name:
         tmp = Path(tmp_name)
@@ -72,7 +82,7 @@ def main() -> None:
             (tmp / "base").mkdir()
             base_src = str(extract(baseline, tmp / "base"))
             variants = {f"baseline {baseline}": {"PYTHONPATH": base_src}, "current": {}}
-        for round_ in range(2):  # alternate, so a burst of load on the machine hits both
+        for round_ in range(rounds):  # alternate, so a burst of load on the machine hits both
             for name, env in variants.items():
                 with running_cloud(
                     tmp / f"cloud-{round_}-{len(name)}", services=("identity", "object"),
@@ -82,12 +92,14 @@ def main() -> None:
                     url = storage_url(cloud.auth_url, token)
                     httpx.put(f"{url}/bench", headers={"X-Auth-Token": token})
                     load = os.getloadavg()[0]
-                    rows.append((name, load, *one_round(tmp, src, url, token)))
-    for name, load, cp_in, put, cp_out, get in rows:
+                    assert cloud.proc is not None
+                    rows.append((name, load, *one_round(tmp, src, url, token, cloud.proc.pid)))
+    for name, load, cp_in, put, cp_out, get, put_cpu, get_cpu in rows:
         print(
             f"{name:17s} load {load:4.1f}  {mib} MiB  PUT {mib / put:7.1f} MiB/s vs cp+sync "
-            f"{mib / cp_in:7.1f} MiB/s (ratio {cp_in / put:4.2f})   GET {mib / get:7.1f} MiB/s "
-            f"vs cp {mib / cp_out:7.1f} MiB/s (ratio {cp_out / get:4.2f})   targets >= 0.7"
+            f"{mib / cp_in:7.1f} MiB/s (ratio {cp_in / put:4.2f}, cpu {put_cpu:4.2f} s)   "
+            f"GET {mib / get:7.1f} MiB/s vs cp {mib / cp_out:7.1f} MiB/s "
+            f"(ratio {cp_out / get:4.2f}, cpu {get_cpu:4.2f} s)   targets >= 0.7"
         )
 
 

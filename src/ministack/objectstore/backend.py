@@ -52,7 +52,8 @@ class Backend(Protocol):
         digest: hashlib._Hash | None = None,
     ) -> AsyncIterator[bytes]:
         """The bytes [start, end) of the data at `location` (to its end when `end` is None).
-        Each block is fed to `digest`, in order, before it is yielded."""
+        Each block is fed to `digest`, in order, before it is yielded (so a caller can check
+        the digest before it passes the last block on)."""
         ...
 
     async def read_all(self, location: str) -> bytes:

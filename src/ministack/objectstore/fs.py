@@ -25,10 +25,12 @@ from ministack.common import files
 from ministack.objectstore.backend import Stored, TooLarge
 
 BATCH = 4 << 20
+SYNC_EVERY = 64 << 20
 IO_THREADS = 32
 T = TypeVar("T")
 READ_CHUNK = 4 << 20
 INLINE_READ = 64 << 10
+MAX_PARTS = 256  # a batch of more (smaller) chunks is joined first: fewer calls per byte
 
 
 class FilesystemBackend:
@@ -66,6 +68,10 @@ class FilesystemBackend:
         fd: int | None = None
         # one batch is written in a thread while the next arrives (hashes stay in order)
         inflight: asyncio.Future[None] | None = None
+        # written data is flushed to disk in the background while more arrives, so the
+        # final fsync of a large object waits for its last few batches, not all of it
+        syncing: asyncio.Future[None] | None = None
+        unsynced = 0
         try:
             pending: list[bytes] = []
             pending_size = 0
@@ -80,16 +86,25 @@ class FilesystemBackend:
                         await inflight
                     if fd is None:
                         fd = await self._io(_open_partial, partial)
+                    elif unsynced >= SYNC_EVERY and (syncing is None or syncing.done()):
+                        if syncing is not None:
+                            await syncing  # done: raises a failed flush (EIO) here
+                        syncing = asyncio.ensure_future(self._io(os.fdatasync, fd))
+                        unsynced = 0
                     inflight = asyncio.ensure_future(_write_batch_async(fd, pending, md5, sha))
+                    unsynced += pending_size
                     pending, pending_size = [], 0
             if inflight is not None:
                 await inflight
+            if syncing is not None:
+                await syncing
             given, fd = fd, None  # _finish closes it, whatever happens
             await self._io(_finish, given, pending, md5, sha, partial, self.path(location))
         except BaseException:
-            if inflight is not None and not inflight.done():
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(inflight)  # never close the fd under a running write
+            for running in (inflight, syncing):
+                if running is not None and not running.done():
+                    with contextlib.suppress(BaseException):
+                        await asyncio.shield(running)  # never close the fd under a write
             if fd is not None:
                 os.close(fd)
             with contextlib.suppress(OSError):
@@ -215,15 +230,27 @@ async def _write_batch_async(
     fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib._Hash
 ) -> None:
     """Write a batch and hash it; MD5 (with the write) and SHA-256 run in two threads, as
-    both release the GIL: on two cores a PUT is bound by the slower hash, not their sum."""
-    data = b"".join(pending)
+    both release the GIL: on two cores a PUT is bound by the slower hash, not their sum.
+    Received chunks (64-256 KiB) are used as they came, not copied into one buffer."""
+    parts = pending if len(pending) <= MAX_PARTS else [b"".join(pending)]
     await asyncio.gather(
-        asyncio.to_thread(_write_and_md5, fd, data, md5), asyncio.to_thread(sha.update, data)
+        asyncio.to_thread(_write_and_md5, fd, parts, md5),
+        asyncio.to_thread(_update_all, sha, parts),
     )
 
 
-def _write_and_md5(fd: int, data: bytes, md5: hashlib._Hash) -> None:
-    md5.update(data)
+def _update_all(digest: hashlib._Hash, parts: list[bytes]) -> None:
+    for part in parts:
+        digest.update(part)
+
+
+def _write_and_md5(fd: int, parts: list[bytes], md5: hashlib._Hash) -> None:
+    for part in parts:
+        md5.update(part)
+        _write_all(fd, part)
+
+
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -234,11 +261,7 @@ def _write_batch(fd: int, pending: list[bytes], md5: hashlib._Hash, sha: hashlib
     for chunk in pending:
         md5.update(chunk)
         sha.update(chunk)
-    data = b"".join(pending)
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    _write_all(fd, b"".join(pending))
 
 
 def _open_partial(partial: Path) -> int:

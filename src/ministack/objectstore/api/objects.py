@@ -344,8 +344,8 @@ async def _verified(
 ) -> Response:
     """The whole object, its checksum checked on the way out (PROMISES 26). A small object is
     read and checked before a byte is sent (corrupt: quarantined, 404); a large one is checked
-    as it streams, and a mismatch found at its end breaks the connection (as Swift's object
-    server does), so a client never accepts the bytes as complete."""
+    as it streams, and a mismatch breaks the connection before the last block is sent (as
+    Swift's object server breaks it), so a client never gets the bytes as complete."""
     backend = call.deps.backend
     if info.stored_size <= SMALL_OBJECT:
         data = await backend.read_all(info.location)
@@ -356,8 +356,15 @@ async def _verified(
 
     async def checked() -> AsyncIterator[bytes]:
         digest = hashlib.sha256()
+        sent = 0
         async for chunk in backend.read(info.location, digest=digest):  # hashed off the loop
+            sent += len(chunk)
+            if sent >= info.stored_size:  # the last block: the digest covers every byte
+                await check(digest)
             yield chunk
+        await check(digest)  # also a file shorter than its row says
+
+    async def check(digest: hashlib._Hash) -> None:
         if digest.hexdigest() != info.sha256:
             await _quarantine(call, container, info)
             raise Corrupt(f"object {info.name} failed its checksum while being served")
