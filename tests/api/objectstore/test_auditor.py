@@ -45,7 +45,12 @@ def test_auditor_quarantines_a_corrupt_object(object_env: Env) -> None:
     with pytest.raises(swiftclient.ClientException) as err:
         conn.get_object(container, "rot")
     assert err.value.http_status == 404
-    assert [r["name"] for r in conn.get_container(container)[1]] == ["fine"]
+    # the auditor moves the file first, then deletes the row: wait for the row too
+    names = [r["name"] for r in conn.get_container(container)[1]]
+    while names != ["fine"] and time.monotonic() < deadline + 30:
+        time.sleep(0.2)
+        names = [r["name"] for r in conn.get_container(container)[1]]
+    assert names == ["fine"]
     assert conn.get_object(container, "fine")[1] == b"untouched"
 
 
