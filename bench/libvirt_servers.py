@@ -89,6 +89,10 @@ def api_boot(api: Api) -> float:
             elapsed = time.monotonic() - started
             api.delete_all("vm1")
             return elapsed
+        failed = [s for s in api.servers("vm1") if s["status"] == "ERROR"]
+        if failed:  # e.g. libvirtd not running: say so at once, not after the timeout
+            api.delete_all("vm1")
+            raise RuntimeError(f"vm1 went to ERROR: {failed[0].get('fault')}")
         time.sleep(0.1)
     raise RuntimeError("no banner within the timeout")
 
