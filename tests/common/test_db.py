@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ministack.common import db as dbmod
 from ministack.common.db import Database
@@ -105,4 +106,65 @@ async def test_reader_sees_each_commit_at_once_and_cannot_write(url: str) -> Non
         with pytest.raises(OperationalError, match="readonly"):
             async with database.reader() as r:
                 await r.execute(text("DELETE FROM identity_regions"))
+    await database.close()
+
+
+async def test_write_once_and_writers_never_lose_an_update(url: str) -> None:
+    """`write_once` (on SQLite: the whole transaction in the writer thread, on its own
+    connection) and `writer` transactions interleaved on one row: every bump counts, and a
+    failing body leaves nothing."""
+    await asyncio.to_thread(dbmod.upgrade, url)
+    database = Database(url)
+    async with database.writer() as s:
+        s.add(m.Revision(id=1, value=0))
+
+    async def bump(s: AsyncSession) -> int:
+        if database.is_sqlite:
+            row = await s.get(m.Revision, 1)
+        else:
+            query = select(m.Revision).where(m.Revision.id == 1).with_for_update()
+            row = (await s.execute(query)).scalar_one()
+        assert row is not None
+        row.value = row.value + 1
+        await s.flush()
+        return int(row.value)
+
+    async def via_writer() -> int:
+        async with database.writer() as s:
+            return await bump(s)
+
+    got = await asyncio.gather(
+        *(database.write_once(bump) if i % 2 else via_writer() for i in range(40))
+    )
+    assert sorted(got) == list(range(1, 41))
+
+    async def fails(s: AsyncSession) -> None:
+        s.add(m.Region(id="r-once", description=""))
+        await s.flush()
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await database.write_once(fails)
+    async with database.session() as s:
+        assert await s.get(m.Region, "r-once") is None
+        assert (await s.execute(text("SELECT value FROM identity_revision"))).scalar() == 40
+    await database.close()
+
+
+async def test_write_once_refuses_a_body_that_suspends(tmp_path: Path) -> None:
+    """On a SQLite file the body runs in the writer thread, driven without an event loop:
+    awaiting anything but its session is an error, and what it wrote is rolled back."""
+    url = f"sqlite:///{tmp_path}/t.db"
+    await asyncio.to_thread(dbmod.upgrade, url)
+    database = Database(url)
+
+    async def suspends(s: AsyncSession) -> None:
+        s.add(m.Region(id="r-suspends", description=""))
+        await s.flush()
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="suspended"):
+        await database.write_once(suspends)
+    async with database.session() as s:
+        assert await s.get(m.Region, "r-suspends") is None
     await database.close()

@@ -3,19 +3,22 @@
 SQLite (WAL) is the embedded default; PostgreSQL and MariaDB are chosen by URL. Write
 transactions on SQLite start with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock
 instead of failing, which keeps claims (quotas, allocations, addresses) atomic on every backend.
-Hot reads may use ``reader()``: on SQLite it reads inline, without aiosqlite's thread hops.
+Hot reads may use ``reader()``: on SQLite it reads inline, without aiosqlite's thread hops;
+a hot write may use ``write_once()``: on SQLite its whole transaction is one thread hop.
 Each service keeps its tables in ``<service>/models.py`` and its Alembic revisions in
 ``<service>/migrations/`` on a branch labelled with the service name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Engine, MetaData, Result, create_engine, event
 from sqlalchemy.engine import make_url
@@ -107,6 +110,61 @@ class InlineReader:
         return self._session.execute(statement, params)
 
 
+T = TypeVar("T")
+
+
+class ThreadWriter:
+    """The AsyncSession calls a write transaction makes (execute, get, add, flush, savepoints),
+    answered at once by a synchronous ORM session: a coroutine using it never suspends, so
+    `Database.write_once` runs it to its end inside one worker thread."""
+
+    def __init__(self, session: Session) -> None:
+        self.sync_session = session
+        self.bind = session.bind
+
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Result[Any]:
+        return self.sync_session.execute(statement, params)
+
+    async def get(self, entity: Any, ident: Any) -> Any:
+        return self.sync_session.get(entity, ident)
+
+    def add(self, row: object) -> None:
+        self.sync_session.add(row)
+
+    def add_all(self, rows: Iterable[object]) -> None:
+        self.sync_session.add_all(rows)
+
+    def expunge(self, row: object) -> None:
+        self.sync_session.expunge(row)
+
+    def __contains__(self, row: object) -> bool:
+        return row in self.sync_session
+
+    async def flush(self) -> None:
+        self.sync_session.flush()
+
+    async def delete(self, row: object) -> None:
+        self.sync_session.delete(row)
+
+    @contextlib.asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        with self.sync_session.begin_nested():
+            yield
+
+
+def _run_to_end(coro: Awaitable[T]) -> T:
+    """Run a coroutine that never suspends (it only awaits a ThreadWriter) to its result."""
+    step = coro.__await__()
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    step.close()
+    raise RuntimeError("a write_once body suspended: it awaited more than its session")
+
+
 class Database:
     """The process's engine and its session factories."""
 
@@ -121,6 +179,8 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._inline: Engine | None = None
+        self._thread_writer: Engine | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             _sqlite_setup(self.engine.sync_engine)
             path = make_url(url).database
@@ -130,6 +190,13 @@ class Database:
                     connect_args={"isolation_level": None, "check_same_thread": False},
                 )
                 _sqlite_setup(self._inline, read_only=True)
+                self._thread_writer = create_engine(
+                    make_url(url).set(drivername="sqlite+pysqlite"),
+                    connect_args={"isolation_level": None, "check_same_thread": False},
+                    pool_size=1,
+                ).execution_options(sqlite_immediate=True)
+                _sqlite_setup(self._thread_writer)
+                self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._writer_engine = self.engine.execution_options(sqlite_immediate=True)
 
     @contextlib.asynccontextmanager
@@ -159,10 +226,30 @@ class Database:
         ):
             yield s
 
+    async def write_once(self, body: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`body` in one write transaction, as `writer` gives. On a SQLite file the whole
+        transaction (BEGIN IMMEDIATE, every statement, COMMIT) runs in one hop to this
+        process's writer thread, on its own connection, instead of a thread hop per DBAPI call;
+        `body` must then await nothing but its session (a ThreadWriter: nothing suspends).
+        Waiting for SQLite's lock blocks that thread, never the event loop."""
+        engine, pool = self._thread_writer, self._write_thread
+        if engine is None or pool is None:
+            async with self.writer() as s:
+                return await body(s)
+
+        def run() -> T:
+            with Session(engine, expire_on_commit=False) as sync, sync.begin():
+                return _run_to_end(body(cast(AsyncSession, ThreadWriter(sync))))
+
+        return await asyncio.get_running_loop().run_in_executor(pool, run)
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self._inline is not None:
             self._inline.dispose()
+        if self._thread_writer is not None and self._write_thread is not None:
+            self._write_thread.shutdown()
+            self._thread_writer.dispose()
 
 
 def _sqlite_setup(engine: Engine, read_only: bool = False) -> None:

@@ -310,10 +310,13 @@ def _security(body: dict[str, Any], network: m.Network) -> bool:
 
 async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]:
     """Make a port: the network, subnets, quota, default group and MAC check are read in one
-    statement (`port_context`); then the port, its addresses and group bindings are written."""
+    statement (`port_context`); then the port, its addresses and group bindings are written.
+    On SQLite the whole transaction is one hop to the database's writer thread (`write_once`).
+    """
     mac = check_mac(body["mac_address"]) if body.get("mac_address") else random_mac()
     project = body.get("project_id") or body.get("tenant_id") or auth.project_id or ""
-    async with core.db.writer() as s:
+
+    async def write(s: AsyncSession) -> tuple[dict[str, Any], m.Port]:
         await quotas.lock_project(s, core.db, project)
         ctx = await port_context.read(s, body["network_id"], project, mac)
         network = _usable_network(auth, ctx.network, body["network_id"])
@@ -333,7 +336,9 @@ async def create(core: Core, auth: Auth, body: dict[str, Any]) -> dict[str, Any]
         groups = await _bind_groups(
             s, auth, port, body, secure, fresh=True, default=ctx.default_group
         )
-        out = views.port(port, _ordered(addresses), groups, [], auth.is_admin)
+        return views.port(port, _ordered(addresses), groups, [], auth.is_admin), port
+
+    out, port = await core.db.write_once(write)
     await core.agents.port_changed(port.id, port.network_id, port.host or None)
     return out
 
