@@ -107,14 +107,19 @@ def test_delete_on_a_down_host_is_local_and_the_orphan_reaped(killable: Compute)
     wait_for(killable, server.id, status="ACTIVE")
     cli = killable.cloud.cli
     cli("compute", "service", "set", "--down", host, "nova-compute")
+    # The fenced host's agent still runs its power sync (every second here) and reaps the
+    # orphan as soon as it sees it. Its destroy is held for 20 s, so the guest is still
+    # listed while the test looks, and a delete that went through the host (rather than the
+    # local delete) could not finish within wait_for_delete's 10 s.
+    killable.set_fake(host, delay={"destroy": 20.0})
     try:
         killable.conn.compute.delete_server(server)
-        killable.conn.compute.wait_for_delete(server, wait=30)
-        assert server.id in guests(killable, host)  # the host could not be told
+        killable.conn.compute.wait_for_delete(server, wait=10)
+        assert server.id in guests(killable, host)  # the host was not told (delays cleared)
         assert_freed(killable, server.id, usages, quota)  # ...but the cloud freed everything
     finally:
         cli("compute", "service", "set", "--up", host, "nova-compute")
-    for _ in range(100):
+    for _ in range(400):
         if server.id not in guests(killable, host):
             return
         time.sleep(0.1)
