@@ -186,7 +186,7 @@ async def test_two_projects_one_cidr_isolated_reachable_restart_proof_and_clean(
             # each reachable from outside through its floating IP ...
             for project in (a, b):
                 address = project.fip.floating_ip_address
-                got = await answer_within(out_ns, address, netns_guest.HOSTNAME_PORT, 10.0)
+                got = await answer_within(out_ns, address, netns_guest.HOSTNAME_PORT, 30.0)
                 assert got == project.server.name
             # ... and not from the other project's network, although the addresses share a CIDR
             assert await answer_within(a.ns, "10.61.0.11", netns_guest.HOSTNAME_PORT, 2.0) is None
@@ -211,7 +211,7 @@ async def test_two_projects_one_cidr_isolated_reachable_restart_proof_and_clean(
             held.clear()
             for project in (a, b):  # and new connections after the restart's full pass
                 address = project.fip.floating_ip_address
-                got = await answer_within(out_ns, address, netns_guest.HOSTNAME_PORT, 10.0)
+                got = await answer_within(out_ns, address, netns_guest.HOSTNAME_PORT, 30.0)
                 assert got == project.server.name
 
             for echo in echoes:
