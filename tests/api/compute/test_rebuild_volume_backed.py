@@ -10,7 +10,6 @@ nothing."""
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from tests.api.compute.conftest import FAKE_ENV, SERVICES, Compute, prepare
 from tests.api.compute.test_boot_from_volume import _bdm, create, root_device, wait_server
 from tests.api.compute.test_volume_attachments import attachments, wait_volume
+from tests.api.volume.conftest import read_volume
 from tests.cloud import running_cloud
 from tests.nothing_made import nothing_made
 
@@ -46,22 +46,6 @@ def _image(vc: Compute, pattern: int, **props: Any) -> str:
     return str(image.id)
 
 
-def _read(vc: Compute, volume_id: str) -> bytes:
-    """The root volume's first MiB, as the guest reads it."""
-    path = vc.cloud.state_dir / "volumes" / f"volume-{volume_id}"
-    out = vc.cloud.state_dir / f"read-{uuid.uuid4().hex}.raw"
-    try:
-        subprocess.run(
-            ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-U", str(path), str(out)],
-            check=True,
-            capture_output=True,
-        )
-        with out.open("rb") as fh:
-            return fh.read(MiB)
-    finally:
-        out.unlink(missing_ok=True)
-
-
 def _server(vc: Compute) -> tuple[str, str]:
     """A volume-backed server (its root volume made from the cloud's image, deleted with it);
     returns the server's and its root volume's ids."""
@@ -85,7 +69,7 @@ def _image_meta(vc: Compute, volume_id: str) -> dict[str, str]:
 
 def test_cli_rebuild_at_2_93_reimages_the_root_volume(vc: Compute) -> None:
     server_id, root = _server(vc)
-    assert _read(vc, root) == bytes(MiB)
+    assert read_volume(vc.cloud, root) == bytes(MiB)
     new = _image(vc, 0x7A)
     vc.cloud.cli(
         "--os-compute-api-version", "2.93", "server", "rebuild", "--reimage-boot-volume",
@@ -97,7 +81,7 @@ def test_cli_rebuild_at_2_93_reimages_the_root_volume(vc: Compute) -> None:
     assert root_device(vc, server_id) == root
     assert wait_volume(vc, root, "in-use").attachments[0]["server_id"] == server_id
     assert _image_meta(vc, root)["image_id"] == new
-    assert _read(vc, root) == bytes([0x7A]) * MiB
+    assert read_volume(vc.cloud, root) == bytes([0x7A]) * MiB
     # the action's event records the rebuild as done
     actions = vc.api("GET", f"/servers/{server_id}/os-instance-actions", "2.93").json()
     assert actions["instanceActions"][0]["action"] == "rebuild"
@@ -118,7 +102,7 @@ def test_cli_rebuild_at_2_93_reimages_the_root_volume(vc: Compute) -> None:
     assert resp.json()["server"]["image"] == ""
     wait_server(vc, server_id, "ACTIVE")
     assert root_device(vc, server_id) == root
-    assert _read(vc, root) == bytes([0x7A]) * MiB
+    assert read_volume(vc.cloud, root) == bytes([0x7A]) * MiB
     _delete(vc, server_id, root)
     for image in (new, other):
         vc.conn.image.delete_image(image)
@@ -143,14 +127,14 @@ def test_failing_reimage_is_error_with_its_cause(vc: Compute) -> None:
     assert "checksum" in fault, fault
     assert wait_volume(vc, root, "in-use").status == "in-use"
     assert _image_meta(vc, root)["image_id"] == vc.image_id
-    assert _read(vc, root) == bytes(MiB)
+    assert read_volume(vc.cloud, root) == bytes(MiB)
     good = _image(vc, 0x5C)
     body = {"rebuild": {"imageRef": good}}
     resp = vc.api("POST", f"/servers/{server_id}/action", "2.93", json=body)
     assert resp.status_code == 202, resp.text
     wait_server(vc, server_id, "ACTIVE")
     assert root_device(vc, server_id) == root
-    assert _read(vc, root) == bytes([0x5C]) * MiB
+    assert read_volume(vc.cloud, root) == bytes([0x5C]) * MiB
     _delete(vc, server_id, root)
     for image in (damaged, good):
         vc.conn.image.delete_image(image)

@@ -76,19 +76,25 @@ class Env(PersonaCloud):
 
     def read(self, volume_id: str, length: int = 1 << 20, offset: int = 0) -> bytes:
         """The volume's bytes as a guest reads them."""
-        path = self.volumes_dir / f"volume-{volume_id}"
-        out = self.cloud.state_dir / f"read-{uuid.uuid4().hex}.raw"
-        try:
-            subprocess.run(
-                ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-U", str(path), str(out)],
-                check=True,
-                capture_output=True,
-            )
-            with out.open("rb") as fh:
-                fh.seek(offset)
-                return fh.read(length)
-        finally:
-            out.unlink(missing_ok=True)
+        return read_volume(self.cloud, volume_id, length, offset)
+
+
+def read_volume(cloud: Cloud, volume_id: str, length: int = 1 << 20, offset: int = 0) -> bytes:
+    """The bytes of `cloud`'s volume `volume_id` as a guest reads them (its qcow2 file
+    converted to raw, read while the volume may be in use)."""
+    path = cloud.state_dir / "volumes" / f"volume-{volume_id}"
+    out = cloud.state_dir / f"read-{uuid.uuid4().hex}.raw"
+    try:
+        subprocess.run(
+            ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-U", str(path), str(out)],
+            check=True,
+            capture_output=True,
+        )
+        with out.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read(length)
+    finally:
+        out.unlink(missing_ok=True)
 
 
 def make_env(cloud: Cloud) -> Env:
